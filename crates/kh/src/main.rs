@@ -1,0 +1,144 @@
+//! `kh`: the Kakehashi command-line tool.
+
+mod bench;
+mod png_out;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use kh_slide::Slide;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "kh", version, about = "Kakehashi command-line tool")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Whole-slide images: metadata, regions, tiles, benchmarks.
+    #[command(subcommand)]
+    Slide(SlideCommand),
+}
+
+#[derive(Subcommand)]
+enum SlideCommand {
+    /// Print format, levels, resolution, associated images and properties as JSON.
+    Info { file: PathBuf },
+    /// Write a region (x, y in level-0 pixels; width x height of LEVEL) as an RGBA PNG.
+    Region {
+        file: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        level: usize,
+        #[arg(long, allow_hyphen_values = true)]
+        x: i64,
+        #[arg(long, allow_hyphen_values = true)]
+        y: i64,
+        #[arg(long)]
+        width: u32,
+        #[arg(long)]
+        height: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write one tile: decoded as PNG, or with --encoded as stored (JSON header line + bytes).
+    Tile {
+        file: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        level: usize,
+        #[arg(long)]
+        col: u32,
+        #[arg(long)]
+        row: u32,
+        #[arg(long)]
+        encoded: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write an associated image (label, macro, thumbnail) as PNG.
+    Associated {
+        file: PathBuf,
+        name: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Read random regions and print regions/s and megapixels/s as one JSON line.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("kh: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Slide(cmd) => slide(cmd),
+    }
+}
+
+fn slide(cmd: SlideCommand) -> Result<()> {
+    match cmd {
+        SlideCommand::Info { file } => {
+            let slide = Slide::open(&file)?;
+            println!("{}", serde_json::to_string_pretty(&slide.info())?);
+        }
+        SlideCommand::Region {
+            file,
+            level,
+            x,
+            y,
+            width,
+            height,
+            out,
+        } => {
+            if width == 0 || height == 0 {
+                bail!("--width and --height must be at least 1");
+            }
+            let slide = Slide::open(&file)?;
+            let region = slide.read_region(x, y, level, width, height)?;
+            png_out::write_rgba(&out, region.width, region.height, &region.pixels)?;
+        }
+        SlideCommand::Tile {
+            file,
+            level,
+            col,
+            row,
+            encoded,
+            out,
+        } => {
+            let slide = Slide::open(&file)?;
+            if encoded {
+                let tile = slide
+                    .read_tile_encoded(level, col, row)?
+                    .with_context(|| format!("level {level} tile ({col}, {row}) is missing"))?;
+                std::fs::write(&out, &tile.bytes)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                let header = serde_json::json!({
+                    "width": tile.width, "height": tile.height, "codec": tile.codec,
+                    "bytes": tile.bytes.len(),
+                });
+                println!("{header}");
+            } else {
+                let tile = slide
+                    .read_tile(level, col, row)?
+                    .with_context(|| format!("level {level} tile ({col}, {row}) is missing"))?;
+                png_out::write_rgba(&out, tile.width, tile.height, &tile.rgba)?;
+            }
+        }
+        SlideCommand::Associated { file, name, out } => {
+            let slide = Slide::open(&file)?;
+            let image = slide.read_associated(&name)?;
+            png_out::write_rgba(&out, image.width, image.height, &image.pixels)?;
+        }
+        SlideCommand::Bench(args) => bench::run(args)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! PNG output, written to a temporary file and renamed into place so a
+//! failed or interrupted write never leaves a half-written image.
+
+use anyhow::{Context, Result};
+use std::io::BufWriter;
+use std::path::Path;
+
+pub fn write_rgba(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    {
+        let mut encoder = png::Encoder::new(BufWriter::new(tmp.as_file()), width, height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
+        let mut writer = encoder
+            .write_header()
+            .with_context(|| format!("writing {}", path.display()))?;
+        writer
+            .write_image_data(rgba)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writer
+            .finish()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("moving the image into place at {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,525 @@
+//! Whole-slide images: open by content, read tiles (decoded or as stored) and
+//! regions, with OpenSlide's semantics and a decoded-tile cache.
+//!
+//! ```no_run
+//! let slide = kh_slide::Slide::open("case.svs")?;
+//! let level0 = slide.levels()[0];
+//! let region = slide.read_region(1000, 2000, 0, 512, 512)?; // RGBA8
+//! # Ok::<(), kh_slide::SlideError>(())
+//! ```
+//!
+//! Coordinates: `slide` space is level-0 pixels (origin top-left); `level`
+//! space is pixels of one pyramid level; `tile` is a column/row in a level.
+
+pub mod cache;
+pub mod codec;
+pub mod error;
+mod formats;
+mod region;
+pub mod source;
+pub mod tiff;
+
+pub use cache::{TileCache, TilePixels};
+pub use codec::{Crop, EncodedTile, TileCodec};
+pub use error::{ErrorKind, Fault, Result, SlideError};
+pub use formats::openslide_backend::BackendPolicy;
+
+use error::FaultResult;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One level of the pyramid.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Level {
+    pub width: u64,
+    pub height: u64,
+    /// Level-0 pixels per pixel of this level.
+    pub downsample: f64,
+    pub tile_width: u32,
+    pub tile_height: u32,
+}
+
+impl Level {
+    pub fn tiles_across(&self) -> u32 {
+        self.width.div_ceil(u64::from(self.tile_width)) as u32
+    }
+    pub fn tiles_down(&self) -> u32 {
+        self.height.div_ceil(u64::from(self.tile_height)) as u32
+    }
+}
+
+/// An RGBA8 image, rows packed, not premultiplied; transparent (0,0,0,0)
+/// where the slide has no pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbaImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+/// Pixel geometry of a level as its tile source sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grid {
+    pub width: u64,
+    pub height: u64,
+    pub tile_width: u32,
+    pub tile_height: u32,
+}
+
+impl Grid {
+    pub fn across(&self) -> u32 {
+        self.width.div_ceil(u64::from(self.tile_width)) as u32
+    }
+    pub fn down(&self) -> u32 {
+        self.height.div_ceil(u64::from(self.tile_height)) as u32
+    }
+}
+
+/// Where a level's tiles come from. Implemented once per storage layout
+/// (TIFF tiles/strips, NDPI restart intervals, DICOM frames, OpenSlide).
+pub(crate) trait LevelSource: Send + Sync {
+    fn grid(&self) -> Grid;
+    /// The stored form of a tile; `None` for a tile the slide does not have.
+    fn encoded_tile(&self, col: u32, row: u32) -> FaultResult<Option<EncodedTile>>;
+    /// Decoded RGBA of a tile (all of it, or `crop`); `None` if missing.
+    fn decode_tile(&self, col: u32, row: u32, crop: Option<Crop>) -> FaultResult<Option<Vec<u8>>> {
+        match self.encoded_tile(col, row)? {
+            None => Ok(None),
+            Some(t) => t.decode(crop, "").map(Some),
+        }
+    }
+    /// Whether decoding part of a tile is cheaper than all of it.
+    fn partial_decode_is_cheaper(&self) -> bool {
+        false
+    }
+}
+
+/// A label, macro or thumbnail image.
+pub(crate) trait AssociatedSource: Send + Sync {
+    fn size(&self) -> (u32, u32);
+    fn read(&self) -> FaultResult<RgbaImage>;
+}
+
+/// What a format reader produces.
+pub(crate) struct Opened {
+    pub vendor: String,
+    pub levels: Vec<Box<dyn LevelSource>>,
+    /// Explicit downsamples; when `None`, OpenSlide's rule (mean of the
+    /// width and height ratios to level 0) is used.
+    pub downsamples: Option<Vec<f64>>,
+    pub properties: BTreeMap<String, String>,
+    pub associated: BTreeMap<String, Box<dyn AssociatedSource>>,
+}
+
+/// Options for [`Slide::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Byte budget of the decoded-tile cache.
+    pub cache_bytes: u64,
+    /// Whether formats read only by the system OpenSlide library may use it.
+    pub backend: BackendPolicy,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            cache_bytes: 256 << 20,
+            backend: BackendPolicy::IfInstalled,
+        }
+    }
+}
+
+/// An open slide. Cheap to clone; safe to use from many threads at once.
+#[derive(Clone)]
+pub struct Slide {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    vendor: String,
+    levels: Vec<Level>,
+    sources: Vec<Box<dyn LevelSource>>,
+    properties: BTreeMap<String, String>,
+    associated: BTreeMap<String, Box<dyn AssociatedSource>>,
+    cache: TileCache,
+}
+
+impl std::fmt::Debug for Slide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slide")
+            .field("path", &self.inner.path)
+            .field("vendor", &self.inner.vendor)
+            .field("levels", &self.inner.levels)
+            .finish()
+    }
+}
+
+/// A summary of a slide, as `kh slide info` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlideInfo {
+    pub format: String,
+    pub levels: Vec<Level>,
+    pub mpp_x: Option<f64>,
+    pub mpp_y: Option<f64>,
+    pub objective_power: Option<f64>,
+    pub associated_images: BTreeMap<String, AssociatedInfo>,
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct AssociatedInfo {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Slide {
+    /// Open a slide file (or a DICOM folder), recognising the format by
+    /// content, not by extension.
+    pub fn open(path: impl AsRef<Path>) -> Result<Slide> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Slide> {
+        let path = path.as_ref();
+        let opened = formats::open_path(path, options).map_err(|f| f.at(path))?;
+        Self::assemble(path.to_path_buf(), opened, options).map_err(|f| f.at(path))
+    }
+
+    /// Open a single-file slide held in memory (tests and fuzzing).
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Slide> {
+        let options = OpenOptions {
+            backend: BackendPolicy::Never,
+            ..OpenOptions::default()
+        };
+        let src: source::SharedSource = Arc::new(bytes);
+        let opened = formats::open_source(src, &options).map_err(|f| f.at(name))?;
+        Self::assemble(PathBuf::from(name), opened, &options).map_err(|f| f.at(name))
+    }
+
+    fn assemble(path: PathBuf, opened: Opened, options: &OpenOptions) -> FaultResult<Slide> {
+        let Opened {
+            vendor,
+            levels: sources,
+            downsamples,
+            mut properties,
+            associated,
+        } = opened;
+        if sources.is_empty() {
+            return Err(Fault::corrupt("pyramid", "the slide has no levels"));
+        }
+        let base = sources[0].grid();
+        if base.width == 0 || base.height == 0 {
+            return Err(Fault::corrupt("level 0", "zero width or height"));
+        }
+        let mut levels = Vec::with_capacity(sources.len());
+        for (i, s) in sources.iter().enumerate() {
+            let g = s.grid();
+            if g.width == 0 || g.height == 0 || g.tile_width == 0 || g.tile_height == 0 {
+                return Err(Fault::corrupt(
+                    format!("level {i}"),
+                    format!(
+                        "{}x{} pixels in {}x{} tiles",
+                        g.width, g.height, g.tile_width, g.tile_height
+                    ),
+                ));
+            }
+            let downsample = match &downsamples {
+                Some(d) => d[i],
+                None => {
+                    (base.height as f64 / g.height as f64 + base.width as f64 / g.width as f64)
+                        / 2.0
+                }
+            };
+            levels.push(Level {
+                width: g.width,
+                height: g.height,
+                downsample,
+                tile_width: g.tile_width,
+                tile_height: g.tile_height,
+            });
+        }
+        properties.insert("openslide.vendor".into(), vendor.clone());
+        properties.insert("openslide.level-count".into(), levels.len().to_string());
+        for (i, l) in levels.iter().enumerate() {
+            let p = |k: &str| format!("openslide.level[{i}].{k}");
+            properties.insert(p("width"), l.width.to_string());
+            properties.insert(p("height"), l.height.to_string());
+            properties.insert(p("downsample"), format_double(l.downsample));
+            properties.insert(p("tile-width"), l.tile_width.to_string());
+            properties.insert(p("tile-height"), l.tile_height.to_string());
+        }
+        for (name, a) in &associated {
+            let (w, h) = a.size();
+            properties.insert(format!("openslide.associated.{name}.width"), w.to_string());
+            properties.insert(format!("openslide.associated.{name}.height"), h.to_string());
+        }
+        Ok(Slide {
+            inner: Arc::new(Inner {
+                path,
+                vendor,
+                levels,
+                sources,
+                properties,
+                associated,
+                cache: TileCache::new(options.cache_bytes),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The format's vendor name, as OpenSlide reports it ("aperio",
+    /// "hamamatsu", "generic-tiff", "philips", "dicom", "ome-tiff"...).
+    pub fn vendor(&self) -> &str {
+        &self.inner.vendor
+    }
+
+    pub fn levels(&self) -> &[Level] {
+        &self.inner.levels
+    }
+
+    pub fn dimensions(&self) -> (u64, u64) {
+        let l = &self.inner.levels[0];
+        (l.width, l.height)
+    }
+
+    pub fn properties(&self) -> &BTreeMap<String, String> {
+        &self.inner.properties
+    }
+
+    fn float_property(&self, name: &str) -> Option<f64> {
+        self.inner
+            .properties
+            .get(name)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+    }
+
+    /// Micrometres per level-0 pixel, horizontally and vertically.
+    pub fn mpp(&self) -> (Option<f64>, Option<f64>) {
+        (
+            self.float_property("openslide.mpp-x"),
+            self.float_property("openslide.mpp-y"),
+        )
+    }
+
+    /// Magnification of the scanner's objective (20, 40...).
+    pub fn objective_power(&self) -> Option<f64> {
+        self.float_property("openslide.objective-power")
+    }
+
+    pub fn associated_images(&self) -> BTreeMap<String, AssociatedInfo> {
+        self.inner
+            .associated
+            .iter()
+            .map(|(n, a)| {
+                let (width, height) = a.size();
+                (n.clone(), AssociatedInfo { width, height })
+            })
+            .collect()
+    }
+
+    pub fn read_associated(&self, name: &str) -> Result<RgbaImage> {
+        let a = self.inner.associated.get(name).ok_or_else(|| {
+            Fault::argument(
+                format!("associated image {name:?}"),
+                format!(
+                    "no such image; the slide has {:?}",
+                    self.inner.associated.keys().collect::<Vec<_>>()
+                ),
+            )
+            .at(&self.inner.path)
+        })?;
+        a.read().map_err(|f| {
+            f.within(format!("associated image {name:?}"))
+                .at(&self.inner.path)
+        })
+    }
+
+    pub fn info(&self) -> SlideInfo {
+        let (mpp_x, mpp_y) = self.mpp();
+        SlideInfo {
+            format: self.inner.vendor.clone(),
+            levels: self.inner.levels.clone(),
+            mpp_x,
+            mpp_y,
+            objective_power: self.objective_power(),
+            associated_images: self.associated_images(),
+            properties: self.inner.properties.clone(),
+        }
+    }
+
+    /// The level to read for a wanted downsample (OpenSlide's rule: the
+    /// largest downsample not above it).
+    pub fn best_level_for_downsample(&self, downsample: f64) -> usize {
+        let levels = &self.inner.levels;
+        if downsample < levels[0].downsample {
+            return 0;
+        }
+        for (i, l) in levels.iter().enumerate().skip(1) {
+            if downsample < l.downsample {
+                return i - 1;
+            }
+        }
+        levels.len() - 1
+    }
+
+    pub fn cache(&self) -> &TileCache {
+        &self.inner.cache
+    }
+
+    fn check_tile(&self, level: usize, col: u32, row: u32) -> Result<()> {
+        let l = self.inner.levels.get(level).ok_or_else(|| {
+            Fault::argument(
+                format!("level {level}"),
+                format!("the slide has {} levels", self.inner.levels.len()),
+            )
+            .at(&self.inner.path)
+        })?;
+        if col >= l.tiles_across() || row >= l.tiles_down() {
+            return Err(Fault::argument(
+                format!("level {level} tile ({col}, {row})"),
+                format!(
+                    "the level has {}x{} tiles",
+                    l.tiles_across(),
+                    l.tiles_down()
+                ),
+            )
+            .at(&self.inner.path));
+        }
+        Ok(())
+    }
+
+    /// The tile as stored (compressed), ready to send elsewhere and decode
+    /// there with [`EncodedTile::decode`]. `None` for a missing tile.
+    pub fn read_tile_encoded(
+        &self,
+        level: usize,
+        col: u32,
+        row: u32,
+    ) -> Result<Option<EncodedTile>> {
+        self.check_tile(level, col, row)?;
+        self.inner.sources[level]
+            .encoded_tile(col, row)
+            .map_err(|f| self.tile_error(f, level, col, row))
+    }
+
+    /// The decoded tile (RGBA8, full tile size: pixels beyond the level's
+    /// edge are transparent), from the cache when possible. `None` for a
+    /// missing tile.
+    pub fn read_tile(&self, level: usize, col: u32, row: u32) -> Result<Option<Arc<TilePixels>>> {
+        self.check_tile(level, col, row)?;
+        self.full_tile(level, col, row)
+            .map_err(|f| self.tile_error(f, level, col, row))
+    }
+
+    fn tile_error(&self, f: Fault, level: usize, col: u32, row: u32) -> SlideError {
+        f.within(format!("level {level} tile ({col}, {row})"))
+            .at(&self.inner.path)
+    }
+
+    pub(crate) fn full_tile(
+        &self,
+        level: usize,
+        col: u32,
+        row: u32,
+    ) -> FaultResult<Option<Arc<TilePixels>>> {
+        let key = (level as u32, col, row);
+        if let Some(t) = self.inner.cache.get(&key) {
+            return Ok(Some(t));
+        }
+        let source = &self.inner.sources[level];
+        let g = source.grid();
+        let Some(mut rgba) = source.decode_tile(col, row, None)? else {
+            return Ok(None);
+        };
+        // Pixels past the image edge are padding: make them transparent, as
+        // OpenSlide does, so a tile never shows what is not in the slide.
+        let valid_w = (g.width - u64::from(col) * u64::from(g.tile_width))
+            .min(u64::from(g.tile_width)) as usize;
+        let valid_h = (g.height - u64::from(row) * u64::from(g.tile_height))
+            .min(u64::from(g.tile_height)) as usize;
+        let tw = g.tile_width as usize;
+        if valid_w < tw || valid_h < g.tile_height as usize {
+            for (y, line) in rgba.chunks_exact_mut(tw * 4).enumerate() {
+                if y >= valid_h {
+                    line.fill(0);
+                } else {
+                    line[valid_w * 4..].fill(0);
+                }
+            }
+        }
+        let tile = Arc::new(TilePixels {
+            width: g.tile_width,
+            height: g.tile_height,
+            rgba,
+        });
+        self.inner.cache.put(key, tile.clone());
+        Ok(Some(tile))
+    }
+
+    /// Read a region: `x`, `y` in level-0 pixels, `width` x `height` pixels of
+    /// `level`. Exactly OpenSlide's `read_region`: transparent outside the
+    /// image and in missing tiles.
+    pub fn read_region(
+        &self,
+        x: i64,
+        y: i64,
+        level: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<RgbaImage> {
+        let mut pixels = Vec::new();
+        self.read_region_into(x, y, level, width, height, &mut pixels)?;
+        Ok(RgbaImage {
+            width,
+            height,
+            pixels,
+        })
+    }
+
+    /// [`Self::read_region`] into a caller's buffer (resized as needed), to
+    /// reuse allocations across many reads.
+    pub fn read_region_into(
+        &self,
+        x: i64,
+        y: i64,
+        level: usize,
+        width: u32,
+        height: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if level >= self.inner.levels.len() {
+            return Err(Fault::argument(
+                format!("level {level}"),
+                format!("the slide has {} levels", self.inner.levels.len()),
+            )
+            .at(&self.inner.path));
+        }
+        let bytes = u64::from(width) * u64::from(height) * 4;
+        if bytes > region::MAX_REGION_BYTES {
+            return Err(Fault::limit(
+                "region",
+                format!("{width}x{height} pixels is more than a single read may return"),
+            )
+            .at(&self.inner.path));
+        }
+        out.clear();
+        out.resize(bytes as usize, 0);
+        region::read(self, x, y, level, width, height, out).map_err(|f| f.at(&self.inner.path))
+    }
+
+    pub(crate) fn source(&self, level: usize) -> &dyn LevelSource {
+        self.inner.sources[level].as_ref()
+    }
+}
+
+/// Format a double for a property value (shortest text that reads back as
+/// the same value; OpenSlide may print more digits of the same number).
+pub fn format_double(v: f64) -> String {
+    format!("{v}")
+}
