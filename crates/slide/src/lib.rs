@@ -99,6 +99,10 @@ pub(crate) trait LevelSource: Send + Sync {
 pub(crate) trait AssociatedSource: Send + Sync {
     fn size(&self) -> (u32, u32);
     fn read(&self) -> FaultResult<RgbaImage>;
+    /// Size of the image's own ICC colour profile, if it has one.
+    fn icc_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// What a format reader produces.
@@ -254,6 +258,12 @@ impl Slide {
             let (w, h) = a.size();
             properties.insert(format!("openslide.associated.{name}.width"), w.to_string());
             properties.insert(format!("openslide.associated.{name}.height"), h.to_string());
+            if let Some(icc) = a.icc_size() {
+                properties.insert(
+                    format!("openslide.associated.{name}.icc-size"),
+                    icc.to_string(),
+                );
+            }
         }
         Ok(Slide {
             inner: Arc::new(Inner {
@@ -518,8 +528,115 @@ impl Slide {
     }
 }
 
-/// Format a double for a property value (shortest text that reads back as
-/// the same value; OpenSlide may print more digits of the same number).
+/// Largest image read whole (associated images): 16k x 16k.
+const MAX_WHOLE_PIXELS: u64 = 1 << 28;
+
+/// Decode every tile of a source into one image (associated images are
+/// small, and stored as strips or frames like a level).
+pub(crate) fn read_whole(source: &dyn LevelSource) -> FaultResult<RgbaImage> {
+    let g = source.grid();
+    if g.width * g.height > MAX_WHOLE_PIXELS {
+        return Err(Fault::limit(
+            "image",
+            format!("{}x{} pixels is too large to read whole", g.width, g.height),
+        ));
+    }
+    let (w, h) = (g.width as usize, g.height as usize);
+    let (tw, th) = (g.tile_width as usize, g.tile_height as usize);
+    let mut pixels = vec![0u8; w * h * 4];
+    for row in 0..g.down() {
+        for col in 0..g.across() {
+            let Some(tile) = source.decode_tile(col, row, None)? else {
+                continue;
+            };
+            if tile.len() < tw * th * 4 {
+                return Err(Fault::corrupt(
+                    format!("tile ({col}, {row})"),
+                    "decoded tile is smaller than the grid says",
+                ));
+            }
+            let (x0, y0) = (col as usize * tw, row as usize * th);
+            let copy_w = (w - x0).min(tw);
+            for r in 0..(h - y0).min(th) {
+                let s = r * tw * 4;
+                let d = ((y0 + r) * w + x0) * 4;
+                pixels[d..d + copy_w * 4].copy_from_slice(&tile[s..s + copy_w * 4]);
+            }
+        }
+    }
+    Ok(RgbaImage {
+        width: g.width as u32,
+        height: g.height as u32,
+        pixels,
+    })
+}
+
+/// Format a double for a property value exactly as OpenSlide (glib's
+/// `g_ascii_dtostr`) does: `%.15g` when that reads back as the same value,
+/// else `%.17g`. So properties compare equal as text across the two.
 pub fn format_double(v: f64) -> String {
-    format!("{v}")
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "nan".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let short = format_g(v, 15);
+    if short.parse::<f64>().ok() == Some(v) {
+        short
+    } else {
+        format_g(v, 17)
+    }
+}
+
+/// C's `%.{precision}g`.
+fn format_g(v: f64, precision: usize) -> String {
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let sci = format!("{:.*e}", precision - 1, v);
+    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let exp: i32 = exp.parse().expect("exponent digits");
+    let strip = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if exp < -4 || exp >= precision as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", strip(mantissa), exp.abs())
+    } else {
+        let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+        strip(&format!("{v:.decimals$}"))
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::format_double;
+
+    #[test]
+    fn matches_openslide_text() {
+        assert_eq!(format_double(0.499), "0.499");
+        assert_eq!(format_double(4.016129032258064), "4.0161290322580641");
+        assert_eq!(format_double(2.0), "2");
+        assert_eq!(format_double(352.77777983377013), "352.77777983377013");
+        assert_eq!(format_double(0.007984000258147717), "0.0079840002581477165");
+        assert_eq!(format_double(1e-7), "1e-07");
+        assert_eq!(
+            format_double(1.0000000000000002e-7),
+            "1.0000000000000002e-07"
+        );
+        assert_eq!(format_double(20.0), "20");
+        assert_eq!(format_double(-3400.0), "-3400");
+    }
 }

@@ -58,6 +58,34 @@ fn find_jp2c(data: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// Whether the codestream's COD marker asks the decoder to apply the
+/// multiple-component (YCbCr to RGB) transform itself.
+pub fn codestream_has_mct(data: &[u8]) -> bool {
+    let cs = if data.starts_with(&[0xFF, 0x4F]) {
+        data
+    } else {
+        match find_jp2c(data) {
+            Some(c) => c,
+            None => return false,
+        }
+    };
+    // Walk main-header marker segments after SOC until COD.
+    let mut pos = 2usize;
+    while pos + 4 <= cs.len() {
+        let marker = u16::from_be_bytes([cs[pos], cs[pos + 1]]);
+        let len = usize::from(u16::from_be_bytes([cs[pos + 2], cs[pos + 3]]));
+        if marker == 0xFF52 {
+            // COD: Lcod, Scod, progression order, layers (2), MCT
+            return cs.get(pos + 8).is_some_and(|&m| m != 0);
+        }
+        if marker == 0xFF90 || len < 2 {
+            return false; // first tile-part: no COD in the main header
+        }
+        pos += 2 + len;
+    }
+    false
+}
+
 /// YCbCr to RGB exactly as OpenSlide does for Aperio 33003 (its generated
 /// tables: BT.601 full range, G rounded in 16.16 fixed point).
 fn ycbcr_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {

@@ -3,6 +3,7 @@
 
 mod aperio;
 pub(crate) mod dicom;
+mod dicom_layout;
 mod generic_tiff;
 mod hamamatsu;
 mod ome;

@@ -13,8 +13,6 @@ use std::sync::{Arc, OnceLock};
 
 /// Largest tile (or strip) we decode: 16k x 16k RGBA.
 const MAX_TILE_PIXELS: u64 = 1 << 28;
-/// Largest associated image we compose in memory.
-const MAX_IMAGE_PIXELS: u64 = 1 << 28;
 
 #[derive(Debug, Clone)]
 enum Coding {
@@ -238,43 +236,6 @@ impl TiffImage {
             (self.grid.tile_width, rows as u32)
         }
     }
-
-    /// Decode the whole image (associated images, small slides).
-    pub fn read_all(&self) -> FaultResult<RgbaImage> {
-        let g = self.grid;
-        if g.width * g.height > MAX_IMAGE_PIXELS {
-            return Err(Fault::limit(
-                &self.ifd.name,
-                format!("{}x{} pixels is too large to read whole", g.width, g.height),
-            ));
-        }
-        let (w, h) = (g.width as usize, g.height as usize);
-        let mut pixels = vec![0u8; w * h * 4];
-        for row in 0..g.down() {
-            for col in 0..g.across() {
-                let Some(tile) = self.decode_tile(col, row, None)? else {
-                    continue;
-                };
-                let (cw, ch) = self.coded_size(row);
-                let (x0, y0) = (
-                    col as usize * g.tile_width as usize,
-                    row as usize * g.tile_height as usize,
-                );
-                let copy_w = (w - x0).min(cw as usize);
-                let copy_h = (h - y0).min(ch as usize);
-                for r in 0..copy_h {
-                    let s = r * cw as usize * 4;
-                    let d = ((y0 + r) * w + x0) * 4;
-                    pixels[d..d + copy_w * 4].copy_from_slice(&tile[s..s + copy_w * 4]);
-                }
-            }
-        }
-        Ok(RgbaImage {
-            width: g.width as u32,
-            height: g.height as u32,
-            pixels,
-        })
-    }
 }
 
 impl LevelSource for TiffImage {
@@ -336,7 +297,7 @@ impl AssociatedSource for TiffImage {
         (self.grid.width as u32, self.grid.height as u32)
     }
     fn read(&self) -> FaultResult<RgbaImage> {
-        self.read_all()
+        crate::read_whole(self)
     }
 }
 
