@@ -34,6 +34,11 @@ pub(crate) struct TiffImage {
     grid: Grid,
     coding: Coding,
     tiled: bool,
+    /// Tiles per row as the TIFF stores them (the grid may be clipped to a
+    /// smaller visible size, as Philips levels are).
+    stored_across: u32,
+    stored_down: u32,
+    stored_height: u64,
     /// Tile offsets and byte counts, read on first use: a 100k x 100k slide
     /// has megabytes of them and opening must stay fast.
     locations: OnceLock<Result<Locations, Fault>>,
@@ -138,18 +143,22 @@ impl TiffImage {
                 ));
             }
         };
+        let grid = Grid {
+            width,
+            height,
+            tile_width: tile_width as u32,
+            tile_height: tile_height as u32,
+        };
         Ok(TiffImage {
             src,
             tiff,
             ifd: ifd.clone(),
-            grid: Grid {
-                width,
-                height,
-                tile_width: tile_width as u32,
-                tile_height: tile_height as u32,
-            },
+            grid,
             coding,
             tiled,
+            stored_across: grid.across(),
+            stored_down: grid.down(),
+            stored_height: height,
             locations: OnceLock::new(),
             extra_missing: HashSet::new(),
         })
@@ -163,7 +172,7 @@ impl TiffImage {
             } else {
                 (tag::STRIP_OFFSETS, tag::STRIP_BYTE_COUNTS)
             };
-            let expected = u64::from(self.grid.across()) * u64::from(self.grid.down());
+            let expected = u64::from(self.stored_across) * u64::from(self.stored_down);
             let found = self.tiff.count(&self.ifd, otag);
             if found != expected || self.tiff.count(&self.ifd, ctag) != expected {
                 return Err(Fault::corrupt(
@@ -187,6 +196,13 @@ impl TiffImage {
         loaded.as_ref().map_err(Clone::clone)
     }
 
+    /// Show only the top-left `width` x `height` pixels (levels whose TIFF
+    /// size includes padding).
+    pub fn clip(&mut self, width: u64, height: u64) {
+        self.grid.width = width.min(self.grid.width);
+        self.grid.height = height.min(self.grid.height);
+    }
+
     /// Mark tiles absent (besides zero-length ones).
     pub fn set_extra_missing(&mut self, missing: HashSet<(u32, u32)>) {
         self.extra_missing = missing;
@@ -195,7 +211,7 @@ impl TiffImage {
     /// Zero-length tiles: absent in the slide.
     pub fn zero_length_tiles(&self) -> FaultResult<Vec<(u32, u32)>> {
         let loc = self.locations()?;
-        let across = self.grid.across();
+        let across = self.stored_across;
         Ok(loc
             .counts
             .iter()
@@ -211,7 +227,7 @@ impl TiffImage {
             return Ok(None);
         }
         let loc = self.locations()?;
-        let i = row as usize * self.grid.across() as usize + col as usize;
+        let i = row as usize * self.stored_across as usize + col as usize;
         let (offset, count) = (loc.offsets[i], loc.counts[i]);
         if count == 0 {
             return Ok(None);
@@ -232,7 +248,7 @@ impl TiffImage {
             (self.grid.tile_width, self.grid.tile_height)
         } else {
             let top = u64::from(row) * u64::from(self.grid.tile_height);
-            let rows = (self.grid.height - top).min(u64::from(self.grid.tile_height));
+            let rows = (self.stored_height - top).min(u64::from(self.grid.tile_height));
             (self.grid.tile_width, rows as u32)
         }
     }
