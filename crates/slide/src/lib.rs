@@ -22,7 +22,7 @@ pub mod tiff;
 pub use cache::{TileCache, TilePixels};
 pub use codec::{Crop, EncodedTile, TileCodec};
 pub use error::{ErrorKind, Fault, Result, SlideError};
-pub use formats::openslide_backend::BackendPolicy;
+pub use formats::openslide_backend::{BackendPolicy, library as openslide_library};
 
 use error::FaultResult;
 use std::collections::BTreeMap;
@@ -92,6 +92,17 @@ pub(crate) trait LevelSource: Send + Sync {
     /// Whether decoding part of a tile is cheaper than all of it.
     fn partial_decode_is_cheaper(&self) -> bool {
         false
+    }
+    /// A source that composes regions itself (the OpenSlide backend)
+    /// answers here with RGBA; others leave composition to [`region`].
+    fn read_region(
+        &self,
+        _x_slide: i64,
+        _y_slide: i64,
+        _width: u32,
+        _height: u32,
+    ) -> Option<FaultResult<Vec<u8>>> {
+        None
     }
 }
 
@@ -639,4 +650,49 @@ mod format_tests {
         assert_eq!(format_double(20.0), "20");
         assert_eq!(format_double(-3400.0), "-3400");
     }
+}
+
+/// Drive every read path of a slide held in memory, as the fuzz targets and
+/// the hostile-input tests do: open, then tiles (decoded and stored) at
+/// every level, a region straddling the edge, and associated images.
+/// Returns the errors met; panicking is the failure this exists to find.
+#[doc(hidden)]
+pub fn exercise(name: &str, bytes: Vec<u8>) -> Vec<SlideError> {
+    match Slide::from_bytes(name, bytes) {
+        Ok(slide) => exercise_slide(&slide),
+        Err(e) => vec![e],
+    }
+}
+
+#[doc(hidden)]
+pub fn exercise_slide(slide: &Slide) -> Vec<SlideError> {
+    let mut errors = Vec::new();
+    for (i, l) in slide.levels().iter().enumerate().take(12) {
+        let (across, down) = (l.tiles_across(), l.tiles_down());
+        let picks = [
+            (0, 0),
+            (across - 1, down - 1),
+            (across / 2, down / 2),
+            (across - 1, 0),
+            (0, down - 1),
+        ];
+        for (c, r) in picks {
+            if let Err(e) = slide.read_tile(i, c, r) {
+                errors.push(e);
+            }
+            if let Err(e) = slide.read_tile_encoded(i, c, r) {
+                errors.push(e);
+            }
+        }
+        let x = (l.width as f64 * l.downsample / 2.0) as i64;
+        if let Err(e) = slide.read_region(-(l.downsample as i64) * 3, x, i, 97, 61) {
+            errors.push(e);
+        }
+    }
+    for name in slide.associated_images().keys() {
+        if let Err(e) = slide.read_associated(name) {
+            errors.push(e);
+        }
+    }
+    errors
 }

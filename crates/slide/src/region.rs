@@ -42,6 +42,13 @@ pub(crate) fn read(
     height: u32,
     out: &mut [u8],
 ) -> FaultResult<()> {
+    if let Some(pixels) = slide
+        .source(level)
+        .read_region(x_slide, y_slide, width, height)
+    {
+        out.copy_from_slice(&pixels?);
+        return Ok(());
+    }
     let downsample = slide.levels()[level].downsample;
     let (x_level, out_x) = axis_origin(x_slide, downsample);
     let (y_level, out_y) = axis_origin(y_slide, downsample);

@@ -121,7 +121,11 @@ pub fn decode_rgba(
             ),
         ));
     }
-    let image = jpeg2k::Image::from_bytes(data)
+    // Strict mode: a truncated codestream is an error, not a half-decoded
+    // tile. (Damaged packet data inside a complete codestream cannot be
+    // detected by any JPEG 2000 decoder.)
+    let params = jpeg2k::DecodeParameters::new().strict(true);
+    let image = jpeg2k::Image::from_bytes_with(data, params)
         .map_err(|e| Fault::corrupt(part, format!("JPEG 2000 data: {e}")))?;
     let comps = image.components();
     let (w, h) = (expect.0 as usize, expect.1 as usize);

@@ -162,6 +162,21 @@ pub fn decode_rgba(
 ) -> FaultResult<Vec<u8>> {
     with_handle(|h| {
         let header = h.header(jpeg, part)?;
+        // Even a flat image costs a few bits per 8x8 block: a stream far
+        // too short for its declared size is corrupt, and is rejected
+        // before a pixel buffer is sized from the declaration.
+        let pixels = u64::from(header.width) * u64::from(header.height);
+        if pixels > (jpeg.len() as u64).saturating_mul(1024) {
+            return Err(Fault::corrupt(
+                part,
+                format!(
+                    "{} bytes of JPEG cannot hold {}x{} pixels",
+                    jpeg.len(),
+                    header.width,
+                    header.height
+                ),
+            ));
+        }
         let sw = header.width.div_ceil(scale_denom);
         let sh = header.height.div_ceil(scale_denom);
         if (sw, sh) != expect {

@@ -117,6 +117,26 @@ pub fn decode_rgba(
     }
     let (w, h) = (width as usize, height as usize);
     let row = w * spp;
+    // The most each coding can expand: reject data too short for the
+    // declared size before sizing a buffer from the declaration.
+    let max_ratio: u64 = match layout.compression {
+        NONE => 1,
+        PACKBITS => 128,
+        DEFLATE | ADOBE_DEFLATE => 1100,
+        LZW => 2800,
+        _ => 1,
+    };
+    let need = (row * h) as u64;
+    if need > (data.len() as u64).saturating_mul(max_ratio) && layout.compression != NONE {
+        return Err(Fault::corrupt(
+            part,
+            format!(
+                "{} bytes of {} data cannot hold {width}x{height} pixels",
+                data.len(),
+                compression_name(layout.compression)
+            ),
+        ));
+    }
     let mut samples = vec![0u8; row * h];
     let produced = match layout.compression {
         NONE => {

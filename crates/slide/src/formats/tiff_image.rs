@@ -11,8 +11,9 @@ use crate::{AssociatedSource, Grid, LevelSource, RgbaImage};
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
-/// Largest tile (or strip) we decode: 16k x 16k RGBA.
-const MAX_TILE_PIXELS: u64 = 1 << 28;
+/// Largest tile (or strip) we decode: 8k x 8k, 256 MiB of RGBA. Real
+/// slide tiles are at most 4k square.
+const MAX_TILE_PIXELS: u64 = 1 << 26;
 
 #[derive(Debug, Clone)]
 enum Coding {
