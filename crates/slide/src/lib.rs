@@ -539,8 +539,8 @@ impl Slide {
     }
 }
 
-/// Largest image read whole (associated images): 16k x 16k.
-const MAX_WHOLE_PIXELS: u64 = 1 << 28;
+/// Largest image read whole (associated images): 64 Mpixel, 256 MiB.
+const MAX_WHOLE_PIXELS: u64 = 1 << 26;
 
 /// Decode every tile of a source into one image (associated images are
 /// small, and stored as strips or frames like a level).
@@ -554,7 +554,9 @@ pub(crate) fn read_whole(source: &dyn LevelSource) -> FaultResult<RgbaImage> {
     }
     let (w, h) = (g.width as usize, g.height as usize);
     let (tw, th) = (g.tile_width as usize, g.tile_height as usize);
-    let mut pixels = vec![0u8; w * h * 4];
+    // The output is sized only once a tile has decoded: a file that merely
+    // declares a large image costs nothing.
+    let mut pixels: Vec<u8> = Vec::new();
     for row in 0..g.down() {
         for col in 0..g.across() {
             let Some(tile) = source.decode_tile(col, row, None)? else {
@@ -566,6 +568,9 @@ pub(crate) fn read_whole(source: &dyn LevelSource) -> FaultResult<RgbaImage> {
                     "decoded tile is smaller than the grid says",
                 ));
             }
+            if pixels.is_empty() {
+                pixels = vec![0u8; w * h * 4];
+            }
             let (x0, y0) = (col as usize * tw, row as usize * th);
             let copy_w = (w - x0).min(tw);
             for r in 0..(h - y0).min(th) {
@@ -574,6 +579,9 @@ pub(crate) fn read_whole(source: &dyn LevelSource) -> FaultResult<RgbaImage> {
                 pixels[d..d + copy_w * 4].copy_from_slice(&tile[s..s + copy_w * 4]);
             }
         }
+    }
+    if pixels.is_empty() {
+        pixels = vec![0u8; w * h * 4];
     }
     Ok(RgbaImage {
         width: g.width as u32,
@@ -631,27 +639,6 @@ fn format_g(v: f64, precision: usize) -> String {
     }
 }
 
-#[cfg(test)]
-mod format_tests {
-    use super::format_double;
-
-    #[test]
-    fn matches_openslide_text() {
-        assert_eq!(format_double(0.499), "0.499");
-        assert_eq!(format_double(4.016129032258064), "4.0161290322580641");
-        assert_eq!(format_double(2.0), "2");
-        assert_eq!(format_double(352.77777983377013), "352.77777983377013");
-        assert_eq!(format_double(0.007984000258147717), "0.0079840002581477165");
-        assert_eq!(format_double(1e-7), "1e-07");
-        assert_eq!(
-            format_double(1.0000000000000002e-7),
-            "1.0000000000000002e-07"
-        );
-        assert_eq!(format_double(20.0), "20");
-        assert_eq!(format_double(-3400.0), "-3400");
-    }
-}
-
 /// Drive every read path of a slide held in memory, as the fuzz targets and
 /// the hostile-input tests do: open, then tiles (decoded and stored) at
 /// every level, a region straddling the edge, and associated images.
@@ -695,4 +682,28 @@ pub fn exercise_slide(slide: &Slide) -> Vec<SlideError> {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::format_double;
+
+    #[test]
+    fn matches_openslide_text() {
+        assert_eq!(format_double(0.499), "0.499");
+        assert_eq!(format_double(4.016129032258064), "4.0161290322580641");
+        assert_eq!(format_double(2.0), "2");
+        assert_eq!(
+            format_double(10000.0 / 28.346_456_527_709_96),
+            "352.77777983377013"
+        );
+        assert_eq!(format_double(0.007984000258147717), "0.0079840002581477165");
+        assert_eq!(format_double(1e-7), "1e-07");
+        assert_eq!(
+            format_double(1.0000000000000002e-7),
+            "1.0000000000000002e-07"
+        );
+        assert_eq!(format_double(20.0), "20");
+        assert_eq!(format_double(-3400.0), "-3400");
+    }
 }

@@ -11,6 +11,9 @@ use std::sync::Arc;
 /// once without a seek lock) or memory (tests and fuzzing).
 pub trait ByteSource: Send + Sync {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
 }
 

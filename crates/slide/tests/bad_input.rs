@@ -142,7 +142,7 @@ fn zlib(bytes: &[u8]) -> Vec<u8> {
 fn crafted() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
     let mut cases = Vec::new();
     let plain = vec![0x80u8; 16 * 16 * 3];
-    let good = tiled_tiff((16, 16), (16, 16), 1, 2, &[plain.clone()], &[]);
+    let good = tiled_tiff((16, 16), (16, 16), 1, 2, std::slice::from_ref(&plain), &[]);
     assert!(
         Slide::from_bytes("good", good.clone()).is_ok(),
         "the crafted baseline must open"
@@ -167,12 +167,26 @@ fn crafted() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
     cases.push(("ifd-loop".into(), looped, Some("loop")));
     cases.push((
         "absurd-dimensions".into(),
-        tiled_tiff((u32::MAX, u32::MAX), (16, 16), 1, 2, &[plain.clone()], &[]),
+        tiled_tiff(
+            (u32::MAX, u32::MAX),
+            (16, 16),
+            1,
+            2,
+            std::slice::from_ref(&plain),
+            &[],
+        ),
         Some("tile offsets"),
     ));
     cases.push((
         "absurd-tile-size".into(),
-        tiled_tiff((70000, 70000), (65536, 65536), 1, 2, &[plain.clone()], &[]),
+        tiled_tiff(
+            (70000, 70000),
+            (65536, 65536),
+            1,
+            2,
+            std::slice::from_ref(&plain),
+            &[],
+        ),
         Some("too large"),
     ));
     cases.push((
@@ -182,7 +196,7 @@ fn crafted() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
             (16, 16),
             1,
             2,
-            &[plain.clone()],
+            std::slice::from_ref(&plain),
             &[(324, 4, 1, 0x7FFF_0000u32.to_le_bytes().to_vec())],
         ),
         Some("past the end"),
@@ -194,7 +208,7 @@ fn crafted() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
             (16, 16),
             1,
             2,
-            &[plain.clone()],
+            std::slice::from_ref(&plain),
             &[(325, 4, 1, 0xFFFF_FFF0u32.to_le_bytes().to_vec())],
         ),
         Some("bytes"),
@@ -206,7 +220,7 @@ fn crafted() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
             (16, 16),
             1,
             2,
-            &[plain.clone()],
+            std::slice::from_ref(&plain),
             &[(256, 2, 4, b"big\0".to_vec())],
         ),
         Some("ImageWidth"),
@@ -218,14 +232,21 @@ fn crafted() -> Vec<(String, Vec<u8>, Option<&'static str>)> {
             (16, 16),
             1,
             2,
-            &[plain.clone()],
+            std::slice::from_ref(&plain),
             &[(324, 5, 1, vec![1, 0, 0, 0, 1, 0, 0, 0])],
         ),
         Some("TileOffsets"),
     ));
     cases.push((
         "unknown-compression".into(),
-        tiled_tiff((16, 16), (16, 16), 52479, 2, &[plain.clone()], &[]),
+        tiled_tiff(
+            (16, 16),
+            (16, 16),
+            52479,
+            2,
+            std::slice::from_ref(&plain),
+            &[],
+        ),
         Some("compression"),
     ));
     cases.push((

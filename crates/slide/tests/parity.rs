@@ -256,10 +256,10 @@ fn check(f: &Fixture) -> Result<(), Failed> {
         .vendor
         .clone()
         .or_else(|| info["vendor"].as_str().map(str::to_string));
-    if let Some(v) = expected_vendor {
-        if slide.vendor() != v {
-            problems.push(format!("vendor {:?}, expected {v:?}", slide.vendor()));
-        }
+    if let Some(v) = expected_vendor
+        && slide.vendor() != v
+    {
+        problems.push(format!("vendor {:?}, expected {v:?}", slide.vendor()));
     }
     if let Some(mpp) = f.mpp {
         for (axis, got) in [("x", slide.mpp().0), ("y", slide.mpp().1)] {

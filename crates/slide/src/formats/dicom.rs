@@ -129,8 +129,8 @@ fn read_instance(src: SharedSource, name: &str) -> FaultResult<Instance> {
         need(tags::COLUMNS, "Columns")? as u32,
         need(tags::ROWS, "Rows")? as u32,
     );
-    if u64::from(frame_size.0) * u64::from(frame_size.1) > 1 << 28 {
-        return Err(Fault::limit("DICOM", "frames larger than 16k x 16k pixels"));
+    if u64::from(frame_size.0) * u64::from(frame_size.1) > 1 << 26 {
+        return Err(Fault::limit("DICOM", "frames larger than 8k x 8k pixels"));
     }
     let frames = int(&data, tags::NUMBER_OF_FRAMES).unwrap_or(1);
     if !(1..=1 << 26).contains(&frames) {
@@ -141,13 +141,13 @@ fn read_instance(src: SharedSource, name: &str) -> FaultResult<Instance> {
         (tags::BITS_STORED, 8, "BitsStored"),
         (tags::SAMPLES_PER_PIXEL, 3, "SamplesPerPixel"),
     ] {
-        if let Some(v) = int(&data, tag) {
-            if v != want {
-                return Err(Fault::unsupported(
-                    "DICOM",
-                    format!("{what} {v}; {want} expected"),
-                ));
-            }
+        if let Some(v) = int(&data, tag)
+            && v != want
+        {
+            return Err(Fault::unsupported(
+                "DICOM",
+                format!("{what} {v}; {want} expected"),
+            ));
         }
     }
     if int(&data, tags::PLANAR_CONFIGURATION).unwrap_or(0) != 0 {
@@ -201,13 +201,16 @@ fn read_instance(src: SharedSource, name: &str) -> FaultResult<Instance> {
     })
 }
 
+/// Byte ranges of each frame (a frame may span several fragments).
+type FrameRanges = Vec<Vec<(u64, u64)>>;
+
 /// A multi-frame instance as a grid of tiles.
 struct FrameGrid {
     inst: Arc<Instance>,
     grid: Grid,
     /// Frame number of each tile, when the organisation is sparse.
     sparse: Option<HashMap<(u32, u32), usize>>,
-    ranges: OnceLock<Result<Vec<Vec<(u64, u64)>>, Fault>>,
+    ranges: OnceLock<Result<FrameRanges, Fault>>,
 }
 
 impl FrameGrid {
@@ -550,10 +553,10 @@ pub(crate) fn open_file_and_series(path: &Path) -> FaultResult<Opened> {
             continue;
         }
         // Unreadable neighbours and other slides are not part of this one.
-        if let Ok(i) = open_instance_file(&f) {
-            if i.series == start.series {
-                instances.push(i);
-            }
+        if let Ok(i) = open_instance_file(&f)
+            && i.series == start.series
+        {
+            instances.push(i);
         }
     }
     instances.insert(0, start);

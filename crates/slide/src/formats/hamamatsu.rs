@@ -435,10 +435,11 @@ pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
     }
     if let Some(map) = tiff.ascii(s, first, tag::NDPI_PROPERTY_MAP)? {
         for record in map.split("\r\n") {
-            if let Some((k, v)) = record.split_once('=') {
-                if !k.is_empty() && !v.is_empty() {
-                    properties.insert(format!("hamamatsu.{k}"), v.to_string());
-                }
+            if let Some((k, v)) = record.split_once('=')
+                && !k.is_empty()
+                && !v.is_empty()
+            {
+                properties.insert(format!("hamamatsu.{k}"), v.to_string());
             }
         }
     }

@@ -117,10 +117,10 @@ pub(crate) fn detect(src: &dyn ByteSource, path: Option<&Path>) -> FaultResult<D
     if let Some(path) = path {
         // MIRAX: the .mrxs file is a thumbnail-ish stub; the slide is the
         // folder beside it holding Slidedat.ini.
-        if let (Some(stem), Some(dir)) = (path.file_stem(), path.parent()) {
-            if dir.join(stem).join("Slidedat.ini").is_file() {
-                return Ok(Detected::OpenSlideOnly("MIRAX"));
-            }
+        if let (Some(stem), Some(dir)) = (path.file_stem(), path.parent())
+            && dir.join(stem).join("Slidedat.ini").is_file()
+        {
+            return Ok(Detected::OpenSlideOnly("MIRAX"));
         }
     }
     let what = if head.starts_with(&[0xFF, 0xD8, 0xFF]) {

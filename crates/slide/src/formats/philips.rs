@@ -223,16 +223,16 @@ pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
         // Errors here are not fatal (OpenSlide's rule): skip the image.
         if let Some(b64) = data {
             let cleaned: String = b64.split_whitespace().collect();
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(cleaned) {
-                if let Ok(h) = jpeg::read_header(&bytes, name) {
-                    associated.insert(
-                        name.into(),
-                        Box::new(XmlJpeg {
-                            jpeg: bytes,
-                            size: (h.width, h.height),
-                        }),
-                    );
-                }
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(cleaned)
+                && let Ok(h) = jpeg::read_header(&bytes, name)
+            {
+                associated.insert(
+                    name.into(),
+                    Box::new(XmlJpeg {
+                        jpeg: bytes,
+                        size: (h.width, h.height),
+                    }),
+                );
             }
         }
     }
@@ -254,13 +254,13 @@ pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
     {
         properties.insert("openslide.objective-power".into(), power.to_string());
     }
-    if let Some(barcode) = properties.get("philips.PIM_DP_UFS_BARCODE") {
-        if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(barcode.trim()) {
-            properties.insert(
-                "openslide.barcode".into(),
-                String::from_utf8_lossy(&b).into_owned(),
-            );
-        }
+    if let Some(barcode) = properties.get("philips.PIM_DP_UFS_BARCODE")
+        && let Ok(b) = base64::engine::general_purpose::STANDARD.decode(barcode.trim())
+    {
+        properties.insert(
+            "openslide.barcode".into(),
+            String::from_utf8_lossy(&b).into_owned(),
+        );
     }
     Ok(Opened {
         vendor: "philips".into(),

@@ -364,10 +364,8 @@ pub(crate) fn tiff_properties(
         _ => "unknown",
     };
     props.insert("tiff.ResolutionUnit".into(), unit.into());
-    if let Ok(n) = tiff.value(src, ifd, tag::ICC_PROFILE) {
-        if let Some(crate::tiff::Value::Bytes(b)) = n {
-            props.insert("openslide.icc-size".into(), b.len().to_string());
-        }
+    if let Ok(Some(crate::tiff::Value::Bytes(b))) = tiff.value(src, ifd, tag::ICC_PROFILE) {
+        props.insert("openslide.icc-size".into(), b.len().to_string());
     }
 }
 
@@ -380,10 +378,11 @@ pub(crate) fn mpp_from_resolution(props: &mut std::collections::BTreeMap<String,
         ("tiff.XResolution", "openslide.mpp-x"),
         ("tiff.YResolution", "openslide.mpp-y"),
     ] {
-        if let Some(r) = props.get(res).and_then(|v| v.parse::<f64>().ok()) {
-            if r > 0.0 && r.is_finite() {
-                props.insert(mpp.into(), crate::format_double(10000.0 / r));
-            }
+        if let Some(r) = props.get(res).and_then(|v| v.parse::<f64>().ok())
+            && r > 0.0
+            && r.is_finite()
+        {
+            props.insert(mpp.into(), crate::format_double(10000.0 / r));
         }
     }
 }
