@@ -6,59 +6,12 @@
 mod support;
 
 use kh_slide::tiff::Tiff;
-use kh_slide::{
-    BackendPolicy, ErrorKind, OpenOptions, Slide, SlideError, exercise, exercise_slide,
-};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use kh_slide::{BackendPolicy, ErrorKind, OpenOptions, Slide, exercise, exercise_slide};
+use std::time::Duration;
+use support::counting::{MEMORY_BOUND, Outcome, measured};
 
-struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates to the system allocator and only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Generous bound on what any hostile file may make us allocate at once;
-/// the decoders' own limits keep real use far lower.
-const MEMORY_BOUND: usize = 300 << 20;
 /// A case taking longer than this is treated as a hang (not a speed test).
 const HANG: Duration = Duration::from_secs(60);
-
-struct Outcome {
-    errors: Vec<SlideError>,
-    peak: usize,
-    took: Duration,
-}
-
-fn measured(f: impl FnOnce() -> Vec<SlideError>) -> Outcome {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let start = Instant::now();
-    let errors = f();
-    Outcome {
-        errors,
-        peak: PEAK.load(Ordering::Relaxed).saturating_sub(base),
-        took: start.elapsed(),
-    }
-}
 
 /// A little-endian classic TIFF with one tiled directory. `extra` entries
 /// override or add tags: (tag, type, count, value bytes).

@@ -3,7 +3,10 @@
 //! not panic. Add a crash by copying `fuzz/artifacts/<target>/crash-*` into
 //! `tests/fuzz_regressions/<target>/`.
 
+mod support;
+
 use std::path::Path;
+use support::counting::{MEMORY_BOUND, measured};
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,7 +47,12 @@ fn slide_inputs() {
     let mut n = 0;
     for target in ["slide_tiff", "ndpi"] {
         for (name, bytes) in inputs(target) {
-            let _ = kh_slide::exercise(&name, bytes);
+            let o = measured(|| kh_slide::exercise(&name, bytes));
+            assert!(
+                o.peak < MEMORY_BOUND,
+                "{target}/{name}: {} MiB",
+                o.peak >> 20
+            );
             n += 1;
         }
     }
@@ -59,6 +67,7 @@ fn dicom_inputs() {
         let mut bytes = vec![0u8; 128];
         bytes.extend_from_slice(b"DICM");
         bytes.extend_from_slice(&data);
-        let _ = kh_slide::exercise(&name, bytes);
+        let o = measured(|| kh_slide::exercise(&name, bytes));
+        assert!(o.peak < MEMORY_BOUND, "dicom/{name}: {} MiB", o.peak >> 20);
     }
 }

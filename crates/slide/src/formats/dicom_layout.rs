@@ -52,7 +52,6 @@ struct Header {
 
 struct Walker<'a> {
     src: &'a dyn ByteSource,
-    explicit: bool,
 }
 
 impl Walker<'_> {
@@ -71,7 +70,15 @@ impl Walker<'_> {
             });
         }
         let vr = [b[4], b[5]];
-        if !vr.iter().all(u8::is_ascii_uppercase) {
+        // Only DICOM's value representations: on anything else parsers
+        // disagree about the header's length, and so about every length
+        // after it.
+        const VRS: [&[u8; 2]; 34] = [
+            b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
+            b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST",
+            b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+        ];
+        if !VRS.contains(&&vr) {
             return Err(Fault::corrupt(
                 format!("DICOM element ({:04X},{:04X}) at byte {pos}", tag.0, tag.1),
                 format!("invalid value representation {vr:02x?}"),
@@ -109,45 +116,139 @@ impl Walker<'_> {
         }
     }
 
-    /// Position just after the value of the element at `pos`.
-    fn skip_element(&self, pos: u64, depth: u32) -> FaultResult<u64> {
-        let h = self.header(pos, self.explicit)?;
-        let value = pos + h.size;
-        if h.length != UNDEFINED {
-            self.src
-                .check_range(value, u64::from(h.length), "DICOM element value")?;
-            return Ok(value + u64::from(h.length));
+    /// What an element's value holds, if items: nested elements (VR SQ; for
+    /// implicit VR, an SQ by the dictionary or any undefined-length element
+    /// but Pixel Data; an undefined-length UN is an implicit-VR sequence),
+    /// or raw fragments (undefined-length encapsulated pixel data).
+    fn item_contents(
+        &self,
+        pos: u64,
+        tag: (u16, u16),
+        explicit: bool,
+        undefined: bool,
+    ) -> FaultResult<Option<Contents>> {
+        if explicit {
+            let b = self.src.read_array::<6>(pos, "DICOM element header")?;
+            return Ok(match (&b[4..6], undefined) {
+                (b"SQ", _) => Some(Contents::Elements { explicit: true }),
+                (b"UN", true) => Some(Contents::Elements { explicit: false }),
+                (_, true) => Some(Contents::Fragments),
+                (_, false) => None,
+            });
         }
-        // Undefined length: a sequence (or encapsulated data) of items.
-        if depth >= MAX_DEPTH {
-            return Err(Fault::limit("DICOM sequence", "sequences nested too deep"));
-        }
-        self.skip_items(value, depth + 1)
+        use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+        let sq = dicom_dictionary_std::StandardDataDictionary
+            .by_tag(dicom_core::Tag(tag.0, tag.1))
+            .is_some_and(|e| matches!(e.vr(), VirtualVr::Exact(dicom_core::VR::SQ)));
+        Ok(match (sq, undefined) {
+            (true, _) => Some(Contents::Elements { explicit: false }),
+            (false, true) if tag == PIXEL_DATA => Some(Contents::Fragments),
+            (false, true) => Some(Contents::Elements { explicit: false }),
+            (false, false) => None,
+        })
     }
 
-    /// Skip items until the sequence delimiter; returns the position after it.
-    fn skip_items(&self, mut pos: u64, depth: u32) -> FaultResult<u64> {
-        loop {
-            let h = self.header(pos, false)?;
-            match h.tag {
-                SEQUENCE_END => return Ok(pos + 8),
-                ITEM if h.length != UNDEFINED => {
-                    self.src
-                        .check_range(pos + 8, u64::from(h.length), "DICOM item")?;
-                    pos += 8 + u64::from(h.length);
+    /// Check the element at `pos` (and everything nested in it) against
+    /// `limit`, the end of its container; returns the position after it.
+    /// Every length is checked against its container, not only the file,
+    /// so a parser later handed these bytes never meets a value that claims
+    /// more than its container holds.
+    fn skip_element(&self, pos: u64, limit: u64, depth: u32, explicit: bool) -> FaultResult<u64> {
+        let h = self.header(pos, explicit)?;
+        if h.tag.0 == 0xFFFE {
+            // Items and delimiters belong only where a sequence or item
+            // ends; elsewhere parsers resynchronise differently.
+            return Err(Fault::corrupt(
+                format!("DICOM data set at byte {pos}"),
+                format!(
+                    "misplaced item or delimiter ({:04X},{:04X})",
+                    h.tag.0, h.tag.1
+                ),
+            ));
+        }
+        let value = pos + h.size;
+        let undefined = h.length == UNDEFINED;
+        let end = if undefined {
+            None
+        } else {
+            Some(value + u64::from(h.length))
+        };
+        if let Some(end) = end
+            && end > limit
+        {
+            return Err(Fault::corrupt(
+                format!(
+                    "DICOM element ({:04X},{:04X}) at byte {pos}",
+                    h.tag.0, h.tag.1
+                ),
+                format!("its {}-byte value runs past its container", h.length),
+            ));
+        }
+        match self.item_contents(pos, h.tag, explicit, undefined)? {
+            Some(contents) if h.length > 0 => {
+                if depth >= MAX_DEPTH {
+                    return Err(Fault::limit("DICOM sequence", "sequences nested too deep"));
                 }
-                ITEM => {
+                self.items(value, end, limit, depth + 1, contents)
+            }
+            _ => Ok(end.unwrap_or(value)),
+        }
+    }
+
+    /// Walk the items of a sequence that ends at `end` (defined length) or
+    /// at its delimiter; returns the position after the sequence.
+    fn items(
+        &self,
+        mut pos: u64,
+        end: Option<u64>,
+        limit: u64,
+        depth: u32,
+        contents: Contents,
+    ) -> FaultResult<u64> {
+        let limit = end.unwrap_or(limit);
+        loop {
+            if Some(pos) == end {
+                return Ok(pos);
+            }
+            if pos + 8 > limit {
+                return Err(Fault::corrupt(
+                    format!("DICOM sequence at byte {pos}"),
+                    "runs past its container",
+                ));
+            }
+            let h = self.header(pos, false)?;
+            match (h.tag, contents) {
+                (SEQUENCE_END, _) if end.is_none() => return Ok(pos + 8),
+                (ITEM, _) if h.length != UNDEFINED => {
+                    let item_end = pos + 8 + u64::from(h.length);
+                    if item_end > limit {
+                        return Err(Fault::corrupt(
+                            format!("DICOM item at byte {pos}"),
+                            format!("its {} bytes run past its sequence", h.length),
+                        ));
+                    }
+                    if let Contents::Elements { explicit } = contents {
+                        let mut p = pos + 8;
+                        while p < item_end {
+                            p = self.skip_element(p, item_end, depth, explicit)?;
+                        }
+                    }
+                    pos = item_end;
+                }
+                (ITEM, Contents::Elements { explicit }) => {
                     pos += 8;
                     loop {
-                        let inner = self.header(pos, false)?;
-                        if inner.tag == ITEM_END {
+                        if pos + 8 > limit {
+                            return Err(Fault::corrupt("DICOM item", "no item delimiter"));
+                        }
+                        if self.header(pos, false)?.tag == ITEM_END {
                             pos += 8;
                             break;
                         }
-                        pos = self.skip_element(pos, depth)?;
+                        pos = self.skip_element(pos, limit, depth, explicit)?;
                     }
                 }
-                t => {
+                (t, _) => {
                     return Err(Fault::corrupt(
                         format!("DICOM sequence at byte {pos}"),
                         format!("expected an item, found ({:04X},{:04X})", t.0, t.1),
@@ -156,6 +257,12 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Contents {
+    Elements { explicit: bool },
+    Fragments,
 }
 
 /// Find the transfer syntax and the Pixel Data element of a DICOM file.
@@ -168,10 +275,7 @@ pub(crate) fn locate(src: &dyn ByteSource) -> FaultResult<Layout> {
         ));
     }
     // File meta information: always explicit VR little endian, group 0002.
-    let meta = Walker {
-        src,
-        explicit: true,
-    };
+    let meta = Walker { src };
     let mut pos = 132u64;
     let mut transfer_syntax = None;
     loop {
@@ -190,7 +294,7 @@ pub(crate) fn locate(src: &dyn ByteSource) -> FaultResult<Layout> {
                 .to_string();
             transfer_syntax = Some(text);
         }
-        pos = meta.skip_element(pos, 0)?;
+        pos = meta.skip_element(pos, src.len(), 0, true)?;
     }
     let transfer_syntax = transfer_syntax
         .ok_or_else(|| Fault::corrupt("DICOM file meta", "no transfer syntax (0002,0010)"))?;
@@ -207,7 +311,7 @@ pub(crate) fn locate(src: &dyn ByteSource) -> FaultResult<Layout> {
         }
         _ => true,
     };
-    let walker = Walker { src, explicit };
+    let walker = Walker { src };
     loop {
         if pos > MAX_PREFIX {
             return Err(Fault::limit(
@@ -236,7 +340,8 @@ pub(crate) fn locate(src: &dyn ByteSource) -> FaultResult<Layout> {
         if h.tag > PIXEL_DATA && h.tag.0 != 0xFFFE {
             return Err(Fault::corrupt("DICOM data set", "no Pixel Data element"));
         }
-        pos = walker.skip_element(pos, 0)?;
+        // (skip_element rejects a stray item or delimiter here.)
+        pos = walker.skip_element(pos, src.len(), 0, explicit)?;
     }
 }
 
@@ -249,10 +354,7 @@ pub(crate) fn frame_fragments(
     frames: usize,
     extended_offsets: Option<&[u64]>,
 ) -> FaultResult<Vec<Vec<(u64, u64)>>> {
-    let walker = Walker {
-        src,
-        explicit: false,
-    };
+    let walker = Walker { src };
     let part = "DICOM encapsulated pixel data";
     let bot = walker.header(items, false)?;
     if bot.tag != ITEM || bot.length == UNDEFINED {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod counting;
+
 use std::path::PathBuf;
 
 pub fn workspace_root() -> PathBuf {
