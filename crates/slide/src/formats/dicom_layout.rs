@@ -45,6 +45,8 @@ pub(crate) struct Layout {
 
 struct Header {
     tag: (u16, u16),
+    /// The VR as written (explicit VR), if any.
+    vr: Option<[u8; 2]>,
     length: u32,
     /// Header size in bytes (the value starts after it).
     size: u64,
@@ -65,6 +67,7 @@ impl Walker<'_> {
         if tag.0 == 0xFFFE || !explicit {
             return Ok(Header {
                 tag,
+                vr: None,
                 length: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
                 size: 8,
             });
@@ -104,12 +107,14 @@ impl Walker<'_> {
             let l = self.src.read_array::<4>(pos + 8, part)?;
             Ok(Header {
                 tag,
+                vr: Some(vr),
                 length: u32::from_le_bytes(l),
                 size: 12,
             })
         } else {
             Ok(Header {
                 tag,
+                vr: Some(vr),
                 length: u32::from(u16::from_le_bytes([b[6], b[7]])),
                 size: 8,
             })
@@ -182,6 +187,23 @@ impl Walker<'_> {
                     h.tag.0, h.tag.1
                 ),
                 format!("its {}-byte value runs past its container", h.length),
+            ));
+        }
+        // Binary numbers must fill their value exactly: parsers that read
+        // whole numbers leave the rest behind and lose their place.
+        if !undefined
+            && let Some(unit) = value_unit(h.vr, h.tag)
+            && h.length % unit != 0
+        {
+            return Err(Fault::corrupt(
+                format!(
+                    "DICOM element ({:04X},{:04X}) at byte {pos}",
+                    h.tag.0, h.tag.1
+                ),
+                format!(
+                    "{}-byte value is not a whole number of {unit}-byte values",
+                    h.length
+                ),
             ));
         }
         match self.item_contents(pos, h.tag, explicit, undefined)? {
@@ -257,6 +279,31 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// Size of one value of a binary VR (written, or the dictionary's for
+/// implicit VR), if the VR is binary.
+fn value_unit(vr: Option<[u8; 2]>, tag: (u16, u16)) -> Option<u32> {
+    let vr = match vr {
+        Some(v) => v,
+        None => {
+            use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+            let e = dicom_dictionary_std::StandardDataDictionary
+                .by_tag(dicom_core::Tag(tag.0, tag.1))?;
+            let VirtualVr::Exact(v) = e.vr() else {
+                return None;
+            };
+            let bytes = v.to_string();
+            let b = bytes.as_bytes();
+            [*b.first()?, *b.get(1)?]
+        }
+    };
+    Some(match &vr {
+        b"US" | b"SS" | b"OW" => 2,
+        b"UL" | b"SL" | b"FL" | b"AT" | b"OL" | b"OF" => 4,
+        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => 8,
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
