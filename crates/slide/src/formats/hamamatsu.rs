@@ -8,11 +8,12 @@
 //! Offsets beyond 4 GiB are handled by the TIFF parser's NDPI mode.
 
 use super::tiff_image::tiff_properties;
+use super::whole_jpeg::WholeJpeg;
 use crate::codec::{Crop, EncodedTile, TileCodec, jpeg};
 use crate::error::{Fault, FaultResult};
 use crate::source::{ByteSourceExt, MAX_READ, SharedSource};
 use crate::tiff::{Tiff, tag};
-use crate::{AssociatedSource, Grid, LevelSource, Opened, RgbaImage};
+use crate::{AssociatedSource, Grid, LevelSource, Opened};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -296,30 +297,6 @@ impl LevelSource for NdpiLevel {
     }
 }
 
-/// The macro image: a whole JPEG.
-struct JpegImage {
-    src: SharedSource,
-    part: String,
-    start: u64,
-    length: u64,
-    size: (u32, u32),
-}
-
-impl AssociatedSource for JpegImage {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn read(&self) -> FaultResult<RgbaImage> {
-        let bytes = self.src.read_vec(self.start, self.length, &self.part)?;
-        let pixels = jpeg::decode_rgba(&bytes, 1, self.size, None, &self.part)?;
-        Ok(RgbaImage {
-            width: self.size.0,
-            height: self.size.1,
-            pixels,
-        })
-    }
-}
-
 pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
     let s = src.as_ref();
     let mut levels: Vec<(Arc<NdpiJpeg>, u64)> = Vec::new();
@@ -357,22 +334,8 @@ pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
             levels.push((Arc::new(jpeg), width));
         } else if lens == -1.0 {
             let part = format!("{} macro JPEG", ifd.name);
-            let head = src.read_vec(start, length.min(MAX_HEADER), &part)?;
-            let (_, header_end) = jpeg::header_extent(&head, &part)?;
-            let mut probe = head[..header_end].to_vec();
-            probe.extend_from_slice(&[0xFF, 0xD9]);
-            let info = jpeg::read_header(&probe, &part)?;
-            src.check_range(start, length, &part)?;
-            associated.insert(
-                "macro".into(),
-                Box::new(JpegImage {
-                    src: src.clone(),
-                    part,
-                    start,
-                    length,
-                    size: (info.width, info.height),
-                }),
-            );
+            let image = WholeJpeg::in_file(src.clone(), start, length, part)?;
+            associated.insert("macro".into(), Box::new(image));
         }
     }
     if levels.is_empty() {

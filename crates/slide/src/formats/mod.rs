@@ -10,6 +10,7 @@ mod ome;
 pub mod openslide_backend;
 mod philips;
 pub(crate) mod tiff_image;
+mod whole_jpeg;
 
 use crate::error::{Fault, FaultResult};
 use crate::source::{ByteSource, FileSource, SharedSource};

@@ -7,11 +7,11 @@
 //! (several scanned regions) have zero-length tiles: missing.
 
 use super::tiff_image::{TiffImage, tiff_properties};
-use crate::codec::jpeg;
+use super::whole_jpeg::WholeJpeg;
 use crate::error::{Fault, FaultResult};
 use crate::source::SharedSource;
 use crate::tiff::{Tiff, tag};
-use crate::{AssociatedSource, LevelSource, Opened, RgbaImage};
+use crate::{AssociatedSource, LevelSource, Opened};
 use base64::Engine;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,26 +92,6 @@ fn parse_spacing(text: &str) -> Option<(f64, f64)> {
         .map(|p| p.parse().ok())
         .collect::<Option<_>>()?;
     (parts.len() == 2).then(|| (parts[1], parts[0]))
-}
-
-/// An associated image stored as a base64 JPEG in the XML.
-struct XmlJpeg {
-    jpeg: Vec<u8>,
-    size: (u32, u32),
-}
-
-impl AssociatedSource for XmlJpeg {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn read(&self) -> FaultResult<RgbaImage> {
-        let pixels = jpeg::decode_rgba(&self.jpeg, 1, self.size, None, "XML JPEG image")?;
-        Ok(RgbaImage {
-            width: self.size.0,
-            height: self.size.1,
-            pixels,
-        })
-    }
 }
 
 pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
@@ -224,15 +204,9 @@ pub(crate) fn open(src: SharedSource, tiff: Arc<Tiff>) -> FaultResult<Opened> {
         if let Some(b64) = data {
             let cleaned: String = b64.split_whitespace().collect();
             if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(cleaned)
-                && let Ok(h) = jpeg::read_header(&bytes, name)
+                && let Ok(image) = WholeJpeg::in_memory(bytes, format!("XML {name} JPEG"))
             {
-                associated.insert(
-                    name.into(),
-                    Box::new(XmlJpeg {
-                        jpeg: bytes,
-                        size: (h.width, h.height),
-                    }),
-                );
+                associated.insert(name.into(), Box::new(image));
             }
         }
     }
