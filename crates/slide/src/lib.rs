@@ -620,6 +620,7 @@ fn format_g(v: f64, precision: usize) -> String {
             "0".into()
         };
     }
+    // `{:e}` always writes a mantissa, an 'e' and an integer exponent.
     let sci = format!("{:.*e}", precision - 1, v);
     let (mantissa, exp) = sci.split_once('e').expect("exponent");
     let exp: i32 = exp.parse().expect("exponent digits");
