@@ -82,12 +82,20 @@ pub(crate) trait LevelSource: Send + Sync {
     fn grid(&self) -> Grid;
     /// The stored form of a tile; `None` for a tile the slide does not have.
     fn encoded_tile(&self, col: u32, row: u32) -> FaultResult<Option<EncodedTile>>;
-    /// Decoded RGBA of a tile (all of it, or `crop`); `None` if missing.
+    /// Decoded RGBA of a tile's grid cell (all of it, or `crop` of it);
+    /// `None` if missing.
     fn decode_tile(&self, col: u32, row: u32, crop: Option<Crop>) -> FaultResult<Option<Vec<u8>>> {
+        let g = self.grid();
         match self.encoded_tile(col, row)? {
             None => Ok(None),
-            Some(t) => t.decode(crop, "").map(Some),
+            Some(t) => t
+                .decode_in_cell((g.tile_width, g.tile_height), crop, self.name())
+                .map(Some),
         }
+    }
+    /// What to call this source in errors ("IFD 3", a DICOM file's name).
+    fn name(&self) -> &str {
+        ""
     }
     /// Whether decoding part of a tile is cheaper than all of it.
     fn partial_decode_is_cheaper(&self) -> bool {
@@ -443,19 +451,29 @@ impl Slide {
             .at(&self.inner.path)
     }
 
+    /// A tile from the cache, or decoded and cached.
     pub(crate) fn full_tile(
         &self,
         level: usize,
         col: u32,
         row: u32,
     ) -> FaultResult<Option<Arc<TilePixels>>> {
-        let key = (level as u32, col, row);
-        if let Some(t) = self.inner.cache.get(&key) {
-            return Ok(Some(t));
+        match self.inner.cache.get(&(level as u32, col, row)) {
+            Some(t) => Ok(Some(t)),
+            None => self.decode_and_cache(level, col, row),
         }
+    }
+
+    /// Decode a whole tile (the caller found it not cached) and cache it.
+    pub(crate) fn decode_and_cache(
+        &self,
+        level: usize,
+        col: u32,
+        row: u32,
+    ) -> FaultResult<Option<Arc<TilePixels>>> {
         let source = &self.inner.sources[level];
         let g = source.grid();
-        let Some(mut rgba) = source.decode_tile(col, row, None)? else {
+        let Some(mut rgba) = decode_cell(source.as_ref(), col, row, None)? else {
             return Ok(None);
         };
         // Pixels past the image edge are padding: make them transparent, as
@@ -479,7 +497,7 @@ impl Slide {
             height: g.tile_height,
             rgba,
         });
-        self.inner.cache.put(key, tile.clone());
+        self.inner.cache.put((level as u32, col, row), tile.clone());
         Ok(Some(tile))
     }
 
@@ -539,6 +557,29 @@ impl Slide {
     }
 }
 
+/// Decode a tile's cell (or `crop` of it) and check the source kept its
+/// contract: exactly the cell's (or crop's) pixels. Every decode goes
+/// through here, so nothing downstream re-checks sizes.
+pub(crate) fn decode_cell(
+    source: &dyn LevelSource,
+    col: u32,
+    row: u32,
+    crop: Option<Crop>,
+) -> FaultResult<Option<Vec<u8>>> {
+    let g = source.grid();
+    let (w, h) = crop.map_or((g.tile_width, g.tile_height), |c| (c.width, c.height));
+    let pixels = source.decode_tile(col, row, crop)?;
+    if let Some(p) = &pixels
+        && p.len() != w as usize * h as usize * 4
+    {
+        return Err(Fault::corrupt(
+            format!("tile ({col}, {row})"),
+            format!("decoded to {} bytes, {w}x{h} RGBA expected", p.len()),
+        ));
+    }
+    Ok(pixels)
+}
+
 /// Largest image read whole (associated images): 64 Mpixel, 256 MiB.
 const MAX_WHOLE_PIXELS: u64 = 1 << 26;
 
@@ -559,15 +600,9 @@ pub(crate) fn read_whole(source: &dyn LevelSource) -> FaultResult<RgbaImage> {
     let mut pixels: Vec<u8> = Vec::new();
     for row in 0..g.down() {
         for col in 0..g.across() {
-            let Some(tile) = source.decode_tile(col, row, None)? else {
+            let Some(tile) = decode_cell(source, col, row, None)? else {
                 continue;
             };
-            if tile.len() < tw * th * 4 {
-                return Err(Fault::corrupt(
-                    format!("tile ({col}, {row})"),
-                    "decoded tile is smaller than the grid says",
-                ));
-            }
             if pixels.is_empty() {
                 pixels = vec![0u8; w * h * 4];
             }

@@ -352,39 +352,8 @@ impl LevelSource for FrameGrid {
         }))
     }
 
-    fn decode_tile(
-        &self,
-        col: u32,
-        row: u32,
-        crop: Option<crate::Crop>,
-    ) -> FaultResult<Option<Vec<u8>>> {
-        let Some(tile) = self.encoded_tile(col, row)? else {
-            return Ok(None);
-        };
-        let part = format!("{} tile ({col}, {row})", self.inst.name);
-        let (fw, fh) = self.inst.frame_size;
-        if (tile.width, tile.height) == (fw, fh) {
-            return tile.decode(crop, &part).map(Some);
-        }
-        // A short edge frame: place it in a full cell, transparent beyond.
-        let small = tile.decode(None, &part)?;
-        let mut full = vec![0u8; fw as usize * fh as usize * 4];
-        let row_bytes = tile.width as usize * 4;
-        for (y, line) in small.chunks_exact(row_bytes).enumerate() {
-            let d = y * fw as usize * 4;
-            full[d..d + row_bytes].copy_from_slice(line);
-        }
-        Ok(Some(match crop {
-            None => full,
-            Some(c) => {
-                let mut out = Vec::with_capacity(c.width as usize * c.height as usize * 4);
-                for y in c.y..c.y + c.height {
-                    let s = (y as usize * fw as usize + c.x as usize) * 4;
-                    out.extend_from_slice(&full[s..s + c.width as usize * 4]);
-                }
-                out
-            }
-        }))
+    fn name(&self) -> &str {
+        &self.inst.name
     }
 
     fn partial_decode_is_cheaper(&self) -> bool {

@@ -9,7 +9,7 @@
 
 use super::tiff_image::tiff_properties;
 use super::whole_jpeg::WholeJpeg;
-use crate::codec::{Crop, EncodedTile, TileCodec, jpeg};
+use crate::codec::{EncodedTile, TileCodec, jpeg};
 use crate::error::{Fault, FaultResult};
 use crate::source::{ByteSourceExt, MAX_READ, SharedSource};
 use crate::tiff::{Tiff, tag};
@@ -285,11 +285,8 @@ impl LevelSource for NdpiLevel {
         }))
     }
 
-    fn decode_tile(&self, col: u32, row: u32, crop: Option<Crop>) -> FaultResult<Option<Vec<u8>>> {
-        match self.encoded_tile(col, row)? {
-            None => Ok(None),
-            Some(t) => t.decode(crop, &self.jpeg.part).map(Some),
-        }
+    fn name(&self) -> &str {
+        &self.jpeg.part
     }
 
     fn partial_decode_is_cheaper(&self) -> bool {

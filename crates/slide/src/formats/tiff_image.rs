@@ -3,7 +3,7 @@
 //! use the same path as tiled pyramids.
 
 use crate::codec::tiff_samples::{self, SampleLayout};
-use crate::codec::{Crop, EncodedTile, TileCodec, jpeg};
+use crate::codec::{EncodedTile, TileCodec, jpeg};
 use crate::error::{Fault, FaultResult};
 use crate::source::{ByteSourceExt, MAX_READ, SharedSource};
 use crate::tiff::{Ifd, Tiff, tag};
@@ -288,20 +288,8 @@ impl LevelSource for TiffImage {
         }))
     }
 
-    fn decode_tile(&self, col: u32, row: u32, crop: Option<Crop>) -> FaultResult<Option<Vec<u8>>> {
-        let Some(tile) = self.encoded_tile(col, row)? else {
-            return Ok(None);
-        };
-        let (cw, ch) = (tile.width, tile.height);
-        let pixels = tile.decode(crop, &self.ifd.name)?;
-        if crop.is_some() || (cw, ch) == (self.grid.tile_width, self.grid.tile_height) {
-            return Ok(Some(pixels));
-        }
-        // A short last strip: pad to the full grid cell.
-        let mut full =
-            vec![0u8; self.grid.tile_width as usize * self.grid.tile_height as usize * 4];
-        full[..pixels.len()].copy_from_slice(&pixels);
-        Ok(Some(full))
+    fn name(&self) -> &str {
+        &self.ifd.name
     }
 
     fn partial_decode_is_cheaper(&self) -> bool {
