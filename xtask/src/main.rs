@@ -288,9 +288,8 @@ fn demo() -> Result<()> {
 }
 
 fn bench() -> Result<()> {
-    setup()?;
-    run(cargo().args(["build", "--release", "-p", "kh-cli"]))?;
     let fixtures = fixtures()?;
+    run(cargo().args(["build", "--release", "-p", "kh-cli"]))?;
     run(Command::new(venv_python())
         .arg(root().join("tests/bench/region_bench.py"))
         .arg("--kh")

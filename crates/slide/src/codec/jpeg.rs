@@ -15,6 +15,10 @@ use std::cell::RefCell;
 use std::ffi::{CStr, c_int};
 use turbojpeg_sys as tj;
 
+/// A JPEG header (tables, comments) longer than this is not a scanner's;
+/// read at most this much to learn a stream's geometry.
+pub const MAX_HEADER_BYTES: u64 = 1 << 20;
+
 /// Geometry and sampling of a JPEG stream, from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JpegHeader {

@@ -20,8 +20,6 @@ use std::sync::Arc;
 
 /// libjpeg's largest frame dimension.
 const JPEG_MAX_DIMENSION: u64 = 65500;
-/// A JPEG header (tables, comments) longer than this is not a scanner's.
-const MAX_HEADER: u64 = 1 << 20;
 
 struct NdpiJpeg {
     src: SharedSource,
@@ -168,7 +166,7 @@ fn open_jpeg(
     let part = format!("{} JPEG", ifd.name);
     src.check_range(start, length, &part)?;
     let end = start + length;
-    let head = src.read_vec(start, length.min(MAX_HEADER), &part)?;
+    let head = src.read_vec(start, length.min(jpeg::MAX_HEADER_BYTES), &part)?;
     let (sof, header_end) = jpeg::header_extent(&head, &part)?;
     let mut header = head[..header_end].to_vec();
     // Levels wider or taller than libjpeg allows carry 0 or a bogus size in

@@ -6,9 +6,6 @@ use crate::error::{Fault, FaultResult};
 use crate::source::{ByteSourceExt, SharedSource};
 use crate::{AssociatedSource, RgbaImage};
 
-/// A JPEG header (tables, comments) longer than this is not a scanner's.
-const MAX_HEADER: u64 = 1 << 20;
-
 enum Bytes {
     InFile {
         src: SharedSource,
@@ -29,7 +26,7 @@ impl WholeJpeg {
     /// the header now, the pixels only when asked for.
     pub fn in_file(src: SharedSource, start: u64, length: u64, part: String) -> FaultResult<Self> {
         src.check_range(start, length, &part)?;
-        let head = src.read_vec(start, length.min(MAX_HEADER), &part)?;
+        let head = src.read_vec(start, length.min(jpeg::MAX_HEADER_BYTES), &part)?;
         let size = header_size(&head, &part)?;
         Ok(WholeJpeg {
             bytes: Bytes::InFile { src, start, length },
@@ -48,11 +45,9 @@ impl WholeJpeg {
     }
 }
 
+/// Reading a header stops at SOS, so the stream's first bytes suffice.
 fn header_size(head: &[u8], part: &str) -> FaultResult<(u32, u32)> {
-    let (_, header_end) = jpeg::header_extent(head, part)?;
-    let mut probe = head[..header_end].to_vec();
-    probe.extend_from_slice(&[0xFF, 0xD9]);
-    let h = jpeg::read_header(&probe, part)?;
+    let h = jpeg::read_header(head, part)?;
     Ok((h.width, h.height))
 }
 
