@@ -2,6 +2,7 @@
 
 mod bench;
 mod png_out;
+mod render_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -20,6 +21,9 @@ enum Command {
     /// Whole-slide images: metadata, regions, tiles, benchmarks.
     #[command(subcommand)]
     Slide(SlideCommand),
+    /// Draw a view of a slide offscreen with the viewer's GPU renderer (no
+    /// display needed) and write it as PNG.
+    Render(render_cmd::RenderArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +85,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Slide(cmd) => slide(cmd),
+        Command::Render(args) => render_cmd::run(args),
     }
 }
 

@@ -532,6 +532,31 @@ impl Slide {
         height: u32,
         out: &mut Vec<u8>,
     ) -> Result<()> {
+        self.prepare_read(level, width, height, out)?;
+        region::read(self, x, y, level, width, height, out).map_err(|f| f.at(&self.inner.path))
+    }
+
+    /// Read `width` x `height` pixels of `level` at level coordinates
+    /// (`x_level`, `y_level`), exactly as stored: no resampling, transparent
+    /// outside the level and in missing tiles. Renderers that keep their own
+    /// tile grid read through here; `out` is resized as needed.
+    pub fn read_level_rect(
+        &self,
+        level: usize,
+        x_level: i64,
+        y_level: i64,
+        width: u32,
+        height: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        self.prepare_read(level, width, height, out)?;
+        region::read_level_rect(self, level, x_level, y_level, width, height, out)
+            .map_err(|f| f.at(&self.inner.path))
+    }
+
+    /// Check a read's level and size, and size `out` for it (zeroed:
+    /// transparent).
+    fn prepare_read(&self, level: usize, width: u32, height: u32, out: &mut Vec<u8>) -> Result<()> {
         if level >= self.inner.levels.len() {
             return Err(Fault::argument(
                 format!("level {level}"),
@@ -549,7 +574,7 @@ impl Slide {
         }
         out.clear();
         out.resize(bytes as usize, 0);
-        region::read(self, x, y, level, width, height, out).map_err(|f| f.at(&self.inner.path))
+        Ok(())
     }
 
     pub(crate) fn source(&self, level: usize) -> &dyn LevelSource {

@@ -105,6 +105,25 @@ pub(crate) fn read(
     Ok(())
 }
 
+/// Level pixels copied as stored (see [`Slide::read_level_rect`]).
+pub(crate) fn read_level_rect(
+    slide: &Slide,
+    level: usize,
+    x_level: i64,
+    y_level: i64,
+    width: u32,
+    height: u32,
+    out: &mut [u8],
+) -> FaultResult<()> {
+    let mut dest = Dest {
+        pixels: out,
+        stride: width as usize,
+        x: 0,
+        y: 0,
+    };
+    copy_level_rect(slide, level, x_level, y_level, width, height, &mut dest)
+}
+
 /// Sample `src` at a sub-pixel offset `(fx, fy)` into `w` x `h` pixels
 /// of `out`.
 fn bilinear(

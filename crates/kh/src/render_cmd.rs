@@ -1,0 +1,103 @@
+//! `kh render`: draw a view of a slide offscreen with the viewer's renderer.
+
+use crate::png_out;
+use anyhow::{Context, Result, bail};
+use kh_render::offscreen::Target;
+use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
+use kh_slide::Slide;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct RenderArgs {
+    file: PathBuf,
+    #[arg(long, default_value_t = 1920)]
+    width: u32,
+    #[arg(long, default_value_t = 1080)]
+    height: u32,
+    /// View centre in level-0 pixels (default: the slide's centre).
+    #[arg(long, allow_hyphen_values = true)]
+    center_x: Option<f64>,
+    #[arg(long, allow_hyphen_values = true)]
+    center_y: Option<f64>,
+    /// Level-0 pixels per screen pixel (default: fit the slide).
+    #[arg(long)]
+    zoom: Option<f64>,
+    /// Clockwise rotation in degrees: 0, 90, 180 or 270.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    rotation: i64,
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    brightness: f32,
+    #[arg(long, default_value_t = 1.0)]
+    contrast: f32,
+    #[arg(long, default_value_t = 1.0)]
+    gamma: f32,
+    /// GPU memory for tiles in MiB (default: sized from the adapter).
+    #[arg(long)]
+    budget_mib: Option<u64>,
+    #[arg(long, default_value = "render.png")]
+    out: PathBuf,
+}
+
+pub fn run(args: RenderArgs) -> Result<()> {
+    if args.width == 0 || args.height == 0 {
+        bail!("--width and --height must be at least 1");
+    }
+    let rotation = Rotation::from_degrees(args.rotation)
+        .with_context(|| format!("--rotation {} is not a multiple of 90", args.rotation))?;
+    let slide = Arc::new(Slide::open(&args.file)?);
+    let viewport = Viewport {
+        width: args.width,
+        height: args.height,
+    };
+    let fit = View::fit(slide.dimensions(), viewport, rotation);
+    let zoom = args.zoom.unwrap_or(fit.zoom);
+    if !(zoom.is_finite()
+        && (kh_render::view::MIN_ZOOM..=kh_render::view::MAX_ZOOM).contains(&zoom))
+    {
+        bail!(
+            "--zoom {zoom} is outside {}..={}",
+            kh_render::view::MIN_ZOOM,
+            kh_render::view::MAX_ZOOM
+        );
+    }
+    let view = View {
+        center_slide: [
+            args.center_x.unwrap_or(fit.center_slide[0]),
+            args.center_y.unwrap_or(fit.center_slide[1]),
+        ],
+        zoom,
+        rotation,
+    };
+    let adjustments = Adjustments {
+        brightness: args.brightness,
+        contrast: args.contrast,
+        gamma: args.gamma,
+    };
+    let gpu = Gpu::headless()?;
+    tracing::info!("rendering on {}", gpu.describe());
+    let options = RendererOptions {
+        budget_bytes: args.budget_mib.map(|m| m << 20),
+        ..Default::default()
+    };
+    let mut renderer = SlideRenderer::new(&gpu.device, slide, &options, Arc::new(|| {}))?;
+    let target = Target::new(&gpu, viewport)?;
+    let pixels = target.render_complete(&gpu, &mut renderer, &view, &adjustments)?;
+    let gpu_errors = gpu.take_errors();
+    if !gpu_errors.is_empty() {
+        bail!("the GPU reported errors: {}", gpu_errors.join("; "));
+    }
+    for error in renderer.take_errors() {
+        eprintln!("kh: warning: {error}");
+    }
+    png_out::write_rgba(&args.out, args.width, args.height, &pixels)?;
+    let stats = renderer.stats();
+    println!(
+        "{}",
+        serde_json::json!({
+            "out": args.out, "view": view, "level": stats.level,
+            "visible_tiles": stats.visible_tiles, "adapter": gpu.describe(),
+        })
+    );
+    Ok(())
+}
