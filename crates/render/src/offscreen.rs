@@ -108,8 +108,11 @@ impl Target {
                 break;
             }
             if !renderer.wait_for_tile(TILE_TIMEOUT) {
+                let stats = renderer.stats();
                 return Err(RenderError::Incomplete(format!(
-                    "no tile arrived within {} s",
+                    "{} of {} visible tiles arrived, and no more are coming within {} s",
+                    stats.visible_resident,
+                    stats.visible_tiles,
                     TILE_TIMEOUT.as_secs()
                 )));
             }

@@ -4,9 +4,12 @@
 use crate::view::{View, Viewport};
 use glam::DVec2;
 
-/// Tiles larger than this (whole-level strips, huge JPEG tiles) are drawn as
-/// virtual tiles of [`VIRTUAL_TILE`] read from the level.
+/// Stored tiles outside these sides (whole-level strips, huge JPEG tiles,
+/// NDPI restart intervals a few rows high) are drawn as virtual tiles of
+/// [`VIRTUAL_TILE`] read from the level: a slot per 256x8 interval would
+/// need thousands of slots for one screen.
 pub const MAX_STORED_TILE: u32 = 1024;
+pub const MIN_STORED_TILE: u32 = 64;
 pub const VIRTUAL_TILE: u32 = 512;
 /// Deepest mip kept per tile: 2^5 = 32x minification within one level.
 pub const MAX_MIPS: u32 = 6;
@@ -34,8 +37,8 @@ pub struct RenderLevel {
 
 impl RenderLevel {
     pub fn from_slide_level(level: &kh_slide::Level) -> RenderLevel {
-        let stored_fits =
-            level.tile_width <= MAX_STORED_TILE && level.tile_height <= MAX_STORED_TILE;
+        let side = MIN_STORED_TILE..=MAX_STORED_TILE;
+        let stored_fits = side.contains(&level.tile_width) && side.contains(&level.tile_height);
         // Drawing with the stored grid means each tile decodes exactly once.
         let (tile_width, tile_height) = if stored_fits {
             (level.tile_width.max(1), level.tile_height.max(1))

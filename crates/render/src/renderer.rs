@@ -462,7 +462,23 @@ impl SlideRenderer {
 
     /// Wait up to `timeout` for the next decoded tile; it is uploaded by the
     /// next `prepare`. For headless rendering, which has no event loop.
+    /// False at once when nothing is loading (no tile can come).
     pub fn wait_for_tile(&mut self, timeout: std::time::Duration) -> bool {
+        if let Some(tile) = self.loader.try_next() {
+            self.arrived.push(tile);
+            return true;
+        }
+        // A worker sends before it stops counting a tile as busy: when
+        // nothing is busy, whatever was sent is already in the channel.
+        if self.loader.busy() == 0 {
+            return match self.loader.try_next() {
+                Some(tile) => {
+                    self.arrived.push(tile);
+                    true
+                }
+                None => false,
+            };
+        }
         match self.loader.next_timeout(timeout) {
             Some(tile) => {
                 self.arrived.push(tile);

@@ -11,9 +11,9 @@ mod support;
 use kh_slide::Slide;
 use libtest_mimic::{Arguments, Failed, Trial};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
-use serde_json::Value;
+
 use std::collections::BTreeMap;
-use support::Fixture;
+use support::{Fixture, ask_oracle};
 
 fn main() {
     let args = Arguments::from_args();
@@ -68,67 +68,6 @@ fn plan(slide: &Slide, name: &str, level0_only: bool) -> Vec<Region> {
         }
     }
     out
-}
-
-struct Answer {
-    info: Value,
-    regions: Vec<Vec<u8>>,
-    associated: BTreeMap<String, (u32, u32, Vec<u8>)>,
-}
-
-fn ask_oracle(f: &Fixture, regions: &[Region]) -> Result<Answer, Failed> {
-    let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-    let request = serde_json::json!({
-        "path": f.path, "oracle": f.oracle, "regions": regions, "associated": true,
-    });
-    let req_path = dir.path().join("request.json");
-    std::fs::write(&req_path, request.to_string()).map_err(|e| e.to_string())?;
-    let prefix = dir.path().join("answer");
-    let script = support::workspace_root().join("tests/oracle/slide_oracle.py");
-    let status = std::process::Command::new(support::python())
-        .arg(&script)
-        .arg(&req_path)
-        .arg(&prefix)
-        .status()
-        .map_err(|e| format!("running the oracle: {e}"))?;
-    if !status.success() {
-        return Err(format!("oracle exited with {status}").into());
-    }
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(prefix.with_extension("json")).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    if let Some(err) = json["error"].as_str() {
-        return Err(format!("the oracle could not read {}: {err}", f.name).into());
-    }
-    let blob = std::fs::read(prefix.with_extension("bin")).map_err(|e| e.to_string())?;
-    let slice = |v: &Value| -> (u32, u32, Vec<u8>) {
-        let a = v.as_array().expect("range");
-        let (start, len) = (
-            a[0].as_u64().unwrap() as usize,
-            a[1].as_u64().unwrap() as usize,
-        );
-        (
-            a[2].as_u64().unwrap() as u32,
-            a[3].as_u64().unwrap() as u32,
-            blob[start..start + len].to_vec(),
-        )
-    };
-    Ok(Answer {
-        info: json["info"].clone(),
-        regions: json["regions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| slice(v).2)
-            .collect(),
-        associated: json["associated"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), slice(v)))
-            .collect(),
-    })
 }
 
 fn close(a: f64, b: f64) -> bool {

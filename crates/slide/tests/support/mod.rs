@@ -6,6 +6,8 @@
 
 pub mod counting;
 
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub fn workspace_root() -> PathBuf {
@@ -67,4 +69,69 @@ pub fn fixtures() -> Vec<Fixture> {
     serde_json::from_str::<Manifest>(&text)
         .expect("manifest.json")
         .fixtures
+}
+
+/// Ask the reference reader (tests/oracle/slide_oracle.py) for regions
+/// `[x, y, level, w, h]` of a fixture.
+/// What the oracle read: its info JSON, each region's RGBA, and the
+/// associated images (width, height, RGBA).
+pub struct Answer {
+    pub info: Value,
+    pub regions: Vec<Vec<u8>>,
+    pub associated: BTreeMap<String, (u32, u32, Vec<u8>)>,
+}
+
+pub fn ask_oracle(f: &Fixture, regions: &[[i64; 5]]) -> Result<Answer, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+    let request = serde_json::json!({
+        "path": f.path, "oracle": f.oracle, "regions": regions, "associated": true,
+    });
+    let req_path = dir.path().join("request.json");
+    std::fs::write(&req_path, request.to_string()).map_err(|e| e.to_string())?;
+    let prefix = dir.path().join("answer");
+    let script = workspace_root().join("tests/oracle/slide_oracle.py");
+    let status = std::process::Command::new(python())
+        .arg(&script)
+        .arg(&req_path)
+        .arg(&prefix)
+        .status()
+        .map_err(|e| format!("running the oracle: {e}"))?;
+    if !status.success() {
+        return Err(format!("oracle exited with {status}"));
+    }
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(prefix.with_extension("json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(err) = json["error"].as_str() {
+        return Err(format!("the oracle could not read {}: {err}", f.name));
+    }
+    let blob = std::fs::read(prefix.with_extension("bin")).map_err(|e| e.to_string())?;
+    let slice = |v: &Value| -> (u32, u32, Vec<u8>) {
+        let a = v.as_array().expect("range");
+        let (start, len) = (
+            a[0].as_u64().unwrap() as usize,
+            a[1].as_u64().unwrap() as usize,
+        );
+        (
+            a[2].as_u64().unwrap() as u32,
+            a[3].as_u64().unwrap() as u32,
+            blob[start..start + len].to_vec(),
+        )
+    };
+    Ok(Answer {
+        info: json["info"].clone(),
+        regions: json["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| slice(v).2)
+            .collect(),
+        associated: json["associated"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), slice(v)))
+            .collect(),
+    })
 }
