@@ -21,6 +21,15 @@ const BUILD_PACKAGES: &[&str] = &[
     "python3",
     "python3-venv",
     "python3-pip",
+    // the viewer's window (winit on X11) and the Vulkan loader wgpu opens
+    "libvulkan1",
+    "libxkbcommon-x11-0",
+    "libx11-xcb1",
+    "libxcursor1",
+    "libxi6",
+    "libxrandr2",
+    // lavapipe: software Vulkan for the renderer's tests and `kh render`
+    "mesa-vulkan-drivers",
 ];
 const TEST_PACKAGES: &[&str] = &[
     // libvips pyramids (fixtures, benchmark) and pyvips
@@ -31,6 +40,10 @@ const TEST_PACKAGES: &[&str] = &[
     "libturbojpeg0",
     // the OpenSlide backend's system library (the tests also use openslide-bin's)
     "libopenslide0",
+    // a real X server, input injection and screenshots for the viewer tests
+    "xvfb",
+    "xdotool",
+    "imagemagick",
 ];
 
 fn root() -> PathBuf {

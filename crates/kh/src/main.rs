@@ -24,6 +24,23 @@ enum Command {
     /// Draw a view of a slide offscreen with the viewer's GPU renderer (no
     /// display needed) and write it as PNG.
     Render(render_cmd::RenderArgs),
+    /// Open the viewer window (optionally on a slide, driven by a console
+    /// listening at --ipc).
+    View {
+        file: Option<PathBuf>,
+        /// The console's local socket to connect to.
+        #[arg(long)]
+        ipc: Option<PathBuf>,
+        /// Window size in physical pixels, WIDTHxHEIGHT.
+        #[arg(long)]
+        size: Option<String>,
+        /// GPU memory for tiles in MiB (default: from the adapter).
+        #[arg(long)]
+        budget_mib: Option<u64>,
+        /// Present without vsync (frame-rate measurements).
+        #[arg(long)]
+        no_vsync: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +103,31 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Slide(cmd) => slide(cmd),
         Command::Render(args) => render_cmd::run(args),
+        Command::View {
+            file,
+            ipc,
+            size,
+            budget_mib,
+            no_vsync,
+        } => {
+            let size = match size {
+                Some(s) => {
+                    let (w, h) = s
+                        .split_once('x')
+                        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                        .with_context(|| format!("--size {s}: expected WIDTHxHEIGHT"))?;
+                    Some((w, h))
+                }
+                None => None,
+            };
+            kh_viewer::run(kh_viewer::ViewerArgs {
+                slide: file,
+                ipc,
+                size,
+                budget_bytes: budget_mib.map(|m| m << 20),
+                no_vsync,
+            })
+        }
     }
 }
 

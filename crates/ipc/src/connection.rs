@@ -1,0 +1,92 @@
+//! A blocking connection over a Unix-domain socket. The console listens; the
+//! viewer it spawns connects to the path it was given.
+
+use crate::{FrameDecoder, IpcError, encode};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+pub struct Listener {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Listener {
+    /// Listen at `path` (a stale socket file there is replaced).
+    pub fn bind(path: &Path) -> Result<Listener, IpcError> {
+        if path.exists() {
+            std::fs::remove_file(path)?;
+        }
+        Ok(Listener {
+            listener: UnixListener::bind(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn accept(&self) -> Result<Connection, IpcError> {
+        let (stream, _) = self.listener.accept()?;
+        Ok(Connection::new(stream))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Leaving the file would only make the next bind remove it.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// One end of a console–viewer connection.
+pub struct Connection {
+    stream: UnixStream,
+    decoder: FrameDecoder,
+}
+
+impl Connection {
+    pub fn connect(path: &Path) -> Result<Connection, IpcError> {
+        Ok(Connection::new(UnixStream::connect(path)?))
+    }
+
+    fn new(stream: UnixStream) -> Connection {
+        Connection {
+            stream,
+            decoder: FrameDecoder::new(),
+        }
+    }
+
+    /// A second handle on the same socket, so one thread can read while
+    /// another writes.
+    pub fn try_clone(&self) -> Result<Connection, IpcError> {
+        Ok(Connection::new(self.stream.try_clone()?))
+    }
+
+    pub fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> Result<(), IpcError> {
+        Ok(self.stream.set_read_timeout(timeout)?)
+    }
+
+    pub fn send<M: Serialize>(&mut self, msg: &M) -> Result<(), IpcError> {
+        let frame = encode(msg)?;
+        self.stream.write_all(&frame)?;
+        Ok(())
+    }
+
+    /// Block until a whole message arrives; `Closed` when the peer hangs up.
+    pub fn recv<M: for<'de> Deserialize<'de>>(&mut self) -> Result<M, IpcError> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(msg) = self.decoder.next()? {
+                return Ok(msg);
+            }
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(IpcError::Closed);
+            }
+            self.decoder.feed(&chunk[..n]);
+        }
+    }
+}

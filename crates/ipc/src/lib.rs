@@ -1,0 +1,234 @@
+//! The console ↔ viewer protocol: message types, their framing, and a
+//! blocking local-socket connection.
+//!
+//! A frame is a 4-byte little-endian length and that many bytes of JSON:
+//! `{"v": 1, "msg": {"type": ..., ...}}`. JSON keeps the control messages
+//! readable in logs and from any language; bulk payloads (encoded video)
+//! will get their own binary frame kind under a new version. The decoder is
+//! sans-IO ([`FrameDecoder`]): feed bytes, get messages, so it is tested and
+//! fuzzed without sockets.
+
+mod connection;
+
+pub use connection::{Connection, Listener};
+use serde::{Deserialize, Serialize};
+
+/// Protocol version carried in every frame.
+pub const VERSION: u32 = 1;
+/// Largest frame accepted: control messages are small; a peer announcing
+/// more is broken or hostile.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// Where a view looks (mirrors the renderer's view without depending on it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ViewState {
+    /// Level-0 pixel at the viewport's centre.
+    pub center_slide: [f64; 2],
+    /// Level-0 pixels per screen pixel.
+    pub zoom: f64,
+    /// Clockwise, 0/90/180/270.
+    pub rotation_degrees: u32,
+}
+
+/// Messages the console sends the viewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToViewer {
+    OpenSlide {
+        path: String,
+    },
+    SetView {
+        view: ViewState,
+    },
+    /// A remote participant's pointer, drawn over the slide (`None` hides it).
+    Pointer {
+        p_slide: Option<[f64; 2]>,
+        label: String,
+    },
+    /// Write the view (with its scale bar) as PNG to `path`.
+    Screenshot {
+        path: String,
+    },
+    Quit,
+}
+
+/// Messages the viewer sends the console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromViewer {
+    /// First message after connecting.
+    Hello {
+        version: u32,
+        pid: u32,
+    },
+    Opened {
+        path: String,
+        width: u64,
+        height: u64,
+        levels: usize,
+    },
+    /// The view moved (sent at most once per frame) and the viewport size in
+    /// physical pixels.
+    ViewChanged {
+        view: ViewState,
+        viewport: [u32; 2],
+    },
+    /// Every visible tile of the current view is drawn at full detail.
+    ViewComplete {
+        view: ViewState,
+    },
+    /// The local pointer over the slide (`None` when it leaves).
+    PointerMoved {
+        p_slide: Option<[f64; 2]>,
+    },
+    ScreenshotSaved {
+        path: String,
+    },
+    /// Something failed: a slide that did not open, tiles that did not read,
+    /// a screenshot that could not be written.
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope<M> {
+    v: u32,
+    msg: M,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    #[error("IPC frame of {0} bytes is larger than the {MAX_FRAME_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("IPC message is not valid: {0}")]
+    Malformed(String),
+    #[error("IPC peer speaks protocol version {0}, this side {VERSION}")]
+    Version(u32),
+    #[error("IPC connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("IPC connection closed")]
+    Closed,
+}
+
+/// A message as one frame.
+pub fn encode<M: Serialize>(msg: &M) -> Result<Vec<u8>, IpcError> {
+    let json = serde_json::to_vec(&Envelope { v: VERSION, msg })
+        .map_err(|e| IpcError::Malformed(e.to_string()))?;
+    if json.len() > MAX_FRAME_BYTES {
+        return Err(IpcError::TooLarge(json.len()));
+    }
+    let mut frame = Vec::with_capacity(4 + json.len());
+    frame.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&json);
+    Ok(frame)
+}
+
+/// Splits a byte stream into messages.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buffer: Vec<u8>,
+}
+
+impl FrameDecoder {
+    pub fn new() -> FrameDecoder {
+        FrameDecoder::default()
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next whole message, `Ok(None)` if more bytes are needed. After an
+    /// error the stream is out of step: drop the connection.
+    pub fn next<M: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<M>, IpcError> {
+        if self.buffer.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([
+            self.buffer[0],
+            self.buffer[1],
+            self.buffer[2],
+            self.buffer[3],
+        ]) as usize;
+        if len > MAX_FRAME_BYTES {
+            return Err(IpcError::TooLarge(len));
+        }
+        if self.buffer.len() < 4 + len {
+            return Ok(None);
+        }
+        let frame: Vec<u8> = self.buffer.drain(..4 + len).skip(4).collect();
+        let value: serde_json::Value =
+            serde_json::from_slice(&frame).map_err(|e| IpcError::Malformed(e.to_string()))?;
+        let version = value.get("v").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if version != VERSION {
+            return Err(IpcError::Version(version));
+        }
+        let envelope: Envelope<M> =
+            serde_json::from_value(value).map_err(|e| IpcError::Malformed(e.to_string()))?;
+        Ok(Some(envelope.msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_across_arbitrary_splits() {
+        let sent = vec![
+            ToViewer::OpenSlide {
+                path: "/slides/a.svs".into(),
+            },
+            ToViewer::SetView {
+                view: ViewState {
+                    center_slide: [1.5, 2.0],
+                    zoom: 0.25,
+                    rotation_degrees: 90,
+                },
+            },
+            ToViewer::Quit,
+        ];
+        let stream: Vec<u8> = sent
+            .iter()
+            .flat_map(|m| encode(m).unwrap_or_default())
+            .collect();
+        for chunk in [1, 3, 7, stream.len()] {
+            let mut decoder = FrameDecoder::new();
+            let mut got = Vec::new();
+            for piece in stream.chunks(chunk) {
+                decoder.feed(piece);
+                while let Some(m) = decoder.next::<ToViewer>().unwrap_or(None) {
+                    got.push(m);
+                }
+            }
+            assert_eq!(got, sent);
+        }
+    }
+
+    #[test]
+    fn hostile_frames_are_errors_not_allocations() {
+        let mut decoder = FrameDecoder::new();
+        decoder.feed(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decoder.next::<ToViewer>(),
+            Err(IpcError::TooLarge(_))
+        ));
+        let mut decoder = FrameDecoder::new();
+        let body = br#"{"v":7,"msg":{"type":"quit"}}"#;
+        decoder.feed(&(body.len() as u32).to_le_bytes());
+        decoder.feed(body);
+        assert!(matches!(
+            decoder.next::<ToViewer>(),
+            Err(IpcError::Version(7))
+        ));
+        let mut decoder = FrameDecoder::new();
+        let body = br#"{"v":1,"msg":{"type":"format_disk"}}"#;
+        decoder.feed(&(body.len() as u32).to_le_bytes());
+        decoder.feed(body);
+        assert!(matches!(
+            decoder.next::<ToViewer>(),
+            Err(IpcError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,35 @@
+//! The Kakehashi viewer: a winit window drawing a slide with kh-render and
+//! an egui overlay (toolbar, minimap, scale bar, status, slide images,
+//! ruler, help), driven by mouse, keyboard and the console over IPC.
+//!
+//! It owns its main thread and window (DESIGN.md §2). Nothing here blocks the
+//! UI thread on decoding: tiles arrive from the renderer's workers, and
+//! slides, minimaps and slide images load on threads that post results back
+//! through the event loop.
+
+mod app;
+pub mod camera;
+mod document;
+mod ipc_link;
+pub mod scalebar;
+
+use std::path::PathBuf;
+
+/// How the viewer was started.
+#[derive(Debug, Clone, Default)]
+pub struct ViewerArgs {
+    pub slide: Option<PathBuf>,
+    /// The console's socket to connect to.
+    pub ipc: Option<PathBuf>,
+    /// Initial inner size in physical pixels.
+    pub size: Option<(u32, u32)>,
+    /// GPU memory for tiles in bytes (default: from the adapter).
+    pub budget_bytes: Option<u64>,
+    /// Present without waiting for vertical blank (frame-rate benchmarks).
+    pub no_vsync: bool,
+}
+
+/// Open the window and run until it closes (or the console says quit).
+pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
+    app::run(args)
+}
