@@ -24,6 +24,9 @@ pub const MAX_UPLOADS_PER_FRAME: usize = 64;
 /// The base level (kept whole beneath everything) has at most this many
 /// tiles.
 pub const BASE_LEVEL_TILES: u64 = 16;
+/// Shown outside the slide and under transparent pixels: a light grey, so
+/// the slide's edge shows against white glass.
+pub const BACKGROUND: [u8; 3] = [245, 245, 245];
 /// Levels beyond this many are not drawn (no real pyramid has them).
 pub const MAX_LEVELS: usize = 32;
 
@@ -43,7 +46,7 @@ impl Default for RendererOptions {
         RendererOptions {
             budget_bytes: None,
             threads: None,
-            background: [255, 255, 255],
+            background: BACKGROUND,
         }
     }
 }

@@ -262,7 +262,7 @@ fn compare_aligned(
             let alpha = expected[e + 3];
             if alpha == 0 {
                 // Outside the slide or a missing tile: the background.
-                if got[g..g + 3] != [255, 255, 255] {
+                if got[g..g + 3] != kh_render::renderer::BACKGROUND {
                     return Err(format!(
                         "screen ({sx}, {sy}) shows {:?} where the slide has nothing",
                         &got[g..g + 3]

@@ -305,7 +305,6 @@ impl App {
         let proxy = self.proxy.clone();
         let options = RendererOptions {
             budget_bytes: self.args.budget_bytes,
-            background: [245, 245, 245],
             ..Default::default()
         };
         let notify = Arc::new(move || {
@@ -690,7 +689,7 @@ impl App {
         for error in gfx.gpu.take_errors() {
             self.messages.push((now, format!("GPU: {error}")));
         }
-        self.after_frame();
+        self.after_frame(moving);
         if moving
             || output
                 .viewport_output
@@ -702,13 +701,14 @@ impl App {
     }
 
     /// Tell the console what changed, collect tile errors, take a pending
-    /// screenshot once the view is complete.
-    fn after_frame(&mut self) {
+    /// screenshot once the view is complete (settled: no animation or glide
+    /// under way, every visible tile drawn).
+    fn after_frame(&mut self, moving: bool) {
         let viewport = self.viewport();
         let Some(doc) = &mut self.doc else { return };
         let errors = doc.renderer.take_errors();
         let view = doc.camera.view;
-        let complete = doc.renderer.is_complete();
+        let complete = !moving && doc.renderer.is_complete();
         let changed = self.last_sent_view != Some((view, viewport));
         let state = ViewState {
             center_slide: view.center_slide,

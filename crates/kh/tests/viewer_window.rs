@@ -1,0 +1,437 @@
+//! The viewer in a real X window (Xvfb), driven like a user (xdotool: drag,
+//! wheel, keys) and like the console (the IPC client). After each action the
+//! view the viewer reports must be the expected one, the window's pixels
+//! (ImageMagick `import`) must match `kh render` of that view, and the
+//! process must still be running.
+
+use kh_ipc::{FromViewer, Listener, ToViewer, ViewState};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+const KH: &str = env!("CARGO_BIN_EXE_kh");
+const WIDTH: u32 = 800;
+const HEIGHT: u32 = 600;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn fixture(name: &str) -> PathBuf {
+    let dir = std::env::var_os("KH_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures"));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "missing fixture {}: run `cargo xtask fixtures`",
+        path.display()
+    );
+    path
+}
+
+/// A private X server, stopped on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        // -displayfd: Xvfb picks a free display and prints its number.
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt install xvfb)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("display number");
+        Xvfb {
+            child,
+            display: format!(":{}", line.trim()),
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", &self.display);
+        c
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = self.command(program).args(args).output().expect(program);
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Viewer {
+    child: Child,
+    connection: kh_ipc::Connection,
+    messages: Receiver<FromViewer>,
+    window: String,
+    /// A complete view seen while idling, not yet returned by `complete`.
+    settled: Option<ViewState>,
+}
+
+impl Viewer {
+    fn start(x: &Xvfb, slide: &Path, dir: &Path) -> Viewer {
+        let socket = dir.join("viewer.sock");
+        let listener = Listener::bind(&socket).expect("listen");
+        let child = x
+            .command(KH)
+            .arg("view")
+            .arg(slide)
+            .arg("--ipc")
+            .arg(&socket)
+            .arg("--size")
+            .arg(format!("{WIDTH}x{HEIGHT}"))
+            .env("XDG_RUNTIME_DIR", dir)
+            .spawn()
+            .expect("kh view");
+        let (send, accepted) = channel();
+        std::thread::spawn(move || {
+            let _ = send.send(listener.accept());
+        });
+        let connection = accepted
+            .recv_timeout(WAIT)
+            .expect("the viewer connects")
+            .expect("accept");
+        let mut reader = connection.try_clone().expect("clone");
+        let (send, messages) = channel();
+        std::thread::spawn(move || {
+            while let Ok(m) = reader.recv::<FromViewer>() {
+                if send.send(m).is_err() {
+                    return;
+                }
+            }
+        });
+        let window = x
+            .run(
+                "xdotool",
+                &["search", "--sync", "--name", "Kakehashi viewer"],
+            )
+            .lines()
+            .next()
+            .expect("a window")
+            .to_string();
+        Viewer {
+            child,
+            connection,
+            messages,
+            window,
+            settled: None,
+        }
+    }
+
+    /// Messages until one satisfies `want`.
+    fn wait_for(&mut self, what: &str, mut want: impl FnMut(&FromViewer) -> bool) -> FromViewer {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.messages.recv_timeout(left) {
+                Ok(m) => {
+                    if let FromViewer::Error { message } = &m {
+                        eprintln!("viewer reported: {message}");
+                    }
+                    if want(&m) {
+                        return m;
+                    }
+                }
+                Err(_) => panic!("no {what} from the viewer within {WAIT:?}"),
+            }
+        }
+    }
+
+    /// The next complete view: one seen while idling, else the next to
+    /// arrive.
+    fn complete(&mut self) -> ViewState {
+        if let Some(view) = self.settled.take() {
+            return view;
+        }
+        let m = self.wait_for("complete view", |m| {
+            matches!(m, FromViewer::ViewComplete { .. })
+        });
+        let FromViewer::ViewComplete { view } = m else {
+            unreachable!()
+        };
+        view
+    }
+
+    /// Let `duration` pass while reading messages, keeping the latest
+    /// complete view (a drag completes views while the pointer holds still).
+    fn idle(&mut self, duration: Duration) {
+        let end = Instant::now() + duration;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.messages.recv_timeout(left) {
+                Ok(FromViewer::ViewComplete { view }) => self.settled = Some(view),
+                Ok(FromViewer::ViewChanged { .. }) => self.settled = None,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(path).expect("png")));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    let channels = info.color_type.samples();
+    let rgb: Vec<u8> = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+/// The window's pixels against `kh render` of the same view, over a part of
+/// the window no overlay covers (toolbar on top, minimap top right, status
+/// and scale bar at the bottom).
+fn assert_window_shows(
+    x: &Xvfb,
+    viewer: &Viewer,
+    slide: &Path,
+    view: ViewState,
+    dir: &Path,
+    step: &str,
+) {
+    let shot = dir.join(format!("{step}-window.png"));
+    x.run(
+        "import",
+        &[
+            "-window",
+            &viewer.window,
+            "-depth",
+            "8",
+            &format!("PNG24:{}", shot.display()),
+        ],
+    );
+    let expected = dir.join(format!("{step}-render.png"));
+    let out = Command::new(KH)
+        .arg("render")
+        .arg(slide)
+        .args([
+            "--width",
+            &WIDTH.to_string(),
+            "--height",
+            &HEIGHT.to_string(),
+        ])
+        .arg(format!("--center-x={}", view.center_slide[0]))
+        .arg(format!("--center-y={}", view.center_slide[1]))
+        .arg(format!("--zoom={}", view.zoom))
+        .arg(format!("--rotation={}", view.rotation_degrees))
+        .arg("--out")
+        .arg(&expected)
+        .output()
+        .expect("kh render");
+    assert!(
+        out.status.success(),
+        "kh render: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ww, wh, window) = read_png(&shot);
+    let (rw, rh, render) = read_png(&expected);
+    assert_eq!((ww, wh), (WIDTH, HEIGHT), "{step}: window size");
+    assert_eq!((rw, rh), (WIDTH, HEIGHT));
+    let (mut sum, mut n, mut worst) = (0u64, 0u64, 0u8);
+    for y in HEIGHT / 4..HEIGHT * 3 / 4 {
+        for xx in WIDTH / 8..WIDTH * 5 / 8 {
+            let i = ((y * WIDTH + xx) * 3) as usize;
+            for c in 0..3 {
+                let d = window[i + c].abs_diff(render[i + c]);
+                sum += u64::from(d);
+                worst = worst.max(d);
+                n += 1;
+            }
+        }
+    }
+    let mean = sum as f64 / n as f64;
+    assert!(
+        mean < 1.0 && worst <= 8,
+        "{step}: the window differs from kh render of {view:?}: mean {mean:.2}, largest {worst} (see {} and {})",
+        shot.display(),
+        expected.display()
+    );
+}
+
+#[test]
+fn viewer_window_follows_mouse_keys_and_ipc() {
+    // Screenshots stay in target/tmp for a look after a failure.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_window");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slide = fixture("real/cmu_small_region.svs");
+    let x = Xvfb::start();
+    let mut viewer = Viewer::start(&x, &slide, dir.path());
+    viewer.wait_for("hello", |m| matches!(m, FromViewer::Hello { .. }));
+    viewer.wait_for("opened", |m| {
+        matches!(
+            m,
+            FromViewer::Opened {
+                width: 2220,
+                height: 2967,
+                ..
+            }
+        )
+    });
+    let fit = viewer.complete();
+    assert_window_shows(&x, &viewer, &slide, fit, &shots, "fit");
+
+    // Set a detailed view over IPC.
+    let detailed = ViewState {
+        center_slide: [1100.0, 1500.0],
+        zoom: 1.5,
+        rotation_degrees: 0,
+    };
+    viewer
+        .connection
+        .send(&ToViewer::SetView { view: detailed })
+        .expect("send");
+    let v = viewer.complete();
+    assert_eq!(v, detailed);
+    assert_window_shows(&x, &viewer, &slide, v, &shots, "set_view");
+
+    // A slow drag moves the slide with the pointer, exactly.
+    let w = viewer.window.clone();
+    x.run(
+        "xdotool",
+        &["mousemove", "--window", &w, "400", "300", "mousedown", "1"],
+    );
+    for step in 1..=5 {
+        let to_x = (400 - step * 20).to_string();
+        let to_y = (300 - step * 10).to_string();
+        x.run("xdotool", &["mousemove", "--window", &w, &to_x, &to_y]);
+    }
+    // The slide follows the pointer exactly; once it has caught up, hold
+    // still before letting go, so the drag is not a throw.
+    let expected = [
+        detailed.center_slide[0] + 100.0 * 1.5,
+        detailed.center_slide[1] + 50.0 * 1.5,
+    ];
+    viewer.wait_for("the view under the dragged pointer", |m| match m {
+        FromViewer::ViewChanged { view, .. } | FromViewer::ViewComplete { view } => {
+            (view.center_slide[0] - expected[0]).abs() < 0.5
+                && (view.center_slide[1] - expected[1]).abs() < 0.5
+        }
+        _ => false,
+    });
+    viewer.idle(Duration::from_millis(300));
+    x.run("xdotool", &["mouseup", "1"]);
+    let v = viewer.complete();
+    assert!(
+        (v.center_slide[0] - expected[0]).abs() < 0.5
+            && (v.center_slide[1] - expected[1]).abs() < 0.5,
+        "drag: centre {:?}, expected {expected:?}",
+        v.center_slide
+    );
+    assert_window_shows(&x, &viewer, &slide, v, &shots, "drag");
+
+    // One wheel notch up zooms in towards the cursor: the slide point under
+    // it stays put.
+    let before = v;
+    x.run(
+        "xdotool",
+        &["mousemove", "--window", &w, "200", "150", "click", "4"],
+    );
+    let v = viewer.complete();
+    // XTest's wheel click may arrive as both a core button and an XInput2
+    // scroll (a real wheel's are marked as one): whole notches either way.
+    let notches = (v.zoom / before.zoom).ln() / 0.8f64.ln();
+    assert!(
+        notches >= 0.999 && (notches - notches.round()).abs() < 1e-6,
+        "wheel: zoom {} from {} is not whole notches of 0.8",
+        v.zoom,
+        before.zoom
+    );
+    let anchor = |s: &ViewState| {
+        [
+            s.center_slide[0] + (200.0 - f64::from(WIDTH) / 2.0) * s.zoom,
+            s.center_slide[1] + (150.0 - f64::from(HEIGHT) / 2.0) * s.zoom,
+        ]
+    };
+    let (a, b) = (anchor(&before), anchor(&v));
+    assert!(
+        (a[0] - b[0]).abs() < 1e-6 && (a[1] - b[1]).abs() < 1e-6,
+        "wheel anchor moved: {a:?} -> {b:?}"
+    );
+    assert_window_shows(&x, &viewer, &slide, v, &shots, "wheel");
+
+    // Keys: right arrow pans an eighth of the window; minus zooms out 2x; R
+    // rotates.
+    let before = v;
+    x.run("xdotool", &["windowfocus", "--sync", &w, "key", "Right"]);
+    let v = viewer.complete();
+    assert!(
+        (v.center_slide[0] - (before.center_slide[0] + f64::from(WIDTH) / 8.0 * before.zoom)).abs()
+            < 1e-6
+    );
+    x.run("xdotool", &["key", "minus"]);
+    let v = viewer.complete();
+    assert!(
+        (v.zoom - before.zoom * 2.0).abs() < 1e-9,
+        "minus: zoom {}",
+        v.zoom
+    );
+    x.run("xdotool", &["key", "r"]);
+    let v = viewer.complete();
+    assert_eq!(v.rotation_degrees, 90);
+    assert_window_shows(&x, &viewer, &slide, v, &shots, "keys");
+
+    // A screenshot over IPC: a PNG of the view at the window's size.
+    let shot = dir.path().join("screenshot.png");
+    viewer
+        .connection
+        .send(&ToViewer::Screenshot {
+            path: shot.display().to_string(),
+        })
+        .expect("send");
+    viewer.wait_for("screenshot", |m| {
+        matches!(m, FromViewer::ScreenshotSaved { .. })
+    });
+    let (sw, sh, _) = read_png(&shot);
+    assert_eq!((sw, sh), (WIDTH, HEIGHT));
+
+    assert!(viewer.alive(), "the viewer is still running");
+    viewer.connection.send(&ToViewer::Quit).expect("send");
+    let deadline = Instant::now() + WAIT;
+    while viewer.alive() {
+        assert!(Instant::now() < deadline, "the viewer did not quit");
+        viewer.idle(Duration::from_millis(50));
+    }
+    let status = viewer.child.wait().expect("status");
+    assert!(status.success(), "viewer exit: {status}");
+}
