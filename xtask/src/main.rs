@@ -292,6 +292,30 @@ fn demo() -> Result<()> {
             .arg(&path))?;
         println!("== {name} -> {}", path.display());
     }
+    // The viewer's renderer, headless (lavapipe when there is no GPU): the
+    // whole slide fitted, then a 2x-magnified detail rotated 90 degrees.
+    for (name, extra) in [
+        ("view_fit.png", vec![]),
+        (
+            "view_detail.png",
+            vec![
+                "--center-x=1100",
+                "--center-y=1500",
+                "--zoom=0.5",
+                "--rotation=90",
+            ],
+        ),
+    ] {
+        let path = out.join(name);
+        println!("\n== kh render -> {}", path.display());
+        run(Command::new(&kh)
+            .arg("render")
+            .arg(&slide)
+            .args(["--width", "1600", "--height", "1000"])
+            .args(extra)
+            .arg("--out")
+            .arg(&path))?;
+    }
     println!("\n== random 512x512 regions, one thread");
     run(Command::new(&kh)
         .args(["slide", "bench"])
@@ -316,11 +340,12 @@ fn bench() -> Result<()> {
 fn fuzz(seconds: u64) -> Result<()> {
     let fixtures = fixtures()?;
     let fuzz_dir = root().join("fuzz");
-    let targets = ["tiff_ifd", "slide_tiff", "ndpi", "dicom"];
+    let targets = ["tiff_ifd", "slide_tiff", "ndpi", "dicom", "ipc_frames"];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);
         std::fs::create_dir_all(&corpus)?;
         let seeds = fixtures.join("seeds").join(t);
+        std::fs::create_dir_all(&seeds)?;
         run(Command::new("cargo")
             .current_dir(&fuzz_dir)
             // cargo-fuzz needs nightly-only flags; the stable toolchain

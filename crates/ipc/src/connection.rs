@@ -79,7 +79,7 @@ impl Connection {
     pub fn recv<M: for<'de> Deserialize<'de>>(&mut self) -> Result<M, IpcError> {
         let mut chunk = [0u8; 8192];
         loop {
-            if let Some(msg) = self.decoder.next()? {
+            if let Some(msg) = self.decoder.next_message()? {
                 return Ok(msg);
             }
             let n = self.stream.read(&mut chunk)?;

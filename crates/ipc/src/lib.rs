@@ -141,7 +141,7 @@ impl FrameDecoder {
 
     /// The next whole message, `Ok(None)` if more bytes are needed. After an
     /// error the stream is out of step: drop the connection.
-    pub fn next<M: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<M>, IpcError> {
+    pub fn next_message<M: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<M>, IpcError> {
         if self.buffer.len() < 4 {
             return Ok(None);
         }
@@ -198,7 +198,7 @@ mod tests {
             let mut got = Vec::new();
             for piece in stream.chunks(chunk) {
                 decoder.feed(piece);
-                while let Some(m) = decoder.next::<ToViewer>().unwrap_or(None) {
+                while let Some(m) = decoder.next_message::<ToViewer>().unwrap_or(None) {
                     got.push(m);
                 }
             }
@@ -211,7 +211,7 @@ mod tests {
         let mut decoder = FrameDecoder::new();
         decoder.feed(&u32::MAX.to_le_bytes());
         assert!(matches!(
-            decoder.next::<ToViewer>(),
+            decoder.next_message::<ToViewer>(),
             Err(IpcError::TooLarge(_))
         ));
         let mut decoder = FrameDecoder::new();
@@ -219,7 +219,7 @@ mod tests {
         decoder.feed(&(body.len() as u32).to_le_bytes());
         decoder.feed(body);
         assert!(matches!(
-            decoder.next::<ToViewer>(),
+            decoder.next_message::<ToViewer>(),
             Err(IpcError::Version(7))
         ));
         let mut decoder = FrameDecoder::new();
@@ -227,7 +227,7 @@ mod tests {
         decoder.feed(&(body.len() as u32).to_le_bytes());
         decoder.feed(body);
         assert!(matches!(
-            decoder.next::<ToViewer>(),
+            decoder.next_message::<ToViewer>(),
             Err(IpcError::Malformed(_))
         ));
     }

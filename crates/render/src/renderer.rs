@@ -179,7 +179,7 @@ impl SlideRenderer {
             .sum();
         let limits = device.limits();
         let page_bytes = Residency::page_count(&levels) * 4;
-        if page_bytes > u64::from(limits.max_storage_buffer_binding_size) {
+        if page_bytes > limits.max_storage_buffer_binding_size {
             return Err(RenderError::Limit(format!(
                 "the slide's page table ({page_bytes} bytes) exceeds the GPU's storage buffer limit"
             )));

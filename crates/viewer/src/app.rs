@@ -1313,10 +1313,8 @@ impl ApplicationHandler<UserEvent> for App {
                 state,
                 button: MouseButton::Left,
                 ..
-            } => {
-                if state == ElementState::Released || !(consumed || egui_has_pointer) {
-                    self.on_mouse_button(state);
-                }
+            } if state == ElementState::Released || !(consumed || egui_has_pointer) => {
+                self.on_mouse_button(state);
             }
             WindowEvent::MouseWheel { delta, .. } if !(consumed || egui_has_pointer) => {
                 let notches = match delta {

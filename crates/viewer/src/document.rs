@@ -80,8 +80,8 @@ pub fn shrink(image: &RgbaImage, side: u32) -> RgbaImage {
             for dy in 0..factor {
                 for dx in 0..factor {
                     let i = (((y * factor + dy) * image.width + x * factor + dx) * 4) as usize;
-                    for c in 0..4 {
-                        sum[c] += u32::from(image.pixels[i + c]);
+                    for (total, value) in sum.iter_mut().zip(&image.pixels[i..i + 4]) {
+                        *total += u32::from(*value);
                     }
                 }
             }
