@@ -37,6 +37,11 @@ pub struct RenderArgs {
     budget_mib: Option<u64>,
     #[arg(long, default_value = "render.png")]
     out: PathBuf,
+    /// After the view is complete, draw it N more times and report the
+    /// renderer's CPU time per frame (prepare + encode + submit; the wait for
+    /// the GPU is not counted).
+    #[arg(long, default_value_t = 0)]
+    frames: usize,
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
@@ -91,12 +96,25 @@ pub fn run(args: RenderArgs) -> Result<()> {
         eprintln!("kh: warning: {error}");
     }
     png_out::write_rgba(&args.out, args.width, args.height, &pixels)?;
+    let mut frame_us = Vec::with_capacity(args.frames);
+    for _ in 0..args.frames {
+        let start = std::time::Instant::now();
+        target.draw(&gpu, &mut renderer, &view, &adjustments);
+        frame_us.push(start.elapsed().as_secs_f64() * 1e6);
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
+    }
+    frame_us.sort_by(f64::total_cmp);
+    let median_us = frame_us.get(frame_us.len() / 2).copied();
     let stats = renderer.stats();
     println!(
         "{}",
         serde_json::json!({
             "out": args.out, "view": view, "level": stats.level,
             "visible_tiles": stats.visible_tiles, "adapter": gpu.describe(),
+            "frames": args.frames, "frame_cpu_us_median": median_us,
+            "gpu_bytes": stats.gpu_bytes, "resident_bytes": stats.resident_bytes,
         })
     );
     Ok(())
