@@ -1,12 +1,12 @@
 //! `kh`: the Kakehashi command-line tool.
 
 mod bench;
-mod png_out;
 mod render_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use kh_slide::Slide;
+use kh_viewer::png_file as png_out;
 use std::path::PathBuf;
 
 #[derive(Parser)]

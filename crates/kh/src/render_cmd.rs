@@ -1,10 +1,10 @@
 //! `kh render`: draw a view of a slide offscreen with the viewer's renderer.
 
-use crate::png_out;
 use anyhow::{Context, Result, bail};
 use kh_render::offscreen::Target;
 use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
 use kh_slide::Slide;
+use kh_viewer::png_file as png_out;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -768,7 +768,7 @@ impl App {
                 mpp * doc.camera.view.zoom,
             );
         }
-        match write_png(&path, viewport.width, viewport.height, &pixels) {
+        match crate::png_file::write_rgba(&path, viewport.width, viewport.height, &pixels) {
             Ok(()) => {
                 self.messages
                     .push((Instant::now(), format!("saved {}", path.display())));
@@ -1222,26 +1222,6 @@ fn color_image(image: &RgbaImage) -> egui::ColorImage {
         [image.width as usize, image.height as usize],
         &image.pixels,
     )
-}
-
-/// PNG written to a temporary file and renamed into place: an interrupted
-/// write never leaves half an image.
-fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    {
-        let mut encoder = png::Encoder::new(std::io::BufWriter::new(tmp.as_file()), width, height);
-        encoder.set_color(png::ColorType::Rgba);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(rgba)?;
-        writer.finish()?;
-    }
-    tmp.persist(path)?;
-    Ok(())
 }
 
 const HELP: &[(&str, &str)] = &[

@@ -11,6 +11,7 @@ mod app;
 pub mod camera;
 mod document;
 mod ipc_link;
+pub mod png_file;
 pub mod scalebar;
 
 use std::path::PathBuf;

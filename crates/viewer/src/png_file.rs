@@ -1,4 +1,4 @@
-//! PNG output, written to a temporary file and renamed into place so a
+//! PNG output (screenshots, `kh` images), written to a temporary file and renamed into place so a
 //! failed or interrupted write never leaves a half-written image.
 
 use anyhow::{Context, Result};
