@@ -108,10 +108,6 @@ impl Loader {
         queue.pending.len() + queue.in_flight.len()
     }
 
-    pub fn is_in_flight(&self, key: TileKey) -> bool {
-        self.shared.queue.lock().in_flight.contains(&key)
-    }
-
     pub fn try_next(&self) -> Option<LoadedTile> {
         self.results.try_recv().ok()
     }

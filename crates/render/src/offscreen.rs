@@ -62,14 +62,7 @@ impl Target {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("frame"),
             });
-        renderer.prepare(
-            &gpu.device,
-            &gpu.queue,
-            &mut encoder,
-            view,
-            self.viewport,
-            adjustments,
-        );
+        renderer.prepare(&gpu.queue, &mut encoder, view, self.viewport, adjustments);
         let target_view = self.texture.create_view(&Default::default());
         {
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {

@@ -212,9 +212,13 @@ pub fn plan_view(
     let mut level = level_for_zoom(levels, view.zoom);
     // A view needing more tiles than the cache holds (a pyramid missing its
     // coarse levels) draws from a coarser level instead of thrashing.
-    while scan.tiles(level, rect, 1, Want::Ring).len() + base_tiles > capacity {
+    let mut ring = scan.tiles(level, rect, 1, Want::Ring);
+    while ring.len() + base_tiles > capacity {
         match neighbour_level(levels, level, Greater) {
-            Some(c) => level = c,
+            Some(c) => {
+                level = c;
+                ring = scan.tiles(level, rect, 1, Want::Ring);
+            }
             None => break,
         }
     }
@@ -226,8 +230,7 @@ pub fn plan_view(
     }
     wanted.extend(visible.iter().copied());
     wanted.extend(
-        scan.tiles(level, rect, 1, Want::Ring)
-            .into_iter()
+        ring.into_iter()
             .filter(|w| !tile_in_rect(levels, w.key, rect)),
     );
     if let Some(c) = neighbour_level(levels, level, Greater) {

@@ -4,12 +4,12 @@
 
 use crate::RenderError;
 use crate::loader::{LoadedTile, Loader, Notify};
-use crate::pyramid::{self, RenderLevel, TileKey, Want};
+use crate::pyramid::{self, RenderLevel, TileKey};
 use crate::residency::Residency;
 use crate::view::{Adjustments, View, Viewport};
 use bytemuck::{Pod, Zeroable};
 use kh_slide::Slide;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const TILE_SHADER: &str = include_str!("../../../shaders/tile.wgsl");
@@ -467,22 +467,14 @@ impl SlideRenderer {
     /// next `prepare`. For headless rendering, which has no event loop.
     /// False at once when nothing is loading (no tile can come).
     pub fn wait_for_tile(&mut self, timeout: std::time::Duration) -> bool {
-        if let Some(tile) = self.loader.try_next() {
-            self.arrived.push(tile);
-            return true;
-        }
         // A worker sends before it stops counting a tile as busy: when
         // nothing is busy, whatever was sent is already in the channel.
-        if self.loader.busy() == 0 {
-            return match self.loader.try_next() {
-                Some(tile) => {
-                    self.arrived.push(tile);
-                    true
-                }
-                None => false,
-            };
-        }
-        match self.loader.next_timeout(timeout) {
+        let next = match self.loader.try_next() {
+            Some(tile) => Some(tile),
+            None if self.loader.busy() == 0 => self.loader.try_next(),
+            None => self.loader.next_timeout(timeout),
+        };
+        match next {
             Some(tile) => {
                 self.arrived.push(tile);
                 true
@@ -497,7 +489,6 @@ impl SlideRenderer {
     /// [`Self::draw`].
     pub fn prepare(
         &mut self,
-        device: &wgpu::Device,
         queue: &wgpu::Queue,
         encoder: &mut wgpu::CommandEncoder,
         view: &View,
@@ -520,12 +511,7 @@ impl SlideRenderer {
                 missing.push(w.key);
             }
         }
-        let pinned: HashSet<TileKey> = wanted
-            .iter()
-            .filter(|w| w.want == Want::Base)
-            .map(|w| w.key)
-            .collect();
-        let uploaded = self.upload_arrivals(queue, encoder, &pinned);
+        let uploaded = self.upload_arrivals(queue, encoder);
         missing.retain(|k| !self.residency.is_resident(*k));
         self.loader.want(missing.into_iter());
         if let Some((first, entries)) = self.residency.take_dirty() {
@@ -536,7 +522,6 @@ impl SlideRenderer {
             );
         }
         self.write_view(queue, level, view, viewport, adjustments);
-        let _ = device;
         self.stats = FrameStats {
             level,
             visible_tiles: self.visible.len(),
@@ -558,7 +543,6 @@ impl SlideRenderer {
         &mut self,
         queue: &wgpu::Queue,
         encoder: &mut wgpu::CommandEncoder,
-        pinned: &HashSet<TileKey>,
     ) -> usize {
         while self.arrived.len() < MAX_UPLOADS_PER_FRAME {
             match self.loader.try_next() {
@@ -579,7 +563,9 @@ impl SlideRenderer {
                     continue;
                 }
             };
-            let Some(layer) = self.residency.insert(key, pinned.contains(&key)) else {
+            // The base level is wanted whole, always: pin it.
+            let pinned = Some(key.level as usize) == self.base;
+            let Some(layer) = self.residency.insert(key, pinned) else {
                 // Every slot is on screen: drop it; it is asked for again
                 // when there is room.
                 continue;

@@ -641,7 +641,6 @@ impl App {
         if let Some(doc) = &mut self.doc {
             doc.renderer.prepare_target(device, format);
             doc.renderer.prepare(
-                device,
                 queue,
                 &mut encoder,
                 &doc.camera.view,
