@@ -39,6 +39,7 @@ pub enum UserEvent {
     Pictures(PathBuf, Vec<(String, RgbaImage)>),
     Ipc(ToViewer),
     IpcClosed(String),
+    ScreenshotWritten(PathBuf, Result<(), String>),
 }
 
 struct Graphics {
@@ -759,15 +760,28 @@ impl App {
                 return;
             }
         };
-        if let Some(mpp) = doc.mpp {
-            scalebar::burn_in(
-                &mut pixels,
-                viewport.width,
-                viewport.height,
-                mpp * doc.camera.view.zoom,
-            );
+        // Burning in the bar and encoding the PNG happen off the UI thread;
+        // the result comes back as `UserEvent::ScreenshotWritten`.
+        let um_per_px = doc.mpp.map(|mpp| mpp * doc.camera.view.zoom);
+        let proxy = self.proxy.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kh-screenshot".into())
+            .spawn(move || {
+                if let Some(um_per_px) = um_per_px {
+                    scalebar::burn_in(&mut pixels, viewport.width, viewport.height, um_per_px);
+                }
+                let written =
+                    crate::png_file::write_rgba(&path, viewport.width, viewport.height, &pixels)
+                        .map_err(|e| format!("{e:#}"));
+                let _ = proxy.send_event(UserEvent::ScreenshotWritten(path, written));
+            });
+        if let Err(e) = spawned {
+            self.report(format!("screenshot: could not start a thread: {e}"));
         }
-        match crate::png_file::write_rgba(&path, viewport.width, viewport.height, &pixels) {
+    }
+
+    fn on_screenshot_written(&mut self, path: PathBuf, written: Result<(), String>) {
+        match written {
             Ok(()) => {
                 self.messages
                     .push((Instant::now(), format!("saved {}", path.display())));
@@ -776,8 +790,9 @@ impl App {
                         path: path.display().to_string(),
                     });
                 }
+                self.request_redraw();
             }
-            Err(e) => self.report(format!("screenshot {}: {e:#}", path.display())),
+            Err(e) => self.report(format!("screenshot {}: {e}", path.display())),
         }
     }
 
@@ -787,7 +802,7 @@ impl App {
         let viewport = self.viewport();
         self.toolbar(&ctx);
         self.status(&ctx, ppp);
-        self.minimap(&ctx, ppp);
+        self.minimap(&ctx);
         self.overlays(&ctx, ppp, viewport);
         self.windows(&ctx);
         let now = Instant::now();
@@ -931,7 +946,7 @@ impl App {
         }
     }
 
-    fn minimap(&mut self, ctx: &egui::Context, ppp: f64) {
+    fn minimap(&mut self, ctx: &egui::Context) {
         let viewport = self.viewport();
         let Some(doc) = &mut self.doc else { return };
         let Some((texture, size)) = &doc.minimap else {
@@ -978,7 +993,6 @@ impl App {
                     }
                 });
             });
-        let _ = ppp;
         if let Some(center) = jump {
             let mut view = doc.camera.view;
             view.center_slide = center;
@@ -1327,6 +1341,9 @@ impl ApplicationHandler<UserEvent> for App {
             UserEvent::Minimap(path, image) => self.set_minimap(path, image),
             UserEvent::Pictures(path, pictures) => self.set_pictures(path, pictures),
             UserEvent::Ipc(msg) => self.on_ipc(event_loop, msg),
+            UserEvent::ScreenshotWritten(path, written) => {
+                self.on_screenshot_written(path, written)
+            }
             UserEvent::IpcClosed(reason) => {
                 tracing::warn!("console link closed: {reason}");
                 self.ipc = None;
