@@ -2,7 +2,8 @@
 //! wheel, keys) and like the console (the IPC client). After each action the
 //! view the viewer reports must be the expected one, the window's pixels
 //! (ImageMagick `import`) must match `kh render` of that view, and the
-//! process must still be running.
+//! process must still be running. A slide that fails part-way shows its
+//! errors and stays usable.
 
 use kh_ipc::{FromViewer, Listener, ToViewer, ViewState};
 use std::io::{BufRead, BufReader};
@@ -195,6 +196,19 @@ impl Viewer {
 
     fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Still running, then asked to quit over IPC: exits, and with success.
+    fn quit(&mut self) {
+        assert!(self.alive(), "the viewer is still running");
+        self.connection.send(&ToViewer::Quit).expect("send");
+        let deadline = Instant::now() + WAIT;
+        while self.alive() {
+            assert!(Instant::now() < deadline, "the viewer did not quit");
+            self.idle(Duration::from_millis(50));
+        }
+        let status = self.child.wait().expect("status");
+        assert!(status.success(), "viewer exit: {status}");
     }
 }
 
@@ -425,13 +439,83 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
     let (sw, sh, _) = read_png(&shot);
     assert_eq!((sw, sh), (WIDTH, HEIGHT));
 
-    assert!(viewer.alive(), "the viewer is still running");
-    viewer.connection.send(&ToViewer::Quit).expect("send");
-    let deadline = Instant::now() + WAIT;
-    while viewer.alive() {
-        assert!(Instant::now() < deadline, "the viewer did not quit");
-        viewer.idle(Duration::from_millis(50));
-    }
-    let status = viewer.child.wait().expect("status");
-    assert!(status.success(), "viewer exit: {status}");
+    viewer.quit();
+}
+
+/// A slide whose lower half of full-resolution tiles is damaged: the viewer
+/// reports the failing tiles (over IPC, as on screen), shows the coarser
+/// level where they fail, draws the intact part exactly, and keeps running.
+#[test]
+fn viewer_survives_a_slide_that_fails_part_way() {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_damaged");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let intact = fixture("vips/jpeg_q85_t256.tiff");
+    let slide = kh_slide::Slide::open(&intact).expect("fixture opens");
+    let level = slide.levels()[0];
+    let first_bad = level.tiles_down() / 2 * level.tiles_across();
+    let damaged = dir.path().join("damaged.tiff");
+    std::fs::write(
+        &damaged,
+        kh_testkit::damage_tiles_from(
+            std::fs::read(&intact).expect("fixture"),
+            0,
+            first_bad as usize,
+        ),
+    )
+    .expect("write the damaged copy");
+    let (w, h) = slide.dimensions();
+
+    let x = Xvfb::start();
+    let mut viewer = Viewer::start(&x, &damaged, dir.path());
+    viewer.wait_for("opened", |m| matches!(m, FromViewer::Opened { .. }));
+    viewer.complete();
+
+    // Full resolution over the damaged half.
+    let bottom = ViewState {
+        center_slide: [w as f64 / 2.0, h as f64 - 1024.0],
+        zoom: 1.0,
+        rotation_degrees: 0,
+    };
+    viewer
+        .connection
+        .send(&ToViewer::SetView { view: bottom })
+        .expect("send");
+    viewer.wait_for("a tile error", |m| match m {
+        FromViewer::Error { message } => {
+            message.contains("damaged.tiff") && message.contains("level 0 tile")
+        }
+        _ => false,
+    });
+    let v = viewer.complete();
+    assert_eq!(v, bottom);
+    // kh render of the same damaged file draws the same stand-ins.
+    assert_window_shows(&x, &viewer, &damaged, v, &shots, "damaged");
+    // The failures are on screen: the status line's red summary, bottom
+    // left (the slide there is pale tissue and background, no red text).
+    let (_, _, window) = read_png(&shots.join("damaged-window.png"));
+    let red = (HEIGHT - 40..HEIGHT)
+        .flat_map(|y| (0..WIDTH / 2).map(move |x| ((y * WIDTH + x) * 3) as usize))
+        .filter(|&i| window[i] > 150 && window[i + 1] < 90 && window[i + 2] < 90)
+        .count();
+    assert!(
+        red > 100,
+        "no error line on screen ({red} red pixels at the bottom left)"
+    );
+    assert!(viewer.alive(), "the viewer survives failing tiles");
+
+    // The intact half at full resolution: exactly the undamaged slide.
+    let top = ViewState {
+        center_slide: [w as f64 / 2.0, 1024.0],
+        zoom: 1.0,
+        rotation_degrees: 0,
+    };
+    viewer
+        .connection
+        .send(&ToViewer::SetView { view: top })
+        .expect("send");
+    let v = viewer.complete();
+    assert_eq!(v, top);
+    assert_window_shows(&x, &viewer, &intact, v, &shots, "intact");
+    viewer.quit();
 }

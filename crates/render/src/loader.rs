@@ -102,19 +102,29 @@ impl Loader {
         }
     }
 
-    /// Tiles waiting or being decoded.
+    /// Tiles waiting, being decoded, or decoded and not yet received.
     pub fn busy(&self) -> usize {
         let queue = self.shared.queue.lock();
         queue.pending.len() + queue.in_flight.len()
     }
 
     pub fn try_next(&self) -> Option<LoadedTile> {
-        self.results.try_recv().ok()
+        self.received(self.results.try_recv().ok())
     }
 
     /// Wait up to `timeout` for a finished tile.
     pub fn next_timeout(&self, timeout: Duration) -> Option<LoadedTile> {
-        self.results.recv_timeout(timeout).ok()
+        self.received(self.results.recv_timeout(timeout).ok())
+    }
+
+    /// A tile stays in flight until the render thread has it: while it
+    /// waits in the channel it is neither resident nor failed yet, and
+    /// would otherwise be asked for (and decoded, or reported) again.
+    fn received(&self, tile: Option<LoadedTile>) -> Option<LoadedTile> {
+        if let Some(t) = &tile {
+            self.shared.queue.lock().in_flight.remove(&t.key);
+        }
+        tile
     }
 }
 
@@ -169,11 +179,8 @@ fn work(
             height,
             pixels: read,
         };
-        // Still in flight until sent, so the render thread never asks for
-        // it again in between.
-        let receiver_gone = send.send(loaded).is_err();
-        shared.queue.lock().in_flight.remove(&key);
-        if receiver_gone {
+        // In flight until the render thread receives it (Loader::received).
+        if send.send(loaded).is_err() {
             return;
         }
         notify();

@@ -254,6 +254,29 @@ pub fn plan_view(
     }
 }
 
+/// The next coarser level by downsample, if any.
+pub fn coarser_level(levels: &[RenderLevel], level: usize) -> Option<usize> {
+    neighbour_level(levels, level, std::cmp::Ordering::Greater)
+}
+
+/// The tiles of `level` under the slide area of `key` (a tile of another
+/// level): what draws there when `key` cannot.
+pub fn tiles_under(levels: &[RenderLevel], key: TileKey, level: usize) -> Vec<TileKey> {
+    let from = &levels[key.level as usize];
+    let (x, y, w, h) = from.tile_rect(key.col, key.row);
+    let min = DVec2::new(x as f64, y as f64) * from.downsample;
+    let max = DVec2::new((x + u64::from(w)) as f64, (y + u64::from(h)) as f64) * from.downsample;
+    let scan = Scan {
+        levels,
+        center_slide: DVec2::ZERO,
+        zoom: 1.0,
+    };
+    scan.tiles(level, (min, max), 0, Want::Coarser)
+        .into_iter()
+        .map(|w| w.key)
+        .collect()
+}
+
 /// Whether a tile overlaps a slide rectangle.
 fn tile_in_rect(levels: &[RenderLevel], key: TileKey, rect: (DVec2, DVec2)) -> bool {
     let lv = &levels[key.level as usize];
@@ -324,6 +347,35 @@ mod tests {
         assert_eq!(visible[0].key.level, 0);
         let ring = wanted.iter().filter(|w| w.want == Want::Ring).count();
         assert!(ring > 40 && ring < 60, "{ring}");
+    }
+
+    #[test]
+    fn tiles_under_cover_a_tile_at_a_coarser_level() {
+        let levels = pyramid();
+        let key = TileKey {
+            level: 0,
+            col: 5,
+            row: 3,
+        };
+        // Level-0 tile (5, 3) is slide [1280, 1536) x [768, 1024): inside
+        // level 1's (2, 1) of 512-pixel slide tiles.
+        assert_eq!(coarser_level(&levels, 0), Some(1));
+        assert_eq!(
+            tiles_under(&levels, key, 1),
+            vec![TileKey {
+                level: 1,
+                col: 2,
+                row: 1
+            }]
+        );
+        // And a coarse tile lies over many fine ones.
+        let coarse = TileKey {
+            level: 1,
+            col: 0,
+            row: 0,
+        };
+        assert_eq!(tiles_under(&levels, coarse, 0).len(), 4);
+        assert_eq!(coarser_level(&levels, levels.len() - 1), None);
     }
 
     #[test]

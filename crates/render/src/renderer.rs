@@ -9,7 +9,7 @@ use crate::residency::Residency;
 use crate::view::{Adjustments, View, Viewport};
 use bytemuck::{Pod, Zeroable};
 use kh_slide::Slide;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub const TILE_SHADER: &str = include_str!("../../../shaders/tile.wgsl");
@@ -461,17 +461,51 @@ impl SlideRenderer {
         self.visible
             .iter()
             .all(|k| self.residency.is_resident(*k) || self.failed.contains_key(k))
+            && self
+                .fallbacks()
+                .iter()
+                .all(|k| self.residency.is_resident(*k))
+    }
+
+    /// Where visible tiles failed, the coarser tiles drawn instead (walking
+    /// up past tiles that failed too). Waited for like visible tiles, so a
+    /// complete view is the best the slide can give, whatever the timing.
+    fn fallbacks(&self) -> Vec<TileKey> {
+        let mut out = Vec::new();
+        let mut failed: Vec<TileKey> = self
+            .visible
+            .iter()
+            .filter(|k| self.failed.contains_key(k))
+            .copied()
+            .collect();
+        let mut seen = HashSet::new();
+        while let Some(key) = failed.pop() {
+            let Some(coarser) = pyramid::coarser_level(&self.levels, key.level as usize) else {
+                continue;
+            };
+            for under in pyramid::tiles_under(&self.levels, key, coarser) {
+                if !seen.insert(under) {
+                    continue;
+                }
+                if self.failed.contains_key(&under) {
+                    failed.push(under);
+                } else {
+                    out.push(under);
+                }
+            }
+        }
+        out
     }
 
     /// Wait up to `timeout` for the next decoded tile; it is uploaded by the
     /// next `prepare`. For headless rendering, which has no event loop.
     /// False at once when nothing is loading (no tile can come).
     pub fn wait_for_tile(&mut self, timeout: std::time::Duration) -> bool {
-        // A worker sends before it stops counting a tile as busy: when
-        // nothing is busy, whatever was sent is already in the channel.
+        // A decoded tile counts as busy until received: nothing busy means
+        // nothing can come.
         let next = match self.loader.try_next() {
             Some(tile) => Some(tile),
-            None if self.loader.busy() == 0 => self.loader.try_next(),
+            None if self.loader.busy() == 0 => None,
             None => self.loader.next_timeout(timeout),
         };
         match next {
@@ -512,8 +546,20 @@ impl SlideRenderer {
             }
         }
         let uploaded = self.upload_arrivals(queue, encoder);
-        missing.retain(|k| !self.residency.is_resident(*k));
-        self.loader.want(missing.into_iter());
+        // Stand-ins for failed visible tiles (known once arrivals are in)
+        // go first: they complete the view.
+        let mut stand_ins = Vec::new();
+        for key in self.fallbacks() {
+            if !self.residency.touch(key) {
+                stand_ins.push(key);
+            }
+        }
+        // Tiles that arrived just now, in a slot or failed, are not wanted.
+        let wanted_now = stand_ins
+            .into_iter()
+            .chain(missing)
+            .filter(|k| !self.residency.is_resident(*k) && !self.failed.contains_key(k));
+        self.loader.want(wanted_now);
         if let Some((first, entries)) = self.residency.take_dirty() {
             queue.write_buffer(
                 &self.pages_buffer,

@@ -61,9 +61,35 @@ struct Doc {
     objective: Option<f64>,
     minimap: Option<(egui::TextureHandle, [u32; 2])>,
     pictures: Vec<(String, egui::TextureHandle, [u32; 2])>,
+    /// Tiles that could not be read, and the latest reason: one standing
+    /// line on screen (a damaged file fails many tiles; a toast per tile
+    /// would bury the slide).
+    tile_failures: (usize, Option<String>),
+    /// What the status line last showed: the UI is laid out before the
+    /// frame's uploads, so a change means one more frame to show the truth.
+    shown_progress: Progress,
+}
+
+/// The status line's changing part.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    level: usize,
+    visible_resident: usize,
+    visible_tiles: usize,
+    tile_failures: usize,
 }
 
 impl Doc {
+    fn progress(&self) -> Progress {
+        let stats = self.renderer.stats();
+        Progress {
+            level: stats.level,
+            visible_resident: stats.visible_resident,
+            visible_tiles: stats.visible_tiles,
+            tile_failures: self.tile_failures.0,
+        }
+    }
+
     /// Level-0 pixels per screen pixel for an objective-equivalent
     /// magnification: 10x is 1 µm per screen pixel. Without a resolution,
     /// the objective power (or 40x) stands for level 0.
@@ -346,6 +372,8 @@ impl App {
             mpp,
             minimap: None,
             pictures: Vec::new(),
+            tile_failures: (0, None),
+            shown_progress: Progress::default(),
         });
         self.last_sent_view = None;
         self.complete_sent = false;
@@ -700,15 +728,34 @@ impl App {
         }
     }
 
-    /// Tell the console what changed, collect tile errors, take a pending
+    /// Report tile errors, tell the console what changed, take a pending
     /// screenshot once the view is complete (settled: no animation or glide
-    /// under way, every visible tile drawn).
+    /// under way, every visible tile drawn or failed and stood in for).
     fn after_frame(&mut self, moving: bool) {
         let viewport = self.viewport();
         let Some(doc) = &mut self.doc else { return };
+        // Errors first: a view completed by stand-ins for failed tiles is
+        // announced after the failures that shaped it. Each goes to the log
+        // and the console; the screen keeps one summary line.
         let errors = doc.renderer.take_errors();
+        if let Some(last) = errors.last() {
+            doc.tile_failures.0 += errors.len();
+            doc.tile_failures.1 = Some(last.clone());
+        }
+        let stale_status = doc.progress() != doc.shown_progress;
+        for message in errors {
+            tracing::warn!("{message}");
+            if let Some(ipc) = &mut self.ipc {
+                ipc.send(&FromViewer::Error { message });
+            }
+        }
+        if stale_status {
+            self.request_redraw();
+        }
+        let Some(doc) = &mut self.doc else { return };
         let view = doc.camera.view;
-        let complete = !moving && doc.renderer.is_complete();
+        // Complete also means the status line on screen says so.
+        let complete = !moving && !stale_status && doc.renderer.is_complete();
         let changed = self.last_sent_view != Some((view, viewport));
         let state = ViewState {
             center_slide: view.center_slide,
@@ -733,9 +780,6 @@ impl App {
         }
         if complete && let Some(path) = self.pending_screenshot.take() {
             self.take_screenshot(path);
-        }
-        for e in errors {
-            self.report(e);
         }
     }
 
@@ -883,7 +927,7 @@ impl App {
 
     fn status(&mut self, ctx: &egui::Context, ppp: f64) {
         let cursor_slide = self.slide_from_cursor();
-        let Some(doc) = &self.doc else {
+        let Some(doc) = &mut self.doc else {
             let text = match &self.opening {
                 Some(p) => format!("Opening {}…", display_name(p)),
                 None => "Drop a slide here, or Open… (Ctrl+O)".to_string(),
@@ -895,6 +939,13 @@ impl App {
         };
         let view = doc.camera.view;
         let stats = doc.renderer.stats();
+        let before = doc.shown_progress;
+        doc.shown_progress = doc.progress();
+        if (before.tile_failures == 0) != (doc.shown_progress.tile_failures == 0) {
+            // A line more or less: anchored frames are placed by their last
+            // size, so lay out again before painting.
+            ctx.request_discard("the status line changed height");
+        }
         let level = doc.slide.levels()[stats.level];
         let mut parts = vec![format!(
             "{:.2}×{}",
@@ -920,11 +971,29 @@ impl App {
             .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(8.0, -8.0))
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
-                    ui.label(format!(
-                        "{} · {}",
-                        display_name(&doc.path),
-                        parts.join(" · ")
-                    ));
+                    ui.add(
+                        egui::Label::new(format!(
+                            "{} · {}",
+                            display_name(&doc.path),
+                            parts.join(" · ")
+                        ))
+                        .wrap_mode(egui::TextWrapMode::Extend),
+                    );
+                    if let (n, Some(last)) = &doc.tile_failures {
+                        let what = if *n == 1 { "tile" } else { "tiles" };
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(format!(
+                                    "{n} {what} could not be read: a coarser level shows there"
+                                ))
+                                .color(egui::Color32::from_rgb(200, 40, 40)),
+                            )
+                            .wrap_mode(egui::TextWrapMode::Extend),
+                        )
+                        .on_hover_text(format!(
+                            "Latest: {last}\nEvery failure is in the log and reported to the console."
+                        ));
+                    }
                 });
             });
         if let Some(mpp) = doc.mpp {

@@ -8,8 +8,8 @@ use kh_render::{Adjustments, Gpu, RendererOptions, SlideRenderer, View, Viewport
 use kh_slide::Slide;
 use std::sync::{Arc, OnceLock};
 
-#[path = "../../../slide/tests/support/mod.rs"]
-pub mod support;
+#[allow(unused_imports)]
+pub use kh_testkit as support;
 
 /// One device for all tests of a process (lavapipe here).
 pub fn gpu() -> &'static Gpu {
