@@ -80,6 +80,10 @@ fn srgb_decode(encoded: vec3<f32>) -> vec3<f32> {
     return select(high, low, c <= vec3<f32>(0.04045));
 }
 
+fn premultiply(c: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(c.rgb * c.a, c.a);
+}
+
 // A premultiplied linear colour, or ok = false when a tile is missing.
 struct Tap {
     color: vec4<f32>,
@@ -99,6 +103,26 @@ fn bilinear(lv: Level, texel: vec2<i32>, frac: vec2<f32>, mip: u32) -> Tap {
     let t = f - fl;
     let texels_at_mip = (lv.size + vec2<i32>(step - 1)) >> vec2<u32>(mip);
     let tile_at_mip = lv.tile >> vec2<u32>(mip);
+    let last = texels_at_mip - vec2<i32>(1);
+    let p0 = clamp(base, vec2<i32>(0), last);
+    let p1 = clamp(base + vec2<i32>(1), vec2<i32>(0), last);
+    let tile0 = p0 / tile_at_mip;
+    if all(tile0 == p1 / tile_at_mip) {
+        // All four texels in one tile (nearly every pixel): one page lookup.
+        let slot = pages[lv.page_offset + u32(tile0.y) * lv.tiles_across + u32(tile0.x)];
+        if slot == 0u {
+            return Tap(vec4<f32>(0.0), false);
+        }
+        let layer = i32(slot - 1u);
+        let origin = tile0 * tile_at_mip;
+        let c00 = textureLoad(slots, p0 - origin, layer, i32(mip));
+        let c10 = textureLoad(slots, vec2<i32>(p1.x, p0.y) - origin, layer, i32(mip));
+        let c01 = textureLoad(slots, vec2<i32>(p0.x, p1.y) - origin, layer, i32(mip));
+        let c11 = textureLoad(slots, p1 - origin, layer, i32(mip));
+        let top = mix(premultiply(c00), premultiply(c10), t.x);
+        let bottom = mix(premultiply(c01), premultiply(c11), t.x);
+        return Tap(mix(top, bottom, t.y), true);
+    }
     var sum = vec4<f32>(0.0);
     for (var corner = 0u; corner < 4u; corner++) {
         let offset = vec2<i32>(i32(corner & 1u), i32(corner >> 1u));

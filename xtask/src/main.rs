@@ -6,7 +6,8 @@
 //!   cargo xtask fixtures   setup, then build target/fixtures
 //!   cargo xtask test       fixtures, then fmt, clippy and every test
 //!   cargo xtask demo       the main job on the built-in demo case
-//!   cargo xtask bench      kh vs OpenSlide vs libvips region reads, open time
+//!   cargo xtask bench      kh vs OpenSlide vs libvips region reads, open time;
+//!                          renderer open-to-complete, frame CPU time, pan budget
 //!   cargo xtask fuzz [S]   run each fuzz target for S seconds (default 120)
 
 use anyhow::{Context, Result, bail};
@@ -334,7 +335,20 @@ fn bench() -> Result<()> {
         .arg("--work")
         .arg(root().join("target/bench"))
         .arg("--source")
-        .arg(fixtures.join("real/cmu_small_region.svs")))
+        .arg(fixtures.join("real/cmu_small_region.svs")))?;
+    // The renderer on the pyramid the region benchmark built. On a software
+    // rasteriser (lavapipe) a 4K frame takes seconds, so few frames are
+    // timed and the pan draws 720p; on a GPU pass larger numbers.
+    let bench = root().join("target/bench");
+    run(Command::new(root().join("target/release/kh"))
+        .arg("render-bench")
+        .arg(bench.join("pyramid_49152.tiff"))
+        .args(["--rounds", "5", "--frames", "30", "--pan-seconds", "60"])
+        .args(["--pan-size", "1280x720", "--pan-budget-mib", "256"])
+        .arg("--pan-log")
+        .arg(bench.join("render_pan.csv"))
+        .arg("--json")
+        .arg(bench.join("render_results.json")))
 }
 
 fn fuzz(seconds: u64) -> Result<()> {

@@ -1,6 +1,7 @@
 //! `kh`: the Kakehashi command-line tool.
 
 mod bench;
+mod render_bench;
 mod render_cmd;
 
 use anyhow::{Context, Result, bail};
@@ -24,6 +25,10 @@ enum Command {
     /// Draw a view of a slide offscreen with the viewer's GPU renderer (no
     /// display needed) and write it as PNG.
     Render(render_cmd::RenderArgs),
+    /// The renderer's speed targets: open to a complete full-resolution
+    /// view against the decode floor, CPU time per frame, and a scripted
+    /// pan logging GPU memory against the budget.
+    RenderBench(render_bench::RenderBenchArgs),
     /// Open the viewer window (optionally on a slide, driven by a console
     /// listening at --ipc).
     View {
@@ -103,6 +108,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Slide(cmd) => slide(cmd),
         Command::Render(args) => render_cmd::run(args),
+        Command::RenderBench(args) => render_bench::run(args),
         Command::View {
             file,
             ipc,
@@ -110,16 +116,10 @@ fn run(cli: Cli) -> Result<()> {
             budget_mib,
             no_vsync,
         } => {
-            let size = match size {
-                Some(s) => {
-                    let (w, h) = s
-                        .split_once('x')
-                        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
-                        .with_context(|| format!("--size {s}: expected WIDTHxHEIGHT"))?;
-                    Some((w, h))
-                }
-                None => None,
-            };
+            let size = size
+                .as_deref()
+                .map(|s| parse_size("--size", s))
+                .transpose()?;
             kh_viewer::run(kh_viewer::ViewerArgs {
                 slide: file,
                 ipc,
@@ -128,6 +128,17 @@ fn run(cli: Cli) -> Result<()> {
                 no_vsync,
             })
         }
+    }
+}
+
+/// A `WIDTHxHEIGHT` argument, both at least 1.
+fn parse_size(flag: &str, size: &str) -> Result<(u32, u32)> {
+    match size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+    {
+        Some((w, h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => bail!("{flag} {size:?}: expected WIDTHxHEIGHT"),
     }
 }
 

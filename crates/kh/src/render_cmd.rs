@@ -38,8 +38,8 @@ pub struct RenderArgs {
     #[arg(long, default_value = "render.png")]
     out: PathBuf,
     /// After the view is complete, draw it N more times and report the
-    /// renderer's CPU time per frame (prepare + encode + submit; the wait for
-    /// the GPU is not counted).
+    /// renderer's CPU time per frame (prepare + encode + submit) and the
+    /// time until the GPU has finished each frame.
     #[arg(long, default_value_t = 0)]
     frames: usize,
 }
@@ -97,6 +97,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     }
     png_out::write_rgba(&args.out, args.width, args.height, &pixels)?;
     let mut frame_us = Vec::with_capacity(args.frames);
+    let mut frame_done_ms = Vec::with_capacity(args.frames);
     for _ in 0..args.frames {
         let start = std::time::Instant::now();
         target.draw(&gpu, &mut renderer, &view, &adjustments);
@@ -104,9 +105,14 @@ pub fn run(args: RenderArgs) -> Result<()> {
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
+        frame_done_ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    frame_us.sort_by(f64::total_cmp);
-    let median_us = frame_us.get(frame_us.len() / 2).copied();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let median_us = median(&mut frame_us);
+    let done_ms = median(&mut frame_done_ms);
     let stats = renderer.stats();
     println!(
         "{}",
@@ -114,6 +120,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
             "out": args.out, "view": view, "level": stats.level,
             "visible_tiles": stats.visible_tiles, "adapter": gpu.describe(),
             "frames": args.frames, "frame_cpu_us_median": median_us,
+            "frame_until_gpu_done_ms_median": done_ms,
             "gpu_bytes": stats.gpu_bytes, "resident_bytes": stats.resident_bytes,
         })
     );
