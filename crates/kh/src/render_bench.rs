@@ -361,7 +361,11 @@ fn pan(
         let row = (along.floor() as u32).min(rows - 1);
         let f = along - f64::from(row);
         let y = (f64::from(row) + 0.5) / f64::from(rows) * h;
-        let x = if row.is_multiple_of(2) { f * w } else { (1.0 - f) * w };
+        let x = if row.is_multiple_of(2) {
+            f * w
+        } else {
+            (1.0 - f) * w
+        };
         [x, y]
     };
     let start = Instant::now();
