@@ -354,7 +354,14 @@ fn bench() -> Result<()> {
 fn fuzz(seconds: u64) -> Result<()> {
     let fixtures = fixtures()?;
     let fuzz_dir = root().join("fuzz");
-    let targets = ["tiff_ifd", "slide_tiff", "ndpi", "dicom", "ipc_frames"];
+    let targets = [
+        "tiff_ifd",
+        "slide_tiff",
+        "ndpi",
+        "dicom",
+        "ipc_frames",
+        "signal_input",
+    ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);
         std::fs::create_dir_all(&corpus)?;

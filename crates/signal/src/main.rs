@@ -1,0 +1,163 @@
+//! `kakehashi-signal serve | token`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use kakehashi_signal::{Config, Role, Server, TokenKey};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kakehashi-signal",
+    version,
+    about = "Kakehashi signalling server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server from a TOML config (environment variables
+    /// KAKEHASHI_SIGNAL_* override it), or on loopback from flags alone.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address (overrides the file).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Token secret for a quick loopback start without a file.
+        #[arg(long, env = "KAKEHASHI_SIGNAL_TOKEN_SECRET", hide_env_values = true)]
+        token_secret: Option<String>,
+    },
+    /// Issue a room token.
+    Token {
+        #[arg(long)]
+        room: String,
+        /// specialist, presenter or observer.
+        #[arg(long)]
+        role: String,
+        /// Lifetime: seconds, or with a unit: 90s, 30m, 2h, 1d.
+        #[arg(long, default_value = "2h")]
+        ttl: String,
+        /// Read the token secret from this config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, env = "KAKEHASHI_SIGNAL_TOKEN_SECRET", hide_env_values = true)]
+        token_secret: Option<String>,
+    },
+}
+
+fn parse_ttl(text: &str) -> Result<u64> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("--ttl {text:?}: expected e.g. 90s, 30m, 2h"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => bail!("--ttl {text:?}: the unit must be s, m, h or d"),
+    };
+    match n.checked_mul(scale) {
+        Some(s) if s > 0 => Ok(s),
+        _ => bail!("--ttl {text:?} is out of range"),
+    }
+}
+
+fn load(
+    path: Option<&PathBuf>,
+    secret: Option<String>,
+    listen: Option<SocketAddr>,
+) -> Result<Config> {
+    let mut config = match (path, secret) {
+        (Some(path), _) => Config::load(path)?,
+        (None, Some(secret)) => Config::loopback(
+            listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443))),
+            secret,
+        ),
+        (None, None) => bail!("give --config FILE, or --token-secret for a loopback start"),
+    };
+    config.override_from(|name| std::env::var(name).ok())?;
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .json()
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            config,
+            listen,
+            token_secret,
+        } => {
+            let config = load(config.as_ref(), token_secret, listen)?;
+            let server = Server::start(config).await?;
+            // The bound address on stdout, for scripts and tests that ask
+            // for port 0.
+            println!("listening {}", server.addr);
+            wait_for_signal().await?;
+            server.shutdown().await;
+            Ok(())
+        }
+        Command::Token {
+            room,
+            role,
+            ttl,
+            config,
+            token_secret,
+        } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("--role {role:?}: specialist, presenter or observer"))?;
+            let ttl = parse_ttl(&ttl)?;
+            let config = load(config.as_ref(), token_secret, None)?;
+            config.validate()?;
+            let token = TokenKey::new(config.token_secret.as_bytes()).issue(
+                &room,
+                role,
+                ttl,
+                kakehashi_signal::token::unix_now(),
+            )?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("SIGINT handler")?,
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping on signal");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ttls_with_units() {
+        assert_eq!(super::parse_ttl("2h").ok(), Some(7200));
+        assert_eq!(super::parse_ttl("90").ok(), Some(90));
+        assert!(super::parse_ttl("0s").is_err());
+        assert!(super::parse_ttl("2w").is_err());
+        assert!(super::parse_ttl("h").is_err());
+    }
+}
