@@ -9,6 +9,8 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::samples::median;
+
 #[derive(clap::Args)]
 pub struct BenchArgs {
     file: PathBuf,
@@ -56,10 +58,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
         slide.read_tile(0, l.tiles_across() / 2, l.tiles_down() / 2)?;
         first_tile_ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let open_ms_median = median(&mut open_ms);
     let first_tile_ms_median = median(&mut first_tile_ms);
     let slide = Slide::open_with(&args.file, &options)?;

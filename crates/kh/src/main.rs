@@ -3,6 +3,7 @@
 mod bench;
 mod render_bench;
 mod render_cmd;
+mod samples;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};

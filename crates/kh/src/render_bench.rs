@@ -26,6 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use crate::samples::{median, percentile};
+
 /// The CPU-time target per frame.
 const FRAME_TARGET_US: f64 = 1000.0;
 
@@ -108,9 +110,9 @@ pub fn run(args: RenderBenchArgs) -> Result<()> {
             floor_ms[round]
         );
     }
-    let resident_median = median(&mut resident_ms);
-    let open_median = median(&mut open_ms);
-    let floor_median = median(&mut floor_ms);
+    let resident_median = median(&mut resident_ms).unwrap_or(f64::NAN);
+    let open_median = median(&mut open_ms).unwrap_or(f64::NAN);
+    let floor_median = median(&mut floor_ms).unwrap_or(f64::NAN);
 
     // 2. CPU time per frame, everything resident, fractional zoom.
     let slide = Arc::new(Slide::open(&args.file)?);
@@ -139,8 +141,8 @@ pub fn run(args: RenderBenchArgs) -> Result<()> {
         frame_us.push(start.elapsed().as_secs_f64() * 1e6);
         wait_idle(&gpu)?;
     }
-    let frame_median = median(&mut frame_us);
-    let frame_p95 = percentile(&frame_us, 0.95);
+    let frame_median = median(&mut frame_us).unwrap_or(f64::NAN);
+    let frame_p95 = percentile(&frame_us, 0.95).unwrap_or(f64::NAN);
     let resident = renderer.stats().visible_resident == renderer.stats().visible_tiles;
     drop(renderer);
 
@@ -297,17 +299,7 @@ fn decode_floor(file: &PathBuf, view: &View, viewport: Viewport, threads: usize)
                     let Some(key) = plan.visible.get(i) else {
                         return;
                     };
-                    let level = &levels[key.level as usize];
-                    let (x, y, w, h) = level.tile_rect(key.col, key.row);
-                    let read = slide.read_level_rect(
-                        key.level as usize,
-                        x as i64,
-                        y as i64,
-                        w,
-                        h,
-                        &mut pixels,
-                    );
-                    if read.is_err() {
+                    if kh_render::loader::read_tile(&slide, &levels, *key, &mut pixels).is_err() {
                         failures.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -438,15 +430,4 @@ fn wait_idle(gpu: &Gpu) -> Result<()> {
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
     Ok(())
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// `q` quantile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(i).copied().unwrap_or(f64::NAN)
 }

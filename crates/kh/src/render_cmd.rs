@@ -8,6 +8,8 @@ use kh_viewer::png_file as png_out;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::samples::median;
+
 #[derive(clap::Args)]
 pub struct RenderArgs {
     file: PathBuf,
@@ -107,10 +109,6 @@ pub fn run(args: RenderArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
         frame_done_ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
-    };
     let median_us = median(&mut frame_us);
     let done_ms = median(&mut frame_done_ms);
     let stats = renderer.stats();

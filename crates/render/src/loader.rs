@@ -139,6 +139,25 @@ impl Drop for Loader {
     }
 }
 
+/// Decode one render tile (RGBA8 of its valid area) into `pixels`: what a
+/// worker does per tile, and what benchmarks measure as the decode floor.
+pub fn read_tile(
+    slide: &Slide,
+    levels: &[RenderLevel],
+    key: TileKey,
+    pixels: &mut Vec<u8>,
+) -> Result<(), kh_slide::SlideError> {
+    let (x, y, width, height) = levels[key.level as usize].tile_rect(key.col, key.row);
+    slide.read_level_rect(
+        key.level as usize,
+        x as i64,
+        y as i64,
+        width,
+        height,
+        pixels,
+    )
+}
+
 fn work(
     shared: &Shared,
     slide: &Slide,
@@ -161,18 +180,8 @@ fn work(
                 shared.wake.wait(&mut queue);
             }
         };
-        let level = &levels[key.level as usize];
-        let (x, y, width, height) = level.tile_rect(key.col, key.row);
-        let read = slide
-            .read_level_rect(
-                key.level as usize,
-                x as i64,
-                y as i64,
-                width,
-                height,
-                &mut pixels,
-            )
-            .map(|()| std::mem::take(&mut pixels));
+        let (_, _, width, height) = levels[key.level as usize].tile_rect(key.col, key.row);
+        let read = read_tile(slide, levels, key, &mut pixels).map(|()| std::mem::take(&mut pixels));
         let loaded = LoadedTile {
             key,
             width,
