@@ -472,6 +472,10 @@ impl SlideRenderer {
     /// complete view is the best the slide can give, whatever the timing.
     fn fallbacks(&self) -> Vec<TileKey> {
         let mut out = Vec::new();
+        if self.failed.is_empty() {
+            // The usual case, every frame: nothing to walk.
+            return out;
+        }
         let mut failed: Vec<TileKey> = self
             .visible
             .iter()

@@ -76,7 +76,13 @@ fn load(
     listen: Option<SocketAddr>,
 ) -> Result<Config> {
     let mut config = match (path, secret) {
-        (Some(path), _) => Config::load(path)?,
+        (Some(path), Some(secret)) => {
+            // The flag (or its environment variable) wins over the file.
+            let mut config = Config::load(path)?;
+            config.token_secret = secret;
+            config
+        }
+        (Some(path), None) => Config::load(path)?,
         (None, Some(secret)) => Config::loopback(
             listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443))),
             secret,

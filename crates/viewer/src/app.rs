@@ -236,15 +236,20 @@ impl App {
         }
     }
 
+    /// An error for the user: the log, the console, and a message on screen.
     fn report(&mut self, message: String) {
-        tracing::warn!("{message}");
-        if let Some(ipc) = &mut self.ipc {
-            ipc.send(&FromViewer::Error {
-                message: message.clone(),
-            });
-        }
+        self.report_to_console(message.clone());
         self.messages.push((Instant::now(), message));
         self.request_redraw();
+    }
+
+    /// An error for the log and the console only (tile failures, which the
+    /// status line summarises).
+    fn report_to_console(&mut self, message: String) {
+        tracing::warn!("{message}");
+        if let Some(ipc) = &mut self.ipc {
+            ipc.send(&FromViewer::Error { message });
+        }
     }
 
     fn open(&mut self, path: PathBuf) {
@@ -744,10 +749,7 @@ impl App {
         }
         let stale_status = doc.progress() != doc.shown_progress;
         for message in errors {
-            tracing::warn!("{message}");
-            if let Some(ipc) = &mut self.ipc {
-                ipc.send(&FromViewer::Error { message });
-            }
+            self.report_to_console(message);
         }
         if stale_status {
             self.request_redraw();
