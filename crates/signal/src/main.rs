@@ -113,11 +113,14 @@ async fn main() -> Result<()> {
             token_secret,
         } => {
             let config = load(config.as_ref(), token_secret, listen)?;
+            // Handlers first: a SIGTERM that arrives just after "listening"
+            // is printed must still stop the server gracefully.
+            let stop = stop_signal()?;
             let server = Server::start(config).await?;
             // The bound address on stdout, for scripts and tests that ask
             // for port 0.
             println!("listening {}", server.addr);
-            wait_for_signal().await?;
+            stop.await?;
             server.shutdown().await;
             Ok(())
         }
@@ -145,15 +148,19 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// SIGTERM or SIGINT, with both handlers installed before this returns.
+fn stop_signal() -> Result<impl std::future::Future<Output = Result<()>>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("SIGINT handler")?,
-        _ = term.recv() => {}
-    }
-    tracing::info!("stopping on signal");
-    Ok(())
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping on signal");
+        Ok(())
+    })
 }
 
 #[cfg(test)]

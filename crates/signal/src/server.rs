@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
 
 /// Messages queued for one connection before it counts as too slow and is
 /// dropped (a stuck client must not hold the server's memory).
@@ -41,6 +42,10 @@ struct Shared {
     next_conn: AtomicU64,
     metrics: Metrics,
     shutdown: watch::Receiver<bool>,
+    /// The WebSocket connections. Upgraded connections are no longer the
+    /// HTTP server's, so shutdown waits on these itself: otherwise the
+    /// process could exit before peers are told it is going away.
+    connections: TaskTracker,
 }
 
 /// A running server.
@@ -48,6 +53,7 @@ pub struct Server {
     pub addr: SocketAddr,
     handle: axum_server::Handle<SocketAddr>,
     stop: watch::Sender<bool>,
+    connections: TaskTracker,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -76,8 +82,10 @@ impl Server {
             next_conn: AtomicU64::new(1),
             metrics: Metrics::default(),
             shutdown,
+            connections: TaskTracker::new(),
             config: config.clone(),
         });
+        let connections = shared.connections.clone();
         let app = Router::new()
             .route("/ws", get(upgrade))
             .route("/healthz", get(health))
@@ -116,6 +124,7 @@ impl Server {
             handle,
             stop,
             task,
+            connections,
         })
     }
 
@@ -125,6 +134,16 @@ impl Server {
         let _ = self.stop.send(true);
         self.handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
         let _ = self.task.await;
+        self.connections.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.connections.len(),
+                "connections still open after the grace period; leaving them"
+            );
+        }
         tracing::info!("signalling server stopped");
     }
 }
@@ -233,8 +252,14 @@ async fn upgrade(
     let limit = shared.config.limits.max_message_bytes;
     ws.max_message_size(limit + 1024)
         .max_frame_size(limit + 1024)
-        .on_upgrade(move |socket| connection(shared, socket, remote))
+        .on_upgrade(move |socket| {
+            let connections = shared.connections.clone();
+            connections.track_future(connection(shared, socket, remote))
+        })
 }
+
+/// How long a connection the server closed may take to answer the close.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Messages a connection may send: a token bucket.
 struct RateLimit {
@@ -294,16 +319,20 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, remote: SocketAddr) 
     };
     let join_deadline = tokio::time::Instant::now() + Duration::from_secs(limits.join_timeout_s);
     let mut shutdown = shared.shutdown.clone();
+    // Whether the server ended the connection (and so sent a close frame).
+    let mut server_closed = false;
     loop {
         let joined = shared.rooms.lock().is_joined(conn);
         let next = tokio::select! {
             m = stream.next() => m,
             _ = tokio::time::sleep_until(join_deadline), if !joined => {
                 deliver(&shared, error_then_close(conn, ErrorCode::NotJoined, "no join within the time allowed"));
+                server_closed = true;
                 break;
             }
             _ = shutdown.changed() => {
                 deliver(&shared, error_then_close(conn, ErrorCode::GoingAway, "the server is shutting down"));
+                server_closed = true;
                 break;
             }
         };
@@ -334,13 +363,22 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, remote: SocketAddr) 
             shared.metrics.count_error(ErrorCode::RateLimited);
             // Refused with an error; a client that keeps flooding past
             // another burst's worth is cut off.
+            if rate.tokens < -limits.message_burst {
+                deliver(
+                    &shared,
+                    error_then_close(
+                        conn,
+                        ErrorCode::RateLimited,
+                        "too many messages; the connection is closed",
+                    ),
+                );
+                server_closed = true;
+                break;
+            }
             deliver(
                 &shared,
                 reply_error(conn, ErrorCode::RateLimited, "too many messages; slow down"),
             );
-            if rate.tokens < -limits.message_burst {
-                break;
-            }
             rate.tokens -= 1.0;
             continue;
         }
@@ -353,6 +391,7 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, remote: SocketAddr) 
                     &format!("messages are at most {} bytes", limits.max_message_bytes),
                 ),
             );
+            server_closed = true;
             break;
         }
         let outputs = match protocol::parse_client(&text) {
@@ -377,8 +416,24 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, remote: SocketAddr) 
             .any(|o| matches!(o, Output::Close(c) if *c == conn));
         deliver(&shared, outputs);
         if closing {
+            server_closed = true;
             break;
         }
+    }
+    if server_closed {
+        // The closing handshake: keep reading (and discarding) until the
+        // client answers the close frame. Closing the socket with its
+        // messages unread would make the kernel reset the connection, and
+        // a reset throws away what the client had not yet read — the very
+        // error that says why it was closed.
+        let drain = async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
     }
     // Gone, by choice or not: the room hears of it.
     let left = shared.rooms.lock().leave(conn);

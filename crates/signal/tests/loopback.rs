@@ -387,7 +387,7 @@ async fn hostile_input_meets_errors_and_limits() {
     let (mut a, wa) = Client::join(&server, "case-6", Role::Specialist, "A").await;
     let a_id = wa["peer_id"].as_str().expect("id").to_string();
 
-    for (text, code) in [
+    for (i, (text, code)) in [
         ("{not json".to_string(), "bad_message"),
         ("[1,2,3]".to_string(), "bad_message"),
         (
@@ -403,8 +403,13 @@ async fn hostile_input_meets_errors_and_limits() {
             json!({"type": "join", "version": 1, "token": "x"}).to_string(),
             "unauthorized",
         ),
-    ] {
-        let (mut c, _) = Client::join(&server, "case-7", Role::Presenter, "fuzzer").await;
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A room each: the previous one's departure must not be the reply.
+        let room = format!("case-7-{i}");
+        let (mut c, _) = Client::join(&server, &room, Role::Presenter, "fuzzer").await;
         c.send_text(text.clone()).await;
         let reply = c
             .next()
