@@ -22,6 +22,8 @@ const BUILD_PACKAGES: &[&str] = &[
     "python3",
     "python3-venv",
     "python3-pip",
+    // kh-media: VP8/VP9 (libvpx; Opus is built from the crate's sources)
+    "libvpx-dev",
     // the viewer's window (winit on X11) and the Vulkan loader wgpu opens
     "libvulkan1",
     "libxkbcommon-x11-0",
