@@ -6,7 +6,7 @@
 
 pub mod config;
 pub mod metrics;
-pub mod protocol;
+pub use kh_signal_protocol as protocol;
 pub mod rooms;
 pub mod server;
 pub mod token;

@@ -1,4 +1,4 @@
-//! The wire protocol, version 1: one JSON object per WebSocket text
+//! The signalling wire protocol, version 1: one JSON object per WebSocket text
 //! message, tagged by `type`. `docs/signalling.md` is its specification;
 //! these types are the reference.
 //!
