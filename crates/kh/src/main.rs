@@ -1,6 +1,7 @@
 //! `kh`: the Kakehashi command-line tool.
 
 mod bench;
+mod call_cmd;
 mod render_bench;
 mod render_cmd;
 mod samples;
@@ -30,6 +31,9 @@ enum Command {
     /// view against the decode floor, CPU time per frame, and a scripted
     /// pan logging GPU memory against the budget.
     RenderBench(render_bench::RenderBenchArgs),
+    /// Join a call as a headless peer: send a stamped test pattern (or a
+    /// Y4M file) and a tone, measure what arrives, report JSON.
+    Call(call_cmd::CallArgs),
     /// Open the viewer window (optionally on a slide, driven by a console
     /// listening at --ipc).
     View {
@@ -110,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Slide(cmd) => slide(cmd),
         Command::Render(args) => render_cmd::run(args),
         Command::RenderBench(args) => render_bench::run(args),
+        Command::Call(args) => call_cmd::run(args),
         Command::View {
             file,
             ipc,

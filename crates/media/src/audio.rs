@@ -137,6 +137,28 @@ pub fn tone_share(pcm: &[i16], frequency: f64) -> f64 {
     }
 }
 
+/// The pitch of a steady tone in `pcm`, in Hz, from its rising zero
+/// crossings (with a little hysteresis so noise near zero does not count).
+/// Meaningful for tones, not for speech.
+pub fn dominant_frequency(pcm: &[i16]) -> f64 {
+    if pcm.len() < 2 {
+        return 0.0;
+    }
+    let threshold = (rms(pcm) * 0.1).max(1.0);
+    let mut rising = 0u32;
+    let mut below = false;
+    for &x in pcm {
+        let x = f64::from(x);
+        if x < -threshold {
+            below = true;
+        } else if x > threshold && below {
+            rising += 1;
+            below = false;
+        }
+    }
+    f64::from(rising) * f64::from(SAMPLE_RATE) / pcm.len() as f64
+}
+
 /// Root-mean-square level of `pcm`, in sample units.
 pub fn rms(pcm: &[i16]) -> f64 {
     if pcm.is_empty() {
@@ -164,6 +186,8 @@ mod tests {
         assert!(tone_share(tail, 660.0) > 0.8, "{}", tone_share(tail, 660.0));
         assert!(tone_share(tail, 440.0) < 0.05);
         assert!(rms(tail) > 3000.0);
+        let pitch = dominant_frequency(tail);
+        assert!((pitch - 660.0).abs() < 5.0, "{pitch}");
         assert!(decoder.decode(&[0xff; 3]).is_err() || rms(&heard) > 0.0);
     }
 }

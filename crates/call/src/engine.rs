@@ -1,0 +1,592 @@
+//! The call: signalling, the peer connection, its state machine and the
+//! tasks that move media and data.
+//!
+//! Who offers: the peer that joins second (it sees someone in the welcome's
+//! participant list) sends the offer; the first waits. Both add their audio
+//! and video tracks before negotiating, so one offer/answer carries
+//! everything; the offerer creates the data channels.
+
+use crate::media_io::{self, Counters};
+use crate::signalling::{self, SignalError};
+use crate::stats::CallStats;
+use kh_media::vpx::Codec;
+use kh_signal_protocol::{ClientMessage, ServerMessage};
+use parking_lot::Mutex;
+use rtc::interceptor::Slot;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_VP9,
+};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngineBuilder, register_default_interceptors,
+};
+
+/// What to send as video.
+#[derive(Debug, Clone)]
+pub enum VideoSource {
+    /// The moving, stamped test pattern.
+    TestPattern { width: u32, height: u32 },
+    /// A Y4M file, looped.
+    File(PathBuf),
+    /// No video of our own.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// `ws://` or `wss://` URL of the signalling server's `/ws`.
+    pub server: String,
+    pub token: String,
+    /// Shown to the room (never logged by the server).
+    pub name: String,
+    pub video: VideoSource,
+    pub codec: Codec,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+    /// A test tone to send, in Hz (none: silence).
+    pub tone_hz: Option<f64>,
+    /// Send back what arrives (video and audio) instead of our own.
+    pub echo: bool,
+    /// Write received frames as Y4M files here.
+    pub record_dir: Option<PathBuf>,
+    /// Local UDP addresses to gather host candidates on.
+    pub udp_addrs: Vec<String>,
+    /// Only relay (TURN) candidates: proves the relay path.
+    pub relay_only: bool,
+}
+
+impl CallOptions {
+    pub fn new(server: &str, token: &str) -> CallOptions {
+        CallOptions {
+            server: server.to_owned(),
+            token: token.to_owned(),
+            name: "kh call".to_owned(),
+            video: VideoSource::TestPattern {
+                width: 640,
+                height: 360,
+            },
+            codec: Codec::Vp8,
+            fps: 30,
+            bitrate_kbps: 1500,
+            tone_hz: Some(440.0),
+            echo: false,
+            record_dir: None,
+            udp_addrs: vec!["0.0.0.0:0".to_owned()],
+            relay_only: false,
+        }
+    }
+}
+
+/// The call's state as people see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// In the room, no one to call yet.
+    Waiting,
+    /// Negotiating and checking connectivity.
+    Connecting,
+    Connected,
+    /// The path broke; ICE is trying to restore it.
+    Reconnecting,
+    Failed,
+    Closed,
+}
+
+impl CallState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Waiting => "waiting",
+            CallState::Connecting => "connecting",
+            CallState::Connected => "connected",
+            CallState::Reconnecting => "reconnecting",
+            CallState::Failed => "failed",
+            CallState::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum CallEvent {
+    State(CallState),
+    PeerJoined {
+        peer_id: String,
+        name: String,
+    },
+    PeerLeft {
+        peer_id: String,
+    },
+    /// A message on the `control` channel that the engine does not handle
+    /// itself.
+    Control(String),
+    Chat {
+        from: String,
+        text: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Signal(#[from] SignalError),
+    #[error("WebRTC: {0}")]
+    WebRtc(#[from] webrtc::error::Error),
+    #[error("the data channel is not open (yet)")]
+    NotOpen,
+}
+
+/// State shared by the engine's tasks and the WebRTC event handler.
+pub(crate) struct Shared {
+    pub started: Instant,
+    pub counters: Mutex<Counters>,
+    pub events: mpsc::UnboundedSender<CallEvent>,
+    pub outbox: mpsc::UnboundedSender<ClientMessage>,
+    pub remote: Mutex<Option<String>>,
+    pub state: Mutex<CallState>,
+    pub control: Mutex<Option<Arc<dyn DataChannel>>>,
+    pub pointer: Mutex<Option<Arc<dyn DataChannel>>>,
+    pub options: CallOptions,
+    /// Set by the video sender's RTCP reader, taken by the encoder.
+    pub keyframe_wanted: std::sync::atomic::AtomicBool,
+    /// The latest decoded remote picture and PCM, for `echo`.
+    pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
+    pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
+}
+
+impl Shared {
+    pub fn set_state(&self, state: CallState) {
+        let mut current = self.state.lock();
+        if *current == state {
+            return;
+        }
+        *current = state;
+        drop(current);
+        tracing::info!(state = state.as_str(), "call state");
+        if state == CallState::Connected {
+            let mut c = self.counters.lock();
+            if c.stats.connected_after_ms.is_none() {
+                c.stats.connected_after_ms = Some(self.started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let _ = self.events.send(CallEvent::State(state));
+    }
+
+    pub fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1e3
+    }
+}
+
+struct Handler {
+    shared: Arc<Shared>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let Ok(init) = event.candidate.to_json() else {
+            return;
+        };
+        let Some(to) = self.shared.remote.lock().clone() else {
+            return;
+        };
+        let _ = self.shared.outbox.send(ClientMessage::Candidate {
+            to,
+            candidate: init.candidate,
+            sdp_mid: init.sdp_mid,
+            sdp_mline_index: init.sdp_mline_index,
+        });
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let ours = match state {
+            RTCPeerConnectionState::Connected => CallState::Connected,
+            RTCPeerConnectionState::Disconnected => CallState::Reconnecting,
+            RTCPeerConnectionState::Failed => CallState::Failed,
+            RTCPeerConnectionState::Closed => CallState::Closed,
+            RTCPeerConnectionState::New | RTCPeerConnectionState::Connecting => {
+                CallState::Connecting
+            }
+            _ => return,
+        };
+        self.shared.set_state(ours);
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        media_io::adopt_data_channel(self.shared.clone(), channel).await;
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        media_io::receive_track(self.shared.clone(), track);
+    }
+}
+
+/// A running call.
+pub struct Call {
+    shared: Arc<Shared>,
+    pc: Arc<dyn PeerConnection>,
+    pub events: mpsc::UnboundedReceiver<CallEvent>,
+    signalling: tokio::task::JoinHandle<()>,
+    room: String,
+    last_transport: Mutex<Option<(Instant, u64, u64)>>,
+}
+
+impl Call {
+    /// Join the room and start calling whoever is, or comes, there.
+    pub async fn start(options: CallOptions) -> Result<Call, CallError> {
+        let started = Instant::now();
+        let connection = signalling::join(&options.server, &options.token, &options.name).await?;
+        let welcome = connection.welcome.clone();
+        tracing::info!(room = %welcome.room, peer = %welcome.peer_id, "joined");
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            started,
+            counters: Mutex::new(Counters::default()),
+            events: events_tx,
+            outbox: connection.outbox.clone(),
+            remote: Mutex::new(None),
+            state: Mutex::new(CallState::Waiting),
+            control: Mutex::new(None),
+            pointer: Mutex::new(None),
+            options: options.clone(),
+            keyframe_wanted: std::sync::atomic::AtomicBool::new(true),
+            echo_video: Mutex::new(None),
+            echo_audio: Mutex::new(Default::default()),
+        });
+        let pc = build_peer_connection(&shared, &welcome.ice_servers).await?;
+        media_io::start_senders(shared.clone(), &pc).await?;
+        let _ = shared.events.send(CallEvent::State(CallState::Waiting));
+
+        let first = welcome.participants.first().cloned();
+        let negotiator = Negotiator {
+            shared: shared.clone(),
+            pc: pc.clone(),
+            pending: Vec::new(),
+            have_remote: false,
+        };
+        let signalling = tokio::spawn(negotiator.run(connection.inbox, first));
+        Ok(Call {
+            shared,
+            pc,
+            events,
+            signalling,
+            room: welcome.room.clone(),
+            last_transport: Mutex::new(None),
+        })
+    }
+
+    /// The room the token admitted us to.
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    pub fn state(&self) -> CallState {
+        *self.shared.state.lock()
+    }
+
+    /// Send a message on the reliable `control` channel.
+    pub async fn send_control(&self, text: &str) -> Result<(), CallError> {
+        media_io::send_on(&self.shared.control, text).await?;
+        self.shared.counters.lock().stats.data.control_sent += 1;
+        Ok(())
+    }
+
+    /// Send a pointer position (fractions of the shared view) on the
+    /// unreliable `pointer` channel.
+    pub async fn send_pointer(&self, x: f64, y: f64, seq: u64) -> Result<(), CallError> {
+        let text = format!(r#"{{"x":{x:.5},"y":{y:.5},"seq":{seq}}}"#);
+        media_io::send_on(&self.shared.pointer, &text).await?;
+        self.shared.counters.lock().stats.data.pointer_sent += 1;
+        Ok(())
+    }
+
+    /// Ping the far end over `control`; the answer's round trip goes into
+    /// the stats.
+    pub async fn ping(&self) -> Result<(), CallError> {
+        let text = format!(r#"{{"type":"ping","t":{:.3}}}"#, self.shared.elapsed_ms());
+        self.send_control(&text).await
+    }
+
+    /// Whether both data channels are open.
+    pub fn data_ready(&self) -> bool {
+        self.shared.control.lock().is_some() && self.shared.pointer.lock().is_some()
+    }
+
+    /// Everything measured so far, with fresh transport figures.
+    pub async fn stats(&self) -> CallStats {
+        let report = self
+            .pc
+            .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+            .await;
+        let mut stats = self.shared.counters.lock().snapshot();
+        stats.state = self.state().as_str().to_owned();
+        media_io::fill_transport(&mut stats.transport, &report);
+        let now = Instant::now();
+        let mut last = self.last_transport.lock();
+        // Over the interval since the last call, or since connecting.
+        let since = (*last).or_else(|| {
+            stats.connected_after_ms.map(|ms| {
+                (
+                    self.shared.started + Duration::from_secs_f64(ms / 1e3),
+                    0,
+                    0,
+                )
+            })
+        });
+        if let Some((at, sent, received)) = since {
+            let secs = now.duration_since(at).as_secs_f64();
+            if secs > 0.0 {
+                stats.transport.bitrate_out_kbps =
+                    (stats.transport.bytes_sent.saturating_sub(sent)) as f64 * 8.0 / secs / 1e3;
+                stats.transport.bitrate_in_kbps =
+                    (stats.transport.bytes_received.saturating_sub(received)) as f64 * 8.0
+                        / secs
+                        / 1e3;
+            }
+        }
+        *last = Some((
+            now,
+            stats.transport.bytes_sent,
+            stats.transport.bytes_received,
+        ));
+        stats
+    }
+
+    /// Leave the room and close the connection.
+    pub async fn hang_up(self) -> CallStats {
+        let stats = self.stats().await;
+        self.signalling.abort();
+        let _ = self.shared.outbox.send(ClientMessage::Leave);
+        let _ = self.pc.close().await;
+        self.shared.counters.lock().finish_recording();
+        self.shared.set_state(CallState::Closed);
+        stats
+    }
+}
+
+async fn build_peer_connection(
+    shared: &Arc<Shared>,
+    ice: &[kh_signal_protocol::IceServer],
+) -> Result<Arc<dyn PeerConnection>, CallError> {
+    let mut media = MediaEngine::default();
+    let video_feedback = vec![
+        RTCPFeedback {
+            typ: "nack".into(),
+            parameter: String::new(),
+        },
+        RTCPFeedback {
+            typ: "nack".into(),
+            parameter: "pli".into(),
+        },
+        RTCPFeedback {
+            typ: "ccm".into(),
+            parameter: "fir".into(),
+        },
+    ];
+    for (mime, payload_type, fmtp) in [(MIME_TYPE_VP8, 96, ""), (MIME_TYPE_VP9, 98, "profile-id=0")]
+    {
+        media.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: video_feedback.clone(),
+                },
+                payload_type,
+            },
+            RtpCodecKind::Video,
+        )?;
+    }
+    media.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: 111,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    // Keyframe requests (PLI/FIR) reach the video sender through this.
+    let registry = registry.with(Slot::from(14_000), media_io::KeyframeRequests::default());
+    let ice_servers = ice
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
+    if shared.options.relay_only {
+        config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+    }
+    let settings = SettingEngineBuilder::default()
+        .with_include_loopback_candidate(true)
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config.build())
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .with_setting_engine(settings)
+        .with_handler(Arc::new(Handler {
+            shared: shared.clone(),
+        }))
+        .with_udp_addrs(shared.options.udp_addrs.clone())
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+/// Reads the signalling connection and drives offer/answer.
+struct Negotiator {
+    shared: Arc<Shared>,
+    pc: Arc<dyn PeerConnection>,
+    /// Candidates that came before the remote description.
+    pending: Vec<RTCIceCandidateInit>,
+    have_remote: bool,
+}
+
+impl Negotiator {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::UnboundedReceiver<ServerMessage>,
+        first: Option<kh_signal_protocol::Participant>,
+    ) {
+        if let Some(peer) = first {
+            let _ = self.shared.events.send(CallEvent::PeerJoined {
+                peer_id: peer.peer_id.clone(),
+                name: peer.name.clone(),
+            });
+            if let Err(e) = self.offer(&peer.peer_id, false).await {
+                tracing::error!("making the offer: {e}");
+                self.shared.set_state(CallState::Failed);
+            }
+        }
+        while let Some(message) = inbox.recv().await {
+            if let Err(e) = self.handle(message).await {
+                tracing::warn!("signalling: {e}");
+            }
+        }
+        tracing::info!("signalling ended");
+    }
+
+    async fn offer(&mut self, to: &str, ice_restart: bool) -> Result<(), CallError> {
+        *self.shared.remote.lock() = Some(to.to_owned());
+        self.shared.set_state(CallState::Connecting);
+        if !ice_restart {
+            media_io::create_data_channels(&self.shared, &self.pc).await?;
+        } else {
+            self.pc.restart_ice().await?;
+        }
+        let offer = self.pc.create_offer(None).await?;
+        let sdp = offer.sdp.clone();
+        self.pc.set_local_description(offer).await?;
+        let _ = self.shared.outbox.send(ClientMessage::Offer {
+            to: to.to_owned(),
+            sdp,
+            ice_restart,
+        });
+        Ok(())
+    }
+
+    async fn handle(&mut self, message: ServerMessage) -> Result<(), CallError> {
+        match message {
+            ServerMessage::PeerJoined { participant } => {
+                let _ = self.shared.events.send(CallEvent::PeerJoined {
+                    peer_id: participant.peer_id,
+                    name: participant.name,
+                });
+            }
+            ServerMessage::PeerLeft { peer_id } => {
+                if self.shared.remote.lock().as_deref() == Some(peer_id.as_str()) {
+                    self.shared.set_state(CallState::Closed);
+                }
+                let _ = self.shared.events.send(CallEvent::PeerLeft { peer_id });
+            }
+            ServerMessage::Offer { from, sdp, .. } => {
+                *self.shared.remote.lock() = Some(from.clone());
+                self.shared.set_state(CallState::Connecting);
+                self.pc
+                    .set_remote_description(RTCSessionDescription::offer(sdp)?)
+                    .await?;
+                self.remote_description_set().await;
+                let answer = self.pc.create_answer(None).await?;
+                let sdp = answer.sdp.clone();
+                self.pc.set_local_description(answer).await?;
+                let _ = self
+                    .shared
+                    .outbox
+                    .send(ClientMessage::Answer { to: from, sdp });
+            }
+            ServerMessage::Answer { sdp, .. } => {
+                self.pc
+                    .set_remote_description(RTCSessionDescription::answer(sdp)?)
+                    .await?;
+                self.remote_description_set().await;
+            }
+            ServerMessage::Candidate {
+                candidate,
+                sdp_mid,
+                sdp_mline_index,
+                ..
+            } => {
+                if candidate.is_empty() {
+                    return Ok(());
+                }
+                let init = RTCIceCandidateInit {
+                    candidate,
+                    sdp_mid,
+                    sdp_mline_index,
+                    ..Default::default()
+                };
+                if self.have_remote {
+                    self.pc.add_ice_candidate(init).await?;
+                } else {
+                    self.pending.push(init);
+                }
+            }
+            ServerMessage::IceRestart { from } => {
+                self.offer(&from, true).await?;
+            }
+            ServerMessage::Chat { from, text, .. } => {
+                let _ = self.shared.events.send(CallEvent::Chat { from, text });
+            }
+            ServerMessage::Error { code, message } => {
+                tracing::warn!(?code, "signalling server: {message}");
+                if code.is_fatal() {
+                    self.shared.set_state(CallState::Failed);
+                }
+            }
+            ServerMessage::Welcome { .. } | ServerMessage::Pong { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn remote_description_set(&mut self) {
+        self.have_remote = true;
+        for init in std::mem::take(&mut self.pending) {
+            if let Err(e) = self.pc.add_ice_candidate(init).await {
+                tracing::warn!("a remote candidate: {e}");
+            }
+        }
+    }
+}
+
+/// How long `kh call` and tests wait for a state before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);

@@ -1,0 +1,19 @@
+//! The call engine: one WebRTC peer connection to the other site, set up
+//! through `kakehashi-signal`, carrying Opus audio and VP8/VP9 video both
+//! ways and two data channels — `control` (reliable, ordered: annotations,
+//! report edits, slide commands) and `pointer` (unordered, no retransmits:
+//! a late pointer position is worthless).
+//!
+//! [`Call::start`] joins a room and negotiates with whoever is, or comes,
+//! there; the caller reads [`CallEvent`]s and asks for [`CallStats`].
+//! Media sources, codecs and the burned-in stamp are `kh-media`'s.
+
+mod engine;
+mod media_io;
+pub mod signalling;
+pub mod stats;
+
+pub use engine::{
+    CONNECT_TIMEOUT, Call, CallError, CallEvent, CallOptions, CallState, VideoSource,
+};
+pub use stats::CallStats;

@@ -1,0 +1,918 @@
+//! The tasks that move media and data: encoders feeding local tracks,
+//! remote tracks feeding decoders, data channels, and the counters they all
+//! keep.
+//!
+//! Encoding and decoding run on their own threads (a 1080p VP8 frame takes
+//! milliseconds: too long to hold a tokio worker); packets move between
+//! them and the async tracks through channels. Each remote track is read on
+//! its own task, as webrtc-rs drops packets from a track nobody drains.
+
+use crate::engine::{CallError, CallEvent, CallState, Shared, VideoSource};
+use crate::stats::{CallStats, TransportStats, percentiles};
+use bytes::Bytes;
+use kh_media::audio::{self, FRAME_SAMPLES, OpusDecoder, OpusEncoder, Tone};
+use kh_media::pattern::TestPattern;
+use kh_media::vpx::{Codec, EncoderConfig, VideoDecoder, VideoEncoder};
+use kh_media::y4m::{Y4mHeader, Y4mReader, Y4mWriter};
+use kh_media::{VideoFrame, stamp};
+use parking_lot::Mutex;
+use rtc::data_channel::RTCDataChannelInit;
+use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::media::Sample;
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::vp8::Vp8Packet;
+use rtc::rtp::codec::vp9::Vp9Packet;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+use std::collections::VecDeque;
+use std::io::BufWriter;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
+use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCStatsReport, RTCStatsReportEntry};
+
+/// Counts kept while the call runs; [`Counters::snapshot`] turns them
+/// into [`CallStats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub stats: CallStats,
+    latencies_ms: Vec<f64>,
+    control_rtts_ms: Vec<f64>,
+    /// The last second of received audio.
+    heard: VecDeque<i16>,
+    decoded_at: VecDeque<Instant>,
+    recorder: Option<(Y4mWriter<BufWriter<std::fs::File>>, std::path::PathBuf)>,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CallStats {
+        let mut stats = self.stats.clone();
+        if let Some((p50, p95, max)) = percentiles(&mut self.latencies_ms.clone()) {
+            stats.video_in.latency_ms_p50 = Some(p50);
+            stats.video_in.latency_ms_p95 = Some(p95);
+            stats.video_in.latency_ms_max = Some(max);
+        }
+        if let Some((p50, _, _)) = percentiles(&mut self.control_rtts_ms.clone()) {
+            stats.data.control_rtt_ms_p50 = Some(p50);
+        }
+        if !self.heard.is_empty() {
+            let pcm: Vec<i16> = self.heard.iter().copied().collect();
+            stats.audio.rms = Some(audio::rms(&pcm));
+            stats.audio.dominant_hz = Some(audio::dominant_frequency(&pcm));
+        }
+        if let (Some(first), Some(last)) = (self.decoded_at.front(), self.decoded_at.back()) {
+            let secs = last.duration_since(*first).as_secs_f64();
+            if secs > 0.0 {
+                stats.video_in.fps = (self.decoded_at.len() - 1) as f64 / secs;
+            }
+        }
+        stats
+    }
+
+    pub fn finish_recording(&mut self) {
+        if let Some((writer, path)) = self.recorder.take()
+            && let Err(e) = writer.finish()
+        {
+            tracing::error!("finishing the recording {}: {e}", path.display());
+        }
+    }
+}
+
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Marks inbound keyframe requests (PLI, FIR) for the application: by
+/// default inbound RTCP stops inside the interceptor chain, and the video
+/// sender would never hear that a receiver lost its picture.
+#[derive(Default)]
+pub(crate) struct KeyframeRequests {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
+    let any = packet.as_any();
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+fn local_track(
+    kind: RtpCodecKind,
+    codec: RTCRtpCodec,
+) -> Result<Arc<TrackLocalStaticSample>, CallError> {
+    let ssrc = rand_ssrc();
+    let name = match kind {
+        RtpCodecKind::Audio => "audio",
+        _ => "video",
+    };
+    Ok(Arc::new(TrackLocalStaticSample::new(
+        Instant::now(),
+        MediaStreamTrack::new(
+            "kakehashi".to_owned(),
+            format!("kakehashi-{name}"),
+            format!("kakehashi {name}"),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        ),
+    )?))
+}
+
+fn rand_ssrc() -> u32 {
+    // SSRCs only need to differ between streams of a session.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(1);
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    nanos
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919))
+        | 1
+}
+
+/// Add the audio and video tracks and start the tasks that fill them once
+/// the call connects.
+pub(crate) async fn start_senders(
+    shared: Arc<Shared>,
+    pc: &Arc<dyn PeerConnection>,
+) -> Result<(), CallError> {
+    let options = &shared.options;
+    let video_codec = RTCRtpCodec {
+        mime_type: options.codec.mime().to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: if options.codec == Codec::Vp9 {
+            "profile-id=0".into()
+        } else {
+            String::new()
+        },
+        rtcp_feedback: vec![],
+    };
+    let wants_video = options.echo || !matches!(options.video, VideoSource::None);
+    if wants_video {
+        let track = local_track(RtpCodecKind::Video, video_codec)?;
+        let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+        tokio::spawn(send_video(shared.clone(), track, sender));
+    }
+    let audio_codec = RTCRtpCodec {
+        mime_type: "audio/opus".to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    };
+    let track = local_track(RtpCodecKind::Audio, audio_codec)?;
+    let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+    tokio::spawn(send_audio(shared, track, sender));
+    Ok(())
+}
+
+async fn wait_connected(shared: &Shared) -> bool {
+    loop {
+        match *shared.state.lock() {
+            CallState::Connected => return true,
+            CallState::Closed | CallState::Failed => return false,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn payload_type(sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>) -> Option<u8> {
+    sender
+        .get_parameters()
+        .await
+        .ok()?
+        .rtp_parameters
+        .codecs
+        .first()
+        .map(|c| c.payload_type)
+}
+
+fn call_over(shared: &Shared) -> bool {
+    matches!(*shared.state.lock(), CallState::Closed | CallState::Failed)
+}
+
+/// Where outgoing pictures come from.
+enum Pictures {
+    Pattern(TestPattern),
+    File(
+        Y4mReader<std::io::BufReader<std::fs::File>>,
+        std::path::PathBuf,
+    ),
+    Echo,
+}
+
+impl Pictures {
+    fn open(shared: &Shared) -> Result<(Pictures, u32, u32), String> {
+        if shared.options.echo {
+            return Ok((Pictures::Echo, 0, 0));
+        }
+        match &shared.options.video {
+            VideoSource::TestPattern { width, height } => {
+                let pattern = TestPattern::new(*width, *height);
+                let (w, h) = pattern.size();
+                Ok((Pictures::Pattern(pattern), w, h))
+            }
+            VideoSource::File(path) => {
+                let reader = open_y4m(path)?;
+                let (w, h) = (reader.header.width, reader.header.height);
+                Ok((Pictures::File(reader, path.clone()), w, h))
+            }
+            VideoSource::None => Err("no video source".into()),
+        }
+    }
+
+    fn next(&mut self, shared: &Shared) -> Result<Option<VideoFrame>, String> {
+        match self {
+            Pictures::Pattern(p) => Ok(Some(p.next_frame(unix_ms()))),
+            Pictures::File(reader, path) => match reader.next_frame() {
+                Ok(Some(frame)) => Ok(Some(frame)),
+                // Loop the file.
+                Ok(None) => {
+                    *reader = open_y4m(path)?;
+                    reader
+                        .next_frame()
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                }
+                Err(e) => Err(format!("{}: {e}", path.display())),
+            },
+            Pictures::Echo => Ok(shared.echo_video.lock().take()),
+        }
+    }
+}
+
+fn open_y4m(
+    path: &std::path::Path,
+) -> Result<Y4mReader<std::io::BufReader<std::fs::File>>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Y4mReader::new(std::io::BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+async fn send_video(
+    shared: Arc<Shared>,
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+) {
+    // Keyframe requests from the far end.
+    let requests = track.clone();
+    let keyframes = shared.clone();
+    tokio::spawn(async move {
+        while let Some(event) = requests.poll().await {
+            if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+            {
+                keyframes.keyframe_wanted.store(true, Ordering::Relaxed);
+                keyframes.counters.lock().stats.video_out.keyframe_requests += 1;
+            }
+        }
+    });
+    if !wait_connected(&shared).await {
+        return;
+    }
+    let Some(pt) = payload_type(&sender).await else {
+        tracing::error!("video: no codec was negotiated");
+        return;
+    };
+    let Some(&ssrc) = track.ssrcs().await.first() else {
+        return;
+    };
+    let (encoded_tx, mut encoded) = mpsc::channel::<(Bytes, Duration)>(8);
+    let encoder_shared = shared.clone();
+    std::thread::Builder::new()
+        .name("kh-video-encode".into())
+        .spawn(move || encode_loop(encoder_shared, encoded_tx))
+        .ok();
+    while let Some((data, duration)) = encoded.recv().await {
+        let sample = Sample {
+            data,
+            duration,
+            ..Sample::new(Instant::now())
+        };
+        if let Err(e) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+            tracing::warn!("video: writing a frame: {e}");
+            if call_over(&shared) {
+                return;
+            }
+        }
+    }
+}
+
+/// Make pictures at the frame rate, encode them, hand the packets over.
+fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
+    let options = shared.options.clone();
+    let (mut pictures, mut width, mut height) = match Pictures::open(&shared) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("video source: {e}");
+            return;
+        }
+    };
+    let interval = Duration::from_secs_f64(1.0 / f64::from(options.fps.max(1)));
+    let mut encoder: Option<VideoEncoder> = None;
+    let mut next = Instant::now();
+    let mut last_sent = Instant::now();
+    while !call_over(&shared) {
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        next += interval;
+        let frame = match pictures.next(&shared) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!("video source: {e}");
+                return;
+            }
+        };
+        if (frame.width, frame.height) != (width, height) || encoder.is_none() {
+            (width, height) = (frame.width, frame.height);
+            encoder = match VideoEncoder::new(EncoderConfig {
+                codec: options.codec,
+                width,
+                height,
+                fps: options.fps,
+                bitrate_kbps: options.bitrate_kbps,
+                threads: 2,
+            }) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    tracing::error!("video encoder: {e}");
+                    return;
+                }
+            };
+            let mut c = shared.counters.lock();
+            c.stats.video_out.codec = options.codec.mime().to_owned();
+            c.stats.video_out.width = width;
+            c.stats.video_out.height = height;
+        }
+        let Some(enc) = encoder.as_mut() else {
+            continue;
+        };
+        if shared.keyframe_wanted.swap(false, Ordering::Relaxed) {
+            enc.request_keyframe();
+        }
+        let packets = match enc.encode(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("video encode: {e}");
+                return;
+            }
+        };
+        for packet in packets {
+            {
+                let mut c = shared.counters.lock();
+                c.stats.video_out.frames_encoded += 1;
+                c.stats.video_out.keyframes += u64::from(packet.keyframe);
+                c.stats.video_out.bytes += packet.data.len() as u64;
+            }
+            let now = Instant::now();
+            let duration = now.duration_since(last_sent).max(Duration::from_millis(1));
+            last_sent = now;
+            if out
+                .blocking_send((Bytes::from(packet.data), duration))
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+async fn send_audio(
+    shared: Arc<Shared>,
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+) {
+    if !wait_connected(&shared).await {
+        return;
+    }
+    let Some(pt) = payload_type(&sender).await else {
+        tracing::error!("audio: no codec was negotiated");
+        return;
+    };
+    let Some(&ssrc) = track.ssrcs().await.first() else {
+        return;
+    };
+    let mut encoder = match OpusEncoder::new(false, 32_000) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("audio encoder: {e}");
+            return;
+        }
+    };
+    let mut tone = shared.options.tone_hz.map(Tone::new);
+    let mut ticks = tokio::time::interval(Duration::from_millis(20));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !call_over(&shared) {
+        ticks.tick().await;
+        let pcm: Vec<i16> = if shared.options.echo {
+            let mut heard = shared.echo_audio.lock();
+            if heard.len() < FRAME_SAMPLES {
+                vec![0; FRAME_SAMPLES]
+            } else {
+                heard.drain(..FRAME_SAMPLES).collect()
+            }
+        } else if let Some(tone) = tone.as_mut() {
+            tone.next_frame()
+        } else {
+            vec![0; FRAME_SAMPLES]
+        };
+        let packet = match encoder.encode(&pcm) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("audio encode: {e}");
+                return;
+            }
+        };
+        let sample = Sample {
+            data: Bytes::from(packet),
+            duration: Duration::from_millis(20),
+            ..Sample::new(Instant::now())
+        };
+        if track
+            .sample_writer(ssrc, pt)
+            .write_sample(&sample)
+            .await
+            .is_ok()
+        {
+            shared.counters.lock().stats.audio.packets_sent += 1;
+        }
+    }
+}
+
+/// Read a remote track on its own task until it ends.
+pub(crate) fn receive_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
+    tokio::spawn(async move {
+        match track.kind().await {
+            RtpCodecKind::Audio => receive_audio(shared, track).await,
+            RtpCodecKind::Video => receive_video(shared, track).await,
+            _ => {}
+        }
+    });
+}
+
+async fn receive_audio(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
+    let mut decoder = match OpusDecoder::new(false) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("audio decoder: {e}");
+            return;
+        }
+    };
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            if matches!(event, TrackRemoteEvent::OnEnded) {
+                break;
+            }
+            continue;
+        };
+        if packet.payload.is_empty() {
+            continue;
+        }
+        let pcm = decoder.decode(&packet.payload);
+        let mut c = shared.counters.lock();
+        c.stats.audio.packets_received += 1;
+        match pcm {
+            Ok(pcm) => {
+                c.heard.extend(pcm.iter().copied());
+                let excess = c.heard.len().saturating_sub(audio::SAMPLE_RATE as usize);
+                c.heard.drain(..excess);
+                drop(c);
+                if shared.options.echo {
+                    let mut echo = shared.echo_audio.lock();
+                    echo.extend(pcm);
+                    // Never more than 200 ms behind.
+                    let excess = echo.len().saturating_sub(FRAME_SAMPLES * 10);
+                    echo.drain(..excess);
+                }
+            }
+            Err(_) => c.stats.audio.packets_undecodable += 1,
+        }
+    }
+}
+
+enum Depacketizer {
+    Vp8(Box<SampleBuilder<Vp8Packet>>),
+    Vp9(Box<SampleBuilder<Vp9Packet>>),
+}
+
+impl Depacketizer {
+    fn push(&mut self, now: Instant, packet: rtc::rtp::Packet) {
+        match self {
+            Depacketizer::Vp8(b) => b.push(now, packet),
+            Depacketizer::Vp9(b) => b.push(now, packet),
+        }
+    }
+
+    fn pop(&mut self, now: Instant) -> Option<Sample> {
+        match self {
+            Depacketizer::Vp8(b) => b.pop(now),
+            Depacketizer::Vp9(b) => b.pop(now),
+        }
+    }
+}
+
+async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
+    let mut builder: Option<(Depacketizer, u32)> = None;
+    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Bytes>(30);
+    let mut frames_rx = Some(frames_rx);
+    let want_pli = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut last_pli: Option<Instant> = None;
+    while let Some(event) = track.poll().await {
+        let packet = match event {
+            TrackRemoteEvent::OnRtpPacket(packet) => packet,
+            TrackRemoteEvent::OnEnded => break,
+            _ => continue,
+        };
+        let now = Instant::now();
+        if builder.is_none() {
+            let ssrc = packet.header.ssrc;
+            let mime = track
+                .codec(ssrc)
+                .await
+                .map(|c| c.mime_type)
+                .unwrap_or_default();
+            let Some(codec) = Codec::from_mime(&mime) else {
+                tracing::error!("video: cannot decode {mime:?}");
+                return;
+            };
+            // Up to 200 ms of reordering is waited for; later is lost.
+            let depacketizer = match codec {
+                Codec::Vp8 => Depacketizer::Vp8(Box::new(
+                    SampleBuilder::new(512, Vp8Packet::default(), 90_000)
+                        .with_max_time_delay(Duration::from_millis(200)),
+                )),
+                Codec::Vp9 => Depacketizer::Vp9(Box::new(
+                    SampleBuilder::new(512, Vp9Packet::default(), 90_000)
+                        .with_max_time_delay(Duration::from_millis(200)),
+                )),
+            };
+            builder = Some((depacketizer, ssrc));
+            shared.counters.lock().stats.video_in.codec = codec.mime().to_owned();
+            if let Some(rx) = frames_rx.take() {
+                let decode_shared = shared.clone();
+                let pli = want_pli.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("kh-video-decode".into())
+                    .spawn(move || decode_loop(decode_shared, codec, rx, pli));
+                if let Err(e) = spawned {
+                    tracing::error!("video: starting the decoder thread: {e}");
+                    return;
+                }
+            }
+        }
+        let Some((depacketizer, ssrc)) = builder.as_mut() else {
+            continue;
+        };
+        depacketizer.push(now, packet);
+        while let Some(sample) = depacketizer.pop(now) {
+            if frames_tx.try_send(sample.data).is_err() {
+                // The decoder is behind: drop, and ask for a fresh start.
+                shared.counters.lock().stats.video_in.frames_dropped += 1;
+                want_pli.store(true, Ordering::Relaxed);
+            }
+        }
+        if want_pli.load(Ordering::Relaxed)
+            && last_pli.is_none_or(|t| now.duration_since(t) > Duration::from_millis(300))
+        {
+            want_pli.store(false, Ordering::Relaxed);
+            last_pli = Some(now);
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: *ssrc,
+            };
+            if let Err(e) = track.write_rtcp(vec![Box::new(pli)]).await {
+                tracing::debug!("video: sending PLI: {e}");
+            }
+        }
+    }
+}
+
+/// Decode compressed frames as they come; read their stamps; record and
+/// echo them.
+fn decode_loop(
+    shared: Arc<Shared>,
+    codec: Codec,
+    frames: std::sync::mpsc::Receiver<Bytes>,
+    want_pli: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut decoder = match VideoDecoder::new(codec, 2) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("video decoder: {e}");
+            return;
+        }
+    };
+    let mut last_counter: Option<u32> = None;
+    while let Ok(data) = frames.recv() {
+        let pictures = match decoder.decode(&data) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!("video: a frame did not decode: {e}");
+                shared.counters.lock().stats.video_in.frames_dropped += 1;
+                want_pli.store(true, Ordering::Relaxed);
+                continue;
+            }
+        };
+        for picture in pictures {
+            let now_ms = unix_ms();
+            let stamp = stamp::read(&picture);
+            let elapsed = shared.elapsed_ms();
+            let mut c = shared.counters.lock();
+            let v = &mut c.stats.video_in;
+            v.frames_decoded += 1;
+            v.width = picture.width;
+            v.height = picture.height;
+            if let Some(s) = stamp {
+                v.stamps_read += 1;
+                v.first_counter.get_or_insert(s.counter);
+                v.last_counter = Some(s.counter);
+                match last_counter {
+                    Some(prev) if s.counter <= prev => v.out_of_order += 1,
+                    Some(prev) => v.counter_gaps += u64::from(s.counter - prev - 1),
+                    None => {}
+                }
+                last_counter = Some(s.counter);
+                let latency = now_ms as f64 - s.captured_ms as f64;
+                c.latencies_ms.push(latency);
+            }
+            if c.stats.first_frame_after_ms.is_none() {
+                c.stats.first_frame_after_ms = Some(elapsed);
+            }
+            c.decoded_at.push_back(Instant::now());
+            while c
+                .decoded_at
+                .front()
+                .is_some_and(|t| t.elapsed() > Duration::from_secs(2))
+            {
+                c.decoded_at.pop_front();
+            }
+            record(&shared, &mut c, &picture);
+            drop(c);
+            if shared.options.echo {
+                *shared.echo_video.lock() = Some(picture);
+            }
+        }
+    }
+}
+
+/// Append a received picture to `record_dir/received.y4m`.
+fn record(shared: &Shared, c: &mut Counters, picture: &VideoFrame) {
+    let Some(dir) = &shared.options.record_dir else {
+        return;
+    };
+    if c.recorder.is_none() {
+        let path = dir.join(format!("received-{}x{}.y4m", picture.width, picture.height));
+        let opened = std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::File::create(&path))
+            .and_then(|file| {
+                Y4mWriter::new(
+                    BufWriter::new(file),
+                    Y4mHeader {
+                        width: picture.width,
+                        height: picture.height,
+                        fps_num: shared.options.fps.max(1),
+                        fps_den: 1,
+                        colour: picture.colour,
+                    },
+                )
+            });
+        match opened {
+            Ok(writer) => c.recorder = Some((writer, path)),
+            Err(e) => {
+                tracing::error!("recording to {}: {e}", path.display());
+                return;
+            }
+        }
+    }
+    if let Some((writer, path)) = c.recorder.as_mut() {
+        match writer.write(picture) {
+            Ok(()) => c.stats.video_in.recorded += 1,
+            // A size change mid-call: the recording keeps the first size.
+            Err(e) => tracing::debug!("recording to {}: {e}", path.display()),
+        }
+    }
+}
+
+/// The offerer's two channels.
+pub(crate) async fn create_data_channels(
+    shared: &Arc<Shared>,
+    pc: &Arc<dyn PeerConnection>,
+) -> Result<(), CallError> {
+    let control = pc
+        .create_data_channel(
+            "control",
+            Some(RTCDataChannelInit {
+                ordered: true,
+                ..Default::default()
+            }),
+        )
+        .await?;
+    let pointer = pc
+        .create_data_channel(
+            "pointer",
+            Some(RTCDataChannelInit {
+                ordered: false,
+                max_retransmits: Some(0),
+                ..Default::default()
+            }),
+        )
+        .await?;
+    adopt_data_channel(shared.clone(), control).await;
+    adopt_data_channel(shared.clone(), pointer).await;
+    Ok(())
+}
+
+/// Read a data channel on its own task; it is usable once open.
+pub(crate) async fn adopt_data_channel(shared: Arc<Shared>, channel: Arc<dyn DataChannel>) {
+    let label = channel.label().await.unwrap_or_default();
+    let is_control = match label.as_str() {
+        "control" => true,
+        "pointer" => false,
+        other => {
+            tracing::warn!("ignoring a data channel named {other:?}");
+            return;
+        }
+    };
+    let held = channel.clone();
+    let slot = move |shared: &Shared| {
+        if is_control {
+            &shared.control
+        } else {
+            &shared.pointer
+        }
+        .lock()
+        .replace(held.clone())
+    };
+    let open_now = channel.ready_state().await.ok() == Some(RTCDataChannelState::Open);
+    let reader = channel.clone();
+    if open_now {
+        slot(&shared);
+    }
+    tokio::spawn(async move {
+        while let Some(event) = reader.poll().await {
+            match event {
+                DataChannelEvent::OnOpen => {
+                    slot(&shared);
+                }
+                DataChannelEvent::OnMessage(message) => {
+                    let text = String::from_utf8_lossy(&message.data).into_owned();
+                    if is_control {
+                        on_control(&shared, &reader, text).await;
+                    } else {
+                        shared.counters.lock().stats.data.pointer_received += 1;
+                    }
+                }
+                DataChannelEvent::OnClose => break,
+                _ => {}
+            }
+        }
+        let _ = if is_control {
+            &shared.control
+        } else {
+            &shared.pointer
+        }
+        .lock()
+        .take();
+    });
+}
+
+async fn on_control(shared: &Shared, channel: &Arc<dyn DataChannel>, text: String) {
+    shared.counters.lock().stats.data.control_received += 1;
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some("ping") => {
+            let t = value.get("t").cloned().unwrap_or_default();
+            let reply = serde_json::json!({"type": "pong", "t": t}).to_string();
+            if channel.send_text(&reply).await.is_ok() {
+                shared.counters.lock().stats.data.control_sent += 1;
+            }
+        }
+        Some("pong") => {
+            if let Some(t) = value.get("t").and_then(|t| t.as_f64()) {
+                let rtt = shared.elapsed_ms() - t;
+                shared.counters.lock().control_rtts_ms.push(rtt);
+            }
+        }
+        _ => {
+            let _ = shared.events.send(CallEvent::Control(text));
+        }
+    }
+}
+
+pub(crate) async fn send_on(
+    slot: &Mutex<Option<Arc<dyn DataChannel>>>,
+    text: &str,
+) -> Result<(), CallError> {
+    let channel = slot.lock().clone().ok_or(CallError::NotOpen)?;
+    channel.send_text(text).await?;
+    Ok(())
+}
+
+/// Transport figures from webrtc-rs's statistics.
+pub(crate) fn fill_transport(out: &mut TransportStats, report: &RTCStatsReport) {
+    for pair in report.candidate_pairs() {
+        if !pair.nominated {
+            continue;
+        }
+        out.rtt_ms = Some(pair.current_round_trip_time * 1e3);
+        out.bytes_sent = pair.bytes_sent;
+        out.bytes_received = pair.bytes_received;
+        let local = report.iter().find_map(|entry| match entry {
+            RTCStatsReportEntry::LocalCandidate(c) if c.stats.id == pair.local_candidate_id => {
+                Some(c)
+            }
+            _ => None,
+        });
+        match local {
+            Some(c) => out.local_candidate_type = Some(c.candidate_type.to_string()),
+            None => tracing::debug!(
+                id = %pair.local_candidate_id,
+                known = ?report
+                    .iter()
+                    .filter_map(|e| match e {
+                        RTCStatsReportEntry::LocalCandidate(c) => Some(c.stats.id.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+                "the selected pair's local candidate is not in the report"
+            ),
+        }
+    }
+    let mut jitter: Option<f64> = None;
+    for inbound in report.inbound_rtp_streams() {
+        let r = &inbound.received_rtp_stream_stats;
+        out.packets_received += r.packets_received;
+        out.packets_lost += r.packets_lost;
+        // webrtc-rs 0.21 documents `jitter` in seconds but fills it with
+        // the receiver report's value, in RTP timestamp units.
+        let clock = match r.rtp_stream_stats.kind {
+            RtpCodecKind::Audio => 48_000.0,
+            _ => 90_000.0,
+        };
+        let ms = r.jitter / clock * 1e3;
+        jitter = Some(jitter.unwrap_or(0.0).max(ms));
+    }
+    out.jitter_ms = jitter;
+}

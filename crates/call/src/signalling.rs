@@ -1,0 +1,163 @@
+//! A client of `kakehashi-signal` (protocol of `docs/signalling.md`): one
+//! WebSocket, `ws://` on loopback or `wss://` with the system's trust store.
+
+use futures_util::{SinkExt, StreamExt};
+use kh_signal_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("connecting to the signalling server {url}: {source}")]
+    Connect {
+        url: String,
+        source: Box<tokio_tungstenite::tungstenite::Error>,
+    },
+    #[error("the signalling server refused to join ({}): {message}", code_name(*.code))]
+    Refused {
+        code: kh_signal_protocol::ErrorCode,
+        message: String,
+    },
+    #[error("the signalling server closed the connection{0}")]
+    Closed(String),
+    #[error("the signalling server sent something unexpected: {0}")]
+    Unexpected(String),
+}
+
+/// What `join` answered.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    pub peer_id: String,
+    pub room: String,
+    pub participants: Vec<kh_signal_protocol::Participant>,
+    pub ice_servers: Vec<kh_signal_protocol::IceServer>,
+}
+
+/// A joined connection: send with `outbox`, receive on `inbox`. Dropping
+/// `outbox` leaves the room.
+pub struct SignalConnection {
+    pub welcome: Welcome,
+    pub outbox: mpsc::UnboundedSender<ClientMessage>,
+    pub inbox: mpsc::UnboundedReceiver<ServerMessage>,
+}
+
+/// Connect to `url` and join with `token`.
+pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection, SignalError> {
+    // rustls needs a process-wide provider; an error means one is set.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (socket, _) =
+        tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| SignalError::Connect {
+                url: url.to_owned(),
+                source: Box::new(e),
+            })?;
+    let (mut sink, mut stream) = socket.split();
+    let join = ClientMessage::Join {
+        version: PROTOCOL_VERSION,
+        token: token.to_owned(),
+        name: name.to_owned(),
+    };
+    sink.send(Message::Text(encode(&join).into()))
+        .await
+        .map_err(|e| SignalError::Closed(format!(" while joining: {e}")))?;
+    let welcome = match next_message(&mut stream).await? {
+        ServerMessage::Welcome {
+            peer_id,
+            room,
+            participants,
+            ice_servers,
+            ..
+        } => Welcome {
+            peer_id,
+            room,
+            participants,
+            ice_servers,
+        },
+        ServerMessage::Error { code, message } => {
+            return Err(SignalError::Refused { code, message });
+        }
+        other => {
+            return Err(SignalError::Unexpected(format!(
+                "{other:?} before the welcome"
+            )));
+        }
+    };
+    let (outbox, mut outgoing) = mpsc::unbounded_channel::<ClientMessage>();
+    let (incoming, inbox) = mpsc::unbounded_channel::<ServerMessage>();
+    tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            if sink
+                .send(Message::Text(encode(&message).into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = sink
+            .send(Message::Text(encode(&ClientMessage::Leave).into()))
+            .await;
+        let _ = sink.close().await;
+    });
+    tokio::spawn(async move {
+        loop {
+            match next_message(&mut stream).await {
+                Ok(message) => {
+                    if incoming.send(message).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("signalling connection ended: {e}");
+                    return;
+                }
+            }
+        }
+    });
+    Ok(SignalConnection {
+        welcome,
+        outbox,
+        inbox,
+    })
+}
+
+/// An error code as the protocol spells it (`unauthorized`, `room_full`).
+fn code_name(code: kh_signal_protocol::ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn encode(message: &ClientMessage) -> String {
+    // Plain data: serialising cannot fail.
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+type Stream = futures_util::stream::SplitStream<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+>;
+
+async fn next_message(stream: &mut Stream) -> Result<ServerMessage, SignalError> {
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(&text).map_err(|e| {
+                    SignalError::Unexpected(format!(
+                        "{e} in {:?}",
+                        kh_signal_protocol::truncate(&text, 80)
+                    ))
+                });
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Err(SignalError::Closed(
+                    frame.map(|f| format!(": {}", f.reason)).unwrap_or_default(),
+                ));
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(SignalError::Closed(format!(": {e}"))),
+            None => return Err(SignalError::Closed(String::new())),
+        }
+    }
+}

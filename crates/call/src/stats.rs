@@ -1,0 +1,106 @@
+//! What a call measured: from the transport (webrtc-rs's stats: RTT, loss,
+//! jitter, bytes) and from what was actually decoded (frames, the stamps
+//! burned into them: order and glass-to-glass latency).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallStats {
+    /// The state the call is in (or ended in).
+    pub state: String,
+    /// From starting to join until the peer connection was connected.
+    pub connected_after_ms: Option<f64>,
+    /// From starting to join until the first remote frame was decoded.
+    pub first_frame_after_ms: Option<f64>,
+    pub video_out: VideoOut,
+    pub video_in: VideoIn,
+    pub audio: AudioStats,
+    pub data: DataStats,
+    pub transport: TransportStats,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VideoOut {
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames_encoded: u64,
+    pub keyframes: u64,
+    pub bytes: u64,
+    /// Keyframes sent because the far end asked (PLI/FIR).
+    pub keyframe_requests: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VideoIn {
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames_decoded: u64,
+    /// Compressed frames the decoder refused (corrupt or missing reference).
+    pub frames_dropped: u64,
+    /// Frames per second over the last stats interval.
+    pub fps: f64,
+    /// Decoded frames that carried a readable stamp.
+    pub stamps_read: u64,
+    /// Stamped frames whose counter was not above the previous one's.
+    pub out_of_order: u64,
+    /// Counters skipped between consecutive stamped frames (frames the
+    /// sender made that never showed here).
+    pub counter_gaps: u64,
+    pub first_counter: Option<u32>,
+    pub last_counter: Option<u32>,
+    /// Capture (sender's clock) to decoded (ours), over stamped frames:
+    /// meaningful when both clocks are one, as in loopback tests, or
+    /// synchronised.
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p95: Option<f64>,
+    pub latency_ms_max: Option<f64>,
+    /// Frames written by `--record`.
+    pub recorded: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AudioStats {
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub packets_undecodable: u64,
+    /// The strongest frequency in the last second heard, in Hz.
+    pub dominant_hz: Option<f64>,
+    pub rms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataStats {
+    pub control_sent: u64,
+    pub control_received: u64,
+    pub pointer_sent: u64,
+    pub pointer_received: u64,
+    /// Round trips of `ping`s on the control channel.
+    pub control_rtt_ms_p50: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TransportStats {
+    /// The selected candidate pair's current round trip.
+    pub rtt_ms: Option<f64>,
+    /// "host", "srflx", "relay": how the path was made.
+    pub local_candidate_type: Option<String>,
+    pub packets_received: u64,
+    pub packets_lost: i64,
+    pub jitter_ms: Option<f64>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub bitrate_in_kbps: f64,
+    pub bitrate_out_kbps: f64,
+}
+
+/// Median and 95th percentile of `values` (sorted in place).
+pub fn percentiles(values: &mut [f64]) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.5), at(0.95), values[values.len() - 1]))
+}

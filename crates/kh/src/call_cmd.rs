@@ -1,0 +1,213 @@
+//! `kh call`: a headless call peer for automated tests and IT's test calls.
+//! Sends the stamped test pattern (or a Y4M file) and a tone, pings over
+//! the control channel every second, moves a pointer at 30 Hz, and reports
+//! what it measured as JSON.
+
+use anyhow::{Context, Result, bail};
+use kh_call::{Call, CallEvent, CallOptions, CallState, VideoSource};
+use kh_media::vpx::Codec;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct CallArgs {
+    /// The signalling server's WebSocket URL (ws://HOST:PORT/ws, or wss://).
+    #[arg(long)]
+    server: String,
+    /// The room; must be the one the token was issued for.
+    #[arg(long)]
+    room: String,
+    /// A room token from `kakehashi-signal token` or the token API.
+    #[arg(long)]
+    token: String,
+    /// What to send: `testsrc` (moving pattern with a stamped counter),
+    /// a .y4m file (looped), or `none`. `camera` is not available yet.
+    #[arg(long, default_value = "testsrc")]
+    send: String,
+    /// Test pattern size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x360")]
+    size: String,
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// vp8 or vp9.
+    #[arg(long, default_value = "vp8")]
+    codec: String,
+    /// Video bitrate in kbit/s.
+    #[arg(long, default_value_t = 1500)]
+    bitrate: u32,
+    /// Frequency of the test tone sent as audio, in Hz (0: silence).
+    #[arg(long, default_value_t = 440.0)]
+    tone: f64,
+    /// Write received video to DIR/received-WxH.y4m.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Send back what arrives instead of our own media.
+    #[arg(long)]
+    echo: bool,
+    /// End the call after this many seconds (default: when the other side
+    /// leaves, or on Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Write the call's statistics here as JSON when it ends.
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
+    /// Local address to gather candidates on (default: all interfaces).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: String,
+    /// Only relay (TURN) candidates.
+    #[arg(long)]
+    relay_only: bool,
+    /// Name shown to the room.
+    #[arg(long, default_value = "kh call")]
+    name: String,
+}
+
+pub fn run(args: CallArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(call(args))
+}
+
+async fn call(args: CallArgs) -> Result<()> {
+    let mut options = CallOptions::new(&args.server, &args.token);
+    options.name = args.name.clone();
+    options.video = match args.send.as_str() {
+        "testsrc" => {
+            let (width, height) = crate::parse_size("--size", &args.size)?;
+            VideoSource::TestPattern { width, height }
+        }
+        "none" => VideoSource::None,
+        "camera" => {
+            bail!("--send camera: camera capture is not built yet; use testsrc or a .y4m file")
+        }
+        file => {
+            let path = PathBuf::from(file);
+            if !path.is_file() {
+                bail!("--send {file}: not testsrc, none, or a readable .y4m file");
+            }
+            VideoSource::File(path)
+        }
+    };
+    options.codec = match args.codec.to_ascii_lowercase().as_str() {
+        "vp8" => Codec::Vp8,
+        "vp9" => Codec::Vp9,
+        other => bail!("--codec {other}: vp8 or vp9"),
+    };
+    if args.fps == 0 || args.fps > 120 {
+        bail!("--fps {}: 1 to 120", args.fps);
+    }
+    options.fps = args.fps;
+    options.bitrate_kbps = args.bitrate;
+    options.tone_hz = (args.tone > 0.0).then_some(args.tone);
+    options.echo = args.echo;
+    options.record_dir = args.record.clone();
+    options.udp_addrs = vec![format!("{}:0", args.bind)];
+    options.relay_only = args.relay_only;
+
+    let mut call = Call::start(options).await.context("joining the call")?;
+    let welcome_room = call.room().to_owned();
+    if welcome_room != args.room {
+        bail!(
+            "--room {}: the token is for room {welcome_room:?}",
+            args.room
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({"event": "joined", "room": welcome_room})
+    );
+    let started = Instant::now();
+    let deadline = args
+        .duration
+        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let mut ping = tokio::time::interval(Duration::from_secs(1));
+    let mut pointer = tokio::time::interval(Duration::from_millis(33));
+    let mut seq = 0u64;
+    let mut was_connected = false;
+    let mut failure: Option<String> = None;
+    loop {
+        let until_deadline = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(3600));
+        if deadline.is_some() && until_deadline.is_zero() {
+            break;
+        }
+        tokio::select! {
+            event = call.events.recv() => {
+                let Some(event) = event else { break };
+                match event {
+                    CallEvent::State(state) => {
+                        println!("{}", serde_json::json!({"event": "state", "state": state.as_str()}));
+                        match state {
+                            CallState::Connected => was_connected = true,
+                            CallState::Failed => {
+                                failure = Some("the connection failed".into());
+                                break;
+                            }
+                            CallState::Closed if was_connected && deadline.is_none() => break,
+                            _ => {}
+                        }
+                    }
+                    CallEvent::PeerJoined { peer_id, .. } => {
+                        println!("{}", serde_json::json!({"event": "peer_joined", "peer_id": peer_id}));
+                    }
+                    CallEvent::PeerLeft { peer_id } => {
+                        println!("{}", serde_json::json!({"event": "peer_left", "peer_id": peer_id}));
+                        if deadline.is_none() {
+                            break;
+                        }
+                    }
+                    CallEvent::Control(text) => {
+                        println!("{}", serde_json::json!({"event": "control", "text": text}));
+                    }
+                    CallEvent::Chat { from, text } => {
+                        println!("{}", serde_json::json!({"event": "chat", "from": from, "text": text}));
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if call.data_ready() {
+                    let _ = call.ping().await;
+                }
+            }
+            _ = pointer.tick() => {
+                if call.data_ready() {
+                    // A slow circle, as a specialist's pointer might move.
+                    let t = started.elapsed().as_secs_f64();
+                    let (x, y) = (0.5 + 0.3 * t.cos(), 0.5 + 0.3 * t.sin());
+                    if call.send_pointer(x, y, seq).await.is_ok() {
+                        seq += 1;
+                    }
+                }
+            }
+            _ = tokio::time::sleep(until_deadline) => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    let stats = call.hang_up().await;
+    let json = serde_json::to_string_pretty(&stats)?;
+    println!("{}", serde_json::json!({"event": "ended", "stats": stats}));
+    if let Some(path) = &args.stats_json {
+        write_atomically(path, json.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(why) = failure {
+        bail!("{why}");
+    }
+    Ok(())
+}
+
+/// Write to a temporary file beside `path`, then rename: a reader never
+/// sees half a file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! Two `kh call` processes meet through a real signalling server on
+//! loopback and exchange video, audio and data both ways. The stamps
+//! burned into the test pattern prove order and give latency; the tones
+//! prove audio crossed in each direction.
+
+use kakehashi_signal::{Config, Role, Server, TokenKey};
+use kh_media::stamp;
+use kh_media::y4m::Y4mReader;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const SECRET: &str = "a test secret of at least 32 bytes!!";
+
+async fn server() -> Server {
+    let config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
+    Server::start(config).await.expect("signalling server")
+}
+
+fn token(room: &str, role: Role) -> String {
+    TokenKey::new(SECRET.as_bytes())
+        .issue(room, role, 600, kakehashi_signal::token::unix_now())
+        .expect("token")
+}
+
+/// Start `kh call`, and return once it has joined the room.
+fn peer(server: &Server, room: &str, role: Role, stats: &Path, extra: &[&str]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["call", "--server"])
+        .arg(format!("ws://{}/ws", server.addr))
+        .args(["--room", room, "--token", &token(room, role)])
+        .args(["--bind", "127.0.0.1", "--size", "320x240", "--fps", "15"])
+        .arg("--stats-json")
+        .arg(stats)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kh call");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.contains(r#""joined""#),
+        "kh call did not join: {first}"
+    );
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn finish(mut child: Child, stats: &Path) -> Value {
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "kh call exited {status}");
+    let text = std::fs::read_to_string(stats).expect("stats JSON");
+    serde_json::from_str(&text).expect("stats parse")
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+/// What every good direction of a call shows.
+fn assert_received(name: &str, s: &Value, tone_heard: f64) {
+    assert!(f(s, "video_in.frames_decoded") >= 20.0, "{name}: {s}");
+    assert_eq!(
+        f(s, "video_in.stamps_read"),
+        f(s, "video_in.frames_decoded"),
+        "{name}: every decoded frame carries its stamp"
+    );
+    assert_eq!(f(s, "video_in.out_of_order"), 0.0, "{name}: {s}");
+    let p50 = f(s, "video_in.latency_ms_p50");
+    assert!((0.0..5000.0).contains(&p50), "{name}: latency {p50}");
+    assert!(f(s, "first_frame_after_ms") > 0.0);
+    assert!(f(s, "audio.packets_received") > 20.0, "{name}: {s}");
+    let heard = f(s, "audio.dominant_hz");
+    assert!(
+        (heard - tone_heard).abs() < 15.0,
+        "{name} heard {heard} Hz, not {tone_heard}"
+    );
+    assert!(f(s, "data.pointer_received") > 10.0, "{name}: {s}");
+    assert!(f(s, "data.control_received") >= 1.0, "{name}: {s}");
+    assert!(f(s, "transport.rtt_ms") >= 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_exchange_video_audio_and_data() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let record = dir.path().join("rec");
+    let record_arg = record.to_str().expect("utf-8");
+    let a = peer(
+        &server,
+        "case-call",
+        Role::Specialist,
+        &sa,
+        &["--duration", "7", "--tone", "440", "--record", record_arg],
+    );
+    let b = peer(
+        &server,
+        "case-call",
+        Role::Presenter,
+        &sb,
+        &["--duration", "6", "--tone", "660"],
+    );
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    assert_received("A", &a, 660.0);
+    assert_received("B", &b, 440.0);
+    // Counters from the start: nothing before the first frame was lost.
+    assert!(f(&a, "video_in.first_counter") < 15.0, "{a}");
+
+    // The recording holds what A decoded, stamps intact and in order.
+    let file = std::fs::File::open(record.join("received-320x240.y4m")).expect("recording");
+    let mut reader = Y4mReader::new(BufReader::new(file)).expect("y4m");
+    let mut counters = Vec::new();
+    while let Some(frame) = reader.next_frame().expect("frame") {
+        counters.push(stamp::read(&frame).expect("stamp").counter);
+    }
+    assert_eq!(counters.len() as f64, f(&a, "video_in.recorded"));
+    assert!(counters.len() >= 20);
+    assert!(counters.windows(2).all(|w| w[0] < w[1]), "{counters:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echo_peer_returns_our_own_frames_and_tone() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let a = peer(
+        &server,
+        "case-echo",
+        Role::Presenter,
+        &sa,
+        &["--duration", "7", "--tone", "550"],
+    );
+    let b = peer(
+        &server,
+        "case-echo",
+        Role::Specialist,
+        &sb,
+        &["--duration", "6", "--echo"],
+    );
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    // A hears its own tone and sees its own counters come back: the
+    // latency is now a full round trip through two codecs.
+    assert_received("A", &a, 550.0);
+    assert!(f(&b, "video_out.frames_encoded") >= 20.0, "{b}");
+    assert!(
+        f(&a, "video_in.last_counter") <= f(&a, "video_out.frames_encoded"),
+        "the echoed counters are A's own: {a}"
+    );
+    server.shutdown().await;
+}
+
+// The server runs on this test's runtime while the blocking child
+// processes wait on another thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_refused_with_a_reason() {
+    let server = server().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["call", "--server"])
+        .arg(format!("ws://{}/ws", server.addr))
+        .args([
+            "--room",
+            "case-x",
+            "--token",
+            "v1.bogus.token",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .expect("kh call");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("unauthorized")
+            || stderr.contains("Unauthorized"),
+        "{stderr}"
+    );
+    // A token for another room is caught before any media flows.
+    let output = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["call", "--server"])
+        .arg(format!("ws://{}/ws", server.addr))
+        .args([
+            "--room",
+            "case-y",
+            "--token",
+            &token("case-z", Role::Observer),
+        ])
+        .output()
+        .expect("kh call");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("case-z"), "{stderr}");
+    // Nothing listening: a clear error, not a hang.
+    let output = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args([
+            "call",
+            "--server",
+            "ws://127.0.0.1:9/ws",
+            "--room",
+            "r",
+            "--token",
+            "t",
+        ])
+        .output()
+        .expect("kh call");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connecting to the signalling server"),
+        "{stderr}"
+    );
+    server.shutdown().await;
+}
