@@ -47,6 +47,8 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xdotool",
     "imagemagick",
+    // the browser peer of the call interoperability test
+    "chromium",
 ];
 
 fn root() -> PathBuf {

@@ -1,0 +1,193 @@
+//! Interoperability with a real browser: headless Chromium (fake camera and
+//! microphone) runs `tests/browser/peer.html`, a client written from
+//! `docs/signalling.md`, and calls a `kh call` peer through a real
+//! signalling server. Both sides report what they received.
+
+use kakehashi_signal::{Config, Role, Server, TokenKey};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const SECRET: &str = "a browser test secret, 32 bytes or more";
+
+fn token(room: &str, role: Role) -> String {
+    TokenKey::new(SECRET.as_bytes())
+        .issue(room, role, 600, kakehashi_signal::token::unix_now())
+        .expect("token")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Serves the test page and receives its result: a few lines of HTTP/1.1,
+/// enough for one browser on loopback.
+fn page_server() -> (u16, mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let page = std::fs::read(repo_root().join("tests/browser/peer.html")).expect("peer.html");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length.min(1 << 20)];
+            let _ = reader.read_exact(&mut body);
+            let (status, kind, content): (&str, &str, &[u8]) =
+                if request.starts_with("GET /peer.html") {
+                    ("200 OK", "text/html", &page)
+                } else if request.starts_with("POST /result") {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                        let _ = tx.send(v);
+                    }
+                    ("200 OK", "text/plain", b"ok")
+                } else {
+                    ("404 Not Found", "text/plain", b"no")
+                };
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                content.len()
+            );
+            let _ = stream.write_all(content);
+        }
+    });
+    (port, rx)
+}
+
+fn chromium(url: &str, profile: &Path) -> Child {
+    // DESIGN.md §6: root, no GPU, fake devices, loopback candidates allowed.
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            "--autoplay-policy=no-user-gesture-required",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium: install it (`cargo xtask test` does)")
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_and_kh_call_exchange_video_audio_and_data() {
+    let config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
+    let server = Server::start(config).await.expect("signalling server");
+    let dir = tempfile::tempdir().expect("tmp");
+    let stats_path = dir.path().join("kh.json");
+    let ws = format!("ws://{}/ws", server.addr);
+
+    // kh joins first and answers the browser's offer.
+    let mut kh = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["call", "--server", &ws, "--room", "case-browser"])
+        .args(["--token", &token("case-browser", Role::Specialist)])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--size",
+            "640x360",
+            "--duration",
+            "14",
+        ])
+        .args(["--tone", "440"])
+        .arg("--stats-json")
+        .arg(&stats_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kh call");
+    let mut lines = BufReader::new(kh.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("joined"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+
+    let (port, results) = page_server();
+    let url = format!(
+        "http://127.0.0.1:{port}/peer.html?seconds=9&server={ws}&token={}",
+        token("case-browser", Role::Presenter)
+    );
+    let profile = dir.path().join("chromium-profile");
+    let mut browser = chromium(&url, &profile);
+    let page = tokio::task::spawn_blocking(move || results.recv_timeout(Duration::from_secs(90)))
+        .await
+        .expect("join");
+    let _ = browser.kill();
+    let _ = browser.wait();
+    let page = page.expect("the page reported within 90 s");
+    let kh_status = tokio::task::spawn_blocking(move || kh.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(kh_status.success(), "kh call: {kh_status}");
+    let kh: Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats_path).expect("stats")).expect("json");
+
+    // What the browser got from kh.
+    assert!(
+        page["errors"].as_array().is_some_and(|e| e.is_empty()),
+        "{page}"
+    );
+    assert!(page["state"].to_string().contains("connected"), "{page}");
+    assert_eq!(page["video_codec"], "video/VP8", "{page}");
+    let stamps: Vec<u64> = page["stamps"]
+        .as_array()
+        .expect("stamps")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(stamps.len() > 20, "the browser read kh's stamps: {page}");
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "in order: {stamps:?}"
+    );
+    assert!(f(&page, "pointer_received") > 10.0, "{page}");
+    assert!(
+        !page["pong_rtts"].as_array().expect("rtts").is_empty(),
+        "{page}"
+    );
+    let heard = f(&page, "audio_hz");
+    assert!((heard - 440.0).abs() < 15.0, "the browser heard {heard} Hz");
+
+    // What kh got from the browser (its fake camera carries no stamp).
+    assert!(f(&kh, "video_in.frames_decoded") > 20.0, "{kh}");
+    assert_eq!(kh["video_in"]["codec"], "video/VP8");
+    assert!(f(&kh, "audio.packets_received") > 20.0, "{kh}");
+    assert!(f(&kh, "data.pointer_received") > 10.0, "{kh}");
+    assert!(f(&kh, "data.control_rtt_ms_p50") >= 0.0, "{kh}");
+    server.shutdown().await;
+}
