@@ -1,0 +1,113 @@
+//! Interoperability with aiortc (Python's WebRTC): `tests/peers/aiortc_peer.py`,
+//! a client written from `docs/signalling.md`, calls a `kh call` peer
+//! through a real signalling server. Each side sends its own tone, so each
+//! proves it heard the other.
+
+use kakehashi_signal::{Config, Role, Server, TokenKey};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const SECRET: &str = "an aiortc test secret, 32 bytes or more";
+
+fn token(room: &str, role: Role) -> String {
+    TokenKey::new(SECRET.as_bytes())
+        .issue(room, role, 600, kakehashi_signal::token::unix_now())
+        .expect("token")
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
+    let config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
+    let server = Server::start(config).await.expect("signalling server");
+    let dir = tempfile::tempdir().expect("tmp");
+    let stats_path = dir.path().join("kh.json");
+    let ws = format!("ws://{}/ws", server.addr);
+
+    let mut kh = std::process::Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["call", "--server", &ws, "--room", "case-aiortc"])
+        .args(["--token", &token("case-aiortc", Role::Specialist)])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--size",
+            "640x360",
+            "--duration",
+            "12",
+        ])
+        .args(["--tone", "440"])
+        .arg("--stats-json")
+        .arg(&stats_path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kh call");
+    let mut lines = BufReader::new(kh.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("joined"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+
+    let script = kh_testkit::workspace_root().join("tests/peers/aiortc_peer.py");
+    let peer_token = token("case-aiortc", Role::Presenter);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(kh_testkit::python())
+            .arg(script)
+            .args([ws.as_str(), peer_token.as_str(), "8"])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("aiortc peer (pip install -r tests/requirements.txt)");
+    let peer: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "aiortc peer output ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let status = tokio::task::spawn_blocking(move || kh.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "kh call: {status}");
+    let kh: Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats_path).expect("stats")).expect("json");
+
+    // What aiortc got from kh.
+    assert!(
+        peer["errors"].as_array().is_some_and(|e| e.is_empty()),
+        "{peer}"
+    );
+    assert!(peer["states"].to_string().contains("connected"), "{peer}");
+    assert_eq!(peer["video_codec"], "video/VP8", "{peer}");
+    let stamps: Vec<u64> = peer["stamps"]
+        .as_array()
+        .expect("stamps")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(stamps.len() > 20, "aiortc read kh's stamps: {peer}");
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "in order: {stamps:?}"
+    );
+    assert!((f(&peer, "audio_hz") - 440.0).abs() < 15.0, "{peer}");
+    assert!(f(&peer, "pointer_received") > 10.0, "{peer}");
+    assert!(
+        !peer["pong_rtts"].as_array().expect("rtts").is_empty(),
+        "{peer}"
+    );
+
+    // What kh got from aiortc.
+    assert!(f(&kh, "video_in.frames_decoded") > 20.0, "{kh}");
+    assert!((f(&kh, "audio.dominant_hz") - 880.0).abs() < 15.0, "{kh}");
+    assert!(f(&kh, "data.pointer_received") > 10.0, "{kh}");
+    assert!(f(&kh, "data.control_rtt_ms_p50") >= 0.0, "{kh}");
+    server.shutdown().await;
+}
