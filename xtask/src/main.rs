@@ -49,6 +49,8 @@ const TEST_PACKAGES: &[&str] = &[
     "imagemagick",
     // the browser peer of the call interoperability test
     "chromium",
+    // the TURN relay of the relay-only call test
+    "coturn",
 ];
 
 fn root() -> PathBuf {
@@ -365,6 +367,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         "dicom",
         "ipc_frames",
         "signal_input",
+        "media_input",
     ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);

@@ -159,9 +159,11 @@ fn local_track(
     };
     Ok(Arc::new(TrackLocalStaticSample::new(
         Instant::now(),
+        // Ids unique per peer: webrtc-rs routes RTCP by track id, and a
+        // remote track with the same id as ours would get our PLIs.
         MediaStreamTrack::new(
-            "kakehashi".to_owned(),
-            format!("kakehashi-{name}"),
+            format!("kakehashi-{ssrc:08x}"),
+            format!("kakehashi-{name}-{ssrc:08x}"),
             format!("kakehashi {name}"),
             kind,
             vec![RTCRtpEncodingParameters {
@@ -879,8 +881,17 @@ pub(crate) fn fill_transport(out: &mut TransportStats, report: &RTCStatsReport) 
         out.rtt_ms = Some(pair.current_round_trip_time * 1e3);
         out.bytes_sent = pair.bytes_sent;
         out.bytes_received = pair.bytes_received;
+        // webrtc-rs 0.21 names the candidate in the pair without the
+        // "RTCLocalIceCandidate_" prefix its candidate entries carry.
+        let wanted = &pair.local_candidate_id;
         let local = report.iter().find_map(|entry| match entry {
-            RTCStatsReportEntry::LocalCandidate(c) if c.stats.id == pair.local_candidate_id => {
+            RTCStatsReportEntry::LocalCandidate(c)
+                if c.stats.id == *wanted
+                    || c.stats
+                        .id
+                        .strip_suffix(wanted.as_str())
+                        .is_some_and(|p| p.ends_with('_')) =>
+            {
                 Some(c)
             }
             _ => None,

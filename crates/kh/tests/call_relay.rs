@@ -1,0 +1,135 @@
+//! A call that may only use a TURN relay (as from behind a hospital
+//! firewall that blocks direct UDP): two `kh call --relay-only` peers get
+//! coturn credentials in the signalling server's welcome (the REST
+//! shared-secret scheme) and exchange media through a real coturn.
+
+use kakehashi_signal::{Config, Role, Server, TokenKey};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SECRET: &str = "a relay test secret, 32 bytes or more";
+const TURN_SECRET: &str = "coturn static auth secret for tests";
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// coturn on loopback, answering once a STUN binding request gets a reply.
+struct Coturn(Child);
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn coturn(port: u16, log: &Path) -> Coturn {
+    let child = Command::new("turnserver")
+        .args([
+            "-n",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--listening-ip=127.0.0.1",
+        ])
+        .args([
+            "--relay-ip=127.0.0.1",
+            "--allow-loopback-peers",
+            "--realm=kakehashi",
+        ])
+        .arg(format!("--listening-port={port}"))
+        .arg("--use-auth-secret")
+        .arg(format!("--static-auth-secret={TURN_SECRET}"))
+        .arg(format!("--log-file={}", log.display()))
+        .arg("--simple-log")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("turnserver (coturn): `cargo xtask test` installs it");
+    let coturn = Coturn(child);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    // A STUN binding request: type 1, no attributes, the magic cookie.
+    let mut request = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+    request.extend_from_slice(b"kakehashi-tx");
+    for _ in 0..100 {
+        let _ = socket.send_to(&request, ("127.0.0.1", port));
+        let mut reply = [0u8; 512];
+        if socket.recv(&mut reply).is_ok() {
+            return coturn;
+        }
+    }
+    panic!("coturn did not answer on port {port}");
+}
+
+fn token(room: &str, role: Role) -> String {
+    TokenKey::new(SECRET.as_bytes())
+        .issue(room, role, 600, kakehashi_signal::token::unix_now())
+        .expect("token")
+}
+
+fn peer(ws: &str, role: Role, stats: &Path, duration: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["call", "--server", ws, "--room", "case-relay"])
+        .args(["--token", &token("case-relay", role)])
+        .args(["--bind", "127.0.0.1", "--size", "320x240", "--fps", "15"])
+        .args(["--relay-only", "--duration", duration])
+        .arg("--stats-json")
+        .arg(stats)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kh call");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("joined"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn finish(mut child: Child, stats: &Path) -> Value {
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "kh call exited {status}");
+    serde_json::from_str(&std::fs::read_to_string(stats).expect("stats")).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_only_calls_go_through_coturn() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_udp_port();
+    let log = dir.path().join("coturn.log");
+    let _coturn = coturn(port, &log);
+    let mut config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
+    config.ice.turn_urls = vec![format!("turn:127.0.0.1:{port}?transport=udp")];
+    config.ice.turn_secret = Some(TURN_SECRET.into());
+    let server = Server::start(config).await.expect("signalling server");
+    let ws = format!("ws://{}/ws", server.addr);
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let a = peer(&ws, Role::Specialist, &sa, "8");
+    let b = peer(&ws, Role::Presenter, &sb, "7");
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    for (name, s) in [("A", &a), ("B", &b)] {
+        assert_eq!(
+            s["transport"]["local_candidate_type"], "relay",
+            "{name}: {s}"
+        );
+        let frames = s["video_in"]["frames_decoded"].as_f64().unwrap_or(0.0);
+        assert!(frames > 20.0, "{name}: {s}");
+        assert!(
+            s["audio"]["packets_received"].as_f64().unwrap_or(0.0) > 20.0,
+            "{name}"
+        );
+    }
+    server.shutdown().await;
+}
