@@ -333,7 +333,14 @@ fn demo() -> Result<()> {
 
 fn bench() -> Result<()> {
     let fixtures = fixtures()?;
-    run(cargo().args(["build", "--release", "-p", "kh-cli"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "kh-cli",
+        "-p",
+        "kakehashi-signal",
+    ]))?;
     run(Command::new(venv_python())
         .arg(root().join("tests/bench/region_bench.py"))
         .arg("--kh")
@@ -354,7 +361,13 @@ fn bench() -> Result<()> {
         .arg("--pan-log")
         .arg(bench.join("render_pan.csv"))
         .arg("--json")
-        .arg(bench.join("render_results.json")))
+        .arg(bench.join("render_results.json")))?;
+    // Calls on loopback: two kh call processes through the signalling
+    // server at 1080p30, then a bulk data-channel transfer.
+    run(Command::new(root().join("target/release/kh"))
+        .arg("call-bench")
+        .arg("--json")
+        .arg(bench.join("call_results.json")))
 }
 
 fn fuzz(seconds: u64) -> Result<()> {

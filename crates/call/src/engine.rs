@@ -64,6 +64,8 @@ pub struct CallOptions {
     pub udp_addrs: Vec<String>,
     /// Only relay (TURN) candidates: proves the relay path.
     pub relay_only: bool,
+    /// Fill the `bulk` channel as fast as it drains (throughput tests).
+    pub bulk_send: bool,
 }
 
 impl CallOptions {
@@ -84,6 +86,7 @@ impl CallOptions {
             record_dir: None,
             udp_addrs: vec!["0.0.0.0:0".to_owned()],
             relay_only: false,
+            bulk_send: false,
         }
     }
 }
@@ -154,6 +157,7 @@ pub(crate) struct Shared {
     pub state: Mutex<CallState>,
     pub control: Mutex<Option<Arc<dyn DataChannel>>>,
     pub pointer: Mutex<Option<Arc<dyn DataChannel>>>,
+    pub bulk: Mutex<Option<Arc<dyn DataChannel>>>,
     pub options: CallOptions,
     /// Set by the video sender's RTCP reader, taken by the encoder.
     pub keyframe_wanted: std::sync::atomic::AtomicBool,
@@ -256,6 +260,7 @@ impl Call {
             state: Mutex::new(CallState::Waiting),
             control: Mutex::new(None),
             pointer: Mutex::new(None),
+            bulk: Mutex::new(None),
             options: options.clone(),
             keyframe_wanted: std::sync::atomic::AtomicBool::new(true),
             echo_video: Mutex::new(None),

@@ -9,7 +9,7 @@
 
 use crate::engine::{CallError, CallEvent, CallState, Shared, VideoSource};
 use crate::stats::{CallStats, TransportStats, percentiles};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use kh_media::audio::{self, FRAME_SAMPLES, OpusDecoder, OpusEncoder, Tone};
 use kh_media::pattern::TestPattern;
 use kh_media::vpx::{Codec, EncoderConfig, VideoDecoder, VideoEncoder};
@@ -781,63 +781,111 @@ pub(crate) async fn create_data_channels(
             }),
         )
         .await?;
+    let bulk = pc
+        .create_data_channel(
+            "bulk",
+            Some(RTCDataChannelInit {
+                ordered: true,
+                ..Default::default()
+            }),
+        )
+        .await?;
     adopt_data_channel(shared.clone(), control).await;
     adopt_data_channel(shared.clone(), pointer).await;
+    adopt_data_channel(shared.clone(), bulk).await;
     Ok(())
+}
+
+/// Read a data channel on its own task; it is usable once open.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Control,
+    Pointer,
+    Bulk,
+}
+
+impl Channel {
+    fn slot(self, shared: &Shared) -> &Mutex<Option<Arc<dyn DataChannel>>> {
+        match self {
+            Channel::Control => &shared.control,
+            Channel::Pointer => &shared.pointer,
+            Channel::Bulk => &shared.bulk,
+        }
+    }
 }
 
 /// Read a data channel on its own task; it is usable once open.
 pub(crate) async fn adopt_data_channel(shared: Arc<Shared>, channel: Arc<dyn DataChannel>) {
     let label = channel.label().await.unwrap_or_default();
-    let is_control = match label.as_str() {
-        "control" => true,
-        "pointer" => false,
+    let kind = match label.as_str() {
+        "control" => Channel::Control,
+        "pointer" => Channel::Pointer,
+        "bulk" => Channel::Bulk,
         other => {
             tracing::warn!("ignoring a data channel named {other:?}");
             return;
         }
     };
-    let held = channel.clone();
-    let slot = move |shared: &Shared| {
-        if is_control {
-            &shared.control
-        } else {
-            &shared.pointer
+    let opened = {
+        let shared = shared.clone();
+        let channel = channel.clone();
+        move || {
+            kind.slot(&shared).lock().replace(channel.clone());
+            if kind == Channel::Bulk && shared.options.bulk_send {
+                tokio::spawn(fill_bulk(shared.clone(), channel.clone()));
+            }
         }
-        .lock()
-        .replace(held.clone())
     };
-    let open_now = channel.ready_state().await.ok() == Some(RTCDataChannelState::Open);
-    let reader = channel.clone();
-    if open_now {
-        slot(&shared);
+    let mut is_open = channel.ready_state().await.ok() == Some(RTCDataChannelState::Open);
+    if is_open {
+        opened();
     }
+    let reader = channel.clone();
     tokio::spawn(async move {
+        let mut bulk_first: Option<Instant> = None;
         while let Some(event) = reader.poll().await {
             match event {
-                DataChannelEvent::OnOpen => {
-                    slot(&shared);
+                DataChannelEvent::OnOpen if !is_open => {
+                    is_open = true;
+                    opened();
                 }
-                DataChannelEvent::OnMessage(message) => {
-                    let text = String::from_utf8_lossy(&message.data).into_owned();
-                    if is_control {
+                DataChannelEvent::OnMessage(message) => match kind {
+                    Channel::Control => {
+                        let text = String::from_utf8_lossy(&message.data).into_owned();
                         on_control(&shared, &reader, text).await;
-                    } else {
-                        shared.counters.lock().stats.data.pointer_received += 1;
                     }
-                }
+                    Channel::Pointer => shared.counters.lock().stats.data.pointer_received += 1,
+                    Channel::Bulk => {
+                        let now = Instant::now();
+                        let first = *bulk_first.get_or_insert(now);
+                        let mut c = shared.counters.lock();
+                        let d = &mut c.stats.data;
+                        d.bulk_bytes_received += message.data.len() as u64;
+                        let secs = now.duration_since(first).as_secs_f64();
+                        if secs > 0.5 {
+                            d.bulk_mbit_s = Some(d.bulk_bytes_received as f64 * 8.0 / secs / 1e6);
+                        }
+                    }
+                },
                 DataChannelEvent::OnClose => break,
                 _ => {}
             }
         }
-        let _ = if is_control {
-            &shared.control
-        } else {
-            &shared.pointer
-        }
-        .lock()
-        .take();
+        kind.slot(&shared).lock().take();
     });
+}
+
+/// Send 64 KiB messages on `bulk` for as long as the call lasts; `send`
+/// waits while the channel's buffer is full, so this runs at the rate SCTP
+/// drains it.
+async fn fill_bulk(shared: Arc<Shared>, channel: Arc<dyn DataChannel>) {
+    let block = BytesMut::from(&vec![0x5a_u8; 64 * 1024][..]);
+    while !call_over(&shared) {
+        if channel.send(block.clone()).await.is_err() {
+            return;
+        }
+        shared.counters.lock().stats.data.bulk_bytes_sent += block.len() as u64;
+    }
 }
 
 async fn on_control(shared: &Shared, channel: &Arc<dyn DataChannel>, text: String) {

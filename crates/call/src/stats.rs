@@ -78,6 +78,11 @@ pub struct DataStats {
     pub pointer_received: u64,
     /// Round trips of `ping`s on the control channel.
     pub control_rtt_ms_p50: Option<f64>,
+    /// The `bulk` channel (reliable, ordered: files, slide regions).
+    pub bulk_bytes_sent: u64,
+    pub bulk_bytes_received: u64,
+    /// Received bulk bytes over the time from the first to the last.
+    pub bulk_mbit_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

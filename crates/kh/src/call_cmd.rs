@@ -57,6 +57,9 @@ pub struct CallArgs {
     /// Only relay (TURN) candidates.
     #[arg(long)]
     relay_only: bool,
+    /// Fill the `bulk` data channel as fast as it drains (throughput).
+    #[arg(long)]
+    bulk: bool,
     /// Name shown to the room.
     #[arg(long, default_value = "kh call")]
     name: String,
@@ -105,6 +108,7 @@ async fn call(args: CallArgs) -> Result<()> {
     options.record_dir = args.record.clone();
     options.udp_addrs = vec![format!("{}:0", args.bind)];
     options.relay_only = args.relay_only;
+    options.bulk_send = args.bulk;
 
     let mut call = Call::start(options).await.context("joining the call")?;
     let welcome_room = call.room().to_owned();

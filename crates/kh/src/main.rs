@@ -1,6 +1,7 @@
 //! `kh`: the Kakehashi command-line tool.
 
 mod bench;
+mod call_bench;
 mod call_cmd;
 mod render_bench;
 mod render_cmd;
@@ -34,6 +35,9 @@ enum Command {
     /// Join a call as a headless peer: send a stamped test pattern (or a
     /// Y4M file) and a tone, measure what arrives, report JSON.
     Call(call_cmd::CallArgs),
+    /// The call's speed targets on loopback: join to first frame,
+    /// glass-to-glass latency against the codec floor, bulk throughput.
+    CallBench(call_bench::CallBenchArgs),
     /// Open the viewer window (optionally on a slide, driven by a console
     /// listening at --ipc).
     View {
@@ -115,6 +119,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Render(args) => render_cmd::run(args),
         Command::RenderBench(args) => render_bench::run(args),
         Command::Call(args) => call_cmd::run(args),
+        Command::CallBench(args) => call_bench::run(args),
         Command::View {
             file,
             ipc,

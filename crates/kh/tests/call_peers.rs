@@ -222,3 +222,37 @@ async fn a_wrong_token_is_refused_with_a_reason() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bulk_channel_carries_data_reliably() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let quiet = ["--send", "none", "--tone", "0"];
+    let a = peer(
+        &server,
+        "case-bulk",
+        Role::Specialist,
+        &sa,
+        &[&quiet[..], &["--duration", "5"]].concat(),
+    );
+    let b = peer(
+        &server,
+        "case-bulk",
+        Role::Presenter,
+        &sb,
+        &[&quiet[..], &["--duration", "4", "--bulk"]].concat(),
+    );
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    let sent = f(&b, "data.bulk_bytes_sent");
+    let received = f(&a, "data.bulk_bytes_received");
+    assert!(received > 1e6, "{a}");
+    // Reliable: whole 64 KiB messages, none invented, and at most what was
+    // still in flight when B hung up is missing.
+    assert_eq!(received % 65536.0, 0.0);
+    assert!(received <= sent, "received {received} of {sent}");
+    assert!(f(&a, "data.bulk_mbit_s") > 0.0);
+    server.shutdown().await;
+}

@@ -99,25 +99,29 @@ impl<R: BufRead> Y4mReader<R> {
         let (mut width, mut height, mut fps) = (0u32, 0u32, (30u32, 1u32));
         let mut range = ColourRange::Limited;
         for field in fields.filter(|f| !f.is_empty()) {
-            let (tag, value) = field.split_at(1);
+            // The tag is one character, not one byte (found by fuzzing).
+            let Some(tag) = field.chars().next() else {
+                continue;
+            };
+            let value = &field[tag.len_utf8()..];
             match tag {
-                "W" => width = number(value, "width")?,
-                "H" => height = number(value, "height")?,
-                "F" => {
+                'W' => width = number(value, "width")?,
+                'H' => height = number(value, "height")?,
+                'F' => {
                     let (n, d) = value
                         .split_once(':')
                         .ok_or_else(|| Y4mError::Format(format!("frame rate {value:?}")))?;
                     fps = (number(n, "frame rate")?, number(d, "frame rate")?);
                 }
-                "C" if !value.starts_with("420") => {
+                'C' if !value.starts_with("420") => {
                     return Err(Y4mError::Format(format!(
                         "chroma {value:?}: only 4:2:0 8-bit is read"
                     )));
                 }
-                "I" if value != "p" && value != "?" => {
+                'I' if value != "p" && value != "?" => {
                     return Err(Y4mError::Format("interlaced video is not read".into()));
                 }
-                "X" if value == "COLORRANGE=FULL" => range = ColourRange::Full,
+                'X' if value == "COLORRANGE=FULL" => range = ColourRange::Full,
                 _ => {}
             }
         }
@@ -255,6 +259,7 @@ mod tests {
             (b"YUV4MPEG2 W99999 H10\n", "frame size"),
             (b"YUV4MPEG2 W10 H10 C444\n", "4:2:0"),
             (b"YUV4MPEG2 W10 Hx\n", "height"),
+            ("YUV4MPEG2 \u{1b2}8 W10\n".as_bytes(), "frame size"),
         ] {
             let err = Y4mReader::new(bad).err().map(|e| e.to_string());
             assert!(err.as_deref().is_some_and(|e| e.contains(says)), "{err:?}");

@@ -1,0 +1,265 @@
+//! `kh call-bench`: the call's speed targets on loopback, with real
+//! processes — a `kakehashi-signal` server and two `kh call` peers:
+//! join to first decoded frame (target 500 ms), glass-to-glass latency
+//! read from the stamps (target p95 80 ms at 1080p30) against the codec
+//! floor measured in the same run (encode + decode of one frame, no
+//! network), and `bulk` data-channel throughput (target 100 Mbit/s).
+
+use anyhow::{Context, Result, bail};
+use kh_media::pattern::TestPattern;
+use kh_media::vpx::{Codec, EncoderConfig, VideoDecoder, VideoEncoder};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct CallBenchArgs {
+    /// Video size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1920x1080")]
+    size: String,
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Length of the video call measured, in seconds.
+    #[arg(long, default_value_t = 12.0)]
+    seconds: f64,
+    /// Length of the bulk-transfer call, in seconds.
+    #[arg(long, default_value_t = 6.0)]
+    bulk_seconds: f64,
+    /// The signalling server binary (default: beside this one).
+    #[arg(long)]
+    signal: Option<PathBuf>,
+    /// Also write the results here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+const SECRET: &str = "call-bench secret, only on loopback";
+
+pub fn run(args: CallBenchArgs) -> Result<()> {
+    let (width, height) = crate::parse_size("--size", &args.size)?;
+    let exe = std::env::current_exe().context("locating kh")?;
+    let signal = args
+        .signal
+        .clone()
+        .unwrap_or_else(|| exe.with_file_name("kakehashi-signal"));
+    if !signal.is_file() {
+        bail!(
+            "{}: build it (cargo build --release -p kakehashi-signal) or pass --signal",
+            signal.display()
+        );
+    }
+    let floor = codec_floor(width, height, args.fps)?;
+    eprintln!("codec floor (encode + decode, one frame): median {floor:.2} ms");
+
+    let mut server = Command::new(&signal)
+        .args(["serve", "--listen", "127.0.0.1:0", "--token-secret", SECRET])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", signal.display()))?;
+    let line = BufReader::new(server.stdout.take().context("server stdout")?)
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let addr = line
+        .strip_prefix("listening ")
+        .context("the signalling server did not start")?
+        .to_owned();
+    let ws = format!("ws://{addr}/ws");
+    let dir = tempfile::tempdir()?;
+    let size = format!("{width}x{height}");
+    let fps = args.fps.to_string();
+
+    // The video call: B joins second, offers, and times join → first frame.
+    let video = (|| -> Result<(Value, Value)> {
+        let seconds = format!("{}", args.seconds);
+        let a = peer(
+            &exe,
+            &signal,
+            &ws,
+            "bench-video",
+            "specialist",
+            &dir.path().join("a.json"),
+            &[
+                "--size",
+                &size,
+                "--fps",
+                &fps,
+                "--duration",
+                &seconds,
+                "--bitrate",
+                "6000",
+            ],
+        )?;
+        let b = peer(
+            &exe,
+            &signal,
+            &ws,
+            "bench-video",
+            "presenter",
+            &dir.path().join("b.json"),
+            &[
+                "--size",
+                &size,
+                "--fps",
+                &fps,
+                "--duration",
+                &seconds,
+                "--bitrate",
+                "6000",
+            ],
+        )?;
+        Ok((
+            finish(a, &dir.path().join("a.json"))?,
+            finish(b, &dir.path().join("b.json"))?,
+        ))
+    })();
+    // The bulk call: no media, the offerer fills `bulk`.
+    let bulk = (|| -> Result<Value> {
+        let seconds = format!("{}", args.bulk_seconds);
+        let a = peer(
+            &exe,
+            &signal,
+            &ws,
+            "bench-bulk",
+            "specialist",
+            &dir.path().join("c.json"),
+            &["--send", "none", "--tone", "0", "--duration", &seconds],
+        )?;
+        let b = peer(
+            &exe,
+            &signal,
+            &ws,
+            "bench-bulk",
+            "presenter",
+            &dir.path().join("d.json"),
+            &[
+                "--send",
+                "none",
+                "--tone",
+                "0",
+                "--duration",
+                &seconds,
+                "--bulk",
+            ],
+        )?;
+        finish(b, &dir.path().join("d.json"))?;
+        finish(a, &dir.path().join("c.json"))
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    let (a, b) = video?;
+    let bulk = bulk?;
+
+    let num =
+        |v: &Value, path: &str| -> Option<f64> { path.split('.').fold(v, |v, k| &v[k]).as_f64() };
+    let first_frame = num(&b, "first_frame_after_ms");
+    let p95 = [
+        num(&a, "video_in.latency_ms_p95"),
+        num(&b, "video_in.latency_ms_p95"),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    let p50 = num(&a, "video_in.latency_ms_p50");
+    let mbit = num(&bulk, "data.bulk_mbit_s");
+    let results = json!({
+        "size": size,
+        "fps": args.fps,
+        "join_to_first_frame_ms": first_frame,
+        "join_to_first_frame_vs_target_500ms": first_frame.map(|x| x / 500.0),
+        "glass_to_glass_ms_p50": p50,
+        "glass_to_glass_ms_p95": p95,
+        "glass_to_glass_p95_vs_target_80ms": p95.map(|x| x / 80.0),
+        "codec_floor_ms": floor,
+        "glass_to_glass_p95_vs_codec_floor": p95.map(|x| x / floor),
+        "received_fps": [num(&a, "video_in.fps"), num(&b, "video_in.fps")],
+        "frames_decoded": [num(&a, "video_in.frames_decoded"), num(&b, "video_in.frames_decoded")],
+        "counter_gaps": [num(&a, "video_in.counter_gaps"), num(&b, "video_in.counter_gaps")],
+        "bulk_mbit_s": mbit,
+        "bulk_vs_target_100mbit": mbit.map(|x| x / 100.0),
+    });
+    println!("{}", serde_json::to_string_pretty(&results)?);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Median time to encode and decode one frame of the test pattern.
+fn codec_floor(width: u32, height: u32, fps: u32) -> Result<f64> {
+    let mut encoder = VideoEncoder::new(EncoderConfig {
+        codec: Codec::Vp8,
+        width,
+        height,
+        fps,
+        bitrate_kbps: 6000,
+        threads: 2,
+    })?;
+    let mut decoder = VideoDecoder::new(Codec::Vp8, 2)?;
+    let mut pattern = TestPattern::new(width, height);
+    let mut times = Vec::new();
+    for i in 0..90 {
+        let frame = pattern.next_frame(0);
+        let start = Instant::now();
+        for packet in encoder.encode(&frame)? {
+            decoder.decode(&packet.data)?;
+        }
+        if i >= 10 {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    crate::samples::median(&mut times).context("no frames timed")
+}
+
+fn peer(
+    exe: &Path,
+    signal: &Path,
+    ws: &str,
+    room: &str,
+    role: &str,
+    stats: &Path,
+    extra: &[&str],
+) -> Result<Child> {
+    let token = Command::new(signal)
+        .args([
+            "token",
+            "--room",
+            room,
+            "--role",
+            role,
+            "--token-secret",
+            SECRET,
+        ])
+        .output()
+        .context("issuing a token")?;
+    let token = String::from_utf8(token.stdout)?.trim().to_owned();
+    let mut child = Command::new(exe)
+        .args(["call", "--server", ws, "--room", room, "--token", &token])
+        .args(["--bind", "127.0.0.1", "--stats-json"])
+        .arg(stats)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting kh call")?;
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    if !first.contains("joined") {
+        bail!("kh call did not join: {first}");
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Ok(child)
+}
+
+fn finish(mut child: Child, stats: &Path) -> Result<Value> {
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("kh call exited {status}");
+    }
+    Ok(serde_json::from_str(&std::fs::read_to_string(stats)?)?)
+}
