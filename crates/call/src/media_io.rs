@@ -338,7 +338,9 @@ async fn send_video(
     let Some(&ssrc) = track.ssrcs().await.first() else {
         return;
     };
-    let (encoded_tx, mut encoded) = mpsc::channel::<(Bytes, Duration)>(8);
+    // Two frames at most between the encoder and the network; when the
+    // sending side cannot keep up the encoder waits (and its source skips).
+    let (encoded_tx, mut encoded) = mpsc::channel::<(Bytes, Duration)>(2);
     let encoder_shared = shared.clone();
     std::thread::Builder::new()
         .name("kh-video-encode".into())
@@ -377,6 +379,10 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         let now = Instant::now();
         if next > now {
             std::thread::sleep(next - now);
+        } else if now - next > interval {
+            // Behind (a slow encode): skip the missed frames rather than
+            // sending a burst of stale ones.
+            next = now;
         }
         next += interval;
         let frame = match pictures.next(&shared) {
@@ -577,7 +583,9 @@ impl Depacketizer {
 
 async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
     let mut builder: Option<(Depacketizer, u32)> = None;
-    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Bytes>(30);
+    // A short queue: a decoder that falls behind drops frames and asks for
+    // a keyframe rather than showing ever older pictures.
+    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Bytes>(3);
     let mut frames_rx = Some(frames_rx);
     let want_pli = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut last_pli: Option<Instant> = None;
