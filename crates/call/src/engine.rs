@@ -440,7 +440,13 @@ async fn build_peer_connection(
     if shared.options.relay_only {
         config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
     }
+    // ICE pacing as RFC 8445 suggests (Ta = 50 ms, not webrtc-rs's 200 ms)
+    // with as many tries as before (~1.4 s per pair), and peer-reflexive
+    // pairs accepted at once: with trickled candidates the first check
+    // often arrives before the candidate it comes from, and webrtc-rs's
+    // default waits a second before nominating such a pair.
     let settings = SettingEngineBuilder::default()
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         .with_include_loopback_candidate(true)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();

@@ -352,13 +352,33 @@ async fn send_video(
             duration,
             ..Sample::new(Instant::now())
         };
-        if let Err(e) = track.sample_writer(ssrc, pt).write_sample(&sample).await {
+        let started = Instant::now();
+        let written = track.sample_writer(ssrc, pt).write_sample(&sample).await;
+        let took = started.elapsed();
+        if took > Duration::from_millis(30) {
+            tracing::debug!(
+                ms = took.as_millis() as u64,
+                "video: writing a frame was slow"
+            );
+        }
+        if let Err(e) = written {
             tracing::warn!("video: writing a frame: {e}");
             if call_over(&shared) {
                 return;
             }
         }
     }
+}
+
+/// Worker threads for a libvpx encoder or decoder of this size. libvpx's
+/// VP8 threads spin while they wait for each other: more threads than the
+/// machine can run at once (an encoder and a decoder, on two cores) made a
+/// 720p frame take 170 ms instead of 5. So: one thread per ~1 Mpixel, and
+/// never more than half the cores.
+pub(crate) fn codec_threads(width: u32, height: u32) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let by_size = (u64::from(width) * u64::from(height)).div_ceil(1_000_000) as u32;
+    by_size.clamp(1, 8).min((cores / 2).max(1))
 }
 
 /// Make pictures at the frame rate, encode them, hand the packets over.
@@ -385,6 +405,7 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
             next = now;
         }
         next += interval;
+        let made = Instant::now();
         let frame = match pictures.next(&shared) {
             Ok(Some(frame)) => frame,
             Ok(None) => continue,
@@ -401,7 +422,7 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                 height,
                 fps: options.fps,
                 bitrate_kbps: options.bitrate_kbps,
-                threads: 2,
+                threads: codec_threads(width, height),
             }) {
                 Ok(e) => Some(e),
                 Err(e) => {
@@ -420,6 +441,7 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         if shared.keyframe_wanted.swap(false, Ordering::Relaxed) {
             enc.request_keyframe();
         }
+        let encoding = Instant::now();
         let packets = match enc.encode(&frame) {
             Ok(p) => p,
             Err(e) => {
@@ -427,6 +449,11 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                 return;
             }
         };
+        tracing::trace!(
+            source_ms = (encoding - made).as_secs_f64() * 1e3,
+            encode_ms = encoding.elapsed().as_secs_f64() * 1e3,
+            "video frame"
+        );
         for packet in packets {
             {
                 let mut c = shared.counters.lock();
@@ -667,7 +694,9 @@ fn decode_loop(
     frames: std::sync::mpsc::Receiver<Bytes>,
     want_pli: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let mut decoder = match VideoDecoder::new(codec, 2) {
+    // Sized when the first frame's size is known is not possible here (the
+    // decoder must exist to learn it); 1080p is the common case.
+    let mut decoder = match VideoDecoder::new(codec, codec_threads(1920, 1080)) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("video decoder: {e}");
