@@ -445,11 +445,16 @@ async fn build_peer_connection(
     // pairs accepted at once: with trickled candidates the first check
     // often arrives before the candidate it comes from, and webrtc-rs's
     // default waits a second before nominating such a pair.
-    let settings = SettingEngineBuilder::default()
+    let mut settings = SettingEngineBuilder::default()
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         .with_include_loopback_candidate(true)
-        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-        .build();
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
+    if shared.options.relay_only {
+        // Relays are all there is: waiting 2 s for something better (the
+        // webrtc-rs default) only delays the call.
+        settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));
+    }
+    let settings = settings.build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
         .with_media_engine(media)

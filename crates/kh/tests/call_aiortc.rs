@@ -3,55 +3,26 @@
 //! through a real signalling server. Each side sends its own tone, so each
 //! proves it heard the other.
 
-use kakehashi_signal::{Config, Role, Server, TokenKey};
+mod call_common;
+
+use call_common::{f, finish, kh_call, server_with, token, ws_url};
+use kakehashi_signal::Role;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-const SECRET: &str = "an aiortc test secret, 32 bytes or more";
-
-fn token(room: &str, role: Role) -> String {
-    TokenKey::new(SECRET.as_bytes())
-        .issue(room, role, 600, kakehashi_signal::token::unix_now())
-        .expect("token")
-}
-
-fn f(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .fold(v, |v, k| &v[k])
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path} missing in {v}"))
-}
+use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
-    let config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
-    let server = Server::start(config).await.expect("signalling server");
+    let server = server_with(|_| {}).await;
     let dir = tempfile::tempdir().expect("tmp");
     let stats_path = dir.path().join("kh.json");
-    let ws = format!("ws://{}/ws", server.addr);
-
-    let mut kh = std::process::Command::new(env!("CARGO_BIN_EXE_kh"))
-        .args(["call", "--server", &ws, "--room", "case-aiortc"])
-        .args(["--token", &token("case-aiortc", Role::Specialist)])
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--size",
-            "640x360",
-            "--duration",
-            "12",
-        ])
-        .args(["--tone", "440"])
-        .arg("--stats-json")
-        .arg(&stats_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kh call");
-    let mut lines = BufReader::new(kh.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(first.contains("joined"), "{first}");
-    std::thread::spawn(move || for _ in lines {});
+    let ws = ws_url(&server);
+    let kh = kh_call(
+        &ws,
+        "case-aiortc",
+        Role::Specialist,
+        &stats_path,
+        &["--size", "640x360", "--duration", "12", "--tone", "440"],
+    );
 
     let script = kh_testkit::workspace_root().join("tests/peers/aiortc_peer.py");
     let peer_token = token("case-aiortc", Role::Presenter);
@@ -71,13 +42,9 @@ async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
             String::from_utf8_lossy(&output.stderr)
         )
     });
-    let status = tokio::task::spawn_blocking(move || kh.wait())
+    let kh = tokio::task::spawn_blocking(move || finish(kh, &stats_path))
         .await
-        .expect("join")
-        .expect("wait");
-    assert!(status.success(), "kh call: {status}");
-    let kh: Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats_path).expect("stats")).expect("json");
+        .expect("join");
 
     // What aiortc got from kh.
     assert!(

@@ -3,7 +3,10 @@
 //! `docs/signalling.md`, and calls a `kh call` peer through a real
 //! signalling server. Both sides report what they received.
 
-use kakehashi_signal::{Config, Role, Server, TokenKey};
+mod call_common;
+
+use call_common::{f, finish, kh_call, server_with, token, ws_url};
+use kakehashi_signal::Role;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -11,14 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-const SECRET: &str = "a browser test secret, 32 bytes or more";
-
-fn token(room: &str, role: Role) -> String {
-    TokenKey::new(SECRET.as_bytes())
-        .issue(room, role, 600, kakehashi_signal::token::unix_now())
-        .expect("token")
-}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -98,43 +93,21 @@ fn chromium(url: &str, profile: &Path) -> Child {
         .expect("chromium: install it (`cargo xtask test` does)")
 }
 
-fn f(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .fold(v, |v, k| &v[k])
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path} missing in {v}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_and_kh_call_exchange_video_audio_and_data() {
-    let config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
-    let server = Server::start(config).await.expect("signalling server");
+    let server = server_with(|_| {}).await;
     let dir = tempfile::tempdir().expect("tmp");
     let stats_path = dir.path().join("kh.json");
-    let ws = format!("ws://{}/ws", server.addr);
+    let ws = ws_url(&server);
 
     // kh joins first and answers the browser's offer.
-    let mut kh = Command::new(env!("CARGO_BIN_EXE_kh"))
-        .args(["call", "--server", &ws, "--room", "case-browser"])
-        .args(["--token", &token("case-browser", Role::Specialist)])
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--size",
-            "640x360",
-            "--duration",
-            "14",
-        ])
-        .args(["--tone", "440"])
-        .arg("--stats-json")
-        .arg(&stats_path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kh call");
-    let mut lines = BufReader::new(kh.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(first.contains("joined"), "{first}");
-    std::thread::spawn(move || for _ in lines {});
+    let kh = kh_call(
+        &ws,
+        "case-browser",
+        Role::Specialist,
+        &stats_path,
+        &["--size", "640x360", "--duration", "14", "--tone", "440"],
+    );
 
     let (port, results) = page_server();
     let url = format!(
@@ -149,13 +122,9 @@ async fn chromium_and_kh_call_exchange_video_audio_and_data() {
     let _ = browser.kill();
     let _ = browser.wait();
     let page = page.expect("the page reported within 90 s");
-    let kh_status = tokio::task::spawn_blocking(move || kh.wait())
+    let kh = tokio::task::spawn_blocking(move || finish(kh, &stats_path))
         .await
-        .expect("join")
-        .expect("wait");
-    assert!(kh_status.success(), "kh call: {kh_status}");
-    let kh: Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats_path).expect("stats")).expect("json");
+        .expect("join");
 
     // What the browser got from kh.
     assert!(

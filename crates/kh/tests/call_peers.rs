@@ -3,64 +3,31 @@
 //! burned into the test pattern prove order and give latency; the tones
 //! prove audio crossed in each direction.
 
-use kakehashi_signal::{Config, Role, Server, TokenKey};
+mod call_common;
+
+use call_common::{f, finish, kh_call, server_with, token, ws_url};
+use kakehashi_signal::{Role, Server};
 use kh_media::stamp;
 use kh_media::y4m::Y4mReader;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-const SECRET: &str = "a test secret of at least 32 bytes!!";
+use std::process::{Child, Command};
 
 async fn server() -> Server {
-    let config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
-    Server::start(config).await.expect("signalling server")
+    server_with(|_| {}).await
 }
 
-fn token(room: &str, role: Role) -> String {
-    TokenKey::new(SECRET.as_bytes())
-        .issue(room, role, 600, kakehashi_signal::token::unix_now())
-        .expect("token")
-}
-
-/// Start `kh call`, and return once it has joined the room.
+/// `kh call` at a small size, so four processes share two cores.
 fn peer(server: &Server, room: &str, role: Role, stats: &Path, extra: &[&str]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kh"))
-        .args(["call", "--server"])
-        .arg(format!("ws://{}/ws", server.addr))
-        .args(["--room", room, "--token", &token(room, role)])
-        .args(["--bind", "127.0.0.1", "--size", "320x240", "--fps", "15"])
-        .arg("--stats-json")
-        .arg(stats)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kh call");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(
-        first.contains(r#""joined""#),
-        "kh call did not join: {first}"
-    );
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
-fn finish(mut child: Child, stats: &Path) -> Value {
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "kh call exited {status}");
-    let text = std::fs::read_to_string(stats).expect("stats JSON");
-    serde_json::from_str(&text).expect("stats parse")
-}
-
-fn f(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .fold(v, |v, k| &v[k])
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+    let small = ["--size", "320x240", "--fps", "15"];
+    kh_call(
+        &ws_url(server),
+        room,
+        role,
+        stats,
+        &[&small[..], extra].concat(),
+    )
 }
 
 /// What every good direction of a call shows.

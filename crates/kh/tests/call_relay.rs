@@ -3,15 +3,15 @@
 //! coturn credentials in the signalling server's welcome (the REST
 //! shared-secret scheme) and exchange media through a real coturn.
 
-use kakehashi_signal::{Config, Role, Server, TokenKey};
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
+mod call_common;
+
+use call_common::{finish, kh_call, server_with, ws_url};
+use kakehashi_signal::Role;
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const SECRET: &str = "a relay test secret, 32 bytes or more";
 const TURN_SECRET: &str = "coturn static auth secret for tests";
 
 fn free_udp_port() -> u16 {
@@ -72,34 +72,22 @@ fn coturn(port: u16, log: &Path) -> Coturn {
     panic!("coturn did not answer on port {port}");
 }
 
-fn token(room: &str, role: Role) -> String {
-    TokenKey::new(SECRET.as_bytes())
-        .issue(room, role, 600, kakehashi_signal::token::unix_now())
-        .expect("token")
-}
-
 fn peer(ws: &str, role: Role, stats: &Path, duration: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kh"))
-        .args(["call", "--server", ws, "--room", "case-relay"])
-        .args(["--token", &token("case-relay", role)])
-        .args(["--bind", "127.0.0.1", "--size", "320x240", "--fps", "15"])
-        .args(["--relay-only", "--duration", duration])
-        .arg("--stats-json")
-        .arg(stats)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kh call");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(first.contains("joined"), "{first}");
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
-fn finish(mut child: Child, stats: &Path) -> Value {
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "kh call exited {status}");
-    serde_json::from_str(&std::fs::read_to_string(stats).expect("stats")).expect("json")
+    kh_call(
+        ws,
+        "case-relay",
+        role,
+        stats,
+        &[
+            "--size",
+            "320x240",
+            "--fps",
+            "15",
+            "--relay-only",
+            "--duration",
+            duration,
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,14 +96,15 @@ async fn relay_only_calls_go_through_coturn() {
     let port = free_udp_port();
     let log = dir.path().join("coturn.log");
     let _coturn = coturn(port, &log);
-    let mut config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
-    config.ice.turn_urls = vec![format!("turn:127.0.0.1:{port}?transport=udp")];
-    config.ice.turn_secret = Some(TURN_SECRET.into());
-    let server = Server::start(config).await.expect("signalling server");
-    let ws = format!("ws://{}/ws", server.addr);
+    let server = server_with(|config| {
+        config.ice.turn_urls = vec![format!("turn:127.0.0.1:{port}?transport=udp")];
+        config.ice.turn_secret = Some(TURN_SECRET.into());
+    })
+    .await;
+    let ws = ws_url(&server);
     let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
-    let a = peer(&ws, Role::Specialist, &sa, "8");
-    let b = peer(&ws, Role::Presenter, &sb, "7");
+    let a = peer(&ws, Role::Specialist, &sa, "11");
+    let b = peer(&ws, Role::Presenter, &sb, "10");
     let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
         .await
         .expect("join");

@@ -1,0 +1,78 @@
+//! What the call tests share: a real signalling server on loopback, room
+//! tokens, `kh call` processes, and reading their statistics.
+// Each test file uses its own subset.
+#![allow(dead_code)]
+
+use kakehashi_signal::{Config, Role, Server, TokenKey};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const SECRET: &str = "a call test secret of at least 32 bytes";
+
+/// A signalling server on a free loopback port; `edit` adjusts its config.
+pub async fn server_with(edit: impl FnOnce(&mut Config)) -> Server {
+    let mut config = Config::loopback("127.0.0.1:0".parse().expect("addr"), SECRET.into());
+    edit(&mut config);
+    Server::start(config).await.expect("signalling server")
+}
+
+pub fn ws_url(server: &Server) -> String {
+    format!("ws://{}/ws", server.addr)
+}
+
+pub fn token(room: &str, role: Role) -> String {
+    TokenKey::new(SECRET.as_bytes())
+        .issue(room, role, 600, kakehashi_signal::token::unix_now())
+        .expect("token")
+}
+
+/// Start `kh call` on loopback and return once it has joined the room.
+pub fn kh_call(ws: &str, room: &str, role: Role, stats: &Path, extra: &[&str]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args([
+            "call",
+            "--server",
+            ws,
+            "--room",
+            room,
+            "--token",
+            &token(room, role),
+        ])
+        .args(["--bind", "127.0.0.1", "--stats-json"])
+        .arg(stats)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kh call");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.contains(r#""joined""#),
+        "kh call did not join: {first}"
+    );
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+/// Wait for a `kh call`, check it succeeded, and read its statistics.
+pub fn finish(mut child: Child, stats: &Path) -> Value {
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "kh call exited {status}");
+    read_json(stats)
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("stats JSON");
+    serde_json::from_str(&text).expect("stats parse")
+}
+
+/// A number at a dotted path, or a failure naming it.
+pub fn f(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
