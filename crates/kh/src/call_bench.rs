@@ -76,78 +76,38 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     // The video call: B joins second, offers, and times join → first frame.
     let video = (|| -> Result<(Value, Value)> {
         let seconds = format!("{}", args.seconds);
-        let a = peer(
-            &exe,
-            &signal,
-            &ws,
-            "bench-video",
-            "specialist",
-            &dir.path().join("a.json"),
-            &[
-                "--size",
-                &size,
-                "--fps",
-                &fps,
-                "--duration",
-                &seconds,
-                "--bitrate",
-                "6000",
-            ],
-        )?;
-        let b = peer(
-            &exe,
-            &signal,
-            &ws,
-            "bench-video",
-            "presenter",
-            &dir.path().join("b.json"),
-            &[
-                "--size",
-                &size,
-                "--fps",
-                &fps,
-                "--duration",
-                &seconds,
-                "--bitrate",
-                "6000",
-            ],
-        )?;
-        Ok((
-            finish(a, &dir.path().join("a.json"))?,
-            finish(b, &dir.path().join("b.json"))?,
-        ))
+        let media = [
+            "--size",
+            &size,
+            "--fps",
+            &fps,
+            "--duration",
+            &seconds,
+            "--bitrate",
+            "6000",
+        ];
+        let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        let a = peer(&exe, &signal, &ws, "bench-video", "specialist", &sa, &media)?;
+        let b = peer(&exe, &signal, &ws, "bench-video", "presenter", &sb, &media)?;
+        Ok((finish(a, &sa)?, finish(b, &sb)?))
     })();
     // The bulk call: no media, the offerer fills `bulk`.
     let bulk = (|| -> Result<Value> {
         let seconds = format!("{}", args.bulk_seconds);
-        let a = peer(
-            &exe,
-            &signal,
-            &ws,
-            "bench-bulk",
-            "specialist",
-            &dir.path().join("c.json"),
-            &["--send", "none", "--tone", "0", "--duration", &seconds],
-        )?;
+        let quiet = ["--send", "none", "--tone", "0", "--duration", &seconds];
+        let (sa, sb) = (dir.path().join("c.json"), dir.path().join("d.json"));
+        let a = peer(&exe, &signal, &ws, "bench-bulk", "specialist", &sa, &quiet)?;
         let b = peer(
             &exe,
             &signal,
             &ws,
             "bench-bulk",
             "presenter",
-            &dir.path().join("d.json"),
-            &[
-                "--send",
-                "none",
-                "--tone",
-                "0",
-                "--duration",
-                &seconds,
-                "--bulk",
-            ],
+            &sb,
+            &[&quiet[..], &["--bulk"]].concat(),
         )?;
-        finish(b, &dir.path().join("d.json"))?;
-        finish(a, &dir.path().join("c.json"))
+        finish(b, &sb)?;
+        finish(a, &sa)
     })();
     let _ = server.kill();
     let _ = server.wait();

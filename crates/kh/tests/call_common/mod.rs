@@ -76,3 +76,34 @@ pub fn f(v: &Value, path: &str) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("{path} missing in {v}"))
 }
+
+/// What a foreign test peer (browser, aiortc) reports about kh's media:
+/// connected, VP8, kh's stamps read in order, the pointer and pongs on the
+/// data channels, no errors. `who` names the peer in failures.
+pub fn assert_peer_got_kh_media(who: &str, report: &Value, states: &str) {
+    assert!(
+        report["errors"].as_array().is_some_and(|e| e.is_empty()),
+        "{who}: {report}"
+    );
+    assert!(
+        report[states].to_string().contains("connected"),
+        "{who}: {report}"
+    );
+    assert_eq!(report["video_codec"], "video/VP8", "{who}: {report}");
+    let stamps: Vec<u64> = report["stamps"]
+        .as_array()
+        .expect("stamps")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(stamps.len() > 20, "{who} read kh's stamps: {report}");
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "{who}, in order: {stamps:?}"
+    );
+    assert!(f(report, "pointer_received") > 10.0, "{who}: {report}");
+    assert!(
+        !report["pong_rtts"].as_array().expect("rtts").is_empty(),
+        "{who}: {report}"
+    );
+}
