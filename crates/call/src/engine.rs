@@ -154,7 +154,8 @@ pub(crate) struct Shared {
     pub events: mpsc::UnboundedSender<CallEvent>,
     pub outbox: mpsc::UnboundedSender<ClientMessage>,
     pub remote: Mutex<Option<String>>,
-    pub state: Mutex<CallState>,
+    /// A watch, so tasks can wait for a state instead of polling.
+    pub state: tokio::sync::watch::Sender<CallState>,
     pub control: Mutex<Option<Arc<dyn DataChannel>>>,
     pub pointer: Mutex<Option<Arc<dyn DataChannel>>>,
     pub bulk: Mutex<Option<Arc<dyn DataChannel>>>,
@@ -168,12 +169,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn set_state(&self, state: CallState) {
-        let mut current = self.state.lock();
-        if *current == state {
+        if !self.state.send_if_modified(|current| {
+            let changed = *current != state;
+            *current = state;
+            changed
+        }) {
             return;
         }
-        *current = state;
-        drop(current);
         tracing::info!(state = state.as_str(), "call state");
         if state == CallState::Connected {
             let mut c = self.counters.lock();
@@ -257,7 +259,7 @@ impl Call {
             events: events_tx,
             outbox: connection.outbox.clone(),
             remote: Mutex::new(None),
-            state: Mutex::new(CallState::Waiting),
+            state: tokio::sync::watch::Sender::new(CallState::Waiting),
             control: Mutex::new(None),
             pointer: Mutex::new(None),
             bulk: Mutex::new(None),
@@ -294,7 +296,7 @@ impl Call {
     }
 
     pub fn state(&self) -> CallState {
-        *self.shared.state.lock()
+        *self.shared.state.borrow()
     }
 
     /// Send a message on the reliable `control` channel.

@@ -152,7 +152,8 @@ fn local_track(
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
 ) -> Result<Arc<TrackLocalStaticSample>, CallError> {
-    let ssrc = rand_ssrc();
+    // SSRCs only need to differ between the streams of a session.
+    let ssrc: u32 = rand::random();
     let name = match kind {
         RtpCodecKind::Audio => "audio",
         _ => "video",
@@ -176,19 +177,6 @@ fn local_track(
             }],
         ),
     )?))
-}
-
-fn rand_ssrc() -> u32 {
-    // SSRCs only need to differ between streams of a session.
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(1);
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    nanos
-        .wrapping_mul(2_654_435_761)
-        .wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919))
-        | 1
 }
 
 /// Add the audio and video tracks and start the tasks that fill them once
@@ -228,30 +216,47 @@ pub(crate) async fn start_senders(
     Ok(())
 }
 
-async fn wait_connected(shared: &Shared) -> bool {
-    loop {
-        match *shared.state.lock() {
-            CallState::Connected => return true,
-            CallState::Closed | CallState::Failed => return false,
-            _ => {}
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn payload_type(sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>) -> Option<u8> {
-    sender
-        .get_parameters()
+/// Once the call connects: the SSRC and negotiated payload type to send
+/// `track` with. `None` if the call ended first or nothing was negotiated.
+async fn negotiated(
+    shared: &Shared,
+    what: &str,
+    track: &TrackLocalStaticSample,
+    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+) -> Option<(u32, u8)> {
+    let mut state = shared.state.subscribe();
+    let settled = state
+        .wait_for(|s| {
+            matches!(
+                s,
+                CallState::Connected | CallState::Closed | CallState::Failed
+            )
+        })
         .await
-        .ok()?
+        .ok()
+        .map(|s| *s);
+    if settled != Some(CallState::Connected) {
+        return None;
+    }
+    let parameters = sender.get_parameters().await.ok()?;
+    let Some(pt) = parameters
         .rtp_parameters
         .codecs
         .first()
         .map(|c| c.payload_type)
+    else {
+        tracing::error!("{what}: no codec was negotiated");
+        return None;
+    };
+    let ssrc = *track.ssrcs().await.first()?;
+    Some((ssrc, pt))
 }
 
 fn call_over(shared: &Shared) -> bool {
-    matches!(*shared.state.lock(), CallState::Closed | CallState::Failed)
+    matches!(
+        *shared.state.borrow(),
+        CallState::Closed | CallState::Failed
+    )
 }
 
 /// Where outgoing pictures come from.
@@ -328,14 +333,7 @@ async fn send_video(
             }
         }
     });
-    if !wait_connected(&shared).await {
-        return;
-    }
-    let Some(pt) = payload_type(&sender).await else {
-        tracing::error!("video: no codec was negotiated");
-        return;
-    };
-    let Some(&ssrc) = track.ssrcs().await.first() else {
+    let Some((ssrc, pt)) = negotiated(&shared, "video", &track, &sender).await else {
         return;
     };
     // Two frames at most between the encoder and the network; when the
@@ -479,14 +477,7 @@ async fn send_audio(
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
 ) {
-    if !wait_connected(&shared).await {
-        return;
-    }
-    let Some(pt) = payload_type(&sender).await else {
-        tracing::error!("audio: no codec was negotiated");
-        return;
-    };
-    let Some(&ssrc) = track.ssrcs().await.first() else {
+    let Some((ssrc, pt)) = negotiated(&shared, "audio", &track, &sender).await else {
         return;
     };
     let mut encoder = match OpusEncoder::new(false, 32_000) {

@@ -131,6 +131,9 @@ async fn call(args: CallArgs) -> Result<()> {
     let mut seq = 0u64;
     let mut was_connected = false;
     let mut failure: Option<String> = None;
+    // One Ctrl-C listener for the whole call, not one per loop turn.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         let until_deadline = deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
@@ -187,7 +190,7 @@ async fn call(args: CallArgs) -> Result<()> {
                 }
             }
             _ = tokio::time::sleep(until_deadline) => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
         }
     }
     let stats = call.hang_up().await;

@@ -5,7 +5,10 @@
 
 mod call_common;
 
-use call_common::{assert_peer_got_kh_media, f, finish, kh_call, server_with, token, ws_url};
+use call_common::{
+    assert_kh_got_peer_media, assert_peer_got_kh_media, f, finish, kh_call, server_with, token,
+    ws_url,
+};
 use kakehashi_signal::Role;
 use serde_json::Value;
 use std::process::Command;
@@ -51,9 +54,7 @@ async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
     assert!((f(&peer, "audio_hz") - 440.0).abs() < 15.0, "{peer}");
 
     // What kh got from aiortc.
-    assert!(f(&kh, "video_in.frames_decoded") > 20.0, "{kh}");
+    assert_kh_got_peer_media(&kh);
     assert!((f(&kh, "audio.dominant_hz") - 880.0).abs() < 15.0, "{kh}");
-    assert!(f(&kh, "data.pointer_received") > 10.0, "{kh}");
-    assert!(f(&kh, "data.control_rtt_ms_p50") >= 0.0, "{kh}");
     server.shutdown().await;
 }

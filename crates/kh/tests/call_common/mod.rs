@@ -107,3 +107,12 @@ pub fn assert_peer_got_kh_media(who: &str, report: &Value, states: &str) {
         "{who}: {report}"
     );
 }
+
+/// What kh reports about a foreign peer's media: video decoded, audio
+/// received, pointer moves and pong round trips on the data channels.
+pub fn assert_kh_got_peer_media(kh: &Value) {
+    assert!(f(kh, "video_in.frames_decoded") > 20.0, "{kh}");
+    assert!(f(kh, "audio.packets_received") > 20.0, "{kh}");
+    assert!(f(kh, "data.pointer_received") > 10.0, "{kh}");
+    assert!(f(kh, "data.control_rtt_ms_p50") >= 0.0, "{kh}");
+}
