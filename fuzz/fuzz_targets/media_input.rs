@@ -1,10 +1,11 @@
 //! What a file or a hostile peer controls in kh-media: the bytes of a Y4M
-//! file (a `kh call --send` source), compressed VP8 frames and Opus
-//! packets arriving over RTP, and the pixels a stamp is read from.
+//! file (a `kh call --send` source), compressed frames of every video codec
+//! (the first byte picks which) and Opus packets arriving over RTP, and the
+//! pixels a stamp is read from.
 #![no_main]
 use kh_media::audio::OpusDecoder;
 use kh_media::stamp;
-use kh_media::vpx::{Codec, VideoDecoder};
+use kh_media::{VideoCodec, VideoDecoder};
 use kh_media::y4m::Y4mReader;
 use libfuzzer_sys::fuzz_target;
 
@@ -19,8 +20,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    if let Ok(mut decoder) = VideoDecoder::new(Codec::Vp8, 1) {
-        let _ = decoder.decode(data);
+    if let Some((&pick, frame)) = data.split_first() {
+        let codec = VideoCodec::ALL[usize::from(pick) % VideoCodec::ALL.len()];
+        if let Ok(mut decoder) = VideoDecoder::new(codec, 1) {
+            let _ = decoder.decode(frame);
+        }
     }
     if let Ok(mut decoder) = OpusDecoder::new(false) {
         let _ = decoder.decode(data);

@@ -24,6 +24,13 @@ const BUILD_PACKAGES: &[&str] = &[
     "python3-pip",
     // kh-media: VP8/VP9 (libvpx; Opus is built from the crate's sources)
     "libvpx-dev",
+    // kh-media: H.264 (x264), HEVC and AV1 (dav1d) through FFmpeg 5.1;
+    // ffmpeg-sys-next runs bindgen, which needs libclang
+    "libavcodec-dev",
+    "libavformat-dev",
+    "libavutil-dev",
+    "libswscale-dev",
+    "libclang-dev",
     // the viewer's window (winit on X11) and the Vulkan loader wgpu opens
     "libvulkan1",
     "libxkbcommon-x11-0",
@@ -363,11 +370,15 @@ fn bench() -> Result<()> {
         .arg("--json")
         .arg(bench.join("render_results.json")))?;
     // Calls on loopback: two kh call processes through the signalling
-    // server at 1080p30, then a bulk data-channel transfer.
+    // server at 1080p30, then a bulk data-channel transfer; VP8, then H.264.
     run(Command::new(root().join("target/release/kh"))
         .arg("call-bench")
         .arg("--json")
-        .arg(bench.join("call_results.json")))
+        .arg(bench.join("call_results.json")))?;
+    run(Command::new(root().join("target/release/kh"))
+        .args(["call-bench", "--codec", "h264", "--bulk-seconds", "0"])
+        .arg("--json")
+        .arg(bench.join("call_results_h264.json")))
 }
 
 fn fuzz(seconds: u64) -> Result<()> {
@@ -381,6 +392,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         "ipc_frames",
         "signal_input",
         "media_input",
+        "rtp_video",
     ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);

@@ -6,19 +6,16 @@
 //! and video tracks before negotiating, so one offer/answer carries
 //! everything; the offerer creates the data channels.
 
+use crate::codecs;
 use crate::media_io::{self, Counters};
 use crate::signalling::{self, SignalError};
 use crate::stats::CallStats;
-use kh_media::vpx::Codec;
+use kh_media::VideoCodec;
 use kh_signal_protocol::{ClientMessage, ServerMessage};
 use parking_lot::Mutex;
 use rtc::interceptor::Slot;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_VP8, MIME_TYPE_VP9,
-};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
-};
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +48,8 @@ pub struct CallOptions {
     /// Shown to the room (never logged by the server).
     pub name: String,
     pub video: VideoSource,
-    pub codec: Codec,
+    /// What we send; also what we ask the other side to send first.
+    pub codec: VideoCodec,
     pub fps: u32,
     pub bitrate_kbps: u32,
     /// A test tone to send, in Hz (none: silence).
@@ -78,7 +76,7 @@ impl CallOptions {
                 width: 640,
                 height: 360,
             },
-            codec: Codec::Vp8,
+            codec: VideoCodec::Vp8,
             fps: 30,
             bitrate_kbps: 1500,
             tone_hz: Some(440.0),
@@ -384,35 +382,8 @@ async fn build_peer_connection(
     ice: &[kh_signal_protocol::IceServer],
 ) -> Result<Arc<dyn PeerConnection>, CallError> {
     let mut media = MediaEngine::default();
-    let video_feedback = vec![
-        RTCPFeedback {
-            typ: "nack".into(),
-            parameter: String::new(),
-        },
-        RTCPFeedback {
-            typ: "nack".into(),
-            parameter: "pli".into(),
-        },
-        RTCPFeedback {
-            typ: "ccm".into(),
-            parameter: "fir".into(),
-        },
-    ];
-    for (mime, payload_type, fmtp) in [(MIME_TYPE_VP8, 96, ""), (MIME_TYPE_VP9, 98, "profile-id=0")]
-    {
-        media.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: mime.to_owned(),
-                    clock_rate: 90_000,
-                    channels: 0,
-                    sdp_fmtp_line: fmtp.to_owned(),
-                    rtcp_feedback: video_feedback.clone(),
-                },
-                payload_type,
-            },
-            RtpCodecKind::Video,
-        )?;
+    for codec in codecs::video_preferences(shared.options.codec) {
+        media.register_codec(codec, RtpCodecKind::Video)?;
     }
     media.register_codec(
         RTCRtpCodecParameters {

@@ -1,6 +1,6 @@
 //! The call engine: one WebRTC peer connection to the other site, set up
-//! through `kakehashi-signal`, carrying Opus audio and VP8/VP9 video both
-//! ways and two data channels — `control` (reliable, ordered: annotations,
+//! through `kakehashi-signal`, carrying Opus audio and video (VP8, VP9, H.264
+//! sent; also HEVC and AV1 received) both ways and two data channels — `control` (reliable, ordered: annotations,
 //! report edits, slide commands) and `pointer` (unordered, no retransmits:
 //! a late pointer position is worthless).
 //!
@@ -8,6 +8,8 @@
 //! there; the caller reads [`CallEvent`]s and asks for [`CallStats`].
 //! Media sources, codecs and the burned-in stamp are `kh-media`'s.
 
+mod codecs;
+pub mod depacketize;
 mod engine;
 mod media_io;
 pub mod signalling;

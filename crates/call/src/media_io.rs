@@ -7,27 +7,27 @@
 //! them and the async tracks through channels. Each remote track is read on
 //! its own task, as webrtc-rs drops packets from a track nobody drains.
 
+use crate::codecs::{self, negotiated_payload_type};
+use crate::depacketize::{FrameAssembler, assembler_for};
 use crate::engine::{CallError, CallEvent, CallState, Shared, VideoSource};
 use crate::stats::{CallStats, TransportStats, percentiles};
 use bytes::{Bytes, BytesMut};
 use kh_media::audio::{self, FRAME_SAMPLES, OpusDecoder, OpusEncoder, Tone};
 use kh_media::pattern::TestPattern;
-use kh_media::vpx::{Codec, EncoderConfig, VideoDecoder, VideoEncoder};
 use kh_media::y4m::{Y4mHeader, Y4mReader, Y4mWriter};
+use kh_media::{EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
 use kh_media::{VideoFrame, stamp};
 use parking_lot::Mutex;
 use rtc::data_channel::RTCDataChannelInit;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::media::Sample;
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::vp8::Vp8Packet;
-use rtc::rtp::codec::vp9::Vp9Packet;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use std::collections::VecDeque;
 use std::io::BufWriter;
@@ -186,23 +186,36 @@ pub(crate) async fn start_senders(
     pc: &Arc<dyn PeerConnection>,
 ) -> Result<(), CallError> {
     let options = &shared.options;
-    let video_codec = RTCRtpCodec {
-        mime_type: options.codec.mime().to_owned(),
-        clock_rate: 90_000,
-        channels: 0,
-        sdp_fmtp_line: if options.codec == Codec::Vp9 {
-            "profile-id=0".into()
-        } else {
-            String::new()
-        },
-        rtcp_feedback: vec![],
-    };
+    let video_codec = codecs::rtp_codec(options.codec, vec![]);
+    // A video transceiver even when we send none, so that our offer can
+    // receive; its preferences list every codec we decode, ours first
+    // (webrtc-rs would otherwise offer only the track's codec).
     let wants_video = options.echo || !matches!(options.video, VideoSource::None);
-    if wants_video {
+    let init = |direction| RTCRtpTransceiverInit {
+        direction,
+        streams: vec![],
+        send_encodings: vec![],
+    };
+    let transceiver = if wants_video {
         let track = local_track(RtpCodecKind::Video, video_codec)?;
-        let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-        tokio::spawn(send_video(shared.clone(), track, sender));
-    }
+        let transceiver = pc
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(init(RTCRtpTransceiverDirection::Sendrecv)),
+            )
+            .await?;
+        tokio::spawn(send_video(shared.clone(), track, pc.clone()));
+        transceiver
+    } else {
+        pc.add_transceiver_from_kind(
+            RtpCodecKind::Video,
+            Some(init(RTCRtpTransceiverDirection::Recvonly)),
+        )
+        .await?
+    };
+    transceiver
+        .set_codec_preferences(codecs::video_preferences(options.codec))
+        .await?;
     let audio_codec = RTCRtpCodec {
         mime_type: "audio/opus".to_owned(),
         clock_rate: 48_000,
@@ -211,8 +224,8 @@ pub(crate) async fn start_senders(
         rtcp_feedback: vec![],
     };
     let track = local_track(RtpCodecKind::Audio, audio_codec)?;
-    let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-    tokio::spawn(send_audio(shared, track, sender));
+    pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+    tokio::spawn(send_audio(shared, track, pc.clone()));
     Ok(())
 }
 
@@ -221,8 +234,9 @@ pub(crate) async fn start_senders(
 async fn negotiated(
     shared: &Shared,
     what: &str,
+    mime: &str,
     track: &TrackLocalStaticSample,
-    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    pc: &Arc<dyn PeerConnection>,
 ) -> Option<(u32, u8)> {
     let mut state = shared.state.subscribe();
     let settled = state
@@ -238,14 +252,20 @@ async fn negotiated(
     if settled != Some(CallState::Connected) {
         return None;
     }
-    let parameters = sender.get_parameters().await.ok()?;
-    let Some(pt) = parameters
-        .rtp_parameters
-        .codecs
-        .first()
-        .map(|c| c.payload_type)
-    else {
-        tracing::error!("{what}: no codec was negotiated");
+    let kind = mime.split('/').next().unwrap_or_default();
+    let remote = pc.remote_description().await?;
+    let sdp = match remote.unmarshal() {
+        Ok(sdp) => sdp,
+        Err(e) => {
+            tracing::error!("{what}: the other side's session description: {e}");
+            return None;
+        }
+    };
+    let Some(pt) = negotiated_payload_type(&sdp, kind, mime) else {
+        tracing::error!(
+            "{what}: the other side does not accept {mime}: {}",
+            remote.sdp
+        );
         return None;
     };
     let ssrc = *track.ssrcs().await.first()?;
@@ -318,7 +338,7 @@ fn open_y4m(
 async fn send_video(
     shared: Arc<Shared>,
     track: Arc<TrackLocalStaticSample>,
-    sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    pc: Arc<dyn PeerConnection>,
 ) {
     // Keyframe requests from the far end.
     let requests = track.clone();
@@ -333,7 +353,9 @@ async fn send_video(
             }
         }
     });
-    let Some((ssrc, pt)) = negotiated(&shared, "video", &track, &sender).await else {
+    let Some((ssrc, pt)) =
+        negotiated(&shared, "video", shared.options.codec.mime(), &track, &pc).await
+    else {
         return;
     };
     // Two frames at most between the encoder and the network; when the
@@ -475,9 +497,9 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
 async fn send_audio(
     shared: Arc<Shared>,
     track: Arc<TrackLocalStaticSample>,
-    sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    pc: Arc<dyn PeerConnection>,
 ) {
-    let Some((ssrc, pt)) = negotiated(&shared, "audio", &track, &sender).await else {
+    let Some((ssrc, pt)) = negotiated(&shared, "audio", "audio/opus", &track, &pc).await else {
         return;
     };
     let mut encoder = match OpusEncoder::new(false, 32_000) {
@@ -578,29 +600,8 @@ async fn receive_audio(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
     }
 }
 
-enum Depacketizer {
-    Vp8(Box<SampleBuilder<Vp8Packet>>),
-    Vp9(Box<SampleBuilder<Vp9Packet>>),
-}
-
-impl Depacketizer {
-    fn push(&mut self, now: Instant, packet: rtc::rtp::Packet) {
-        match self {
-            Depacketizer::Vp8(b) => b.push(now, packet),
-            Depacketizer::Vp9(b) => b.push(now, packet),
-        }
-    }
-
-    fn pop(&mut self, now: Instant) -> Option<Sample> {
-        match self {
-            Depacketizer::Vp8(b) => b.pop(now),
-            Depacketizer::Vp9(b) => b.pop(now),
-        }
-    }
-}
-
 async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
-    let mut builder: Option<(Depacketizer, u32)> = None;
+    let mut builder: Option<(Box<dyn FrameAssembler>, u32)> = None;
     // A short queue: a decoder that falls behind drops frames and asks for
     // a keyframe rather than showing ever older pictures.
     let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Bytes>(3);
@@ -621,22 +622,11 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
                 .await
                 .map(|c| c.mime_type)
                 .unwrap_or_default();
-            let Some(codec) = Codec::from_mime(&mime) else {
+            let Some(codec) = VideoCodec::from_mime(&mime) else {
                 tracing::error!("video: cannot decode {mime:?}");
                 return;
             };
-            // Up to 200 ms of reordering is waited for; later is lost.
-            let depacketizer = match codec {
-                Codec::Vp8 => Depacketizer::Vp8(Box::new(
-                    SampleBuilder::new(512, Vp8Packet::default(), 90_000)
-                        .with_max_time_delay(Duration::from_millis(200)),
-                )),
-                Codec::Vp9 => Depacketizer::Vp9(Box::new(
-                    SampleBuilder::new(512, Vp9Packet::default(), 90_000)
-                        .with_max_time_delay(Duration::from_millis(200)),
-                )),
-            };
-            builder = Some((depacketizer, ssrc));
+            builder = Some((assembler_for(codec), ssrc));
             shared.counters.lock().stats.video_in.codec = codec.mime().to_owned();
             if let Some(rx) = frames_rx.take() {
                 let decode_shared = shared.clone();
@@ -681,7 +671,7 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
 /// echo them.
 fn decode_loop(
     shared: Arc<Shared>,
-    codec: Codec,
+    codec: VideoCodec,
     frames: std::sync::mpsc::Receiver<Bytes>,
     want_pli: Arc<std::sync::atomic::AtomicBool>,
 ) {

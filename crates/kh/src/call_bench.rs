@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result, bail};
 use kh_media::pattern::TestPattern;
-use kh_media::vpx::{Codec, EncoderConfig, VideoDecoder, VideoEncoder};
+use kh_media::{EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,10 +21,13 @@ pub struct CallBenchArgs {
     size: String,
     #[arg(long, default_value_t = 30)]
     fps: u32,
+    /// Codec both peers send: vp8, vp9 or h264.
+    #[arg(long, default_value = "vp8")]
+    codec: String,
     /// Length of the video call measured, in seconds.
     #[arg(long, default_value_t = 12.0)]
     seconds: f64,
-    /// Length of the bulk-transfer call, in seconds.
+    /// Length of the bulk-transfer call, in seconds (0: none).
     #[arg(long, default_value_t = 6.0)]
     bulk_seconds: f64,
     /// The signalling server binary (default: beside this one).
@@ -50,7 +53,10 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
             signal.display()
         );
     }
-    let floor = codec_floor(width, height, args.fps)?;
+    let codec = VideoCodec::from_name(&args.codec)
+        .filter(|c| c.can_encode())
+        .with_context(|| format!("--codec {}: vp8, vp9 or h264", args.codec))?;
+    let floor = codec_floor(codec, width, height, args.fps)?;
     eprintln!("codec floor (encode + decode, one frame): median {floor:.2} ms");
 
     let mut server = Command::new(&signal)
@@ -85,14 +91,19 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
             &seconds,
             "--bitrate",
             "6000",
+            "--codec",
+            &args.codec,
         ];
         let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
         let a = peer(&exe, &signal, &ws, "bench-video", "specialist", &sa, &media)?;
         let b = peer(&exe, &signal, &ws, "bench-video", "presenter", &sb, &media)?;
         Ok((finish(a, &sa)?, finish(b, &sb)?))
     })();
-    // The bulk call: no media, the offerer fills `bulk`.
-    let bulk = (|| -> Result<Value> {
+    // The bulk call: no media, the offerer fills `bulk` (0 s: skipped).
+    let bulk = (|| -> Result<Option<Value>> {
+        if args.bulk_seconds <= 0.0 {
+            return Ok(None);
+        }
         let seconds = format!("{}", args.bulk_seconds);
         let quiet = ["--send", "none", "--tone", "0", "--duration", &seconds];
         let (sa, sb) = (dir.path().join("c.json"), dir.path().join("d.json"));
@@ -107,7 +118,7 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
             &[&quiet[..], &["--bulk"]].concat(),
         )?;
         finish(b, &sb)?;
-        finish(a, &sa)
+        finish(a, &sa).map(Some)
     })();
     let _ = server.kill();
     let _ = server.wait();
@@ -125,10 +136,11 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     .flatten()
     .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
     let p50 = num(&a, "video_in.latency_ms_p50");
-    let mbit = num(&bulk, "data.bulk_mbit_s");
+    let mbit = bulk.as_ref().and_then(|b| num(b, "data.bulk_mbit_s"));
     let results = json!({
         "size": size,
         "fps": args.fps,
+        "codec": codec.mime(),
         "join_to_first_frame_ms": first_frame,
         "join_to_first_frame_vs_target_500ms": first_frame.map(|x| x / 500.0),
         "glass_to_glass_ms_p50": p50,
@@ -151,16 +163,16 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
 }
 
 /// Median time to encode and decode one frame of the test pattern.
-fn codec_floor(width: u32, height: u32, fps: u32) -> Result<f64> {
+fn codec_floor(codec: VideoCodec, width: u32, height: u32, fps: u32) -> Result<f64> {
     let mut encoder = VideoEncoder::new(EncoderConfig {
-        codec: Codec::Vp8,
+        codec,
         width,
         height,
         fps,
         bitrate_kbps: 6000,
         threads: 2,
     })?;
-    let mut decoder = VideoDecoder::new(Codec::Vp8, 2)?;
+    let mut decoder = VideoDecoder::new(codec, 2)?;
     let mut pattern = TestPattern::new(width, height);
     let mut times = Vec::new();
     for i in 0..90 {

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use kh_call::{Call, CallEvent, CallOptions, CallState, VideoSource};
-use kh_media::vpx::Codec;
+use kh_media::VideoCodec;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ pub struct CallArgs {
     size: String,
     #[arg(long, default_value_t = 30)]
     fps: u32,
-    /// vp8 or vp9.
+    /// What to send: vp8, vp9 or h264 (h265 and av1 are received only).
     #[arg(long, default_value = "vp8")]
     codec: String,
     /// Video bitrate in kbit/s.
@@ -93,10 +93,13 @@ async fn call(args: CallArgs) -> Result<()> {
             VideoSource::File(path)
         }
     };
-    options.codec = match args.codec.to_ascii_lowercase().as_str() {
-        "vp8" => Codec::Vp8,
-        "vp9" => Codec::Vp9,
-        other => bail!("--codec {other}: vp8 or vp9"),
+    options.codec = match VideoCodec::from_name(&args.codec) {
+        Some(codec) if codec.can_encode() => codec,
+        Some(_) => bail!(
+            "--codec {}: received and decoded, but not sent (no real-time software encoder); send vp8, vp9 or h264",
+            args.codec
+        ),
+        None => bail!("--codec {}: vp8, vp9 or h264", args.codec),
     };
     if args.fps == 0 || args.fps > 120 {
         bail!("--fps {}: 1 to 120", args.fps);

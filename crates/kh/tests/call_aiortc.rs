@@ -50,7 +50,7 @@ async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
         .expect("join");
 
     // What aiortc got from kh.
-    assert_peer_got_kh_media("aiortc", &peer, "states");
+    assert_peer_got_kh_media("aiortc", &peer, "states", "video/VP8");
     assert!((f(&peer, "audio_hz") - 440.0).abs() < 15.0, "{peer}");
 
     // What kh got from aiortc.

@@ -96,26 +96,23 @@ fn chromium(url: &str, profile: &Path) -> Child {
         .expect("chromium: install it (`cargo xtask test` does)")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_and_kh_call_exchange_video_audio_and_data() {
+/// kh joins `room` first and answers the browser's offer; both report.
+async fn browser_call(room: &str, kh_extra: &[&str], page_params: &str) -> (Value, Value) {
     let server = server_with(|_| {}).await;
     let dir = tempfile::tempdir().expect("tmp");
     let stats_path = dir.path().join("kh.json");
     let ws = ws_url(&server);
-
-    // kh joins first and answers the browser's offer.
     let kh = kh_call(
         &ws,
-        "case-browser",
+        room,
         Role::Specialist,
         &stats_path,
-        &["--size", "640x360", "--duration", "14", "--tone", "440"],
+        &[&["--size", "640x360", "--duration", "14"][..], kh_extra].concat(),
     );
-
     let (port, results) = page_server();
     let url = format!(
-        "http://127.0.0.1:{port}/peer.html?seconds=9&server={ws}&token={}",
-        token("case-browser", Role::Presenter)
+        "http://127.0.0.1:{port}/peer.html?seconds=9&server={ws}&token={}{page_params}",
+        token(room, Role::Presenter)
     );
     let profile = dir.path().join("chromium-profile");
     let mut browser = chromium(&url, &profile);
@@ -128,14 +125,53 @@ async fn chromium_and_kh_call_exchange_video_audio_and_data() {
     let kh = tokio::task::spawn_blocking(move || finish(kh, &stats_path))
         .await
         .expect("join");
+    server.shutdown().await;
+    (page, kh)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_and_kh_call_exchange_video_audio_and_data() {
+    let (page, kh) = browser_call("case-browser", &["--tone", "440"], "").await;
 
     // What the browser got from kh.
-    assert_peer_got_kh_media("the browser", &page, "state");
+    assert_peer_got_kh_media("the browser", &page, "state", "video/VP8");
     let heard = f(&page, "audio_hz");
     assert!((heard - 440.0).abs() < 15.0, "the browser heard {heard} Hz");
 
     // What kh got from the browser (its fake camera carries no stamp).
     assert_kh_got_peer_media(&kh);
     assert_eq!(kh["video_in"]["codec"], "video/VP8");
-    server.shutdown().await;
+}
+
+/// kh's H.264 (x264) decoded by Chromium's own decoder, which reads every
+/// stamp; Chromium's AV1 (libaom) decoded by kh through dav1d.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kh_sends_h264_to_chromium_and_decodes_its_av1() {
+    let (page, kh) = browser_call(
+        "case-browser-codecs",
+        &["--codec", "h264", "--tone", "660"],
+        "&send_codec=video/AV1",
+    )
+    .await;
+    assert_peer_got_kh_media("the browser", &page, "state", "video/H264");
+    assert_eq!(page["sent_codec"], "video/AV1", "{page}");
+    assert_eq!(kh["video_out"]["codec"], "video/H264", "{kh}");
+    assert_kh_got_peer_media(&kh);
+    assert_eq!(kh["video_in"]["codec"], "video/AV1", "{kh}");
+}
+
+/// kh's VP9 to Chromium; Chromium's H.264 (its own encoder) decoded by kh
+/// through FFmpeg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kh_sends_vp9_to_chromium_and_decodes_its_h264() {
+    let (page, kh) = browser_call(
+        "case-browser-h264",
+        &["--codec", "vp9", "--tone", "550"],
+        "&send_codec=video/H264",
+    )
+    .await;
+    assert_peer_got_kh_media("the browser", &page, "state", "video/VP9");
+    assert_eq!(page["sent_codec"], "video/H264", "{page}");
+    assert_kh_got_peer_media(&kh);
+    assert_eq!(kh["video_in"]["codec"], "video/H264", "{kh}");
 }

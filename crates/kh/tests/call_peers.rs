@@ -96,6 +96,37 @@ async fn two_peers_exchange_video_audio_and_data() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_side_sends_its_own_codec_h264_one_way_and_vp9_the_other() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let a = peer(
+        &server,
+        "case-codecs",
+        Role::Specialist,
+        &sa,
+        &["--duration", "7", "--tone", "440", "--codec", "h264"],
+    );
+    let b = peer(
+        &server,
+        "case-codecs",
+        Role::Presenter,
+        &sb,
+        &["--duration", "6", "--tone", "660", "--codec", "vp9"],
+    );
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    assert_eq!(a["video_out"]["codec"], "video/H264", "{a}");
+    assert_eq!(b["video_in"]["codec"], "video/H264", "{b}");
+    assert_eq!(b["video_out"]["codec"], "video/VP9", "{b}");
+    assert_eq!(a["video_in"]["codec"], "video/VP9", "{a}");
+    assert_received("A", &a, 660.0);
+    assert_received("B", &b, 440.0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_echo_peer_returns_our_own_frames_and_tone() {
     let server = server().await;
     let dir = tempfile::tempdir().expect("tmp");

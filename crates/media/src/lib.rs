@@ -1,17 +1,21 @@
 //! Media for calls: frames as planar YUV with their colour description,
 //! sources (a moving test pattern with a machine-readable stamp burned in,
-//! Y4M files), VP8/VP9 through libvpx and Opus audio.
+//! Y4M files), VP8/VP9 through libvpx, H.264 encode and H.264/HEVC/AV1
+//! decode through FFmpeg, and Opus audio.
 //!
-//! Codecs live behind small owned types ([`vpx::VideoEncoder`],
-//! [`vpx::VideoDecoder`], [`audio::OpusEncoder`], [`audio::OpusDecoder`])
+//! Codecs live behind small owned types ([`codec::VideoEncoder`],
+//! [`codec::VideoDecoder`], [`audio::OpusEncoder`], [`audio::OpusDecoder`])
 //! so the call engine never touches the C libraries.
 
 pub mod audio;
+pub mod codec;
+pub mod ffmpeg;
 pub mod frame;
 pub mod pattern;
 pub mod stamp;
 pub mod vpx;
 pub mod y4m;
 
+pub use codec::{EncodedFrame, EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
 pub use frame::{ColourInfo, ColourMatrix, ColourRange, VideoFrame};
 pub use stamp::Stamp;

@@ -78,9 +78,9 @@ pub fn f(v: &Value, path: &str) -> f64 {
 }
 
 /// What a foreign test peer (browser, aiortc) reports about kh's media:
-/// connected, VP8, kh's stamps read in order, the pointer and pongs on the
+/// connected, decoding `codec`, kh's stamps read in order, the pointer and pongs on the
 /// data channels, no errors. `who` names the peer in failures.
-pub fn assert_peer_got_kh_media(who: &str, report: &Value, states: &str) {
+pub fn assert_peer_got_kh_media(who: &str, report: &Value, states: &str, codec: &str) {
     assert!(
         report["errors"].as_array().is_some_and(|e| e.is_empty()),
         "{who}: {report}"
@@ -89,7 +89,7 @@ pub fn assert_peer_got_kh_media(who: &str, report: &Value, states: &str) {
         report[states].to_string().contains("connected"),
         "{who}: {report}"
     );
-    assert_eq!(report["video_codec"], "video/VP8", "{who}: {report}");
+    assert_eq!(report["video_codec"], codec, "{who}: {report}");
     let stamps: Vec<u64> = report["stamps"]
         .as_array()
         .expect("stamps")

@@ -1,0 +1,263 @@
+//! The video codecs of a call, and one encoder and one decoder type over the
+//! two libraries that implement them: libvpx for VP8 and VP9 (the WebRTC
+//! reference implementation, tuned for real time), FFmpeg for H.264 (x264
+//! to encode), HEVC and AV1 (dav1d).
+
+use crate::ffmpeg::{FfmpegDecoder, FfmpegEncoder, FfmpegError};
+use crate::frame::VideoFrame;
+use crate::vpx::{VpxDecoder, VpxEncoder, VpxError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    Vp8,
+    Vp9,
+    H264,
+    H265,
+    Av1,
+}
+
+impl VideoCodec {
+    pub const ALL: [VideoCodec; 5] = [
+        VideoCodec::Vp8,
+        VideoCodec::Vp9,
+        VideoCodec::H264,
+        VideoCodec::H265,
+        VideoCodec::Av1,
+    ];
+
+    /// The RTP MIME type (RFC 6838 spelling, as webrtc-rs and browsers use).
+    pub fn mime(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "video/VP8",
+            VideoCodec::Vp9 => "video/VP9",
+            VideoCodec::H264 => "video/H264",
+            VideoCodec::H265 => "video/H265",
+            VideoCodec::Av1 => "video/AV1",
+        }
+    }
+
+    /// From an RTP MIME type (case-insensitive).
+    pub fn from_mime(mime: &str) -> Option<VideoCodec> {
+        VideoCodec::ALL
+            .into_iter()
+            .find(|c| c.mime().eq_ignore_ascii_case(mime))
+    }
+
+    /// From a command-line name: vp8, vp9, h264, h265 (or hevc), av1.
+    pub fn from_name(name: &str) -> Option<VideoCodec> {
+        match name.to_ascii_lowercase().as_str() {
+            "hevc" => Some(VideoCodec::H265),
+            other => VideoCodec::from_mime(&format!("video/{other}")),
+        }
+    }
+
+    /// Whether this build can send it (decoding covers all five). HEVC and
+    /// AV1 real-time encoding needs hardware (DESIGN.md §5).
+    pub fn can_encode(self) -> bool {
+        matches!(self, VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::H264)
+    }
+}
+
+/// Encoder settings a call changes while it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct EncoderConfig {
+    pub codec: VideoCodec,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+    /// Codec worker threads.
+    pub threads: u32,
+}
+
+/// One encoded frame: a VP8/VP9 frame, an H.264 access unit in Annex B.
+#[derive(Debug, Clone)]
+pub struct EncodedFrame {
+    pub data: Vec<u8>,
+    pub keyframe: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error(transparent)]
+    Vpx(#[from] VpxError),
+    #[error(transparent)]
+    Ffmpeg(#[from] FfmpegError),
+    #[error("{} cannot be encoded here: VP8, VP9 and H.264 can", .0.mime())]
+    NoEncoder(VideoCodec),
+}
+
+enum Encoder {
+    Vpx(VpxEncoder),
+    X264(Box<FfmpegEncoder>),
+}
+
+/// A real-time video encoder for any codec [`VideoCodec::can_encode`].
+pub struct VideoEncoder {
+    inner: Encoder,
+}
+
+impl VideoEncoder {
+    pub fn new(config: EncoderConfig) -> Result<VideoEncoder, CodecError> {
+        let inner = match config.codec {
+            VideoCodec::Vp8 | VideoCodec::Vp9 => Encoder::Vpx(VpxEncoder::new(config)?),
+            VideoCodec::H264 => Encoder::X264(Box::new(FfmpegEncoder::x264(config)?)),
+            other => return Err(CodecError::NoEncoder(other)),
+        };
+        Ok(VideoEncoder { inner })
+    }
+
+    pub fn config(&self) -> EncoderConfig {
+        match &self.inner {
+            Encoder::Vpx(e) => e.config(),
+            Encoder::X264(e) => e.config(),
+        }
+    }
+
+    /// Change the target bitrate (what congestion control asks for).
+    pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
+        match &mut self.inner {
+            Encoder::Vpx(e) => e.set_bitrate(kbps)?,
+            Encoder::X264(e) => e.set_bitrate(kbps),
+        }
+        Ok(())
+    }
+
+    /// Make the next frame a keyframe (a receiver lost its reference).
+    pub fn request_keyframe(&mut self) {
+        match &mut self.inner {
+            Encoder::Vpx(e) => e.request_keyframe(),
+            Encoder::X264(e) => e.request_keyframe(),
+        }
+    }
+
+    /// Encode one I420 frame. Returns nothing when rate control dropped it.
+    pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, CodecError> {
+        Ok(match &mut self.inner {
+            Encoder::Vpx(e) => e.encode(frame)?,
+            Encoder::X264(e) => e.encode(frame)?,
+        })
+    }
+}
+
+enum Decoder {
+    Vpx(VpxDecoder),
+    Ffmpeg(Box<FfmpegDecoder>),
+}
+
+/// A video decoder for any [`VideoCodec`]; pictures come out as I420.
+pub struct VideoDecoder {
+    codec: VideoCodec,
+    inner: Decoder,
+}
+
+impl VideoDecoder {
+    pub fn new(codec: VideoCodec, threads: u32) -> Result<VideoDecoder, CodecError> {
+        let inner = match codec {
+            VideoCodec::Vp8 | VideoCodec::Vp9 => Decoder::Vpx(VpxDecoder::new(codec, threads)?),
+            other => Decoder::Ffmpeg(Box::new(FfmpegDecoder::new(other, threads)?)),
+        };
+        Ok(VideoDecoder { codec, inner })
+    }
+
+    pub fn codec(&self) -> VideoCodec {
+        self.codec
+    }
+
+    /// Decode one compressed frame (an access unit) into zero or more
+    /// pictures. Corrupt input is an error or a concealed picture, never a
+    /// crash.
+    pub fn decode(&mut self, data: &[u8]) -> Result<Vec<VideoFrame>, CodecError> {
+        Ok(match &mut self.inner {
+            Decoder::Vpx(d) => d.decode(data)?,
+            Decoder::Ffmpeg(d) => d.decode(data)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::TestPattern;
+    use crate::stamp;
+
+    fn round_trip(codec: VideoCodec) {
+        let config = EncoderConfig {
+            codec,
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_kbps: 800,
+            threads: 1,
+        };
+        let mut encoder = VideoEncoder::new(config).expect("encoder");
+        let mut decoder = VideoDecoder::new(codec, 1).expect("decoder");
+        let mut pattern = TestPattern::new(640, 360);
+        let mut counters = Vec::new();
+        for i in 0..30 {
+            let frame = pattern.next_frame(1000 + i * 33);
+            if i == 20 {
+                encoder.request_keyframe();
+            }
+            for packet in encoder.encode(&frame).expect("encode") {
+                if i == 0 || i == 20 {
+                    assert!(packet.keyframe, "frame {i} is a keyframe");
+                } else {
+                    assert!(!packet.keyframe, "frame {i} is not a keyframe");
+                }
+                for picture in decoder.decode(&packet.data).expect("decode") {
+                    assert_eq!((picture.width, picture.height), (640, 360));
+                    counters.push(stamp::read(&picture).map(|s| s.counter));
+                }
+            }
+        }
+        assert!(counters.len() >= 25, "{codec:?}: {} frames", counters.len());
+        let read: Vec<u32> = counters.iter().flatten().copied().collect();
+        assert_eq!(
+            read.len(),
+            counters.len(),
+            "every stamp reads: {counters:?}"
+        );
+        assert!(read.windows(2).all(|w| w[0] < w[1]), "{read:?}");
+    }
+
+    #[test]
+    fn vp8_round_trip_keeps_the_stamps() {
+        round_trip(VideoCodec::Vp8);
+    }
+
+    #[test]
+    fn vp9_round_trip_keeps_the_stamps() {
+        round_trip(VideoCodec::Vp9);
+    }
+
+    #[test]
+    fn h264_round_trip_keeps_the_stamps() {
+        round_trip(VideoCodec::H264);
+    }
+
+    #[test]
+    fn names_and_mime_types() {
+        for codec in VideoCodec::ALL {
+            assert_eq!(VideoCodec::from_mime(codec.mime()), Some(codec));
+            assert_eq!(
+                VideoCodec::from_mime(&codec.mime().to_lowercase()),
+                Some(codec)
+            );
+        }
+        assert_eq!(VideoCodec::from_name("hevc"), Some(VideoCodec::H265));
+        assert_eq!(VideoCodec::from_name("AV1"), Some(VideoCodec::Av1));
+        assert_eq!(VideoCodec::from_name("mpeg2"), None);
+        assert!(matches!(
+            VideoEncoder::new(EncoderConfig {
+                codec: VideoCodec::Av1,
+                width: 64,
+                height: 64,
+                fps: 30,
+                bitrate_kbps: 100,
+                threads: 1
+            }),
+            Err(CodecError::NoEncoder(VideoCodec::Av1))
+        ));
+    }
+}

@@ -1,0 +1,44 @@
+//! What a hostile call peer controls on the video receive path: the RTP
+//! payloads (their order, edges and timestamps) of any codec we accept,
+//! through frame assembly (webrtc-rs's depacketizers and ours for HEVC)
+//! into the decoders (libvpx, FFmpeg).
+//!
+//! Input: one byte picking the codec, then packets as
+//! [length u16 BE][flags u8: bit 0 marker, bits 1-7 timestamp step][payload].
+#![no_main]
+use bytes::Bytes;
+use kh_call::depacketize::assembler_for;
+use kh_media::{VideoCodec, VideoDecoder};
+use libfuzzer_sys::fuzz_target;
+use std::time::Instant;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, mut rest)) = data.split_first() else {
+        return;
+    };
+    let codec = VideoCodec::ALL[usize::from(pick) % VideoCodec::ALL.len()];
+    let mut assembler = assembler_for(codec);
+    let Ok(mut decoder) = VideoDecoder::new(codec, 1) else {
+        return;
+    };
+    let now = Instant::now();
+    let (mut sequence, mut timestamp) = (0u16, 0u32);
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let flags = rest[2];
+        rest = &rest[3..];
+        let payload = &rest[..len.min(rest.len())];
+        rest = &rest[payload.len()..];
+        timestamp = timestamp.wrapping_add(u32::from(flags >> 1) * 3000);
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.sequence_number = sequence;
+        packet.header.timestamp = timestamp;
+        packet.header.marker = flags & 1 != 0;
+        packet.payload = Bytes::copy_from_slice(payload);
+        sequence = sequence.wrapping_add(1);
+        assembler.push(now, packet);
+        while let Some(sample) = assembler.pop(now) {
+            let _ = decoder.decode(&sample.data);
+        }
+    }
+});
