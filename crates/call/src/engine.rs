@@ -333,6 +333,7 @@ impl Call {
             .await;
         let mut stats = self.shared.counters.lock().snapshot();
         stats.state = self.state().as_str().to_owned();
+        stats.peak_memory_mib = crate::stats::peak_memory_mib();
         media_io::fill_transport(&mut stats.transport, &report);
         let now = Instant::now();
         let mut last = self.last_transport.lock();
@@ -377,6 +378,11 @@ impl Call {
     }
 }
 
+/// Unacknowledged bytes a data channel may hold before `send` waits: four
+/// times the 1 MiB SCTP receive window of a browser peer, so the window
+/// stays full.
+const DATA_CHANNEL_SEND_BUFFER: usize = 4 << 20;
+
 async fn build_peer_connection(
     shared: &Arc<Shared>,
     ice: &[kh_signal_protocol::IceServer],
@@ -419,6 +425,8 @@ async fn build_peer_connection(
     // often arrives before the candidate it comes from, and webrtc-rs's
     // default waits a second before nominating such a pair.
     let mut settings = SettingEngineBuilder::default()
+        .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(28))
+        .with_sctp_max_receive_buffer_size(8 << 20)
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         .with_include_loopback_candidate(true)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
@@ -433,6 +441,10 @@ async fn build_peer_connection(
         .with_media_engine(media)
         .with_interceptor_registry(registry)
         .with_setting_engine(settings)
+        // A channel's send waits once 4 MiB is unacknowledged: without a
+        // limit webrtc-rs queues whatever is sent (the bulk test reached
+        // 3.4 GB in 6 s) and a stalled peer grows our memory without bound.
+        .with_data_channel_send_buffer_limit(DATA_CHANNEL_SEND_BUFFER)
         .with_handler(Arc::new(Handler {
             shared: shared.clone(),
         }))

@@ -17,6 +17,9 @@ pub struct CallStats {
     pub audio: AudioStats,
     pub data: DataStats,
     pub transport: TransportStats,
+    /// The process's peak resident memory (Linux: VmHWM), in MiB: what a
+    /// stalled peer or a runaway queue would show first.
+    pub peak_memory_mib: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -98,6 +101,21 @@ pub struct TransportStats {
     pub bytes_received: u64,
     pub bitrate_in_kbps: f64,
     pub bitrate_out_kbps: f64,
+}
+
+/// The peak resident set size of this process, from `/proc/self/status`
+/// (Linux only).
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Median and 95th percentile of `values` (sorted in place).

@@ -252,5 +252,12 @@ async fn the_bulk_channel_carries_data_reliably() {
     assert_eq!(received % 65536.0, 0.0);
     assert!(received <= sent, "received {received} of {sent}");
     assert!(f(&a, "data.bulk_mbit_s") > 0.0);
+    // The sender waits for the channel to drain rather than queueing all
+    // it is given (webrtc-rs's default: gigabytes within seconds).
+    let peak = f(&b, "peak_memory_mib");
+    assert!(
+        (1.0..300.0).contains(&peak),
+        "the sender peaked at {peak} MiB"
+    );
     server.shutdown().await;
 }
