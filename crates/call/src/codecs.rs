@@ -4,6 +4,7 @@
 use kh_media::VideoCodec;
 use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters};
 use rtc::sdp::SessionDescription;
+use std::collections::HashMap;
 
 /// The RTP description of a video codec as this engine offers it.
 pub(crate) fn rtp_codec(codec: VideoCodec, rtcp_feedback: Vec<RTCPFeedback>) -> RTCRtpCodec {
@@ -103,6 +104,25 @@ pub(crate) fn negotiated_payload_type(
     candidates.first().map(|c| c.payload_type)
 }
 
+/// Every video payload type of the session's first video section that
+/// carries a codec we decode.
+pub(crate) fn video_payload_types(sdp: &SessionDescription) -> HashMap<u8, VideoCodec> {
+    sdp.media_descriptions
+        .iter()
+        .find(|m| m.media_name.media == "video")
+        .map(|section| {
+            section
+                .codecs()
+                .into_values()
+                .filter_map(|c| {
+                    let codec = VideoCodec::from_mime(&format!("video/{}", c.name))?;
+                    Some((c.payload_type, codec))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +187,14 @@ a=fmtp:98 profile-id=0\r\n";
             Some(111)
         );
         assert_eq!(negotiated_payload_type(&sdp, "video", "video/H265"), None);
+        let video = video_payload_types(&sdp);
+        assert_eq!(
+            video.len(),
+            7,
+            "VP8, four H.264, AV1, VP9; not rtx: {video:?}"
+        );
+        assert_eq!(video[&108], VideoCodec::H264);
+        assert_eq!(video[&45], VideoCodec::Av1);
         assert_eq!(negotiated_payload_type(&sdp, "video", "audio/opus"), None);
     }
 

@@ -1,55 +1,221 @@
 //! From RTP packets back to whole compressed frames, for every video codec
-//! a peer may send: webrtc-rs's depacketizers for VP8, VP9, H.264 and AV1
-//! inside its sample builder (which orders packets and finds frame edges),
-//! and RFC 7798 HEVC here, because the library's HEVC depacketizer returns
-//! the RTP payload unchanged rather than NAL units a decoder can read.
+//! a peer may send: a frame buffer of our own (packet order, frame edges,
+//! loss) around webrtc-rs's depacketizers for VP8, VP9, H.264 and AV1, and
+//! RFC 7798 HEVC here, because the library's HEVC depacketizer returns the
+//! RTP payload unchanged rather than NAL units a decoder can read.
+//!
+//! webrtc-rs's `SampleBuilder` releases a frame only once a packet of the
+//! *next* frame has arrived (to learn the next timestamp): a whole frame
+//! interval of delay, 33 ms at 30 fps. The buffer here releases a frame as
+//! soon as its last packet (the RTP marker) is in and every packet before it
+//! is too.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kh_media::VideoCodec;
-use rtc::media::Sample;
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtp::codec::av1::Av1Depacketizer;
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::codec::vp8::Vp8Packet;
 use rtc::rtp::codec::vp9::Vp9Packet;
 use rtc::rtp::packetizer::Depacketizer;
 use rtc::shared::error::{Error, Result};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// What the frame buffer has for the decoder.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Assembled {
+    /// One compressed frame, whole.
+    Frame(Bytes),
+    /// A frame was given up (packets lost, or broken): the decoder's
+    /// references are gone until the next keyframe.
+    Lost,
+}
 
 /// Gathers a stream's RTP packets into frames ready to decode.
 pub trait FrameAssembler: Send {
     fn push(&mut self, now: Instant, packet: rtc::rtp::Packet);
-    fn pop(&mut self, now: Instant) -> Option<Sample>;
-}
-
-impl<T: Depacketizer + Send> FrameAssembler for SampleBuilder<T> {
-    fn push(&mut self, now: Instant, packet: rtc::rtp::Packet) {
-        SampleBuilder::push(self, now, packet);
-    }
-
-    fn pop(&mut self, now: Instant) -> Option<Sample> {
-        SampleBuilder::pop(self, now)
-    }
+    fn pop(&mut self, now: Instant) -> Option<Assembled>;
 }
 
 /// Packets held while waiting for a frame's missing pieces: a 4K keyframe
 /// at 1200-byte packets needs a few hundred.
-const HELD_PACKETS: u16 = 1024;
-/// Reordering waited for; later packets are lost.
+const HELD_PACKETS: usize = 2048;
+/// How long a gap is waited for (reordering, a retransmission) before the
+/// frame it breaks is given up.
 const MAX_REORDER: Duration = Duration::from_millis(200);
 
 pub fn assembler_for(codec: VideoCodec) -> Box<dyn FrameAssembler> {
-    fn boxed<T: Depacketizer + Send + 'static>(depacketizer: T) -> Box<dyn FrameAssembler> {
-        Box::new(
-            SampleBuilder::new(HELD_PACKETS, depacketizer, 90_000).with_max_time_delay(MAX_REORDER),
-        )
-    }
     match codec {
-        VideoCodec::Vp8 => boxed(Vp8Packet::default()),
-        VideoCodec::Vp9 => boxed(Vp9Packet::default()),
-        VideoCodec::H264 => boxed(H264Packet::default()),
-        VideoCodec::H265 => boxed(HevcAnnexB::default()),
-        VideoCodec::Av1 => boxed(Av1Depacketizer::default()),
+        VideoCodec::Vp8 => Box::new(FrameBuffer::<Vp8Packet>::default()),
+        VideoCodec::Vp9 => Box::new(FrameBuffer::<Vp9Packet>::default()),
+        VideoCodec::H264 => Box::new(FrameBuffer::<H264Packet>::default()),
+        VideoCodec::H265 => Box::new(FrameBuffer::<HevcAnnexB>::default()),
+        VideoCodec::Av1 => Box::new(FrameBuffer::<Av1Depacketizer>::default()),
+    }
+}
+
+/// A reordering buffer keyed by extended sequence number; frames leave in
+/// order, each as soon as it is complete.
+#[derive(Default)]
+pub struct FrameBuffer<D> {
+    depacketizer: D,
+    packets: BTreeMap<u64, rtc::rtp::Packet>,
+    /// The highest extended sequence number seen.
+    highest: Option<u64>,
+    /// Where the next frame starts: just after the last frame released.
+    next: Option<u64>,
+    /// Since when a gap has held the next frame back.
+    stalled_since: Option<Instant>,
+}
+
+impl<D: Depacketizer + Default> FrameBuffer<D> {
+    /// The 16-bit sequence number extended to 64 bits: the candidate
+    /// nearest the highest seen.
+    fn extend(&self, sequence: u16) -> u64 {
+        let Some(highest) = self.highest else {
+            // Start mid-range so that earlier packets stay positive.
+            return (1 << 32) + u64::from(sequence);
+        };
+        let base = highest & !0xffff;
+        [base.wrapping_sub(1 << 16), base, base + (1 << 16)]
+            .map(|b| b + u64::from(sequence))
+            .into_iter()
+            .min_by_key(|s| s.abs_diff(highest))
+            .unwrap_or(highest)
+    }
+
+    /// The end of the frame starting at `start`, if all of it is here.
+    fn frame_end(&self, start: u64) -> Option<u64> {
+        let timestamp = self.packets.get(&start)?.header.timestamp;
+        let mut at = start;
+        loop {
+            let packet = self.packets.get(&at)?;
+            if packet.header.timestamp != timestamp {
+                // The next frame began without this one marking its end.
+                return Some(at - 1);
+            }
+            if self
+                .depacketizer
+                .is_partition_tail(packet.header.marker, &packet.payload)
+            {
+                return Some(at);
+            }
+            at += 1;
+        }
+    }
+
+    /// Give up the frame at `start`: continue from the next frame's first
+    /// packet we hold, or from whatever head comes next.
+    fn skip_frame(&mut self, start: u64) {
+        let timestamp = self.packets.get(&start).map(|p| p.header.timestamp);
+        let next_head = self
+            .packets
+            .range(start + 1..)
+            .find(|(_, p)| {
+                Some(p.header.timestamp) != timestamp
+                    && self.depacketizer.is_partition_head(&p.payload)
+            })
+            .map(|(s, _)| *s);
+        match next_head {
+            Some(head) => {
+                self.packets = self.packets.split_off(&head);
+                self.next = Some(head);
+            }
+            None => {
+                self.packets.clear();
+                self.next = None;
+            }
+        }
+        self.stalled_since = None;
+        self.depacketizer = D::default();
+    }
+}
+
+impl<D: Depacketizer + Default + Send> FrameAssembler for FrameBuffer<D> {
+    fn push(&mut self, _now: Instant, packet: rtc::rtp::Packet) {
+        let sequence = self.extend(packet.header.sequence_number);
+        if self.next.is_some_and(|next| sequence < next) {
+            return; // late, or a duplicate of a frame already released
+        }
+        if self.packets.len() >= HELD_PACKETS {
+            // A stream that never completes a frame must not grow memory.
+            self.packets.pop_first();
+        }
+        self.packets.entry(sequence).or_insert(packet);
+        self.highest = Some(self.highest.map_or(sequence, |h| h.max(sequence)));
+    }
+
+    fn pop(&mut self, now: Instant) -> Option<Assembled> {
+        let start = match self.next {
+            Some(next) => {
+                // Padding (bandwidth probes) between frames carries nothing.
+                let mut next = next;
+                while self
+                    .packets
+                    .get(&next)
+                    .is_some_and(|p| p.payload.is_empty())
+                {
+                    self.packets.remove(&next);
+                    next += 1;
+                }
+                self.next = Some(next);
+                next
+            }
+            None => {
+                // The first frame: from the first frame start we hold.
+                let head = self
+                    .packets
+                    .iter()
+                    .find(|(_, p)| self.depacketizer.is_partition_head(&p.payload))
+                    .map(|(s, _)| *s)?;
+                self.packets = self.packets.split_off(&head);
+                self.next = Some(head);
+                head
+            }
+        };
+        if let Some(end) = self.frame_end(start) {
+            self.stalled_since = None;
+            let first_is_head = self
+                .packets
+                .get(&start)
+                .is_some_and(|p| self.depacketizer.is_partition_head(&p.payload));
+            let rest = self.packets.split_off(&(end + 1));
+            let frame = std::mem::replace(&mut self.packets, rest);
+            self.next = Some(end + 1);
+            if !first_is_head {
+                // The frame's start went missing with the previous frame.
+                self.depacketizer = D::default();
+                return Some(Assembled::Lost);
+            }
+            let mut data = BytesMut::new();
+            for packet in frame.values() {
+                match self.depacketizer.depacketize(&packet.payload) {
+                    Ok(bytes) => data.put(bytes),
+                    Err(_) => {
+                        self.depacketizer = D::default();
+                        return Some(Assembled::Lost);
+                    }
+                }
+            }
+            return Some(Assembled::Frame(data.freeze()));
+        }
+        // Incomplete. A gap with later packets behind it is waited for a
+        // while (reordering, retransmission), then the frame is given up.
+        let highest = self.highest?;
+        let held = self.packets.range(start..).count() as u64;
+        if held == 0 {
+            return None; // nothing after the last frame yet
+        }
+        let gap_behind = highest >= start && held < highest - start + 1;
+        if !gap_behind {
+            return None; // the rest of the frame is on its way
+        }
+        let since = *self.stalled_since.get_or_insert(now);
+        if now.duration_since(since) < MAX_REORDER {
+            return None;
+        }
+        self.skip_frame(start);
+        Some(Assembled::Lost)
     }
 }
 
@@ -162,7 +328,127 @@ impl Depacketizer for HevcAnnexB {
 mod tests {
     use super::*;
     use rtc::rtp::codec::h265::HevcPayloader;
+    use rtc::rtp::codec::vp8::Vp8Payloader;
     use rtc::rtp::packetizer::Payloader;
+
+    /// A VP8 "frame" of `len` bytes as RTP packets (marker on the last),
+    /// sequence numbers from `first`.
+    fn vp8_frame(first: u16, timestamp: u32, len: usize) -> (Vec<u8>, Vec<rtc::rtp::Packet>) {
+        let data: Vec<u8> = (0..len)
+            .map(|i| (i * 13 + timestamp as usize) as u8)
+            .collect();
+        let payloads = Vp8Payloader::default()
+            .payload(1000, &Bytes::from(data.clone()))
+            .expect("payload");
+        let count = payloads.len();
+        let packets = payloads
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| {
+                let mut p = rtc::rtp::Packet::default();
+                p.header.sequence_number = first.wrapping_add(i as u16);
+                p.header.timestamp = timestamp;
+                p.header.marker = i + 1 == count;
+                p.payload = payload;
+                p
+            })
+            .collect();
+        (data, packets)
+    }
+
+    fn frame(data: &[u8]) -> Option<Assembled> {
+        Some(Assembled::Frame(Bytes::copy_from_slice(data)))
+    }
+
+    #[test]
+    fn a_frame_leaves_as_soon_as_its_last_packet_is_in() {
+        let mut buffer = FrameBuffer::<Vp8Packet>::default();
+        let t = Instant::now();
+        let (one, packets) = vp8_frame(100, 3000, 2500);
+        assert_eq!(packets.len(), 3);
+        for p in packets {
+            assert_eq!(buffer.pop(t), None, "not before the end");
+            buffer.push(t, p);
+        }
+        // No packet of the next frame needed (webrtc-rs's SampleBuilder
+        // would hold it until one came).
+        assert_eq!(buffer.pop(t), frame(&one));
+        assert_eq!(buffer.pop(t), None);
+        let (two, packets) = vp8_frame(103, 6000, 500);
+        buffer.push(t, packets[0].clone());
+        assert_eq!(buffer.pop(t), frame(&two));
+    }
+
+    #[test]
+    fn reordered_packets_and_a_sequence_wrap_make_whole_frames_in_order() {
+        let mut buffer = FrameBuffer::<Vp8Packet>::default();
+        let t = Instant::now();
+        let (one, mut first) = vp8_frame(65534, 90_000, 2500);
+        let (two, second) = vp8_frame(1, 93_000, 1500);
+        // The stream starts with the first frame's head; then the second
+        // frame's packets arrive before the rest of the first, backwards.
+        let head = first.remove(0);
+        first.reverse();
+        let mut out = Vec::new();
+        for p in std::iter::once(head).chain(second).chain(first) {
+            buffer.push(t, p);
+            while let Some(a) = buffer.pop(t) {
+                out.push(a);
+            }
+        }
+        assert!(
+            out == vec![frame(&one).unwrap(), frame(&two).unwrap()],
+            "{} frames out, not the two in order",
+            out.len()
+        );
+    }
+
+    #[test]
+    fn a_lost_packet_gives_up_its_frame_after_a_wait_and_the_next_one_flows() {
+        let mut buffer = FrameBuffer::<Vp8Packet>::default();
+        let t = Instant::now();
+        let (_, mut lossy) = vp8_frame(10, 3000, 2500);
+        lossy.remove(1);
+        let (next, packets) = vp8_frame(13, 6000, 800);
+        for p in lossy.into_iter().chain(packets) {
+            buffer.push(t, p);
+            assert_eq!(buffer.pop(t), None, "the gap is waited for");
+        }
+        assert_eq!(buffer.pop(t + Duration::from_millis(50)), None);
+        let later = t + MAX_REORDER;
+        assert_eq!(buffer.pop(later), Some(Assembled::Lost));
+        assert_eq!(buffer.pop(later), frame(&next));
+        // A straggler of the given-up frame is ignored.
+        let (_, again) = vp8_frame(10, 3000, 2500);
+        buffer.push(later, again[1].clone());
+        assert_eq!(buffer.pop(later), None);
+    }
+
+    #[test]
+    fn padding_is_skipped_and_a_flood_without_frames_stays_bounded() {
+        let mut buffer = FrameBuffer::<Vp8Packet>::default();
+        let t = Instant::now();
+        let (one, packets) = vp8_frame(0, 3000, 100);
+        buffer.push(t, packets[0].clone());
+        assert_eq!(buffer.pop(t), frame(&one));
+        let mut padding = rtc::rtp::Packet::default();
+        padding.header.sequence_number = 1;
+        padding.header.timestamp = 3000;
+        buffer.push(t, padding);
+        let (two, packets) = vp8_frame(2, 6000, 100);
+        buffer.push(t, packets[0].clone());
+        assert_eq!(buffer.pop(t), frame(&two));
+        // A peer that never ends a frame.
+        for i in 0..10_000u32 {
+            let mut p = rtc::rtp::Packet::default();
+            p.header.sequence_number = (3 + i) as u16;
+            p.header.timestamp = 9000;
+            p.payload = Bytes::from_static(&[0x10, 1, 2, 3]);
+            buffer.push(t, p);
+            let _ = buffer.pop(t);
+        }
+        assert!(buffer.packets.len() <= HELD_PACKETS);
+    }
 
     /// An HEVC access unit as x265 writes one: VPS, SPS, PPS (small) and
     /// a slice too big for one packet.

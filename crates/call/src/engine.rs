@@ -160,6 +160,8 @@ pub(crate) struct Shared {
     pub options: CallOptions,
     /// Set by the video sender's RTCP reader, taken by the encoder.
     pub keyframe_wanted: std::sync::atomic::AtomicBool,
+    /// The negotiated video payload types and their codecs.
+    pub video_payload_types: Mutex<std::collections::HashMap<u8, VideoCodec>>,
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
     pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
@@ -263,6 +265,7 @@ impl Call {
             bulk: Mutex::new(None),
             options: options.clone(),
             keyframe_wanted: std::sync::atomic::AtomicBool::new(true),
+            video_payload_types: Mutex::new(Default::default()),
             echo_video: Mutex::new(None),
             echo_audio: Mutex::new(Default::default()),
         });
@@ -581,6 +584,16 @@ impl Negotiator {
 
     async fn remote_description_set(&mut self) {
         self.have_remote = true;
+        // Which codec each video payload type carries, for the receiver:
+        // a peer may switch codecs in the middle of a call.
+        if let Some(sdp) = self
+            .pc
+            .remote_description()
+            .await
+            .and_then(|d| d.unmarshal().ok())
+        {
+            *self.shared.video_payload_types.lock() = codecs::video_payload_types(&sdp);
+        }
         for init in std::mem::take(&mut self.pending) {
             if let Err(e) = self.pc.add_ice_candidate(init).await {
                 tracing::warn!("a remote candidate: {e}");

@@ -8,7 +8,7 @@
 //! its own task, as webrtc-rs drops packets from a track nobody drains.
 
 use crate::codecs::{self, negotiated_payload_type};
-use crate::depacketize::{FrameAssembler, assembler_for};
+use crate::depacketize::{Assembled, FrameAssembler, assembler_for};
 use crate::engine::{CallError, CallEvent, CallState, Shared, VideoSource};
 use crate::stats::{CallStats, TransportStats, percentiles};
 use bytes::{Bytes, BytesMut};
@@ -601,12 +601,23 @@ async fn receive_audio(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
 }
 
 async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
-    let mut builder: Option<(Box<dyn FrameAssembler>, u32)> = None;
     // A short queue: a decoder that falls behind drops frames and asks for
     // a keyframe rather than showing ever older pictures.
-    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<Bytes>(3);
-    let mut frames_rx = Some(frames_rx);
+    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<(VideoCodec, Bytes)>(3);
     let want_pli = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let decode_shared = shared.clone();
+    let pli = want_pli.clone();
+    let spawned = std::thread::Builder::new()
+        .name("kh-video-decode".into())
+        .spawn(move || decode_loop(decode_shared, frames_rx, pli));
+    if let Err(e) = spawned {
+        tracing::error!("video: starting the decoder thread: {e}");
+        return;
+    }
+    // The payload type being received, its codec and frame buffer: a peer
+    // may change codec mid-call (Chromium does on setParameters or when a
+    // hardware encoder fails), and the payload type says so.
+    let mut current: Option<(u8, VideoCodec, Box<dyn FrameAssembler>)> = None;
     let mut last_pli: Option<Instant> = None;
     while let Some(event) = track.poll().await {
         let packet = match event {
@@ -615,38 +626,42 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
             _ => continue,
         };
         let now = Instant::now();
-        if builder.is_none() {
-            let ssrc = packet.header.ssrc;
-            let mime = track
-                .codec(ssrc)
-                .await
-                .map(|c| c.mime_type)
-                .unwrap_or_default();
-            let Some(codec) = VideoCodec::from_mime(&mime) else {
-                tracing::error!("video: cannot decode {mime:?}");
-                return;
+        let ssrc = packet.header.ssrc;
+        let pt = packet.header.payload_type;
+        if current.as_ref().is_none_or(|(p, ..)| *p != pt) {
+            let Some(codec) = shared.video_payload_types.lock().get(&pt).copied() else {
+                tracing::debug!("video: payload type {pt} is not a negotiated video codec");
+                continue;
             };
-            builder = Some((assembler_for(codec), ssrc));
+            tracing::info!(codec = codec.mime(), "video: receiving");
             shared.counters.lock().stats.video_in.codec = codec.mime().to_owned();
-            if let Some(rx) = frames_rx.take() {
-                let decode_shared = shared.clone();
-                let pli = want_pli.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("kh-video-decode".into())
-                    .spawn(move || decode_loop(decode_shared, codec, rx, pli));
-                if let Err(e) = spawned {
-                    tracing::error!("video: starting the decoder thread: {e}");
-                    return;
-                }
+            if current.is_some() {
+                // A switch: make sure the new stream starts from a keyframe.
+                want_pli.store(true, Ordering::Relaxed);
             }
+            current = Some((pt, codec, assembler_for(codec)));
         }
-        let Some((depacketizer, ssrc)) = builder.as_mut() else {
+        let Some((_, codec, frames)) = current.as_mut() else {
             continue;
         };
-        depacketizer.push(now, packet);
-        while let Some(sample) = depacketizer.pop(now) {
-            if frames_tx.try_send(sample.data).is_err() {
-                // The decoder is behind: drop, and ask for a fresh start.
+        frames.push(now, packet);
+        while let Some(assembled) = frames.pop(now) {
+            let sent = match assembled {
+                Assembled::Frame(data) => {
+                    let queued = frames_tx.try_send((*codec, data)).is_ok();
+                    if !queued {
+                        tracing::debug!("video: the decoder is behind; a frame is dropped");
+                    }
+                    queued
+                }
+                Assembled::Lost => {
+                    tracing::debug!("video: a frame was lost on the way");
+                    false
+                }
+            };
+            if !sent {
+                // Lost on the way, or the decoder is behind: what follows
+                // needs a fresh start.
                 shared.counters.lock().stats.video_in.frames_dropped += 1;
                 want_pli.store(true, Ordering::Relaxed);
             }
@@ -658,7 +673,7 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
             last_pli = Some(now);
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
-                media_ssrc: *ssrc,
+                media_ssrc: ssrc,
             };
             if let Err(e) = track.write_rtcp(vec![Box::new(pli)]).await {
                 tracing::debug!("video: sending PLI: {e}");
@@ -671,21 +686,25 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
 /// echo them.
 fn decode_loop(
     shared: Arc<Shared>,
-    codec: VideoCodec,
-    frames: std::sync::mpsc::Receiver<Bytes>,
+    frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>,
     want_pli: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    // Sized when the first frame's size is known is not possible here (the
-    // decoder must exist to learn it); 1080p is the common case.
-    let mut decoder = match VideoDecoder::new(codec, codec_threads(1920, 1080)) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!("video decoder: {e}");
-            return;
-        }
-    };
+    let mut decoder: Option<VideoDecoder> = None;
     let mut last_counter: Option<u32> = None;
-    while let Ok(data) = frames.recv() {
+    while let Ok((codec, data)) = frames.recv() {
+        if decoder.as_ref().is_none_or(|d| d.codec() != codec) {
+            // Threads for 1080p: the size is only known once decoding.
+            decoder = match VideoDecoder::new(codec, codec_threads(1920, 1080)) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::error!("video decoder: {e}");
+                    continue;
+                }
+            };
+        }
+        let Some(decoder) = decoder.as_mut() else {
+            continue;
+        };
         let pictures = match decoder.decode(&data) {
             Ok(p) => p,
             Err(e) => {
