@@ -1,13 +1,13 @@
 //! What a hostile call peer controls on the video receive path: the RTP
 //! payloads (their order, edges and timestamps) of any codec we accept,
-//! through frame assembly (webrtc-rs's depacketizers and ours for HEVC)
+//! through our frame buffer and depacketizers (webrtc-rs's; ours for HEVC)
 //! into the decoders (libvpx, FFmpeg).
 //!
 //! Input: one byte picking the codec, then packets as
 //! [length u16 BE][flags u8: bit 0 marker, bits 1-7 timestamp step][payload].
 #![no_main]
 use bytes::Bytes;
-use kh_call::depacketize::assembler_for;
+use kh_call::depacketize::{Assembled, assembler_for};
 use kh_media::{VideoCodec, VideoDecoder};
 use libfuzzer_sys::fuzz_target;
 use std::time::Instant;
@@ -37,8 +37,10 @@ fuzz_target!(|data: &[u8]| {
         packet.payload = Bytes::copy_from_slice(payload);
         sequence = sequence.wrapping_add(1);
         assembler.push(now, packet);
-        while let Some(sample) = assembler.pop(now) {
-            let _ = decoder.decode(&sample.data);
+        while let Some(assembled) = assembler.pop(now) {
+            if let Assembled::Frame(frame) = assembled {
+                let _ = decoder.decode(&frame);
+            }
         }
     }
 });
