@@ -54,6 +54,8 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xdotool",
     "imagemagick",
+    // certificates for the TLS signalling test
+    "openssl",
     // the browser peer of the call interoperability test
     "chromium",
     // the TURN relay of the relay-only call test

@@ -8,11 +8,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalError {
-    #[error("connecting to the signalling server {url}: {source}")]
-    Connect {
-        url: String,
-        source: Box<tokio_tungstenite::tungstenite::Error>,
-    },
+    #[error("connecting to the signalling server {url}: {reason}")]
+    Connect { url: String, reason: String },
     #[error("the signalling server refused to join ({}): {message}", code_name(*.code))]
     Refused {
         code: kh_signal_protocol::ErrorCode,
@@ -50,7 +47,7 @@ pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection
             .await
             .map_err(|e| SignalError::Connect {
                 url: url.to_owned(),
-                source: Box::new(e),
+                reason: connect_failure(&e),
             })?;
     let (mut sink, mut stream) = socket.split();
     let join = ClientMessage::Join {
@@ -159,5 +156,26 @@ async fn next_message(stream: &mut Stream) -> Result<ServerMessage, SignalError>
             Some(Err(e)) => return Err(SignalError::Closed(format!(": {e}"))),
             None => return Err(SignalError::Closed(String::new())),
         }
+    }
+}
+
+/// Why the connection failed, in words IT can act on: an untrusted
+/// certificate says where trust comes from.
+fn connect_failure(error: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let tls = match error {
+        WsError::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match tls {
+        Some(rustls::Error::InvalidCertificate(why)) => format!(
+            "the server's TLS certificate is not accepted ({why:?}); if the hospital \
+             uses its own certificate authority, install its certificate in the system \
+             store or point SSL_CERT_FILE at it"
+        ),
+        Some(other) => format!("TLS: {other}"),
+        None => error.to_string(),
     }
 }

@@ -30,7 +30,20 @@ pub fn token(room: &str, role: Role) -> String {
 
 /// Start `kh call` on loopback and return once it has joined the room.
 pub fn kh_call(ws: &str, room: &str, role: Role, stats: &Path, extra: &[&str]) -> Child {
+    kh_call_with_env(ws, room, role, stats, extra, &[])
+}
+
+/// [`kh_call`] with extra environment variables.
+pub fn kh_call_with_env(
+    ws: &str,
+    room: &str,
+    role: Role,
+    stats: &Path,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .envs(env.iter().copied())
         .args([
             "call",
             "--server",
