@@ -56,6 +56,8 @@ const TEST_PACKAGES: &[&str] = &[
     "imagemagick",
     // certificates for the TLS signalling test
     "openssl",
+    // the ffmpeg tool makes MP4/WebM files for the video-file source tests
+    "ffmpeg",
     // the browser peer of the call interoperability test
     "chromium",
     // the TURN relay of the relay-only call test

@@ -34,7 +34,7 @@ use webrtc::peer_connection::{
 pub enum VideoSource {
     /// The moving, stamped test pattern.
     TestPattern { width: u32, height: u32 },
-    /// A Y4M file, looped.
+    /// A video file (Y4M, or any container and codec FFmpeg reads), looped.
     File(PathBuf),
     /// No video of our own.
     None,

@@ -282,10 +282,7 @@ fn call_over(shared: &Shared) -> bool {
 /// Where outgoing pictures come from.
 enum Pictures {
     Pattern(TestPattern),
-    File(
-        Y4mReader<std::io::BufReader<std::fs::File>>,
-        std::path::PathBuf,
-    ),
+    File(VideoFile, std::path::PathBuf),
     Echo,
 }
 
@@ -301,9 +298,8 @@ impl Pictures {
                 Ok((Pictures::Pattern(pattern), w, h))
             }
             VideoSource::File(path) => {
-                let reader = open_y4m(path)?;
-                let (w, h) = (reader.header.width, reader.header.height);
-                Ok((Pictures::File(reader, path.clone()), w, h))
+                let file = VideoFile::open(path)?;
+                Ok((Pictures::File(file, path.clone()), 0, 0))
             }
             VideoSource::None => Err("no video source".into()),
         }
@@ -312,27 +308,48 @@ impl Pictures {
     fn next(&mut self, shared: &Shared) -> Result<Option<VideoFrame>, String> {
         match self {
             Pictures::Pattern(p) => Ok(Some(p.next_frame(unix_ms()))),
-            Pictures::File(reader, path) => match reader.next_frame() {
-                Ok(Some(frame)) => Ok(Some(frame)),
+            Pictures::File(file, path) => match file.next_frame()? {
+                Some(frame) => Ok(Some(frame)),
                 // Loop the file.
-                Ok(None) => {
-                    *reader = open_y4m(path)?;
-                    reader
-                        .next_frame()
-                        .map_err(|e| format!("{}: {e}", path.display()))
+                None => {
+                    *file = VideoFile::open(path)?;
+                    file.next_frame()
                 }
-                Err(e) => Err(format!("{}: {e}", path.display())),
             },
             Pictures::Echo => Ok(shared.echo_video.lock().take()),
         }
     }
 }
 
-fn open_y4m(
-    path: &std::path::Path,
-) -> Result<Y4mReader<std::io::BufReader<std::fs::File>>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Y4mReader::new(std::io::BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))
+/// A video file: Y4M read exactly by our own reader, anything else through
+/// FFmpeg (MP4, MKV, WebM, MOV… in any codec it decodes).
+enum VideoFile {
+    Y4m(Y4mReader<std::io::BufReader<std::fs::File>>),
+    Ffmpeg(Box<kh_media::ffmpeg::VideoFileReader>),
+}
+
+impl VideoFile {
+    fn open(path: &std::path::Path) -> Result<VideoFile, String> {
+        let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let is_y4m = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
+        if is_y4m {
+            let file = std::fs::File::open(path).map_err(|e| named(&e))?;
+            let reader = Y4mReader::new(std::io::BufReader::new(file)).map_err(|e| named(&e))?;
+            Ok(VideoFile::Y4m(reader))
+        } else {
+            let reader = kh_media::ffmpeg::VideoFileReader::open(path).map_err(|e| named(&e))?;
+            Ok(VideoFile::Ffmpeg(Box::new(reader)))
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<Option<VideoFrame>, String> {
+        match self {
+            VideoFile::Y4m(r) => r.next_frame().map_err(|e| e.to_string()),
+            VideoFile::Ffmpeg(r) => r.next_frame().map_err(|e| e.to_string()),
+        }
+    }
 }
 
 async fn send_video(

@@ -88,7 +88,7 @@ async fn call(args: CallArgs) -> Result<()> {
         file => {
             let path = PathBuf::from(file);
             if !path.is_file() {
-                bail!("--send {file}: not testsrc, none, or a readable .y4m file");
+                bail!("--send {file}: not testsrc, none, or a readable video file");
             }
             VideoSource::File(path)
         }

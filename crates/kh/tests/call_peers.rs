@@ -126,6 +126,71 @@ async fn each_side_sends_its_own_codec_h264_one_way_and_vp9_the_other() {
     server.shutdown().await;
 }
 
+/// `--send FILE` with an MP4 the `ffmpeg` tool made from the stamped
+/// pattern: the receiver decodes the file's frames in the file's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_file_is_sent_frame_by_frame() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let y4m = dir.path().join("clip.y4m");
+    let header = kh_media::y4m::Y4mHeader {
+        width: 320,
+        height: 240,
+        fps_num: 15,
+        fps_den: 1,
+        colour: kh_media::ColourInfo::BT709_LIMITED,
+    };
+    let mut writer =
+        kh_media::y4m::Y4mWriter::new(std::fs::File::create(&y4m).expect("y4m"), header)
+            .expect("writer");
+    let mut pattern = kh_media::pattern::TestPattern::new(320, 240);
+    for i in 0..150 {
+        writer.write(&pattern.next_frame(i * 66)).expect("frame");
+    }
+    drop(writer);
+    let mp4 = dir.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(&y4m)
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&mp4)
+        .status()
+        .expect("the ffmpeg tool: install it (`cargo xtask test` does)");
+    assert!(made.success());
+
+    let server = server().await;
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let mp4_arg = mp4.to_str().expect("utf-8");
+    let a = peer(
+        &server,
+        "case-file",
+        Role::Presenter,
+        &sa,
+        &["--duration", "5", "--send", mp4_arg],
+    );
+    let b = peer(
+        &server,
+        "case-file",
+        Role::Specialist,
+        &sb,
+        &["--duration", "4", "--send", "none"],
+    );
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    assert_eq!(a["video_out"]["width"], 320, "{a}");
+    assert!(f(&b, "video_in.frames_decoded") >= 20.0, "{b}");
+    assert_eq!(
+        f(&b, "video_in.stamps_read"),
+        f(&b, "video_in.frames_decoded"),
+        "{b}"
+    );
+    // From the file's start, in the file's order (150 frames do not loop
+    // within the call).
+    assert!(f(&b, "video_in.first_counter") < 15.0, "{b}");
+    assert_eq!(f(&b, "video_in.out_of_order"), 0.0, "{b}");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_echo_peer_returns_our_own_frames_and_tone() {
     let server = server().await;

@@ -194,8 +194,7 @@ impl FfmpegEncoder {
 pub struct FfmpegDecoder {
     decoder: ff::decoder::Video,
     picture: ff::frame::Video,
-    /// Made when a stream arrives in another pixel format (10-bit, 4:4:4).
-    converter: Option<(ff::software::scaling::Context, ff::frame::Video)>,
+    to_i420: ToI420,
 }
 
 impl FfmpegDecoder {
@@ -239,7 +238,7 @@ impl FfmpegDecoder {
         Ok(FfmpegDecoder {
             decoder,
             picture: ff::frame::Video::empty(),
-            converter: None,
+            to_i420: ToI420::default(),
         })
     }
 
@@ -252,14 +251,32 @@ impl FfmpegDecoder {
             .map_err(call("decode"))?;
         let mut out = Vec::new();
         while self.decoder.receive_frame(&mut self.picture).is_ok() {
-            out.push(self.i420_from_picture()?);
+            out.push(self.to_i420.convert(&self.picture)?);
         }
         Ok(out)
     }
+}
 
-    fn i420_from_picture(&mut self) -> Result<VideoFrame, FfmpegError> {
-        let picture = &self.picture;
+/// Decoded pictures to tightly packed 8-bit I420 with their colour
+/// description; other pixel formats (10-bit, 4:2:2, 4:4:4) go through
+/// swscale.
+#[derive(Default)]
+struct ToI420 {
+    /// Made when a stream arrives in another pixel format.
+    converter: Option<(ff::software::scaling::Context, ff::frame::Video)>,
+}
+
+impl ToI420 {
+    fn convert(&mut self, picture: &ff::frame::Video) -> Result<VideoFrame, FfmpegError> {
         let (w, h) = (picture.width(), picture.height());
+        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+            return Err(FfmpegError::Size {
+                got_w: w,
+                got_h: h,
+                want_w: MAX_SIDE,
+                want_h: MAX_SIDE,
+            });
+        }
         let colour = ColourInfo {
             matrix: match picture.color_space() {
                 color::Space::BT470BG | color::Space::SMPTE170M => ColourMatrix::Bt601,
@@ -318,6 +335,96 @@ impl FfmpegDecoder {
             colour,
             data,
         })
+    }
+}
+
+/// The largest picture side accepted from a stream or a file: 8K UHD is
+/// 7680 wide; anything past 8192 is refused before buffers are sized.
+pub const MAX_SIDE: u32 = 8192;
+
+/// Pictures from a video file in any container and codec FFmpeg reads
+/// (MP4, MKV, WebM, MOV, AVI…; H.264, HEVC, VP9, AV1, ProRes…), as I420:
+/// a `kh call --send FILE` source.
+pub struct VideoFileReader {
+    input: ff::format::context::Input,
+    stream: usize,
+    decoder: ff::decoder::Video,
+    picture: ff::frame::Video,
+    to_i420: ToI420,
+    frame_rate: Option<f64>,
+    drained: bool,
+}
+
+impl VideoFileReader {
+    pub fn open(path: &std::path::Path) -> Result<VideoFileReader, FfmpegError> {
+        init();
+        let input = ff::format::input(path).map_err(call("opening the file"))?;
+        let stream = input
+            .streams()
+            .best(ff::media::Type::Video)
+            .ok_or(FfmpegError::Missing("video stream in the file"))?;
+        let index = stream.index();
+        let rate = stream.avg_frame_rate();
+        let frame_rate = (rate.denominator() != 0 && rate.numerator() > 0)
+            .then(|| f64::from(rate.numerator()) / f64::from(rate.denominator()));
+        let mut context = ff::codec::Context::from_parameters(stream.parameters())
+            .map_err(call("reading the stream's parameters"))?;
+        context.set_threading(threading::Config {
+            kind: threading::Type::Frame,
+            count: 2,
+            ..Default::default()
+        });
+        let decoder = context
+            .decoder()
+            .video()
+            .map_err(call("opening the file's decoder"))?;
+        if decoder.width() > MAX_SIDE || decoder.height() > MAX_SIDE {
+            return Err(FfmpegError::Size {
+                got_w: decoder.width(),
+                got_h: decoder.height(),
+                want_w: MAX_SIDE,
+                want_h: MAX_SIDE,
+            });
+        }
+        Ok(VideoFileReader {
+            input,
+            stream: index,
+            decoder,
+            picture: ff::frame::Video::empty(),
+            to_i420: ToI420::default(),
+            frame_rate,
+            drained: false,
+        })
+    }
+
+    /// The stream's average frame rate, when the file says.
+    pub fn frame_rate(&self) -> Option<f64> {
+        self.frame_rate
+    }
+
+    /// The next picture, or `None` at the end of the file.
+    pub fn next_frame(&mut self) -> Result<Option<VideoFrame>, FfmpegError> {
+        loop {
+            if self.decoder.receive_frame(&mut self.picture).is_ok() {
+                return self.to_i420.convert(&self.picture).map(Some);
+            }
+            if self.drained {
+                return Ok(None);
+            }
+            match self.input.packets().next() {
+                Some((stream, packet)) => {
+                    if stream.index() == self.stream {
+                        // A damaged packet is skipped, as players do; the
+                        // decoder conceals what it can.
+                        let _ = self.decoder.send_packet(&packet);
+                    }
+                }
+                None => {
+                    self.drained = true;
+                    let _ = self.decoder.send_eof();
+                }
+            }
+        }
     }
 }
 
@@ -402,9 +509,7 @@ mod tests {
             }
         }
         picture.set_color_range(color::Range::JPEG);
-        let mut decoder = FfmpegDecoder::new(VideoCodec::H265, 1).expect("decoder");
-        decoder.picture = picture;
-        let frame = decoder.i420_from_picture().expect("converted");
+        let frame = ToI420::default().convert(&picture).expect("converted");
         assert_eq!(
             (frame.width, frame.height, frame.layout),
             (64, 48, PixelLayout::I420)
@@ -418,6 +523,103 @@ mod tests {
             &luma[..8]
         );
         assert!(frame.data[64 * 48..].iter().all(|&c| c.abs_diff(128) <= 1));
+    }
+
+    /// The stamped pattern as a Y4M file, recoded by the `ffmpeg` tool (an
+    /// independent encoder and muxer) into `name`.
+    fn pattern_file(dir: &std::path::Path, name: &str, codec_args: &[&str]) -> std::path::PathBuf {
+        let y4m = dir.join("pattern.y4m");
+        if !y4m.exists() {
+            let file = std::fs::File::create(&y4m).expect("y4m");
+            let header = crate::y4m::Y4mHeader {
+                width: 320,
+                height: 180,
+                fps_num: 30,
+                fps_den: 1,
+                colour: ColourInfo::BT709_LIMITED,
+            };
+            let mut writer = crate::y4m::Y4mWriter::new(file, header).expect("writer");
+            let mut pattern = TestPattern::new(320, 180);
+            for i in 0..45 {
+                writer
+                    .write(&pattern.next_frame(1000 + i * 33))
+                    .expect("frame");
+            }
+        }
+        let out = dir.join(name);
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-i"])
+            .arg(&y4m)
+            .args(codec_args)
+            .arg(&out)
+            .status()
+            .expect("the ffmpeg tool: install it (`cargo xtask test` does)");
+        assert!(status.success(), "ffmpeg made {name}");
+        out
+    }
+
+    #[test]
+    fn video_files_in_any_container_read_back_with_their_stamps() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (name, args) in [
+            ("h264.mp4", &["-c:v", "libx264", "-pix_fmt", "yuv420p"][..]),
+            ("vp9.webm", &["-c:v", "libvpx-vp9", "-b:v", "1M"][..]),
+            (
+                "hevc444.mkv",
+                &[
+                    "-c:v",
+                    "libx265",
+                    "-pix_fmt",
+                    "yuv444p",
+                    "-x265-params",
+                    "log-level=none",
+                ][..],
+            ),
+        ] {
+            let path = pattern_file(dir.path(), name, args);
+            let mut reader = VideoFileReader::open(&path).expect(name);
+            assert_eq!(reader.frame_rate(), Some(30.0), "{name}");
+            let mut counters = Vec::new();
+            while let Some(frame) = reader.next_frame().expect(name) {
+                assert_eq!((frame.width, frame.height), (320, 180), "{name}");
+                counters.push(stamp::read(&frame).map(|s| s.counter));
+            }
+            let expected: Vec<Option<u32>> = (0..45).map(Some).collect();
+            assert_eq!(counters, expected, "{name}: every frame, in order");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_video_or_is_cut_short_is_named_not_a_crash() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let text = dir.path().join("notes.mp4");
+        std::fs::write(&text, "the referral letter, not a video").expect("write");
+        let error = VideoFileReader::open(&text).err().expect("refused");
+        assert!(error.to_string().contains("opening the file"), "{error}");
+        let whole = pattern_file(
+            dir.path(),
+            "whole.mp4",
+            &[
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-movflags",
+                "+faststart",
+            ],
+        );
+        let bytes = std::fs::read(&whole).expect("read");
+        let cut = dir.path().join("cut.mp4");
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+        // Either refused at open or fewer frames; never a panic or a hang.
+        if let Ok(mut reader) = VideoFileReader::open(&cut) {
+            let mut frames = 0;
+            while let Ok(Some(_)) = reader.next_frame() {
+                frames += 1;
+                assert!(frames <= 45);
+            }
+            assert!(frames < 45, "a third of the file is gone");
+        }
     }
 
     #[test]
