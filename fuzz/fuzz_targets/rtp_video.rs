@@ -13,6 +13,11 @@ use libfuzzer_sys::fuzz_target;
 use std::time::Instant;
 
 fuzz_target!(|data: &[u8]| {
+    // kh-call catches the library depacketizers' panics (a peer's bad
+    // packet); libfuzzer-sys's hook would abort on them before the catch.
+    // Panics that escape still abort through libfuzzer-sys's own catch.
+    static DEFAULT_HOOK: std::sync::Once = std::sync::Once::new();
+    DEFAULT_HOOK.call_once(|| drop(std::panic::take_hook()));
     let Some((&pick, mut rest)) = data.split_first() else {
         return;
     };

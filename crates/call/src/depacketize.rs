@@ -46,11 +46,40 @@ const MAX_REORDER: Duration = Duration::from_millis(200);
 
 pub fn assembler_for(codec: VideoCodec) -> Box<dyn FrameAssembler> {
     match codec {
-        VideoCodec::Vp8 => Box::new(FrameBuffer::<Vp8Packet>::default()),
-        VideoCodec::Vp9 => Box::new(FrameBuffer::<Vp9Packet>::default()),
-        VideoCodec::H264 => Box::new(FrameBuffer::<H264Packet>::default()),
+        VideoCodec::Vp8 => Box::new(FrameBuffer::<Guarded<Vp8Packet>>::default()),
+        VideoCodec::Vp9 => Box::new(FrameBuffer::<Guarded<Vp9Packet>>::default()),
+        VideoCodec::H264 => Box::new(FrameBuffer::<Guarded<H264Packet>>::default()),
         VideoCodec::H265 => Box::new(FrameBuffer::<HevcAnnexB>::default()),
-        VideoCodec::Av1 => Box::new(FrameBuffer::<Av1Depacketizer>::default()),
+        VideoCodec::Av1 => Box::new(FrameBuffer::<Guarded<Av1Depacketizer>>::default()),
+    }
+}
+
+/// A library depacketizer whose panics become refused packets. webrtc-rs's
+/// parse what a peer sends, and its AV1 one indexes past the end of an OBU
+/// that sets the extension bit without the extension byte (found by the
+/// `rtp_video` fuzz target): a peer's bad packet must not take down the
+/// receiving task. The frame buffer resets the depacketizer after an error.
+#[derive(Default)]
+pub struct Guarded<D>(D);
+
+impl<D: Depacketizer> Depacketizer for Guarded<D> {
+    fn depacketize(&mut self, payload: &Bytes) -> Result<Bytes> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.depacketize(payload)))
+            .unwrap_or(Err(Error::ErrShortPacket))
+    }
+
+    fn is_partition_head(&self, payload: &Bytes) -> bool {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.0.is_partition_head(payload)
+        }))
+        .unwrap_or(false)
+    }
+
+    fn is_partition_tail(&self, marker: bool, payload: &Bytes) -> bool {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.0.is_partition_tail(marker, payload)
+        }))
+        .unwrap_or(false)
     }
 }
 
@@ -422,6 +451,23 @@ mod tests {
         let (_, again) = vp8_frame(10, 3000, 2500);
         buffer.push(later, again[1].clone());
         assert_eq!(buffer.pop(later), None);
+    }
+
+    #[test]
+    fn the_av1_packet_that_panicked_webrtc_rs_is_refused() {
+        // One OBU element: a frame OBU with the extension and size bits
+        // set, and nothing after its header byte.
+        let packet = Bytes::from_static(&[0x10, 0x36]);
+        let mut guarded = Guarded::<Av1Depacketizer>::default();
+        assert!(guarded.depacketize(&packet).is_err());
+        // The frame buffer gives the frame up and goes on.
+        let mut buffer = FrameBuffer::<Guarded<Av1Depacketizer>>::default();
+        let mut p = rtc::rtp::Packet::default();
+        p.header.marker = true;
+        p.payload = packet;
+        let t = Instant::now();
+        buffer.push(t, p);
+        assert_eq!(buffer.pop(t), Some(Assembled::Lost));
     }
 
     #[test]
