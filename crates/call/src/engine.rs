@@ -469,7 +469,7 @@ struct Negotiator {
 impl Negotiator {
     async fn run(
         mut self,
-        mut inbox: mpsc::UnboundedReceiver<ServerMessage>,
+        mut inbox: mpsc::Receiver<ServerMessage>,
         first: Option<kh_signal_protocol::Participant>,
     ) {
         if let Some(peer) = first {

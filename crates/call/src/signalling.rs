@@ -5,6 +5,12 @@ use futures_util::{SinkExt, StreamExt};
 use kh_signal_protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// The largest message accepted from the signalling server.
+const MAX_SERVER_MESSAGE: usize = 1 << 20;
+/// Server messages read ahead of the call engine.
+const INBOX_MESSAGES: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalError {
@@ -35,20 +41,25 @@ pub struct Welcome {
 pub struct SignalConnection {
     pub welcome: Welcome,
     pub outbox: mpsc::UnboundedSender<ClientMessage>,
-    pub inbox: mpsc::UnboundedReceiver<ServerMessage>,
+    pub inbox: mpsc::Receiver<ServerMessage>,
 }
 
 /// Connect to `url` and join with `token`.
 pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection, SignalError> {
     // rustls needs a process-wide provider; an error means one is set.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (socket, _) =
-        tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| SignalError::Connect {
-                url: url.to_owned(),
-                reason: connect_failure(&e),
-            })?;
+    // A server's message may carry a relayed SDP (server limit 64 KiB by
+    // default, configurable) plus its envelope; 1 MiB bounds what a broken
+    // or hostile server can make us buffer (tungstenite allows 64 MiB).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_SERVER_MESSAGE))
+        .max_frame_size(Some(MAX_SERVER_MESSAGE));
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .map_err(|e| SignalError::Connect {
+            url: url.to_owned(),
+            reason: connect_failure(&e),
+        })?;
     let (mut sink, mut stream) = socket.split();
     let join = ClientMessage::Join {
         version: PROTOCOL_VERSION,
@@ -81,7 +92,9 @@ pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection
         }
     };
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<ClientMessage>();
-    let (incoming, inbox) = mpsc::unbounded_channel::<ServerMessage>();
+    // Bounded: when the call engine falls behind, reading stops and TCP
+    // pushes back on the server, rather than our memory growing.
+    let (incoming, inbox) = mpsc::channel::<ServerMessage>(INBOX_MESSAGES);
     tokio::spawn(async move {
         while let Some(message) = outgoing.recv().await {
             if sink
@@ -101,7 +114,7 @@ pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection
         loop {
             match next_message(&mut stream).await {
                 Ok(message) => {
-                    if incoming.send(message).is_err() {
+                    if incoming.send(message).await.is_err() {
                         return;
                     }
                 }
