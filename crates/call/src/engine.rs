@@ -509,8 +509,31 @@ impl Negotiator {
         Ok(())
     }
 
+    /// Whether `from` may negotiate with us: anyone until the call has a
+    /// remote peer, then only that peer. Another participant's offer would
+    /// otherwise be applied to the running call and take it over.
+    fn speaks_for_our_call(&self, from: &str, what: &str) -> bool {
+        let remote = self.shared.remote.lock();
+        match remote.as_deref() {
+            Some(current) if current != from => {
+                // Peer ids are random room-local handles, not identities.
+                tracing::warn!(from, current, "ignoring {what}: already in a call");
+                false
+            }
+            _ => true,
+        }
+    }
+
     async fn handle(&mut self, message: ServerMessage) -> Result<(), CallError> {
         match message {
+            ServerMessage::Offer { ref from, .. }
+                if !self.speaks_for_our_call(from, "an offer") => {}
+            ServerMessage::Answer { ref from, .. }
+                if !self.speaks_for_our_call(from, "an answer") => {}
+            ServerMessage::Candidate { ref from, .. }
+                if !self.speaks_for_our_call(from, "a candidate") => {}
+            ServerMessage::IceRestart { ref from }
+                if !self.speaks_for_our_call(from, "an ICE restart") => {}
             ServerMessage::PeerJoined { participant } => {
                 let _ = self.shared.events.send(CallEvent::PeerJoined {
                     peer_id: participant.peer_id,

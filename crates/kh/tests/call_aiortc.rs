@@ -58,3 +58,63 @@ async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
     assert!((f(&kh, "audio.dominant_hz") - 880.0).abs() < 15.0, "{kh}");
     server.shutdown().await;
 }
+
+/// A third participant who offers to someone already in a call (a second
+/// workstation opened by mistake, or a hostile client with a valid token)
+/// must not take the call over: aiortc joins a room where two `kh call`
+/// peers are talking and offers to the first of them with a valid SDP. The
+/// call goes on without a break, and the intruder never connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_from_a_third_peer_does_not_break_a_running_call() {
+    let server = server_with(|_| {}).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let ws = ws_url(&server);
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let small = ["--size", "320x240", "--fps", "15"];
+    let a = kh_call(
+        &ws,
+        "case-intruder",
+        Role::Specialist,
+        &sa,
+        &[&small[..], &["--duration", "10"]].concat(),
+    );
+    let b = kh_call(
+        &ws,
+        "case-intruder",
+        Role::Presenter,
+        &sb,
+        &[&small[..], &["--duration", "9"]].concat(),
+    );
+    let script = kh_testkit::workspace_root().join("tests/peers/aiortc_peer.py");
+    // Observers may not offer (the server refuses); a second presenter may.
+    let intruder_token = token("case-intruder", Role::Presenter);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(kh_testkit::python())
+            .arg(script)
+            .args([ws.as_str(), intruder_token.as_str(), "5"])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("aiortc peer (pip install -r tests/requirements.txt)");
+    let intruder: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "aiortc peer output ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    assert!(
+        !intruder["states"].to_string().contains("\"connected\""),
+        "the intruder got in: {intruder}"
+    );
+    for (name, s) in [("A", &a), ("B", &b)] {
+        // ~9 s at 15 fps; a broken call would stop at the intrusion.
+        assert!(f(s, "video_in.frames_decoded") >= 90.0, "{name}: {s}");
+        assert_eq!(f(s, "video_in.out_of_order"), 0.0, "{name}: {s}");
+        assert!(f(s, "video_in.counter_gaps") < 15.0, "{name}: {s}");
+    }
+    server.shutdown().await;
+}
