@@ -31,6 +31,8 @@ const BUILD_PACKAGES: &[&str] = &[
     "libavutil-dev",
     "libswscale-dev",
     "libclang-dev",
+    // kh-devices: microphone and speakers through cpal on ALSA
+    "libasound2-dev",
     // the viewer's window (winit on X11) and the Vulkan loader wgpu opens
     "libvulkan1",
     "libxkbcommon-x11-0",
@@ -58,6 +60,11 @@ const TEST_PACKAGES: &[&str] = &[
     "openssl",
     // the ffmpeg tool makes MP4/WebM files for the video-file source tests
     "ffmpeg",
+    // a private PulseAudio with null sinks stands in for the microphone and
+    // speakers; ALSA reaches it through its plugin
+    "pulseaudio",
+    "pulseaudio-utils",
+    "libasound2-plugins",
     // the browser peer of the call interoperability test
     "chromium",
     // the TURN relay of the relay-only call test

@@ -52,8 +52,13 @@ pub struct CallOptions {
     pub codec: VideoCodec,
     pub fps: u32,
     pub bitrate_kbps: u32,
-    /// A test tone to send, in Hz (none: silence).
+    /// A test tone to send, in Hz (none: silence), when no microphone is.
     pub tone_hz: Option<f64>,
+    /// Capture from this audio device (`default` or a name `kh_devices`
+    /// lists) instead of the tone.
+    pub audio_in: Option<String>,
+    /// Play what is heard on this audio device.
+    pub audio_out: Option<String>,
     /// Send back what arrives (video and audio) instead of our own.
     pub echo: bool,
     /// Write received frames as Y4M files here.
@@ -80,6 +85,8 @@ impl CallOptions {
             fps: 30,
             bitrate_kbps: 1500,
             tone_hz: Some(440.0),
+            audio_in: None,
+            audio_out: None,
             echo: false,
             record_dir: None,
             udp_addrs: vec!["0.0.0.0:0".to_owned()],
@@ -143,6 +150,8 @@ pub enum CallError {
     WebRtc(#[from] webrtc::error::Error),
     #[error("the data channel is not open (yet)")]
     NotOpen,
+    #[error(transparent)]
+    Device(#[from] kh_devices::DeviceError),
 }
 
 /// State shared by the engine's tasks and the WebRTC event handler.
@@ -162,6 +171,9 @@ pub(crate) struct Shared {
     pub keyframe_wanted: std::sync::atomic::AtomicBool,
     /// The negotiated video payload types and their codecs.
     pub video_payload_types: Mutex<std::collections::HashMap<u8, VideoCodec>>,
+    /// The workstation's microphone and speakers, when the call uses them.
+    pub microphone: Option<kh_devices::Microphone>,
+    pub speaker: Option<kh_devices::Speaker>,
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
     pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
@@ -249,6 +261,18 @@ impl Call {
     /// Join the room and start calling whoever is, or comes, there.
     pub async fn start(options: CallOptions) -> Result<Call, CallError> {
         let started = Instant::now();
+        // Devices first: a missing microphone is an error before anyone is
+        // called, not a silent call.
+        let microphone = options
+            .audio_in
+            .as_deref()
+            .map(kh_devices::Microphone::open)
+            .transpose()?;
+        let speaker = options
+            .audio_out
+            .as_deref()
+            .map(kh_devices::Speaker::open)
+            .transpose()?;
         let connection = signalling::join(&options.server, &options.token, &options.name).await?;
         let welcome = connection.welcome.clone();
         tracing::info!(room = %welcome.room, peer = %welcome.peer_id, "joined");
@@ -266,6 +290,8 @@ impl Call {
             options: options.clone(),
             keyframe_wanted: std::sync::atomic::AtomicBool::new(true),
             video_payload_types: Mutex::new(Default::default()),
+            microphone,
+            speaker,
             echo_video: Mutex::new(None),
             echo_audio: Mutex::new(Default::default()),
         });

@@ -538,6 +538,12 @@ async fn send_audio(
             } else {
                 heard.drain(..FRAME_SAMPLES).collect()
             }
+        } else if let Some(microphone) = &shared.microphone {
+            // A device a little behind the clock leaves a frame short now
+            // and then: silence for that frame, not a stall.
+            microphone
+                .take(FRAME_SAMPLES)
+                .unwrap_or_else(|| vec![0; FRAME_SAMPLES])
         } else if let Some(tone) = tone.as_mut() {
             tone.next_frame()
         } else {
@@ -600,6 +606,9 @@ async fn receive_audio(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         c.stats.audio.packets_received += 1;
         match pcm {
             Ok(pcm) => {
+                if let Some(speaker) = &shared.speaker {
+                    speaker.play(&pcm);
+                }
                 c.heard.extend(pcm.iter().copied());
                 let excess = c.heard.len().saturating_sub(audio::SAMPLE_RATE as usize);
                 c.heard.drain(..excess);

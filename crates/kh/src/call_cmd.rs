@@ -38,6 +38,13 @@ pub struct CallArgs {
     /// Frequency of the test tone sent as audio, in Hz (0: silence).
     #[arg(long, default_value_t = 440.0)]
     tone: f64,
+    /// Send this microphone instead of the tone: `default`, or a device
+    /// name (`pulse` reaches PulseAudio/PipeWire on Linux).
+    #[arg(long, value_name = "DEVICE")]
+    audio_in: Option<String>,
+    /// Play what is heard on this audio device: `default` or a name.
+    #[arg(long, value_name = "DEVICE")]
+    audio_out: Option<String>,
     /// Write received video to DIR/received-WxH.y4m.
     #[arg(long)]
     record: Option<PathBuf>,
@@ -107,6 +114,8 @@ async fn call(args: CallArgs) -> Result<()> {
     options.fps = args.fps;
     options.bitrate_kbps = args.bitrate;
     options.tone_hz = (args.tone > 0.0).then_some(args.tone);
+    options.audio_in = args.audio_in.clone();
+    options.audio_out = args.audio_out.clone();
     options.echo = args.echo;
     options.record_dir = args.record.clone();
     options.udp_addrs = vec![format!("{}:0", args.bind)];

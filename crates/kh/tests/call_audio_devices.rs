@@ -1,0 +1,161 @@
+//! The workstation's audio path with real devices: a private PulseAudio
+//! server (two null sinks, paced in real time like a sound card) stands in
+//! for the microphone and the speakers. A tone played into the "mic" sink
+//! is what `kh call --audio-in pulse` captures (through cpal, ALSA and
+//! PulseAudio's ALSA plugin); what it plays on `--audio-out pulse` is
+//! recorded from the "speaker" sink's monitor.
+
+mod call_common;
+
+use call_common::{f, finish, kh_call, kh_call_with_env, server_with, ws_url};
+use kakehashi_signal::Role;
+use kh_media::audio::{SAMPLE_RATE, dominant_frequency};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A PulseAudio daemon of the test's own, stopped on drop.
+struct Pulse {
+    env: Vec<(&'static str, PathBuf)>,
+}
+
+impl Pulse {
+    fn start(dir: &Path) -> Pulse {
+        let (run, home) = (dir.join("run"), dir.join("home"));
+        std::fs::create_dir_all(&run).expect("run dir");
+        std::fs::create_dir_all(&home).expect("home dir");
+        let env = vec![("XDG_RUNTIME_DIR", run), ("HOME", home)];
+        // --daemonize returns once the server is ready to take clients.
+        let status = Command::new("pulseaudio")
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .args([
+                "-n",
+                "--daemonize=yes",
+                "--exit-idle-time=-1",
+                "--use-pid-file=yes",
+            ])
+            .args(["-L", "module-native-protocol-unix"])
+            .args(["-L", "module-null-sink sink_name=mic rate=48000"])
+            .args(["-L", "module-null-sink sink_name=speaker rate=48000"])
+            .stderr(Stdio::null())
+            .status()
+            .expect("pulseaudio: install it (`cargo xtask test` does)");
+        assert!(status.success(), "pulseaudio did not start");
+        Pulse { env }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.envs(self.env.iter().map(|(k, v)| (*k, v)));
+        command
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.command("pulseaudio").arg("--kill").status();
+    }
+}
+
+fn tone_file(path: &Path, hz: f64, seconds: u32) {
+    let samples = SAMPLE_RATE * seconds;
+    let bytes: Vec<u8> = (0..samples)
+        .flat_map(|i| {
+            let t = f64::from(i) / f64::from(SAMPLE_RATE);
+            ((8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16).to_le_bytes()
+        })
+        .collect();
+    std::fs::write(path, bytes).expect("tone file");
+}
+
+fn raw_format() -> [&'static str; 3] {
+    ["--format=s16le", "--rate=48000", "--channels=1"]
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_microphone_is_heard_and_the_far_side_plays_on_the_speakers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pulse = Pulse::start(dir.path());
+    let tone = dir.path().join("mic-330.raw");
+    tone_file(&tone, 330.0, 30);
+    let mic = pulse
+        .command("pacat")
+        .args(["-p", "-d", "mic"])
+        .args(raw_format())
+        .arg(&tone)
+        .spawn()
+        .expect("pacat");
+    let played = dir.path().join("speaker.raw");
+    let speaker = pulse
+        .command("parec")
+        .args(["-d", "speaker.monitor"])
+        .args(raw_format())
+        .stdout(std::fs::File::create(&played).expect("recording"))
+        .spawn()
+        .expect("parec");
+
+    let server = server_with(|_| {}).await;
+    let ws = ws_url(&server);
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let mut env: Vec<(&str, &Path)> = pulse.env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    env.push(("PULSE_SOURCE", Path::new("mic.monitor")));
+    env.push(("PULSE_SINK", Path::new("speaker")));
+    let small = ["--size", "320x240", "--fps", "15"];
+    let a = kh_call_with_env(
+        &ws,
+        "case-audio",
+        Role::Presenter,
+        &sa,
+        &[
+            &small[..],
+            &[
+                "--duration",
+                "6",
+                "--audio-in",
+                "pulse",
+                "--audio-out",
+                "pulse",
+            ],
+        ]
+        .concat(),
+        &env,
+    );
+    let b = kh_call(
+        &ws,
+        "case-audio",
+        Role::Specialist,
+        &sb,
+        &[&small[..], &["--duration", "5", "--tone", "660"]].concat(),
+    );
+    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
+        .await
+        .expect("join");
+    stop(speaker);
+    stop(mic);
+    server.shutdown().await;
+
+    // The far side heard A's microphone, not a tone of kh's own.
+    let heard = f(&b, "audio.dominant_hz");
+    assert!((heard - 330.0).abs() < 10.0, "B heard {heard} Hz: {b}");
+    // A's speakers played B's tone: the loudest second of the recording.
+    let bytes = std::fs::read(&played).expect("recording");
+    let pcm: Vec<i16> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let second = SAMPLE_RATE as usize;
+    let loudest = pcm
+        .chunks(second)
+        .max_by_key(|c| c.iter().map(|s| i64::from(*s).abs()).sum::<i64>())
+        .expect("a recording");
+    let played_hz = dominant_frequency(loudest);
+    assert!(
+        (played_hz - 660.0).abs() < 10.0,
+        "A's speakers played {played_hz} Hz ({} s recorded); {a}",
+        pcm.len() / second
+    );
+}
