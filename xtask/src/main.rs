@@ -31,8 +31,10 @@ const BUILD_PACKAGES: &[&str] = &[
     "libavutil-dev",
     "libswscale-dev",
     "libclang-dev",
-    // kh-devices: microphone and speakers through cpal on ALSA
+    // kh-devices: microphone and speakers through cpal on ALSA; WebRTC's
+    // echo canceller (libwebrtc-audio-processing 0.3)
     "libasound2-dev",
+    "libwebrtc-audio-processing-dev",
     // the viewer's window (winit on X11) and the Vulkan loader wgpu opens
     "libvulkan1",
     "libxkbcommon-x11-0",

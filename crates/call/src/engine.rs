@@ -59,6 +59,8 @@ pub struct CallOptions {
     pub audio_in: Option<String>,
     /// Play what is heard on this audio device.
     pub audio_out: Option<String>,
+    /// Cancel the speakers' echo in the microphone (when both are used).
+    pub echo_cancellation: bool,
     /// Send back what arrives (video and audio) instead of our own.
     pub echo: bool,
     /// Write received frames as Y4M files here.
@@ -87,6 +89,7 @@ impl CallOptions {
             tone_hz: Some(440.0),
             audio_in: None,
             audio_out: None,
+            echo_cancellation: true,
             echo: false,
             record_dir: None,
             udp_addrs: vec!["0.0.0.0:0".to_owned()],
@@ -152,6 +155,8 @@ pub enum CallError {
     NotOpen,
     #[error(transparent)]
     Device(#[from] kh_devices::DeviceError),
+    #[error(transparent)]
+    Echo(kh_devices::echo::EchoError),
 }
 
 /// State shared by the engine's tasks and the WebRTC event handler.
@@ -174,6 +179,8 @@ pub(crate) struct Shared {
     /// The workstation's microphone and speakers, when the call uses them.
     pub microphone: Option<kh_devices::Microphone>,
     pub speaker: Option<kh_devices::Speaker>,
+    /// Removes the speakers' sound from the microphone's, when both are used.
+    pub echo_canceller: Option<Mutex<kh_devices::echo::EchoCanceller>>,
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
     pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
@@ -273,6 +280,12 @@ impl Call {
             .as_deref()
             .map(kh_devices::Speaker::open)
             .transpose()?;
+        let echo_canceller = match (&microphone, &speaker) {
+            (Some(_), Some(_)) if options.echo_cancellation => Some(Mutex::new(
+                kh_devices::echo::EchoCanceller::new().map_err(CallError::Echo)?,
+            )),
+            _ => None,
+        };
         let connection = signalling::join(&options.server, &options.token, &options.name).await?;
         let welcome = connection.welcome.clone();
         tracing::info!(room = %welcome.room, peer = %welcome.peer_id, "joined");
@@ -292,6 +305,7 @@ impl Call {
             video_payload_types: Mutex::new(Default::default()),
             microphone,
             speaker,
+            echo_canceller,
             echo_video: Mutex::new(None),
             echo_audio: Mutex::new(Default::default()),
         });

@@ -541,9 +541,13 @@ async fn send_audio(
         } else if let Some(microphone) = &shared.microphone {
             // A device a little behind the clock leaves a frame short now
             // and then: silence for that frame, not a stall.
-            microphone
+            let mut pcm = microphone
                 .take(FRAME_SAMPLES)
-                .unwrap_or_else(|| vec![0; FRAME_SAMPLES])
+                .unwrap_or_else(|| vec![0; FRAME_SAMPLES]);
+            if let Some(canceller) = &shared.echo_canceller {
+                canceller.lock().near_end(&mut pcm);
+            }
+            pcm
         } else if let Some(tone) = tone.as_mut() {
             tone.next_frame()
         } else {
@@ -607,6 +611,9 @@ async fn receive_audio(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         match pcm {
             Ok(pcm) => {
                 if let Some(speaker) = &shared.speaker {
+                    if let Some(canceller) = &shared.echo_canceller {
+                        canceller.lock().far_end(&pcm);
+                    }
                     speaker.play(&pcm);
                 }
                 c.heard.extend(pcm.iter().copied());

@@ -11,6 +11,8 @@
 //! their ALSA plugins (device `pulse`, or `default` where they are the
 //! default).
 
+pub mod echo;
+
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 use parking_lot::Mutex;

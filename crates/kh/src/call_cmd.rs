@@ -45,6 +45,9 @@ pub struct CallArgs {
     /// Play what is heard on this audio device: `default` or a name.
     #[arg(long, value_name = "DEVICE")]
     audio_out: Option<String>,
+    /// Send the microphone as it is, without removing the speakers' echo.
+    #[arg(long)]
+    no_echo_cancellation: bool,
     /// Write received video to DIR/received-WxH.y4m.
     #[arg(long)]
     record: Option<PathBuf>,
@@ -116,6 +119,7 @@ async fn call(args: CallArgs) -> Result<()> {
     options.tone_hz = (args.tone > 0.0).then_some(args.tone);
     options.audio_in = args.audio_in.clone();
     options.audio_out = args.audio_out.clone();
+    options.echo_cancellation = !args.no_echo_cancellation;
     options.echo = args.echo;
     options.record_dir = args.record.clone();
     options.udp_addrs = vec![format!("{}:0", args.bind)];
