@@ -13,6 +13,27 @@ use kakehashi_signal::Role;
 use serde_json::Value;
 use std::process::Command;
 
+/// Run `tests/peers/aiortc_peer.py` for `seconds` and read its report.
+async fn aiortc_peer(ws: String, token: String, seconds: u32) -> Value {
+    let script = kh_testkit::workspace_root().join("tests/peers/aiortc_peer.py");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(kh_testkit::python())
+            .arg(script)
+            .args([ws, token, seconds.to_string()])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("aiortc peer (pip install -r tests/requirements.txt)");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "aiortc peer output ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
     let server = server_with(|_| {}).await;
@@ -27,24 +48,7 @@ async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
         &["--size", "640x360", "--duration", "12", "--tone", "440"],
     );
 
-    let script = kh_testkit::workspace_root().join("tests/peers/aiortc_peer.py");
-    let peer_token = token("case-aiortc", Role::Presenter);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(kh_testkit::python())
-            .arg(script)
-            .args([ws.as_str(), peer_token.as_str(), "8"])
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("aiortc peer (pip install -r tests/requirements.txt)");
-    let peer: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "aiortc peer output ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let peer = aiortc_peer(ws, token("case-aiortc", Role::Presenter), 8).await;
     let kh = tokio::task::spawn_blocking(move || finish(kh, &stats_path))
         .await
         .expect("join");
@@ -85,24 +89,8 @@ async fn an_offer_from_a_third_peer_does_not_break_a_running_call() {
         &sb,
         &[&small[..], &["--duration", "9"]].concat(),
     );
-    let script = kh_testkit::workspace_root().join("tests/peers/aiortc_peer.py");
     // Observers may not offer (the server refuses); a second presenter may.
-    let intruder_token = token("case-intruder", Role::Presenter);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(kh_testkit::python())
-            .arg(script)
-            .args([ws.as_str(), intruder_token.as_str(), "5"])
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("aiortc peer (pip install -r tests/requirements.txt)");
-    let intruder: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "aiortc peer output ({e}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let intruder = aiortc_peer(ws, token("case-intruder", Role::Presenter), 5).await;
     let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
         .await
         .expect("join");

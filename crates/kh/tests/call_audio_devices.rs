@@ -43,6 +43,27 @@ impl Pulse {
         Pulse { env }
     }
 
+    /// A 330 Hz "talker" played into the mic sink for 30 s.
+    fn talk_into_mic(&self, dir: &Path, amplitude: f64) -> Child {
+        let tone = dir.join("talker-330.raw");
+        tone_file(&tone, 330.0, amplitude, 30);
+        self.command("pacat")
+            .args(["-p", "-d", "mic"])
+            .args(raw_format())
+            .arg(&tone)
+            .spawn()
+            .expect("pacat")
+    }
+
+    /// What `kh call` needs to capture from the mic sink and play into the
+    /// speaker sink of this server.
+    fn device_env(&self) -> Vec<(&'static str, &Path)> {
+        let mut env: Vec<(&str, &Path)> = self.env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+        env.push(("PULSE_SOURCE", Path::new("mic.monitor")));
+        env.push(("PULSE_SINK", Path::new("speaker")));
+        env
+    }
+
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
         command.envs(self.env.iter().map(|(k, v)| (*k, v)));
@@ -80,15 +101,7 @@ fn stop(mut child: Child) {
 async fn the_microphone_is_heard_and_the_far_side_plays_on_the_speakers() {
     let dir = tempfile::tempdir().expect("tmp");
     let pulse = Pulse::start(dir.path());
-    let tone = dir.path().join("mic-330.raw");
-    tone_file(&tone, 330.0, 8000.0, 30);
-    let mic = pulse
-        .command("pacat")
-        .args(["-p", "-d", "mic"])
-        .args(raw_format())
-        .arg(&tone)
-        .spawn()
-        .expect("pacat");
+    let mic = pulse.talk_into_mic(dir.path(), 8000.0);
     let played = dir.path().join("speaker.raw");
     let speaker = pulse
         .command("parec")
@@ -101,9 +114,7 @@ async fn the_microphone_is_heard_and_the_far_side_plays_on_the_speakers() {
     let server = server_with(|_| {}).await;
     let ws = ws_url(&server);
     let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
-    let mut env: Vec<(&str, &Path)> = pulse.env.iter().map(|(k, v)| (*k, v.as_path())).collect();
-    env.push(("PULSE_SOURCE", Path::new("mic.monitor")));
-    env.push(("PULSE_SINK", Path::new("speaker")));
+    let env = pulse.device_env();
     let small = ["--size", "320x240", "--fps", "15"];
     let a = kh_call_with_env(
         &ws,
@@ -180,20 +191,10 @@ async fn the_far_side_does_not_hear_itself_through_our_microphone() {
         .status()
         .expect("pactl");
     assert!(looped.success(), "the room loopback");
-    let tone = dir.path().join("talker-330.raw");
-    tone_file(&tone, 330.0, 2500.0, 30);
-    let mic = pulse
-        .command("pacat")
-        .args(["-p", "-d", "mic"])
-        .args(raw_format())
-        .arg(&tone)
-        .spawn()
-        .expect("pacat");
+    let mic = pulse.talk_into_mic(dir.path(), 2500.0);
     let server = server_with(|_| {}).await;
     let ws = ws_url(&server);
-    let mut env: Vec<(&str, &Path)> = pulse.env.iter().map(|(k, v)| (*k, v.as_path())).collect();
-    env.push(("PULSE_SOURCE", Path::new("mic.monitor")));
-    env.push(("PULSE_SINK", Path::new("speaker")));
+    let env = pulse.device_env();
     let mut heard = Vec::new();
     for (room, cancel) in [("case-echo-off", false), ("case-echo-on", true)] {
         let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));

@@ -77,6 +77,37 @@ pub struct EncodedFrame {
     pub keyframe: bool,
 }
 
+/// A frame an encoder cannot take.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameMismatch {
+    #[error("frame is {got_w}x{got_h}, the encoder was made for {want_w}x{want_h}")]
+    Size {
+        got_w: u32,
+        got_h: u32,
+        want_w: u32,
+        want_h: u32,
+    },
+    #[error("frame is NV12; the encoders take I420")]
+    Layout,
+}
+
+/// Whether `frame` is an I420 frame of the size `config` was made for: the
+/// encoders read exactly that many bytes.
+pub(crate) fn check_frame(config: &EncoderConfig, frame: &VideoFrame) -> Result<(), FrameMismatch> {
+    if (frame.width, frame.height) != (config.width, config.height) {
+        return Err(FrameMismatch::Size {
+            got_w: frame.width,
+            got_h: frame.height,
+            want_w: config.width,
+            want_h: config.height,
+        });
+    }
+    if frame.layout != crate::frame::PixelLayout::I420 {
+        return Err(FrameMismatch::Layout);
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     #[error(transparent)]

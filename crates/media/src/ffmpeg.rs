@@ -5,7 +5,7 @@
 //!
 //! `ffmpeg-next` owns the FFI; nothing here is `unsafe`.
 
-use crate::codec::{EncodedFrame, EncoderConfig, VideoCodec};
+use crate::codec::{EncodedFrame, EncoderConfig, FrameMismatch, VideoCodec, check_frame};
 use crate::frame::{ColourInfo, ColourMatrix, ColourRange, PixelLayout, VideoFrame, chroma_size};
 use ff::codec::threading;
 use ff::format::Pixel;
@@ -23,15 +23,10 @@ pub enum FfmpegError {
     },
     #[error("FFmpeg has no {0} (install Debian's libavcodec59 with its codec libraries)")]
     Missing(&'static str),
-    #[error("frame is {got_w}x{got_h}, the encoder was made for {want_w}x{want_h}")]
-    Size {
-        got_w: u32,
-        got_h: u32,
-        want_w: u32,
-        want_h: u32,
-    },
-    #[error("frame is NV12; the encoder takes I420")]
-    Layout,
+    #[error("a picture of {width}x{height}: at most {MAX_SIDE} a side is accepted")]
+    TooLarge { width: u32, height: u32 },
+    #[error(transparent)]
+    Frame(#[from] FrameMismatch),
 }
 
 fn call(what: &'static str) -> impl FnOnce(ff::Error) -> FfmpegError {
@@ -139,17 +134,7 @@ impl FfmpegEncoder {
     }
 
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, FfmpegError> {
-        if (frame.width, frame.height) != (self.config.width, self.config.height) {
-            return Err(FfmpegError::Size {
-                got_w: frame.width,
-                got_h: frame.height,
-                want_w: self.config.width,
-                want_h: self.config.height,
-            });
-        }
-        if frame.layout != PixelLayout::I420 {
-            return Err(FfmpegError::Layout);
-        }
+        check_frame(&self.config, frame)?;
         let (w, h) = (frame.width as usize, frame.height as usize);
         let (cw, ch) = chroma_size(frame.width, frame.height);
         let (cw, ch) = (cw as usize, ch as usize);
@@ -270,11 +255,9 @@ impl ToI420 {
     fn convert(&mut self, picture: &ff::frame::Video) -> Result<VideoFrame, FfmpegError> {
         let (w, h) = (picture.width(), picture.height());
         if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
-            return Err(FfmpegError::Size {
-                got_w: w,
-                got_h: h,
-                want_w: MAX_SIDE,
-                want_h: MAX_SIDE,
+            return Err(FfmpegError::TooLarge {
+                width: w,
+                height: h,
             });
         }
         let colour = ColourInfo {
@@ -379,11 +362,9 @@ impl VideoFileReader {
             .video()
             .map_err(call("opening the file's decoder"))?;
         if decoder.width() > MAX_SIDE || decoder.height() > MAX_SIDE {
-            return Err(FfmpegError::Size {
-                got_w: decoder.width(),
-                got_h: decoder.height(),
-                want_w: MAX_SIDE,
-                want_h: MAX_SIDE,
+            return Err(FfmpegError::TooLarge {
+                width: decoder.width(),
+                height: decoder.height(),
             });
         }
         Ok(VideoFileReader {

@@ -6,7 +6,7 @@
 //! are `Send`, not `Sync`), and destroyed once on drop; images are wrapped
 //! around memory that outlives the call that reads them.
 
-use crate::codec::{EncodedFrame, EncoderConfig, VideoCodec};
+use crate::codec::{EncodedFrame, EncoderConfig, FrameMismatch, VideoCodec, check_frame};
 use crate::frame::{ColourInfo, ColourMatrix, ColourRange, PixelLayout, VideoFrame, chroma_size};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -17,15 +17,8 @@ use vpx_sys as ffi;
 pub enum VpxError {
     #[error("libvpx {what}: {message}")]
     Call { what: &'static str, message: String },
-    #[error("frame is {got_w}x{got_h}, the encoder was made for {want_w}x{want_h}")]
-    Size {
-        got_w: u32,
-        got_h: u32,
-        want_w: u32,
-        want_h: u32,
-    },
-    #[error("frame is NV12; the libvpx encoder takes I420")]
-    Layout,
+    #[error(transparent)]
+    Frame(#[from] FrameMismatch),
     #[error("{} is not a libvpx codec", .0.mime())]
     NotVpx(VideoCodec),
 }
@@ -184,17 +177,7 @@ impl VpxEncoder {
 
     /// Encode one I420 frame. Returns nothing when rate control dropped it.
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, VpxError> {
-        if (frame.width, frame.height) != (self.config.width, self.config.height) {
-            return Err(VpxError::Size {
-                got_w: frame.width,
-                got_h: frame.height,
-                want_w: self.config.width,
-                want_h: self.config.height,
-            });
-        }
-        if frame.layout != PixelLayout::I420 {
-            return Err(VpxError::Layout);
-        }
+        check_frame(&self.config, frame)?;
         let mut image = MaybeUninit::<ffi::vpx_image_t>::zeroed();
         // SAFETY: vpx_img_wrap points the image at frame.data, which is a
         // whole I420 frame (checked above) and outlives vpx_codec_encode;
@@ -413,7 +396,7 @@ mod tests {
         .expect("encoder");
         assert!(matches!(
             encoder.encode(&VideoFrame::filled(640, 480, 0, 0, 0)),
-            Err(VpxError::Size { .. })
+            Err(VpxError::Frame(FrameMismatch::Size { .. }))
         ));
     }
 }
