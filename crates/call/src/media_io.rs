@@ -722,20 +722,26 @@ fn decode_loop(
     frames: std::sync::mpsc::Receiver<(VideoCodec, Bytes)>,
     want_pli: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let mut decoder: Option<VideoDecoder> = None;
+    // The decoder and its thread count: threads for 1080p until pictures
+    // show the size; a larger stream (4K, 8K) gets a decoder with more
+    // threads, which starts again from a keyframe.
+    let mut decoder: Option<(VideoDecoder, u32)> = None;
+    let mut threads = codec_threads(1920, 1080);
     let mut last_counter: Option<u32> = None;
     while let Ok((codec, data)) = frames.recv() {
-        if decoder.as_ref().is_none_or(|d| d.codec() != codec) {
-            // Threads for 1080p: the size is only known once decoding.
-            decoder = match VideoDecoder::new(codec, codec_threads(1920, 1080)) {
-                Ok(d) => Some(d),
+        if decoder
+            .as_ref()
+            .is_none_or(|(d, t)| d.codec() != codec || *t != threads)
+        {
+            decoder = match VideoDecoder::new(codec, threads) {
+                Ok(d) => Some((d, threads)),
                 Err(e) => {
                     tracing::error!("video decoder: {e}");
                     continue;
                 }
             };
         }
-        let Some(decoder) = decoder.as_mut() else {
+        let Some((decoder, _)) = decoder.as_mut() else {
             continue;
         };
         let pictures = match decoder.decode(&data) {
@@ -747,6 +753,19 @@ fn decode_loop(
                 continue;
             }
         };
+        if let Some(last) = pictures.last() {
+            let wanted = codec_threads(last.width, last.height);
+            if wanted > threads {
+                tracing::info!(
+                    width = last.width,
+                    height = last.height,
+                    threads = wanted,
+                    "video: a larger stream; more decoder threads"
+                );
+                threads = wanted;
+                want_pli.store(true, Ordering::Relaxed);
+            }
+        }
         for picture in pictures {
             let now_ms = unix_ms();
             let stamp = stamp::read(&picture);
