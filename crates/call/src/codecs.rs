@@ -1,5 +1,6 @@
-//! The video codecs as this engine describes them in SDP, and which payload
-//! type a negotiated session gives the codec we send.
+//! The video codecs as this engine describes them in SDP, and what a
+//! negotiated session settles: the payload types our media go out with and
+//! the codec each incoming video payload type carries.
 
 use kh_media::VideoCodec;
 use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters};
@@ -64,6 +65,28 @@ pub(crate) fn video_preferences(ours: VideoCodec) -> Vec<RTCRtpCodecParameters> 
         .collect()
 }
 
+/// What a remote description settles for our media, read once per
+/// description (the answer, or an offer; again after an ICE restart).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionCodecs {
+    /// The payload type to send our video in (its codec is ours).
+    pub video_out: Option<u8>,
+    /// The payload type to send Opus with.
+    pub audio_out: Option<u8>,
+    /// Every incoming video payload type we decode, and its codec.
+    pub video_in: HashMap<u8, VideoCodec>,
+}
+
+impl SessionCodecs {
+    pub fn read(sdp: &SessionDescription, ours: VideoCodec) -> SessionCodecs {
+        SessionCodecs {
+            video_out: negotiated_payload_type(sdp, "video", ours.mime()),
+            audio_out: negotiated_payload_type(sdp, "audio", "audio/opus"),
+            video_in: video_payload_types(sdp),
+        }
+    }
+}
+
 /// The payload type the session gives `mime` in its first `kind` ("audio"
 /// or "video") section. Payload types are the offerer's, so they come from
 /// the SDP, not from our own table; webrtc-rs's sender parameters name only
@@ -71,11 +94,7 @@ pub(crate) fn video_preferences(ours: VideoCodec) -> Vec<RTCRtpCodecParameters> 
 ///
 /// Of several H.264 entries, one with packetization mode 1 and a
 /// (constrained) baseline profile is taken: what x264 makes here.
-pub(crate) fn negotiated_payload_type(
-    sdp: &SessionDescription,
-    kind: &str,
-    mime: &str,
-) -> Option<u8> {
+fn negotiated_payload_type(sdp: &SessionDescription, kind: &str, mime: &str) -> Option<u8> {
     let name = mime.split_once('/').map_or(mime, |(_, name)| name);
     let section = sdp
         .media_descriptions
@@ -106,7 +125,7 @@ pub(crate) fn negotiated_payload_type(
 
 /// Every video payload type of the session's first video section that
 /// carries a codec we decode.
-pub(crate) fn video_payload_types(sdp: &SessionDescription) -> HashMap<u8, VideoCodec> {
+fn video_payload_types(sdp: &SessionDescription) -> HashMap<u8, VideoCodec> {
     sdp.media_descriptions
         .iter()
         .find(|m| m.media_name.media == "video")

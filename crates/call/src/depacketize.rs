@@ -33,7 +33,7 @@ pub enum Assembled {
 
 /// Gathers a stream's RTP packets into frames ready to decode.
 pub trait FrameAssembler: Send {
-    fn push(&mut self, now: Instant, packet: rtc::rtp::Packet);
+    fn push(&mut self, packet: rtc::rtp::Packet);
     fn pop(&mut self, now: Instant) -> Option<Assembled>;
 }
 
@@ -95,6 +95,10 @@ pub struct FrameBuffer<D> {
     next: Option<u64>,
     /// Since when a gap has held the next frame back.
     stalled_since: Option<Instant>,
+    /// How far the frame at `.0` is known to run without a gap or an end,
+    /// so each arriving packet does not rescan the frame from its start (a
+    /// 4K keyframe is hundreds of packets).
+    scanned: Option<(u64, u64)>,
 }
 
 impl<D: Depacketizer + Default> FrameBuffer<D> {
@@ -114,11 +118,17 @@ impl<D: Depacketizer + Default> FrameBuffer<D> {
     }
 
     /// The end of the frame starting at `start`, if all of it is here.
-    fn frame_end(&self, start: u64) -> Option<u64> {
+    fn frame_end(&mut self, start: u64) -> Option<u64> {
         let timestamp = self.packets.get(&start)?.header.timestamp;
-        let mut at = start;
+        let mut at = match self.scanned {
+            Some((frame, upto)) if frame == start => upto,
+            _ => start,
+        };
         loop {
-            let packet = self.packets.get(&at)?;
+            let Some(packet) = self.packets.get(&at) else {
+                self.scanned = Some((start, at));
+                return None;
+            };
             if packet.header.timestamp != timestamp {
                 // The next frame began without this one marking its end.
                 return Some(at - 1);
@@ -161,7 +171,7 @@ impl<D: Depacketizer + Default> FrameBuffer<D> {
 }
 
 impl<D: Depacketizer + Default + Send> FrameAssembler for FrameBuffer<D> {
-    fn push(&mut self, _now: Instant, packet: rtc::rtp::Packet) {
+    fn push(&mut self, packet: rtc::rtp::Packet) {
         let sequence = self.extend(packet.header.sequence_number);
         if self.next.is_some_and(|next| sequence < next) {
             return; // late, or a duplicate of a frame already released
@@ -231,7 +241,9 @@ impl<D: Depacketizer + Default + Send> FrameAssembler for FrameBuffer<D> {
         // Incomplete. A gap with later packets behind it is waited for a
         // while (reordering, retransmission), then the frame is given up.
         let highest = self.highest?;
-        let held = self.packets.range(start..).count() as u64;
+        // Nothing before `start` is held: pushes below it are refused and
+        // releases and skips split the map there.
+        let held = self.packets.len() as u64;
         if held == 0 {
             return None; // nothing after the last frame yet
         }
@@ -397,14 +409,14 @@ mod tests {
         assert_eq!(packets.len(), 3);
         for p in packets {
             assert_eq!(buffer.pop(t), None, "not before the end");
-            buffer.push(t, p);
+            buffer.push(p);
         }
         // No packet of the next frame needed (webrtc-rs's SampleBuilder
         // would hold it until one came).
         assert_eq!(buffer.pop(t), frame(&one));
         assert_eq!(buffer.pop(t), None);
         let (two, packets) = vp8_frame(103, 6000, 500);
-        buffer.push(t, packets[0].clone());
+        buffer.push(packets[0].clone());
         assert_eq!(buffer.pop(t), frame(&two));
     }
 
@@ -420,7 +432,7 @@ mod tests {
         first.reverse();
         let mut out = Vec::new();
         for p in std::iter::once(head).chain(second).chain(first) {
-            buffer.push(t, p);
+            buffer.push(p);
             while let Some(a) = buffer.pop(t) {
                 out.push(a);
             }
@@ -440,7 +452,7 @@ mod tests {
         lossy.remove(1);
         let (next, packets) = vp8_frame(13, 6000, 800);
         for p in lossy.into_iter().chain(packets) {
-            buffer.push(t, p);
+            buffer.push(p);
             assert_eq!(buffer.pop(t), None, "the gap is waited for");
         }
         assert_eq!(buffer.pop(t + Duration::from_millis(50)), None);
@@ -449,7 +461,7 @@ mod tests {
         assert_eq!(buffer.pop(later), frame(&next));
         // A straggler of the given-up frame is ignored.
         let (_, again) = vp8_frame(10, 3000, 2500);
-        buffer.push(later, again[1].clone());
+        buffer.push(again[1].clone());
         assert_eq!(buffer.pop(later), None);
     }
 
@@ -466,7 +478,7 @@ mod tests {
         p.header.marker = true;
         p.payload = packet;
         let t = Instant::now();
-        buffer.push(t, p);
+        buffer.push(p);
         assert_eq!(buffer.pop(t), Some(Assembled::Lost));
     }
 
@@ -475,14 +487,14 @@ mod tests {
         let mut buffer = FrameBuffer::<Vp8Packet>::default();
         let t = Instant::now();
         let (one, packets) = vp8_frame(0, 3000, 100);
-        buffer.push(t, packets[0].clone());
+        buffer.push(packets[0].clone());
         assert_eq!(buffer.pop(t), frame(&one));
         let mut padding = rtc::rtp::Packet::default();
         padding.header.sequence_number = 1;
         padding.header.timestamp = 3000;
-        buffer.push(t, padding);
+        buffer.push(padding);
         let (two, packets) = vp8_frame(2, 6000, 100);
-        buffer.push(t, packets[0].clone());
+        buffer.push(packets[0].clone());
         assert_eq!(buffer.pop(t), frame(&two));
         // A peer that never ends a frame.
         for i in 0..10_000u32 {
@@ -490,7 +502,7 @@ mod tests {
             p.header.sequence_number = (3 + i) as u16;
             p.header.timestamp = 9000;
             p.payload = Bytes::from_static(&[0x10, 1, 2, 3]);
-            buffer.push(t, p);
+            buffer.push(p);
             let _ = buffer.pop(t);
         }
         assert!(buffer.packets.len() <= HELD_PACKETS);

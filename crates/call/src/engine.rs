@@ -174,8 +174,8 @@ pub(crate) struct Shared {
     pub options: CallOptions,
     /// Set by the video sender's RTCP reader, taken by the encoder.
     pub keyframe_wanted: std::sync::atomic::AtomicBool,
-    /// The negotiated video payload types and their codecs.
-    pub video_payload_types: Mutex<std::collections::HashMap<u8, VideoCodec>>,
+    /// What the remote description settled: payload types out and in.
+    pub session_codecs: Mutex<codecs::SessionCodecs>,
     /// The workstation's microphone and speakers, when the call uses them.
     pub microphone: Option<kh_devices::Microphone>,
     pub speaker: Option<kh_devices::Speaker>,
@@ -302,7 +302,7 @@ impl Call {
             bulk: Mutex::new(None),
             options: options.clone(),
             keyframe_wanted: std::sync::atomic::AtomicBool::new(true),
-            video_payload_types: Mutex::new(Default::default()),
+            session_codecs: Mutex::new(Default::default()),
             microphone,
             speaker,
             echo_canceller,
@@ -466,7 +466,10 @@ async fn build_peer_connection(
     // with as many tries as before (~1.4 s per pair), and peer-reflexive
     // pairs accepted at once: with trickled candidates the first check
     // often arrives before the candidate it comes from, and webrtc-rs's
-    // default waits a second before nominating such a pair.
+    // default waits a second before nominating such a pair. An 8 MiB SCTP
+    // receive window (1 MiB by default) keeps a bulk transfer from being
+    // window-bound on a long link: 100 Mbit/s over a 300 ms satellite
+    // round trip is 3.75 MB in flight.
     let mut settings = SettingEngineBuilder::default()
         .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(28))
         .with_sctp_max_receive_buffer_size(8 << 20)
@@ -647,15 +650,15 @@ impl Negotiator {
 
     async fn remote_description_set(&mut self) {
         self.have_remote = true;
-        // Which codec each video payload type carries, for the receiver:
-        // a peer may switch codecs in the middle of a call.
-        if let Some(sdp) = self
-            .pc
-            .remote_description()
-            .await
-            .and_then(|d| d.unmarshal().ok())
-        {
-            *self.shared.video_payload_types.lock() = codecs::video_payload_types(&sdp);
+        // The payload types our senders use, and which codec each incoming
+        // one carries (a peer may switch codecs in the middle of a call).
+        match self.pc.remote_description().await.map(|d| d.unmarshal()) {
+            Some(Ok(sdp)) => {
+                *self.shared.session_codecs.lock() =
+                    codecs::SessionCodecs::read(&sdp, self.shared.options.codec);
+            }
+            Some(Err(e)) => tracing::warn!("the other side's session description: {e}"),
+            None => {}
         }
         for init in std::mem::take(&mut self.pending) {
             if let Err(e) = self.pc.add_ice_candidate(init).await {

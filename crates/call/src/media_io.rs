@@ -7,7 +7,7 @@
 //! them and the async tracks through channels. Each remote track is read on
 //! its own task, as webrtc-rs drops packets from a track nobody drains.
 
-use crate::codecs::{self, negotiated_payload_type};
+use crate::codecs;
 use crate::depacketize::{Assembled, FrameAssembler, assembler_for};
 use crate::engine::{CallError, CallEvent, CallState, Shared, VideoSource};
 use crate::stats::{CallStats, TransportStats, percentiles};
@@ -204,7 +204,7 @@ pub(crate) async fn start_senders(
                 Some(init(RTCRtpTransceiverDirection::Sendrecv)),
             )
             .await?;
-        tokio::spawn(send_video(shared.clone(), track, pc.clone()));
+        tokio::spawn(send_video(shared.clone(), track));
         transceiver
     } else {
         pc.add_transceiver_from_kind(
@@ -225,18 +225,24 @@ pub(crate) async fn start_senders(
     };
     let track = local_track(RtpCodecKind::Audio, audio_codec)?;
     pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-    tokio::spawn(send_audio(shared, track, pc.clone()));
+    tokio::spawn(send_audio(shared, track));
     Ok(())
 }
 
+/// Which of our tracks a sender fills.
+#[derive(Clone, Copy)]
+enum Media {
+    Audio,
+    Video,
+}
+
 /// Once the call connects: the SSRC and negotiated payload type to send
-/// `track` with. `None` if the call ended first or nothing was negotiated.
+/// `track` with. `None` if the call ended first or the other side does not
+/// accept our codec.
 async fn negotiated(
     shared: &Shared,
-    what: &str,
-    mime: &str,
+    media: Media,
     track: &TrackLocalStaticSample,
-    pc: &Arc<dyn PeerConnection>,
 ) -> Option<(u32, u8)> {
     let mut state = shared.state.subscribe();
     let settled = state
@@ -252,20 +258,15 @@ async fn negotiated(
     if settled != Some(CallState::Connected) {
         return None;
     }
-    let kind = mime.split('/').next().unwrap_or_default();
-    let remote = pc.remote_description().await?;
-    let sdp = match remote.unmarshal() {
-        Ok(sdp) => sdp,
-        Err(e) => {
-            tracing::error!("{what}: the other side's session description: {e}");
-            return None;
+    let (pt, what, mime) = {
+        let codecs = shared.session_codecs.lock();
+        match media {
+            Media::Audio => (codecs.audio_out, "audio", "audio/opus"),
+            Media::Video => (codecs.video_out, "video", shared.options.codec.mime()),
         }
     };
-    let Some(pt) = negotiated_payload_type(&sdp, kind, mime) else {
-        tracing::error!(
-            "{what}: the other side does not accept {mime}: {}",
-            remote.sdp
-        );
+    let Some(pt) = pt else {
+        tracing::error!("{what}: the other side does not accept {mime}");
         return None;
     };
     let ssrc = *track.ssrcs().await.first()?;
@@ -352,11 +353,7 @@ impl VideoFile {
     }
 }
 
-async fn send_video(
-    shared: Arc<Shared>,
-    track: Arc<TrackLocalStaticSample>,
-    pc: Arc<dyn PeerConnection>,
-) {
+async fn send_video(shared: Arc<Shared>, track: Arc<TrackLocalStaticSample>) {
     // Keyframe requests from the far end.
     let requests = track.clone();
     let keyframes = shared.clone();
@@ -370,9 +367,7 @@ async fn send_video(
             }
         }
     });
-    let Some((ssrc, pt)) =
-        negotiated(&shared, "video", shared.options.codec.mime(), &track, &pc).await
-    else {
+    let Some((ssrc, pt)) = negotiated(&shared, Media::Video, &track).await else {
         return;
     };
     // Two frames at most between the encoder and the network; when the
@@ -511,12 +506,8 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
     }
 }
 
-async fn send_audio(
-    shared: Arc<Shared>,
-    track: Arc<TrackLocalStaticSample>,
-    pc: Arc<dyn PeerConnection>,
-) {
-    let Some((ssrc, pt)) = negotiated(&shared, "audio", "audio/opus", &track, &pc).await else {
+async fn send_audio(shared: Arc<Shared>, track: Arc<TrackLocalStaticSample>) {
+    let Some((ssrc, pt)) = negotiated(&shared, Media::Audio, &track).await else {
         return;
     };
     let mut encoder = match OpusEncoder::new(false, 32_000) {
@@ -662,7 +653,7 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         let ssrc = packet.header.ssrc;
         let pt = packet.header.payload_type;
         if current.as_ref().is_none_or(|(p, ..)| *p != pt) {
-            let Some(codec) = shared.video_payload_types.lock().get(&pt).copied() else {
+            let Some(codec) = shared.session_codecs.lock().video_in.get(&pt).copied() else {
                 tracing::debug!("video: payload type {pt} is not a negotiated video codec");
                 continue;
             };
@@ -677,7 +668,7 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         let Some((_, codec, frames)) = current.as_mut() else {
             continue;
         };
-        frames.push(now, packet);
+        frames.push(packet);
         while let Some(assembled) = frames.pop(now) {
             let sent = match assembled {
                 Assembled::Frame(data) => {
@@ -885,7 +876,7 @@ pub(crate) async fn create_data_channels(
     Ok(())
 }
 
-/// Read a data channel on its own task; it is usable once open.
+/// The data channels a call knows, by label.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Channel {
     Control,
