@@ -6,8 +6,8 @@
 mod call_common;
 
 use call_common::{
-    assert_kh_got_peer_media, assert_peer_got_kh_media, f, finish, kh_call, server_with, token,
-    ws_url,
+    assert_kh_got_peer_media, assert_peer_got_kh_media, f, finish_both, finish_one, kh_call,
+    server_with, token, ws_url,
 };
 use kakehashi_signal::Role;
 use serde_json::Value;
@@ -49,9 +49,7 @@ async fn aiortc_and_kh_call_exchange_video_audio_and_data() {
     );
 
     let peer = aiortc_peer(ws, token("case-aiortc", Role::Presenter), 8).await;
-    let kh = tokio::task::spawn_blocking(move || finish(kh, &stats_path))
-        .await
-        .expect("join");
+    let kh = finish_one(kh, &stats_path).await;
 
     // What aiortc got from kh.
     assert_peer_got_kh_media("aiortc", &peer, "states", "video/VP8");
@@ -91,9 +89,7 @@ async fn an_offer_from_a_third_peer_does_not_break_a_running_call() {
     );
     // Observers may not offer (the server refuses); a second presenter may.
     let intruder = aiortc_peer(ws, token("case-intruder", Role::Presenter), 5).await;
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     assert!(
         !intruder["states"].to_string().contains("\"connected\""),
         "the intruder got in: {intruder}"

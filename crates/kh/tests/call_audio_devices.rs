@@ -7,7 +7,7 @@
 
 mod call_common;
 
-use call_common::{f, finish, kh_call, kh_call_with_env, server_with, ws_url};
+use call_common::{f, finish_both, kh_call, kh_call_with_env, server_with, ws_url};
 use kakehashi_signal::Role;
 use kh_media::audio::{SAMPLE_RATE, dominant_frequency};
 use std::path::{Path, PathBuf};
@@ -142,9 +142,7 @@ async fn the_microphone_is_heard_and_the_far_side_plays_on_the_speakers() {
         &sb,
         &[&small[..], &["--duration", "5", "--tone", "660"]].concat(),
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     stop(speaker);
     stop(mic);
     server.shutdown().await;
@@ -220,9 +218,7 @@ async fn the_far_side_does_not_hear_itself_through_our_microphone() {
                 "660",
             ],
         );
-        let (_, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-            .await
-            .expect("join");
+        let (_, b) = finish_both(a, &sa, b, &sb).await;
         heard.push(f(&b, "audio.dominant_hz"));
     }
     stop(mic);

@@ -6,7 +6,7 @@
 mod call_common;
 
 use call_common::{
-    assert_kh_got_peer_media, assert_peer_got_kh_media, f, finish, kh_call, server_with, token,
+    assert_kh_got_peer_media, assert_peer_got_kh_media, f, finish_one, kh_call, server_with, token,
     ws_url,
 };
 use kakehashi_signal::Role;
@@ -122,9 +122,7 @@ async fn browser_call(room: &str, kh_extra: &[&str], page_params: &str) -> (Valu
     let _ = browser.kill();
     let _ = browser.wait();
     let page = page.expect("the page reported within 90 s");
-    let kh = tokio::task::spawn_blocking(move || finish(kh, &stats_path))
-        .await
-        .expect("join");
+    let kh = finish_one(kh, &stats_path).await;
     server.shutdown().await;
     (page, kh)
 }

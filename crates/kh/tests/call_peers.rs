@@ -5,7 +5,7 @@
 
 mod call_common;
 
-use call_common::{f, finish, kh_call, server_with, token, ws_url};
+use call_common::{f, finish_both, kh_call, server_with, token, ws_url};
 use kakehashi_signal::{Role, Server};
 use kh_media::stamp;
 use kh_media::y4m::Y4mReader;
@@ -74,9 +74,7 @@ async fn two_peers_exchange_video_audio_and_data() {
         &sb,
         &["--duration", "6", "--tone", "660"],
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     assert_received("A", &a, 660.0);
     assert_received("B", &b, 440.0);
     // Counters from the start: nothing before the first frame was lost.
@@ -114,9 +112,7 @@ async fn each_side_sends_its_own_codec_h264_one_way_and_vp9_the_other() {
         &sb,
         &["--duration", "6", "--tone", "660", "--codec", "vp9"],
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     assert_eq!(a["video_out"]["codec"], "video/H264", "{a}");
     assert_eq!(b["video_in"]["codec"], "video/H264", "{b}");
     assert_eq!(b["video_out"]["codec"], "video/VP9", "{b}");
@@ -174,9 +170,7 @@ async fn a_video_file_is_sent_frame_by_frame() {
         &sb,
         &["--duration", "4", "--send", "none"],
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     assert_eq!(a["video_out"]["width"], 320, "{a}");
     assert!(f(&b, "video_in.frames_decoded") >= 20.0, "{b}");
     assert_eq!(
@@ -210,9 +204,7 @@ async fn an_echo_peer_returns_our_own_frames_and_tone() {
         &sb,
         &["--duration", "6", "--echo"],
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     // A hears its own tone and sees its own counters come back: the
     // latency is now a full round trip through two codecs.
     assert_received("A", &a, 550.0);
@@ -306,9 +298,7 @@ async fn the_bulk_channel_carries_data_reliably() {
         &sb,
         &[&quiet[..], &["--duration", "4", "--bulk"]].concat(),
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     let sent = f(&b, "data.bulk_bytes_sent");
     let received = f(&a, "data.bulk_bytes_received");
     assert!(received > 1e6, "{a}");

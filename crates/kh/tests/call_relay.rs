@@ -5,7 +5,7 @@
 
 mod call_common;
 
-use call_common::{finish, kh_call, server_with, ws_url};
+use call_common::{finish_both, kh_call, server_with, ws_url};
 use kakehashi_signal::Role;
 use std::net::UdpSocket;
 use std::path::Path;
@@ -105,9 +105,7 @@ async fn relay_only_calls_go_through_coturn() {
     let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
     let a = peer(&ws, Role::Specialist, &sa, "11");
     let b = peer(&ws, Role::Presenter, &sb, "10");
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     for (name, s) in [("A", &a), ("B", &b)] {
         assert_eq!(
             s["transport"]["local_candidate_type"], "relay",

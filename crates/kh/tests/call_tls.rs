@@ -7,7 +7,7 @@
 
 mod call_common;
 
-use call_common::{f, finish, kh_call_with_env, server_with, token};
+use call_common::{f, finish_both, kh_call_with_env, server_with, token};
 use kakehashi_signal::Role;
 use kakehashi_signal::config::TlsConfig;
 use std::path::Path;
@@ -142,9 +142,7 @@ async fn calls_join_over_wss_with_the_hospitals_ca_and_are_refused_without_it() 
         &[&small[..], &["--duration", "4"]].concat(),
         &trust,
     );
-    let (a, b) = tokio::task::spawn_blocking(move || (finish(a, &sa), finish(b, &sb)))
-        .await
-        .expect("join");
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
     for s in [&a, &b] {
         assert!(f(s, "video_in.frames_decoded") >= 20.0, "{s}");
         assert_eq!(

@@ -77,6 +77,23 @@ pub fn finish(mut child: Child, stats: &Path) -> Value {
     read_json(stats)
 }
 
+/// [`finish`] for two calls, waited for off the async runtime (the
+/// in-process signalling server keeps running on it).
+pub async fn finish_both(a: Child, a_stats: &Path, b: Child, b_stats: &Path) -> (Value, Value) {
+    let (a_stats, b_stats) = (a_stats.to_owned(), b_stats.to_owned());
+    tokio::task::spawn_blocking(move || (finish(a, &a_stats), finish(b, &b_stats)))
+        .await
+        .expect("join")
+}
+
+/// [`finish`] for one call, off the async runtime.
+pub async fn finish_one(child: Child, stats: &Path) -> Value {
+    let stats = stats.to_owned();
+    tokio::task::spawn_blocking(move || finish(child, &stats))
+        .await
+        .expect("join")
+}
+
 pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).expect("stats JSON");
     serde_json::from_str(&text).expect("stats parse")
