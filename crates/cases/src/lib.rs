@@ -1,0 +1,9 @@
+//! The workstation's case store. See the crate README for the why.
+
+pub mod model;
+mod schema;
+mod store;
+
+pub use model::*;
+pub use schema::SCHEMA_VERSION;
+pub use store::{CaseStore, CaseStoreError};

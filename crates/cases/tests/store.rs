@@ -1,0 +1,442 @@
+//! The case store against a real SQLite database on disk.
+
+use kh_cases::*;
+use std::path::Path;
+
+fn details(name: &str, patient_id: &str, question: &str) -> CaseDetails {
+    CaseDetails {
+        patient: Patient {
+            name: PatientName::new(name),
+            id: PatientId::new(patient_id),
+            age_years: Some(67),
+            sex: Sex::Female,
+        },
+        clinical_question: question.into(),
+        specimen: "gastric biopsy".into(),
+        requesting_site: "Tsushima Clinic".into(),
+        consulting_site: "Kyushu University Hospital".into(),
+    }
+}
+
+fn actions(store: &CaseStore, id: CaseId) -> Vec<AuditAction> {
+    store
+        .audit_trail(id)
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+fn file(dir: &Path, name: &str, bytes: usize) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, vec![7u8; bytes]).expect("write");
+    path
+}
+
+#[test]
+fn a_case_goes_from_draft_to_a_signed_report_and_is_then_locked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = CaseStore::open(&dir.path().join("cases.sqlite")).expect("open");
+    let case = store
+        .create_case(&details("Sato Hanako", "MRN-1", ""), "dr.island")
+        .expect("create");
+    assert_eq!((case.status, case.revision), (CaseStatus::Draft, 1));
+
+    // A request needs a question.
+    let err = store
+        .set_status(case.id, CaseStatus::Requested, "dr.island")
+        .expect_err("no question");
+    assert!(matches!(err, CaseStoreError::Missing { .. }), "{err}");
+    let slide = file(dir.path(), "biopsy.svs", 1234);
+    let attachment = store
+        .attach(case.id, &slide, None, "dr.island")
+        .expect("attach");
+    assert_eq!(
+        (attachment.kind, attachment.size_bytes),
+        (AttachmentKind::Slide, 1234)
+    );
+    let edited = store
+        .update_case(
+            case.id,
+            store.case(case.id).expect("case").revision,
+            &details("Sato Hanako", "MRN-1", "Signet ring cells?"),
+            "dr.island",
+        )
+        .expect("edit");
+    store
+        .set_status(case.id, CaseStatus::Requested, "dr.island")
+        .expect("request");
+    // The consultant cannot write before taking the case.
+    assert!(store.save_report(case.id, "early", "prof.hub").is_err());
+    store
+        .set_status(case.id, CaseStatus::InConsultation, "prof.hub")
+        .expect("take");
+    // Nor sign an empty report, nor jump to reported by status.
+    assert!(matches!(
+        store.sign_report(case.id, "prof.hub"),
+        Err(CaseStoreError::Missing { .. })
+    ));
+    assert!(matches!(
+        store.set_status(case.id, CaseStatus::Reported, "prof.hub"),
+        Err(CaseStoreError::InvalidTransition { .. })
+    ));
+    store
+        .save_report(case.id, "Draft: suspicious.", "prof.hub")
+        .expect("draft report");
+    store
+        .save_report(case.id, "Poorly cohesive carcinoma.", "prof.hub")
+        .expect("report");
+    let signed = store.sign_report(case.id, "prof.hub").expect("sign");
+    assert_eq!(signed.text, "Poorly cohesive carcinoma.");
+    assert_eq!(
+        signed.signed.as_ref().map(|s| s.by.as_str()),
+        Some("prof.hub")
+    );
+    let reported = store.case(case.id).expect("case");
+    assert_eq!(reported.status, CaseStatus::Reported);
+
+    // Locked: no edit, attachment, report change or second signature.
+    let locked = [
+        store
+            .update_case(case.id, reported.revision, &edited.details, "dr.island")
+            .map(|_| ()),
+        store
+            .attach(case.id, &file(dir.path(), "late.png", 3), None, "dr.island")
+            .map(|_| ()),
+        store.detach(case.id, attachment.id, "dr.island"),
+        store
+            .save_report(case.id, "changed", "prof.hub")
+            .map(|_| ()),
+        store.sign_report(case.id, "someone.else").map(|_| ()),
+    ];
+    for result in locked {
+        let err = result.expect_err("locked");
+        assert!(matches!(err, CaseStoreError::NotAllowed { .. }), "{err}");
+        assert!(err.to_string().contains("reported"), "{err}");
+    }
+    store
+        .set_status(case.id, CaseStatus::Closed, "prof.hub")
+        .expect("close");
+    store
+        .record_export(case.id, "report pdf", "prof.hub")
+        .expect("export");
+    store.open_case(case.id, "auditor").expect("open");
+
+    use AuditAction::*;
+    assert_eq!(
+        actions(&store, case.id),
+        [
+            Create, Attach, Edit, Status, Status, ReportEdit, ReportEdit, SignOff, Status, Export,
+            Open
+        ]
+    );
+    let trail = store.audit_trail(case.id).expect("trail");
+    assert_eq!(trail[2].detail, "clinical_question");
+    assert_eq!(trail[3].detail, "draft->requested");
+    assert_eq!(trail[1].detail, "slide biopsy.svs");
+    assert!(
+        trail
+            .iter()
+            .all(|e| !e.detail.contains("Sato") && !e.detail.contains("MRN"))
+    );
+    assert_eq!(store.integrity_check().expect("check"), ["ok"]);
+}
+
+/// The triggers hold even against SQL that bypasses `CaseStore`.
+#[test]
+fn the_database_itself_refuses_to_change_a_signed_report_or_the_audit_trail() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("cases.sqlite");
+    let mut store = CaseStore::open(&path).expect("open");
+    let case = store
+        .create_case(&details("A", "1", "Q"), "dr")
+        .expect("create");
+    store
+        .set_status(case.id, CaseStatus::Requested, "dr")
+        .expect("request");
+    store
+        .set_status(case.id, CaseStatus::InConsultation, "prof")
+        .expect("take");
+    store
+        .save_report(case.id, "benign", "prof")
+        .expect("report");
+    store.sign_report(case.id, "prof").expect("sign");
+    drop(store);
+
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    let attempts = [
+        "UPDATE reports SET text = 'malignant'",
+        "DELETE FROM reports",
+        "UPDATE audit SET actor = 'nobody'",
+        "DELETE FROM audit",
+    ];
+    for sql in attempts {
+        let err = raw.execute(sql, []).expect_err(sql);
+        assert!(
+            err.to_string().contains("locked") || err.to_string().contains("append-only"),
+            "{sql}: {err}"
+        );
+    }
+    let store = CaseStore::open(&path).expect("reopen");
+    assert_eq!(
+        store.report(case.id).expect("report").map(|r| r.text),
+        Some("benign".into())
+    );
+    // create, requested, in consultation, report, sign-off.
+    assert_eq!(store.audit_trail(case.id).expect("trail").len(), 5);
+}
+
+#[test]
+fn an_edit_made_on_an_old_revision_is_refused_not_merged() {
+    let mut store = CaseStore::open_in_memory().expect("open");
+    let case = store
+        .create_case(&details("A", "1", "Q"), "dr")
+        .expect("create");
+    let first = details("A", "1", "Q from window one");
+    let second = details("A", "1", "Q from window two");
+    store
+        .update_case(case.id, case.revision, &first, "dr")
+        .expect("first edit");
+    let err = store
+        .update_case(case.id, case.revision, &second, "dr")
+        .expect_err("stale");
+    assert!(
+        matches!(
+            err,
+            CaseStoreError::Conflict {
+                expected: 1,
+                found: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        store.case(case.id).expect("case").details.clinical_question,
+        "Q from window one"
+    );
+    // Saving unchanged details is not an edit.
+    let now = store.case(case.id).expect("case");
+    let same = store
+        .update_case(case.id, now.revision, &first, "dr")
+        .expect("same");
+    assert_eq!(same.revision, now.revision);
+    assert_eq!(actions(&store, case.id).len(), 2);
+}
+
+#[test]
+fn status_moves_one_step_at_a_time() {
+    let mut store = CaseStore::open_in_memory().expect("open");
+    let case = store
+        .create_case(&details("A", "1", "Q"), "dr")
+        .expect("create");
+    for to in [
+        CaseStatus::InConsultation,
+        CaseStatus::Reported,
+        CaseStatus::Closed,
+        CaseStatus::Draft,
+    ] {
+        let err = store.set_status(case.id, to, "dr").expect_err("skip");
+        assert!(
+            matches!(err, CaseStoreError::InvalidTransition { .. }),
+            "{err}"
+        );
+    }
+    store
+        .set_status(case.id, CaseStatus::Requested, "dr")
+        .expect("request");
+    store
+        .set_status(case.id, CaseStatus::Draft, "dr")
+        .expect("withdraw");
+    let missing = CaseId::new_random();
+    assert!(matches!(
+        store.set_status(missing, CaseStatus::Requested, "dr"),
+        Err(CaseStoreError::NoSuchCase(id)) if id == missing
+    ));
+}
+
+#[test]
+fn attachments_are_checked_and_named_in_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = CaseStore::open_in_memory().expect("open");
+    let case = store
+        .create_case(&details("A", "1", "Q"), "dr")
+        .expect("create");
+    let missing = store
+        .attach(case.id, &dir.path().join("gone.svs"), None, "dr")
+        .expect_err("missing");
+    assert!(missing.to_string().contains("gone.svs"), "{missing}");
+    let folder = store
+        .attach(case.id, dir.path(), None, "dr")
+        .expect_err("dir");
+    assert!(folder.to_string().contains("not a file"), "{folder}");
+    let odd = file(dir.path(), "notes.xyz", 4);
+    let unknown = store.attach(case.id, &odd, None, "dr").expect_err("kind");
+    assert!(unknown.to_string().contains("kind"), "{unknown}");
+    let forced = store
+        .attach(case.id, &odd, Some(AttachmentKind::Annotations), "dr")
+        .expect("with a kind");
+    let again = store
+        .attach(case.id, &odd, Some(AttachmentKind::Annotations), "dr")
+        .expect_err("twice");
+    assert!(again.to_string().contains("already attached"), "{again}");
+    let photo = store
+        .attach(case.id, &file(dir.path(), "gross.JPG", 10), None, "dr")
+        .expect("photo");
+    let video = store
+        .attach(case.id, &file(dir.path(), "scope.mp4", 10), None, "dr")
+        .expect("video");
+    assert_eq!(
+        store
+            .attachments(case.id)
+            .expect("list")
+            .iter()
+            .map(|a| a.kind)
+            .collect::<Vec<_>>(),
+        [
+            AttachmentKind::Annotations,
+            AttachmentKind::Photo,
+            AttachmentKind::Video
+        ]
+    );
+    store.detach(case.id, forced.id, "dr").expect("detach");
+    assert!(store.detach(case.id, forced.id, "dr").is_err());
+    let left: Vec<i64> = store
+        .attachments(case.id)
+        .expect("list")
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(left, [photo.id, video.id]);
+}
+
+#[test]
+fn the_worklist_searches_filters_sorts_and_bounds() {
+    let mut store = CaseStore::open_in_memory().expect("open");
+    let people = [
+        ("Suzuki Ichiro", "MRN-100", "Lymphoma?"),
+        ("Tanaka Yuki", "MRN-200", "Margins clear? 50% necrosis"),
+        ("suzuki jiro", "MRN-300", "Melanoma depth"),
+    ];
+    let mut ids = Vec::new();
+    for (name, patient_id, question) in people {
+        ids.push(
+            store
+                .create_case(&details(name, patient_id, question), "dr")
+                .expect("create")
+                .id,
+        );
+    }
+    store
+        .set_status(ids[1], CaseStatus::Requested, "dr")
+        .expect("request");
+    let names = |query: WorklistQuery| -> Vec<String> {
+        store
+            .worklist(&query)
+            .expect("worklist")
+            .into_iter()
+            .map(|s| s.patient_name.reveal().to_owned())
+            .collect()
+    };
+    let search = |text: &str| WorklistQuery {
+        search: text.into(),
+        sort: SortKey::PatientName,
+        descending: false,
+        ..WorklistQuery::default()
+    };
+    assert_eq!(names(search("SUZUKI")), ["Suzuki Ichiro", "suzuki jiro"]);
+    assert_eq!(names(search("mrn-2")), ["Tanaka Yuki"]);
+    assert_eq!(names(search("melanoma")), ["suzuki jiro"]);
+    // Wildcards typed by the user are literal.
+    assert_eq!(names(search("50%")), ["Tanaka Yuki"]);
+    assert!(names(search("%")).len() == 1);
+    assert!(names(search("_")).is_empty());
+    assert_eq!(names(search("Kyushu")).len(), 3);
+    let requested = WorklistQuery {
+        statuses: vec![CaseStatus::Requested],
+        ..WorklistQuery::default()
+    };
+    assert_eq!(names(requested), ["Tanaka Yuki"]);
+    // The most recently touched case first by default.
+    assert_eq!(names(WorklistQuery::default())[0], "Tanaka Yuki");
+    let by_status = WorklistQuery {
+        sort: SortKey::Status,
+        descending: true,
+        limit: 1,
+        ..WorklistQuery::default()
+    };
+    assert_eq!(names(by_status), ["Tanaka Yuki"]);
+    let bounded = WorklistQuery {
+        limit: u32::MAX,
+        ..WorklistQuery::default()
+    };
+    assert_eq!(names(bounded).len(), 3);
+    let summary = &store.worklist(&search("Tanaka")).expect("worklist")[0];
+    assert_eq!((summary.attachments, summary.report_signed), (0, false));
+}
+
+#[test]
+fn a_foreign_or_newer_database_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let not_sqlite = dir.path().join("slide.svs");
+    std::fs::write(
+        &not_sqlite,
+        b"II*\0 this is a TIFF, not SQLite, and long enough to look like a header ......",
+    )
+    .expect("write");
+    let err = CaseStore::open(&not_sqlite).err().expect("refused");
+    assert!(matches!(err, CaseStoreError::NotADatabase { .. }), "{err}");
+    assert!(err.to_string().contains("slide.svs"), "{err}");
+
+    let newer = dir.path().join("newer.sqlite");
+    drop(CaseStore::open(&newer).expect("create"));
+    rusqlite::Connection::open(&newer)
+        .expect("raw")
+        .execute_batch("PRAGMA user_version = 99")
+        .expect("bump");
+    let err = CaseStore::open(&newer).err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            CaseStoreError::NewerSchema {
+                found: 99,
+                known: SCHEMA_VERSION
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_reopened_database_keeps_its_cases_and_migrates_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("nested/dir/cases.sqlite");
+    let id = {
+        let mut store = CaseStore::open(&path).expect("open");
+        store
+            .create_case(&details("A", "1", "Q"), "dr")
+            .expect("create")
+            .id
+    };
+    let store = CaseStore::open(&path).expect("reopen");
+    assert_eq!(store.case_count().expect("count"), 1);
+    assert_eq!(store.case(id).expect("case").details.clinical_question, "Q");
+    let version: u32 = rusqlite::Connection::open(&path)
+        .expect("raw")
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[test]
+fn oversized_fields_are_refused_before_they_reach_the_database() {
+    let mut store = CaseStore::open_in_memory().expect("open");
+    let mut huge = details("A", "1", "Q");
+    huge.specimen = "x".repeat(10_000);
+    let err = store.create_case(&huge, "dr").expect_err("too long");
+    assert!(err.to_string().contains("specimen"), "{err}");
+    let mut old = details("A", "1", "Q");
+    old.patient.age_years = Some(400);
+    assert!(store.create_case(&old, "dr").is_err());
+    assert_eq!(store.case_count().expect("count"), 0);
+}
