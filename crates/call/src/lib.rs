@@ -12,6 +12,7 @@ mod codecs;
 pub mod depacketize;
 mod engine;
 mod media_io;
+pub mod reachability;
 pub mod signalling;
 pub mod stats;
 

@@ -174,7 +174,7 @@ async fn next_message(stream: &mut Stream) -> Result<ServerMessage, SignalError>
 
 /// Why the connection failed, in words IT can act on: an untrusted
 /// certificate says where trust comes from.
-fn connect_failure(error: &tokio_tungstenite::tungstenite::Error) -> String {
+pub(crate) fn connect_failure(error: &tokio_tungstenite::tungstenite::Error) -> String {
     use tokio_tungstenite::tungstenite::Error as WsError;
     let tls = match error {
         WsError::Io(io) => io

@@ -6,4 +6,4 @@ mod store;
 
 pub use model::*;
 pub use schema::SCHEMA_VERSION;
-pub use store::{CaseStore, CaseStoreError};
+pub use store::{CaseStore, CaseStoreError, DatabaseReport};

@@ -66,6 +66,17 @@ pub enum CaseStoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// What `CaseStore::inspect` found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DatabaseReport {
+    pub schema_version: u32,
+    /// The version this build writes; a lower one is migrated on first use.
+    pub known_schema_version: u32,
+    pub cases: Option<u64>,
+    /// SQLite's quick check: `["ok"]` or what is wrong.
+    pub integrity: Vec<String>,
+}
+
 type Result<T> = std::result::Result<T, CaseStoreError>;
 
 /// The next value of `cases.change_seq` (indexed, so this is a lookup).
@@ -130,6 +141,47 @@ impl CaseStore {
         connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         schema::migrate(&mut connection)?;
         Ok(CaseStore { connection, path })
+    }
+
+    /// Looks at the database at `path` without changing it (no creation,
+    /// no migration): what `kh doctor` reports.
+    pub fn inspect(path: &Path) -> Result<DatabaseReport> {
+        let opened = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| CaseStoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let not_a_database = |source| CaseStoreError::NotADatabase {
+            path: path.to_owned(),
+            source,
+        };
+        let schema_version: u32 = opened
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(not_a_database)?;
+        let mut statement = opened
+            .prepare("PRAGMA quick_check")
+            .map_err(not_a_database)?;
+        let integrity = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(not_a_database)?;
+        let cases = if schema_version >= 1 {
+            let count: i64 = opened
+                .query_row("SELECT count(*) FROM cases", [], |row| row.get(0))
+                .map_err(not_a_database)?;
+            Some(u64::try_from(count).unwrap_or(0))
+        } else {
+            None
+        };
+        Ok(DatabaseReport {
+            schema_version,
+            known_schema_version: schema::SCHEMA_VERSION,
+            cases,
+            integrity,
+        })
     }
 
     pub fn path(&self) -> Option<&Path> {

@@ -440,3 +440,27 @@ fn oversized_fields_are_refused_before_they_reach_the_database() {
     assert!(store.create_case(&old, "dr").is_err());
     assert_eq!(store.case_count().expect("count"), 0);
 }
+
+#[test]
+fn inspecting_a_database_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("cases.sqlite");
+    assert!(CaseStore::inspect(&path).is_err(), "no file, no database");
+    assert!(!path.exists(), "inspect created nothing");
+    let mut store = CaseStore::open(&path).expect("open");
+    store
+        .create_case(&details("A", "1", "Q"), "dr")
+        .expect("create");
+    let report = CaseStore::inspect(&path).expect("inspect");
+    assert_eq!(report.schema_version, SCHEMA_VERSION);
+    assert_eq!(report.cases, Some(1));
+    assert_eq!(report.integrity, ["ok"]);
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "not a database at all, but long enough to read a header from it",
+    )
+    .expect("write");
+    let err = CaseStore::inspect(&text).expect_err("not sqlite");
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+}

@@ -3,6 +3,7 @@
 mod bench;
 mod call_bench;
 mod call_cmd;
+mod doctor;
 mod render_bench;
 mod render_cmd;
 mod samples;
@@ -38,6 +39,11 @@ enum Command {
     /// The call's speed targets on loopback: join to first frame,
     /// glass-to-glass latency against the codec floor, bulk throughput.
     CallBench(call_bench::CallBenchArgs),
+    /// What this workstation has and where its settings came from: GPU,
+    /// settings with their sources and locks, signalling and STUN/TURN
+    /// reachability, audio devices, cameras, the case database. Exits 1
+    /// when a check finds a problem.
+    Doctor(doctor::DoctorArgs),
     /// Open the viewer window (optionally on a slide, driven by a console
     /// listening at --ipc).
     View {
@@ -120,6 +126,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::RenderBench(args) => render_bench::run(args),
         Command::Call(args) => call_cmd::run(args),
         Command::CallBench(args) => call_bench::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::View {
             file,
             ipc,

@@ -76,6 +76,17 @@ impl Gpu {
     }
 }
 
+/// Every adapter wgpu finds on this machine, on every backend (what
+/// `kh doctor` lists; `WGPU_BACKEND` narrows it as it does for the viewer).
+pub fn adapter_infos() -> Vec<wgpu::AdapterInfo> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(|adapter| adapter.get_info())
+        .collect()
+}
+
 /// Copy an RGBA8 texture to memory: rows packed, `width * 4` bytes each.
 pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture) -> Result<Vec<u8>, RenderError> {
     let (width, height) = (texture.width(), texture.height());

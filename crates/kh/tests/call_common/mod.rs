@@ -6,8 +6,10 @@
 use kakehashi_signal::{Config, Role, Server, TokenKey};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 pub const SECRET: &str = "a call test secret of at least 32 bytes";
 
@@ -145,4 +147,64 @@ pub fn assert_kh_got_peer_media(kh: &Value) {
     assert!(f(kh, "audio.packets_received") > 20.0, "{kh}");
     assert!(f(kh, "data.pointer_received") > 10.0, "{kh}");
     assert!(f(kh, "data.control_rtt_ms_p50") >= 0.0, "{kh}");
+}
+
+pub const TURN_SECRET: &str = "coturn static auth secret for tests";
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// coturn on loopback, answering once a STUN binding request gets a reply.
+pub struct Coturn(Child);
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn coturn(port: u16, log: &Path) -> Coturn {
+    let child = Command::new("turnserver")
+        .args([
+            "-n",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--listening-ip=127.0.0.1",
+        ])
+        .args([
+            "--relay-ip=127.0.0.1",
+            "--allow-loopback-peers",
+            "--realm=kakehashi",
+        ])
+        .arg(format!("--listening-port={port}"))
+        .arg("--use-auth-secret")
+        .arg(format!("--static-auth-secret={TURN_SECRET}"))
+        .arg(format!("--log-file={}", log.display()))
+        .arg("--simple-log")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("turnserver (coturn): `cargo xtask test` installs it");
+    let coturn = Coturn(child);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    // A STUN binding request: type 1, no attributes, the magic cookie.
+    let mut request = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+    request.extend_from_slice(b"kakehashi-tx");
+    for _ in 0..100 {
+        let _ = socket.send_to(&request, ("127.0.0.1", port));
+        let mut reply = [0u8; 512];
+        if socket.recv(&mut reply).is_ok() {
+            return coturn;
+        }
+    }
+    panic!("coturn did not answer on port {port}");
 }

@@ -1,0 +1,383 @@
+//! `kh doctor`: what this workstation has and where its settings came from,
+//! for hospital IT. Every check runs; the exit status is 1 when any found a
+//! problem, so a deployment script can gate on it.
+
+use anyhow::Result;
+use kh_call::reachability::{self, Reachability};
+use kh_cases::{CaseStore, DatabaseReport};
+use kh_settings::{LoadedSettings, SettingReport, SettingsPaths};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct DoctorArgs {
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for each network check.
+    #[arg(long, default_value_t = 3.0)]
+    timeout: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    version: &'static str,
+    gpu: GpuReport,
+    settings: SettingsSection,
+    signalling: Option<Reachability>,
+    ice_servers: Vec<Reachability>,
+    audio_devices: Vec<AudioDevice>,
+    cameras: Vec<String>,
+    case_database: DatabaseSection,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct GpuReport {
+    adapters: Vec<Adapter>,
+    /// The adapter the viewer would use.
+    chosen: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Adapter {
+    name: String,
+    backend: String,
+    device_type: String,
+    driver: String,
+}
+
+#[derive(Serialize)]
+struct SettingsSection {
+    system_file: PathBuf,
+    system_file_present: bool,
+    user_file: PathBuf,
+    user_file_present: bool,
+    values: Vec<SettingReport>,
+}
+
+#[derive(Serialize)]
+struct AudioDevice {
+    name: String,
+    input: bool,
+    output: bool,
+}
+
+#[derive(Serialize)]
+struct DatabaseSection {
+    path: PathBuf,
+    exists: bool,
+    report: Option<DatabaseReport>,
+    error: Option<String>,
+}
+
+pub fn run(args: DoctorArgs) -> Result<()> {
+    let timeout = Duration::from_secs_f64(args.timeout.clamp(0.1, 60.0));
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+
+    let paths = SettingsPaths::platform();
+    let loaded = match LoadedSettings::load() {
+        Ok(loaded) => Some(loaded),
+        Err(e) => {
+            problems.push(format!("settings: {e}"));
+            None
+        }
+    };
+    let settings = loaded
+        .as_ref()
+        .map(|l| l.settings.clone())
+        .unwrap_or_default();
+    if let Some(loaded) = &loaded {
+        warnings.extend(loaded.warnings.iter().cloned());
+    }
+
+    let gpu = gpu_report(&mut problems, &mut warnings);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signalling = if settings.signalling.url.is_empty() {
+        problems.push(
+            "signalling.url is not set: calls cannot start (set it in the system config file)"
+                .into(),
+        );
+        None
+    } else {
+        let check = runtime.block_on(reachability::check_signalling(
+            &settings.signalling.url,
+            timeout,
+        ));
+        if let Some(why) = &check.error {
+            problems.push(format!("signalling {}: {why}", check.url));
+        }
+        Some(check)
+    };
+    let ice_servers: Vec<Reachability> = settings
+        .turn
+        .urls
+        .iter()
+        .map(|url| runtime.block_on(reachability::check_ice_server(url, timeout)))
+        .collect();
+    for check in &ice_servers {
+        if let Some(why) = &check.error {
+            problems.push(format!("{}: {why}", check.url));
+        }
+    }
+
+    let audio_devices: Vec<AudioDevice> = kh_devices::devices()
+        .into_iter()
+        .map(|d| AudioDevice {
+            name: d.name,
+            input: d.input,
+            output: d.output,
+        })
+        .collect();
+    if !audio_devices.iter().any(|d| d.input) {
+        warnings.push("no audio input device: calls will send silence".into());
+    }
+    let cameras = cameras();
+
+    let database_path = if settings.cases.database.is_empty() {
+        kh_settings::default_cases_database()
+    } else {
+        PathBuf::from(&settings.cases.database)
+    };
+    let case_database = database_section(database_path, &mut problems);
+
+    let report = Report {
+        version: env!("CARGO_PKG_VERSION"),
+        gpu,
+        settings: SettingsSection {
+            system_file_present: paths.system.is_file(),
+            system_file: paths.system,
+            user_file_present: paths.user.is_file(),
+            user_file: paths.user,
+            values: loaded.map(|l| l.report()).unwrap_or_default(),
+        },
+        signalling,
+        ice_servers,
+        audio_devices,
+        cameras,
+        case_database,
+        problems,
+        warnings,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    if !report.problems.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn gpu_report(problems: &mut Vec<String>, warnings: &mut Vec<String>) -> GpuReport {
+    let adapters: Vec<Adapter> = kh_render::gpu::adapter_infos()
+        .into_iter()
+        .map(|info| Adapter {
+            name: info.name,
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: [info.driver, info.driver_info]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    let chosen = match kh_render::Gpu::headless() {
+        Ok(gpu) => Some(gpu.describe()),
+        Err(e) => {
+            problems.push(format!("GPU: {e}"));
+            None
+        }
+    };
+    if !adapters.is_empty() && adapters.iter().all(|a| a.device_type == "Cpu") {
+        warnings.push(
+            "only a software renderer was found: slides draw correctly but slowly; install the GPU's driver"
+                .into(),
+        );
+    }
+    GpuReport { adapters, chosen }
+}
+
+/// Video capture devices the OS offers (V4L2 nodes on Linux).
+fn cameras() -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir("/dev")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("video"))
+                .map(|name| format!("/dev/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+fn database_section(path: PathBuf, problems: &mut Vec<String>) -> DatabaseSection {
+    if !path.exists() {
+        return DatabaseSection {
+            path,
+            exists: false,
+            report: None,
+            error: None,
+        };
+    }
+    match CaseStore::inspect(&path) {
+        Ok(report) => {
+            if report.integrity != ["ok"] {
+                problems.push(format!(
+                    "case database {}: {}",
+                    path.display(),
+                    report.integrity.join("; ")
+                ));
+            }
+            if report.schema_version > report.known_schema_version {
+                problems.push(format!(
+                    "case database {} is from a newer Kakehashi (schema {}, this build knows {})",
+                    path.display(),
+                    report.schema_version,
+                    report.known_schema_version
+                ));
+            }
+            DatabaseSection {
+                path,
+                exists: true,
+                report: Some(report),
+                error: None,
+            }
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            DatabaseSection {
+                path,
+                exists: true,
+                report: None,
+                error: Some(e.to_string()),
+            }
+        }
+    }
+}
+
+fn check_line(check: &Reachability) -> String {
+    match (&check.error, check.round_trip_ms) {
+        (None, Some(ms)) => {
+            let mut line = format!("ok    {} in {ms:.1} ms", check.url);
+            if let Some(address) = check.address {
+                line += &format!(" ({address})");
+            }
+            if let Some(mapped) = check.mapped_address {
+                line += &format!("; it sees us as {mapped}");
+            }
+            line
+        }
+        (Some(why), _) => format!("FAIL  {}: {why}", check.url),
+        (None, None) => format!("?     {}", check.url),
+    }
+}
+
+fn print_text(report: &Report) {
+    println!("Kakehashi {} — doctor\n", report.version);
+    println!("GPU");
+    for adapter in &report.gpu.adapters {
+        println!(
+            "  {} — {} {} ({})",
+            adapter.name, adapter.backend, adapter.device_type, adapter.driver
+        );
+    }
+    if report.gpu.adapters.is_empty() {
+        println!("  no adapter found");
+    }
+    if let Some(chosen) = &report.gpu.chosen {
+        println!("  the viewer uses: {chosen}");
+    }
+    let s = &report.settings;
+    let presence = |present: bool| if present { "present" } else { "absent" };
+    println!("\nSettings");
+    println!(
+        "  system file {} ({})",
+        s.system_file.display(),
+        presence(s.system_file_present)
+    );
+    println!(
+        "  user file   {} ({})",
+        s.user_file.display(),
+        presence(s.user_file_present)
+    );
+    for row in &s.values {
+        println!(
+            "  {:<28} = {:<36} {}{}",
+            row.key,
+            row.value.to_string(),
+            row.source,
+            if row.locked { " (locked)" } else { "" }
+        );
+    }
+    println!("\nSignalling");
+    match &report.signalling {
+        Some(check) => println!("  {}", check_line(check)),
+        None => println!("  not configured"),
+    }
+    println!("\nSTUN/TURN");
+    for check in &report.ice_servers {
+        println!("  {}", check_line(check));
+    }
+    if report.ice_servers.is_empty() {
+        println!("  none configured here (relays come from the signalling server per call)");
+    }
+    println!("\nAudio devices");
+    for device in &report.audio_devices {
+        let role = match (device.input, device.output) {
+            (true, true) => "in/out",
+            (true, false) => "in",
+            _ => "out",
+        };
+        println!("  {role:<6} {}", device.name);
+    }
+    if report.audio_devices.is_empty() {
+        println!("  none found");
+    }
+    println!("\nCameras");
+    for camera in &report.cameras {
+        println!("  {camera}");
+    }
+    if report.cameras.is_empty() {
+        println!("  none found");
+    }
+    let db = &report.case_database;
+    println!("\nCase database");
+    match (&db.report, &db.error) {
+        (Some(r), _) => println!(
+            "  {}: schema {} (this build writes {}), {} cases, integrity {}",
+            db.path.display(),
+            r.schema_version,
+            r.known_schema_version,
+            r.cases.unwrap_or(0),
+            r.integrity.join("; ")
+        ),
+        (None, Some(e)) => println!("  {}: {e}", db.path.display()),
+        (None, None) => println!("  {} (not created yet)", db.path.display()),
+    }
+    if !report.warnings.is_empty() {
+        println!("\nWarnings");
+        for warning in &report.warnings {
+            println!("  - {warning}");
+        }
+    }
+    if report.problems.is_empty() {
+        println!("\nNo problems found.");
+    } else {
+        println!("\n{} problem(s):", report.problems.len());
+        for problem in &report.problems {
+            println!("  - {problem}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `kh doctor` against real parts: a signalling server and coturn on
+//! loopback, a managed system file that locks fields, a user file, and a
+//! case database with a case in it.
+
+mod call_common;
+
+use call_common::{coturn, free_udp_port, server_with, ws_url};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+
+const KH: &str = env!("CARGO_BIN_EXE_kh");
+
+async fn doctor(dir: &Path, extra: &[&str]) -> Output {
+    let (system, user, home) = (
+        dir.join("etc/config.toml"),
+        dir.join("user/settings.toml"),
+        dir.join("home"),
+    );
+    let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(KH)
+            .arg("doctor")
+            .args(&args)
+            .args(["--timeout", "1"])
+            .env("KAKEHASHI_SYSTEM_CONFIG", system)
+            .env("KAKEHASHI_USER_CONFIG", user)
+            .env("HOME", home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .output()
+            .expect("kh doctor")
+    })
+    .await
+    .expect("join")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn setting<'a>(report: &'a Value, key: &str) -> &'a Value {
+    report["settings"]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .find(|row| row["key"] == key)
+        .unwrap_or_else(|| panic!("no {key} in {report}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_sources_locks_reachability_and_the_case_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = server_with(|_| {}).await;
+    let turn_port = free_udp_port();
+    let _coturn = coturn(turn_port, &dir.path().join("coturn.log"));
+    // Nothing listens here: its STUN check must fail, naming it.
+    let silent_port = free_udp_port();
+    let database = dir.path().join("data/cases.sqlite");
+    {
+        let mut store = kh_cases::CaseStore::open(&database).expect("store");
+        store
+            .create_case(&kh_cases::CaseDetails::default(), "it")
+            .expect("case");
+    }
+    write(
+        &dir.path().join("etc/config.toml"),
+        &format!(
+            r#"locked = ["signalling"]
+[signalling]
+url = "{}"
+[turn]
+urls = ["turn:127.0.0.1:{turn_port}?transport=udp", "turn:127.0.0.1:{turn_port}?transport=tcp", "stun:127.0.0.1:{silent_port}"]
+[cases]
+database = "{}"
+"#,
+            ws_url(&server),
+            database.display()
+        ),
+    );
+    write(
+        &dir.path().join("user/settings.toml"),
+        "[signalling]\nurl = \"ws://127.0.0.1:1/ws\"\n[cache]\ntile_cache_mib = 2048\n",
+    );
+
+    let out = doctor(dir.path(), &["--json"]).await;
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(out.status.code(), Some(1), "a failed check fails the run");
+
+    // Settings: the locked system value stands, the user's own applies.
+    let url = setting(&report, "signalling.url");
+    assert_eq!(url["value"], ws_url(&server));
+    assert_eq!(url["source"]["kind"], "system");
+    assert_eq!(url["locked"], true);
+    let cache = setting(&report, "cache.tile_cache_mib");
+    assert_eq!(
+        (cache["value"].as_i64(), &cache["source"]["kind"]),
+        (Some(2048), &Value::from("user"))
+    );
+    assert_eq!(setting(&report, "gpu.backend")["source"]["kind"], "default");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("signalling.url is locked"), "{warnings}");
+
+    // Reachability, as a call would find it.
+    let signalling = &report["signalling"];
+    assert!(signalling["error"].is_null(), "{signalling}");
+    assert!(
+        signalling["round_trip_ms"].as_f64().is_some(),
+        "{signalling}"
+    );
+    let ice = report["ice_servers"].as_array().expect("ice");
+    for check in &ice[..2] {
+        assert!(check["error"].is_null(), "{check}");
+        let mapped = check["mapped_address"]
+            .as_str()
+            .expect("coturn says where we are");
+        assert!(mapped.starts_with("127.0.0.1:"), "{check}");
+    }
+    let silent = ice[2]["error"].as_str().expect("the silent server fails");
+    assert!(
+        silent.contains("no STUN answer") || silent.contains("refused"),
+        "{silent}"
+    );
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains(&format!("stun:127.0.0.1:{silent_port}")),
+        "{problems}"
+    );
+
+    // The GPU the viewer would use, and the case database, unchanged.
+    assert!(
+        report["gpu"]["chosen"].as_str().is_some(),
+        "{}",
+        report["gpu"]
+    );
+    let db = &report["case_database"]["report"];
+    assert_eq!(db["cases"], 1, "{db}");
+    assert_eq!(db["integrity"][0], "ok");
+
+    // Fixed: no problems, a readable text report, status 0.
+    write(
+        &dir.path().join("etc/config.toml"),
+        &format!(
+            "locked = [\"signalling\"]\n[signalling]\nurl = \"{}\"\n[cases]\ndatabase = \"{}\"\n",
+            ws_url(&server),
+            database.display()
+        ),
+    );
+    let out = doctor(dir.path(), &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("No problems found."), "{text}");
+    assert!(text.contains("1 cases, integrity ok"), "{text}");
+
+    // A signalling server that is gone is named with the reason.
+    server.shutdown().await;
+    let out = doctor(dir.path(), &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL") && text.contains("signalling"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_names_a_broken_settings_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write(
+        &dir.path().join("etc/config.toml"),
+        "[cache]\ntile_cache_mib = \"big\"\n",
+    );
+    let out = doctor(dir.path(), &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("config.toml") && text.contains("cache.tile_cache_mib"),
+        "{text}"
+    );
+}
