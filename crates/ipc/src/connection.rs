@@ -32,6 +32,37 @@ impl Listener {
         let (stream, _) = self.listener.accept()?;
         Ok(Connection::new(stream))
     }
+
+    /// Waits for a connection until `deadline`, asking `keep_waiting`
+    /// every few milliseconds (a supervisor stops waiting when the process
+    /// it started has already died). `Ok(None)` when it gave up.
+    pub fn accept_until(
+        &self,
+        deadline: std::time::Instant,
+        mut keep_waiting: impl FnMut() -> bool,
+    ) -> Result<Option<Connection>, IpcError> {
+        self.listener.set_nonblocking(true)?;
+        let accepted = loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => break Ok(Some(stream)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline || !keep_waiting() {
+                        break Ok(None);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => break Err(IpcError::Io(e)),
+            }
+        };
+        self.listener.set_nonblocking(false)?;
+        match accepted? {
+            Some(stream) => {
+                stream.set_nonblocking(false)?;
+                Ok(Some(Connection::new(stream)))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 impl Drop for Listener {

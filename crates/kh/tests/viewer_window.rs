@@ -5,94 +5,16 @@
 //! process must still be running. A slide that fails part-way shows its
 //! errors and stays usable.
 
+mod x11;
+
 use kh_ipc::{FromViewer, Listener, ToViewer, ViewState};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Child;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
+use x11::{HEIGHT, KH, WIDTH, Xvfb, assert_window_shows, fixture, read_png};
 
-const KH: &str = env!("CARGO_BIN_EXE_kh");
-const WIDTH: u32 = 800;
-const HEIGHT: u32 = 600;
 const WAIT: Duration = Duration::from_secs(60);
-
-fn fixture(name: &str) -> PathBuf {
-    let dir = std::env::var_os("KH_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures"));
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "missing fixture {}: run `cargo xtask fixtures`",
-        path.display()
-    );
-    path
-}
-
-/// A private X server, stopped on drop.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        // -displayfd: Xvfb picks a free display and prints its number.
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-                // No key autorepeat within a test: on a loaded machine the
-                // server can see xdotool's press long enough before its
-                // release to repeat it (one Right arrow panned twice).
-                "-ardelay",
-                "30000",
-                "-arinterval",
-                "30000",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (apt install xvfb)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("display number");
-        Xvfb {
-            child,
-            display: format!(":{}", line.trim()),
-        }
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.env("DISPLAY", &self.display);
-        c
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> String {
-        let out = self.command(program).args(args).output().expect(program);
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Viewer {
     child: Child,
@@ -242,89 +164,6 @@ impl Drop for Viewer {
     }
 }
 
-fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(path).expect("png")));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("png frame");
-    let channels = info.color_type.samples();
-    let rgb: Vec<u8> = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    (info.width, info.height, rgb)
-}
-
-/// The window's pixels against `kh render` of the same view, over a part of
-/// the window no overlay covers (toolbar on top, minimap top right, status
-/// and scale bar at the bottom).
-fn assert_window_shows(
-    x: &Xvfb,
-    viewer: &Viewer,
-    slide: &Path,
-    view: ViewState,
-    dir: &Path,
-    step: &str,
-) {
-    let shot = dir.join(format!("{step}-window.png"));
-    x.run(
-        "import",
-        &[
-            "-window",
-            &viewer.window,
-            "-depth",
-            "8",
-            &format!("PNG24:{}", shot.display()),
-        ],
-    );
-    let expected = dir.join(format!("{step}-render.png"));
-    let out = Command::new(KH)
-        .arg("render")
-        .arg(slide)
-        .args([
-            "--width",
-            &WIDTH.to_string(),
-            "--height",
-            &HEIGHT.to_string(),
-        ])
-        .arg(format!("--center-x={}", view.center_slide[0]))
-        .arg(format!("--center-y={}", view.center_slide[1]))
-        .arg(format!("--zoom={}", view.zoom))
-        .arg(format!("--rotation={}", view.rotation_degrees))
-        .arg("--out")
-        .arg(&expected)
-        .output()
-        .expect("kh render");
-    assert!(
-        out.status.success(),
-        "kh render: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (ww, wh, window) = read_png(&shot);
-    let (rw, rh, render) = read_png(&expected);
-    assert_eq!((ww, wh), (WIDTH, HEIGHT), "{step}: window size");
-    assert_eq!((rw, rh), (WIDTH, HEIGHT));
-    let (mut sum, mut n, mut worst) = (0u64, 0u64, 0u8);
-    for y in HEIGHT / 4..HEIGHT * 3 / 4 {
-        for xx in WIDTH / 8..WIDTH * 5 / 8 {
-            let i = ((y * WIDTH + xx) * 3) as usize;
-            for c in 0..3 {
-                let d = window[i + c].abs_diff(render[i + c]);
-                sum += u64::from(d);
-                worst = worst.max(d);
-                n += 1;
-            }
-        }
-    }
-    let mean = sum as f64 / n as f64;
-    assert!(
-        mean < 1.0 && worst <= 8,
-        "{step}: the window differs from kh render of {view:?}: mean {mean:.2}, largest {worst} (see {} and {})",
-        shot.display(),
-        expected.display()
-    );
-}
-
 #[test]
 fn viewer_window_follows_mouse_keys_and_ipc() {
     // Screenshots stay in target/tmp for a look after a failure.
@@ -346,7 +185,7 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
         )
     });
     let fit = viewer.complete();
-    assert_window_shows(&x, &viewer, &slide, fit, &shots, "fit");
+    assert_window_shows(&x, &viewer.window, &slide, fit, &shots, "fit");
 
     // Set a detailed view over IPC.
     let detailed = ViewState {
@@ -360,7 +199,7 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
         .expect("send");
     let v = viewer.complete();
     assert_eq!(v, detailed);
-    assert_window_shows(&x, &viewer, &slide, v, &shots, "set_view");
+    assert_window_shows(&x, &viewer.window, &slide, v, &shots, "set_view");
 
     // A slow drag moves the slide with the pointer, exactly.
     let w = viewer.window.clone();
@@ -395,7 +234,7 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
         "drag: centre {:?}, expected {expected:?}",
         v.center_slide
     );
-    assert_window_shows(&x, &viewer, &slide, v, &shots, "drag");
+    assert_window_shows(&x, &viewer.window, &slide, v, &shots, "drag");
 
     // One wheel notch up zooms in towards the cursor: the slide point under
     // it stays put.
@@ -425,7 +264,7 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
         (a[0] - b[0]).abs() < 1e-6 && (a[1] - b[1]).abs() < 1e-6,
         "wheel anchor moved: {a:?} -> {b:?}"
     );
-    assert_window_shows(&x, &viewer, &slide, v, &shots, "wheel");
+    assert_window_shows(&x, &viewer.window, &slide, v, &shots, "wheel");
 
     // Keys: right arrow pans an eighth of the window; minus zooms out 2x; R
     // rotates.
@@ -449,7 +288,7 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
     x.run("xdotool", &["key", "r"]);
     let v = viewer.settle();
     assert_eq!(v.rotation_degrees, 90);
-    assert_window_shows(&x, &viewer, &slide, v, &shots, "keys");
+    assert_window_shows(&x, &viewer.window, &slide, v, &shots, "keys");
 
     // A screenshot over IPC: a PNG of the view at the window's size.
     let shot = dir.path().join("screenshot.png");
@@ -516,7 +355,7 @@ fn viewer_survives_a_slide_that_fails_part_way() {
     let v = viewer.complete();
     assert_eq!(v, bottom);
     // kh render of the same damaged file draws the same stand-ins.
-    assert_window_shows(&x, &viewer, &damaged, v, &shots, "damaged");
+    assert_window_shows(&x, &viewer.window, &damaged, v, &shots, "damaged");
     // The failures are on screen: the status line's red summary, bottom
     // left (the slide there is pale tissue and background, no red text).
     let (_, _, window) = read_png(&shots.join("damaged-window.png"));
@@ -542,6 +381,6 @@ fn viewer_survives_a_slide_that_fails_part_way() {
         .expect("send");
     let v = viewer.complete();
     assert_eq!(v, top);
-    assert_window_shows(&x, &viewer, &intact, v, &shots, "intact");
+    assert_window_shows(&x, &viewer.window, &intact, v, &shots, "intact");
     viewer.quit();
 }

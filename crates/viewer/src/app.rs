@@ -1416,8 +1416,12 @@ impl ApplicationHandler<UserEvent> for App {
                 self.on_screenshot_written(path, written)
             }
             UserEvent::IpcClosed(reason) => {
-                tracing::warn!("console link closed: {reason}");
+                // A viewer started for a console is that console's window:
+                // when the console goes (closed or crashed) the viewer goes
+                // too, rather than staying as an orphan window.
+                tracing::warn!("console link closed ({reason}): exiting");
                 self.ipc = None;
+                event_loop.exit();
             }
         }
     }

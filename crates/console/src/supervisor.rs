@@ -1,0 +1,363 @@
+//! The viewer as a supervised child process (DESIGN §2: a GPU or driver
+//! crash kills only the viewer; the console restarts it and puts the slide
+//! and view back).
+
+use kh_ipc::{Connection, FromViewer, IpcError, Listener, ToViewer, ViewState};
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How to start the viewer; `--ipc SOCKET` is appended.
+#[derive(Clone, Debug)]
+pub struct ViewerCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl ViewerCommand {
+    /// `kh view` from `program`.
+    pub fn kh_view(program: PathBuf) -> ViewerCommand {
+        ViewerCommand {
+            program,
+            args: vec!["view".into()],
+            env: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SupervisorOptions {
+    /// The local socket the viewer connects to.
+    pub socket: PathBuf,
+    /// How long a started viewer may take to connect (a software renderer
+    /// on a loaded machine takes seconds).
+    pub connect_timeout: Duration,
+    /// Restarts allowed within `restart_window` before giving up: a viewer
+    /// that dies at once every time would otherwise spin.
+    pub max_restarts: usize,
+    pub restart_window: Duration,
+}
+
+impl SupervisorOptions {
+    pub fn new(socket: PathBuf) -> SupervisorOptions {
+        SupervisorOptions {
+            socket,
+            connect_timeout: Duration::from_secs(30),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the console hears from the supervisor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ViewerEvent {
+    /// A viewer process connected (`restarts` before this one).
+    Connected { pid: u32, restarts: u32 },
+    /// A message from the viewer.
+    Message(FromViewer),
+    /// The viewer process ended; `restarting` unless the console asked.
+    Exited { status: String, restarting: bool },
+    /// Restarting stopped, with why; the console shows it.
+    GaveUp { reason: String },
+}
+
+/// A snapshot for the console's status line.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ViewerStatus {
+    pub connected: bool,
+    pub pid: Option<u32>,
+    pub restarts: u32,
+    pub slide: Option<String>,
+    pub view: Option<ViewState>,
+    pub gave_up: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("viewer socket {path}: {source}")]
+    Socket { path: PathBuf, source: IpcError },
+}
+
+struct Shared {
+    status: Mutex<ViewerStatus>,
+    /// The writing half of the live connection, if any.
+    writer: Mutex<Option<Connection>>,
+    child: Mutex<Option<Child>>,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn send(&self, message: &ToViewer) {
+        let mut writer = self.writer.lock();
+        if let Some(connection) = writer.as_mut()
+            && let Err(e) = connection.send(message)
+        {
+            // The reader sees the same failure and handles the restart.
+            tracing::warn!("viewer link: {e}");
+            *writer = None;
+        }
+    }
+}
+
+pub struct ViewerSupervisor {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ViewerSupervisor {
+    /// Starts the viewer and keeps it running until `shutdown`.
+    pub fn start(
+        command: ViewerCommand,
+        options: SupervisorOptions,
+    ) -> Result<(ViewerSupervisor, Receiver<ViewerEvent>), SupervisorError> {
+        let listener =
+            Listener::bind(&options.socket).map_err(|source| SupervisorError::Socket {
+                path: options.socket.clone(),
+                source,
+            })?;
+        let shared = Arc::new(Shared {
+            status: Mutex::new(ViewerStatus::default()),
+            writer: Mutex::new(None),
+            child: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+        });
+        let (events, receiver) = channel();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("viewer-supervisor".into())
+            .spawn(move || supervise(&thread_shared, &listener, &command, &options, &events))
+            .ok();
+        Ok((ViewerSupervisor { shared, thread }, receiver))
+    }
+
+    /// Shows `path`; remembered, so a restarted viewer shows it again.
+    pub fn open_slide(&self, path: &str) {
+        {
+            let mut status = self.shared.status.lock();
+            status.slide = Some(path.to_owned());
+            status.view = None;
+        }
+        self.shared.send(&ToViewer::OpenSlide {
+            path: path.to_owned(),
+        });
+    }
+
+    pub fn set_view(&self, view: ViewState) {
+        self.shared.status.lock().view = Some(view);
+        self.shared.send(&ToViewer::SetView { view });
+    }
+
+    /// Passes a message through (pointer, screenshot).
+    pub fn send(&self, message: &ToViewer) {
+        self.shared.send(message);
+    }
+
+    pub fn status(&self) -> ViewerStatus {
+        self.shared.status.lock().clone()
+    }
+
+    /// Asks the viewer to quit, waits up to `grace`, then kills it.
+    pub fn shutdown(mut self, grace: Duration) {
+        self.stop(grace);
+    }
+
+    fn stop(&mut self, grace: Duration) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.send(&ToViewer::Quit);
+        let deadline = Instant::now() + grace;
+        loop {
+            let exited = match self.shared.child.lock().as_mut() {
+                Some(child) => !matches!(child.try_wait(), Ok(None)),
+                None => true,
+            };
+            if exited || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(child) = self.shared.child.lock().as_mut() {
+            let _ = child.kill();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ViewerSupervisor {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop(Duration::from_secs(2));
+        }
+    }
+}
+
+fn supervise(
+    shared: &Shared,
+    listener: &Listener,
+    command: &ViewerCommand,
+    options: &SupervisorOptions,
+    events: &Sender<ViewerEvent>,
+) {
+    let mut recent_starts: Vec<Instant> = Vec::new();
+    let mut restarts = 0u32;
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        recent_starts.retain(|t| now.duration_since(*t) < options.restart_window);
+        if recent_starts.len() > options.max_restarts {
+            let reason = format!(
+                "the viewer stopped {} times within {:?}; not restarting it",
+                recent_starts.len(),
+                options.restart_window
+            );
+            tracing::error!("{reason}");
+            shared.status.lock().gave_up = Some(reason.clone());
+            let _ = events.send(ViewerEvent::GaveUp { reason });
+            return;
+        }
+        // Back off a little more with each start in the window.
+        if let Some(previous) = recent_starts.len().checked_sub(1) {
+            std::thread::sleep(Duration::from_millis(100 << previous.min(5)));
+        }
+        recent_starts.push(Instant::now());
+
+        let status = run_once(shared, listener, command, options, events, restarts);
+        *shared.writer.lock() = None;
+        {
+            let mut s = shared.status.lock();
+            s.connected = false;
+            s.pid = None;
+        }
+        let stopping = shared.stopping.load(Ordering::SeqCst);
+        tracing::warn!(restarting = !stopping, "viewer ended: {status}");
+        let _ = events.send(ViewerEvent::Exited {
+            status,
+            restarting: !stopping,
+        });
+        restarts += 1;
+    }
+}
+
+/// Starts one viewer process, restores the slide and view, relays its
+/// messages until it goes, and says how it ended.
+fn run_once(
+    shared: &Shared,
+    listener: &Listener,
+    command: &ViewerCommand,
+    options: &SupervisorOptions,
+    events: &Sender<ViewerEvent>,
+    restarts: u32,
+) -> String {
+    let spawned = Command::new(&command.program)
+        .args(&command.args)
+        .arg("--ipc")
+        .arg(&options.socket)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => return format!("could not start {}: {e}", command.program.display()),
+    };
+    let pid = child.id();
+    *shared.child.lock() = Some(child);
+    let deadline = Instant::now() + options.connect_timeout;
+    let alive = || {
+        !shared.stopping.load(Ordering::SeqCst)
+            && matches!(
+                shared.child.lock().as_mut().map(|c| c.try_wait()),
+                Some(Ok(None))
+            )
+    };
+    let connection = match listener.accept_until(deadline, alive) {
+        Ok(Some(connection)) => connection,
+        Ok(None) => {
+            let how = reap(shared, Duration::ZERO);
+            return format!("did not connect ({how})");
+        }
+        Err(e) => {
+            let how = reap(shared, Duration::ZERO);
+            return format!("accepting its connection failed: {e} ({how})");
+        }
+    };
+    let mut reader = match connection.try_clone() {
+        Ok(reader) => reader,
+        Err(e) => return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO)),
+    };
+    *shared.writer.lock() = Some(connection);
+    let (slide, view) = {
+        let mut s = shared.status.lock();
+        s.connected = true;
+        s.pid = Some(pid);
+        s.restarts = restarts;
+        (s.slide.clone(), s.view)
+    };
+    let _ = events.send(ViewerEvent::Connected { pid, restarts });
+    // Put back what the last viewer showed: the slide now, the view once
+    // the slide is open (a view set before that has no slide to apply to).
+    let mut view_to_restore = None;
+    if let Some(slide) = slide {
+        shared.send(&ToViewer::OpenSlide { path: slide });
+        view_to_restore = view;
+    }
+    loop {
+        match reader.recv::<FromViewer>() {
+            Ok(message) => {
+                match &message {
+                    FromViewer::Opened { path, .. } => {
+                        let current = shared.status.lock().slide.clone();
+                        if current.as_deref() == Some(path.as_str())
+                            && let Some(view) = view_to_restore.take()
+                        {
+                            shared.send(&ToViewer::SetView { view });
+                        }
+                    }
+                    FromViewer::ViewChanged { view, .. } | FromViewer::ViewComplete { view } => {
+                        shared.status.lock().view = Some(*view);
+                    }
+                    _ => {}
+                }
+                let _ = events.send(ViewerEvent::Message(message));
+            }
+            Err(e) => {
+                let grace = if shared.stopping.load(Ordering::SeqCst) {
+                    Duration::from_secs(2)
+                } else {
+                    Duration::from_millis(500)
+                };
+                return format!("{e}; {}", reap(shared, grace));
+            }
+        }
+    }
+}
+
+/// Waits up to `grace` for the child to end, kills it if it has not, and
+/// says how it ended.
+fn reap(shared: &Shared, grace: Duration) -> String {
+    let Some(mut child) = shared.child.lock().take() else {
+        return "no process".into();
+    };
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return format!("exit {status}"),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                return match child.wait() {
+                    Ok(status) => format!("killed after hanging ({status})"),
+                    Err(e) => format!("killed after hanging ({e})"),
+                };
+            }
+            Err(e) => return format!("unknown ({e})"),
+        }
+    }
+}
