@@ -44,6 +44,12 @@ const BUILD_PACKAGES: &[&str] = &[
     "libxrandr2",
     // lavapipe: software Vulkan for the renderer's tests and `kh render`
     "mesa-vulkan-drivers",
+    // the console (Tauri 2 on WebKitGTK)
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "librsvg2-dev",
+    "libxdo-dev",
+    "libssl-dev",
 ];
 const TEST_PACKAGES: &[&str] = &[
     // libvips pyramids (fixtures, benchmark) and pyvips
@@ -199,6 +205,33 @@ fn openslide_bin_library() -> Option<PathBuf> {
     })
 }
 
+/// Node and npm for the console's front end (TypeScript): Debian's, unless
+/// some are already on the PATH.
+fn ensure_node() -> Result<()> {
+    if Command::new("npm").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    apt(&["nodejs", "npm"])
+}
+
+/// The console's front end: `npm ci` when the lock file changed, then
+/// TypeScript into ui/public/js (which the app embeds at build time).
+fn ui() -> Result<()> {
+    ensure_node()?;
+    let ui = root().join("ui");
+    let lock = std::fs::read_to_string(ui.join("package-lock.json"))?;
+    let stamp = ui.join("node_modules/.kh-package-lock");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&ui))?;
+        std::fs::write(&stamp, lock)?;
+    }
+    run(Command::new(ui.join("node_modules/.bin/tsc"))
+        .args(["-p", "."])
+        .current_dir(&ui))
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
@@ -207,6 +240,11 @@ fn cargo() -> Command {
 
 fn test() -> Result<()> {
     let fixtures = fixtures()?;
+    ui()?;
+    // The front end's own unit tests (Node's test runner).
+    run(Command::new("npm")
+        .args(["test", "--silent"])
+        .current_dir(root().join("ui")))?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -290,8 +328,9 @@ fn demo_slide() -> Result<PathBuf> {
 fn demo() -> Result<()> {
     apt(BUILD_PACKAGES)?;
     venv()?;
+    ui()?;
     let slide = demo_slide()?;
-    run(cargo().args(["build", "--release", "-p", "kh-cli"]))?;
+    run(cargo().args(["build", "--release", "-p", "kh-cli", "-p", "kakehashi"]))?;
     let kh = root().join("target/release/kh");
     let out = root().join("target/demo");
     println!("\n== kh slide info {}", slide.display());
@@ -348,6 +387,107 @@ fn demo() -> Result<()> {
         .args(["slide", "bench"])
         .arg(&slide)
         .args(["--regions", "300"]))?;
+    workstation(&slide)
+}
+
+/// The application itself on the demo case: the console with the case open
+/// and the viewer showing its slide. On a desktop it stays open until
+/// closed; without a display it runs under Xvfb and leaves a screenshot of
+/// both windows.
+fn workstation(slide: &Path) -> Result<()> {
+    let out = root().join("target/demo");
+    let app = root().join("target/release/kakehashi");
+    // The demo's own settings and case database, not the user's.
+    let mut command = Command::new(&app);
+    command
+        .arg("--open-demo")
+        .env("KAKEHASHI_DEMO_SLIDE", slide)
+        .env("KAKEHASHI_VIEWER", root().join("target/release/kh"))
+        .env("KAKEHASHI_SYSTEM_CONFIG", out.join("system-config.toml"))
+        .env("KAKEHASHI_USER_CONFIG", out.join("user-settings.toml"))
+        .env("KAKEHASHI_CASES_DATABASE", out.join("cases.sqlite"));
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        println!("\n== the Kakehashi workstation on the demo case (close it to finish)");
+        return run(&mut command);
+    }
+    apt(&["xvfb", "xdotool", "imagemagick"])?;
+    let display = ":93";
+    let mut xvfb = Command::new("Xvfb")
+        .args([display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
+        .spawn()
+        .context("Xvfb")?;
+    let runtime = out.join("runtime");
+    std::fs::create_dir_all(&runtime)?;
+    let mut child = command
+        .env("DISPLAY", display)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .spawn()
+        .context("kakehashi")?;
+    let shot = out.join("workstation.png");
+    let result = (|| -> Result<()> {
+        let x = |args: &[&str]| -> Result<String> {
+            output(
+                Command::new("timeout")
+                    .arg("120")
+                    .arg("xdotool")
+                    .args(args)
+                    .env("DISPLAY", display),
+            )
+        };
+        // The viewer's title names the slide once it is open.
+        let slide_name = slide
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let viewer = x(&["search", "--sync", "--name", &slide_name])?;
+        let viewer = viewer
+            .lines()
+            .next()
+            .context("the viewer window")?
+            .to_owned();
+        let console = x(&["search", "--sync", "--onlyvisible", "--name", "^Kakehashi$"])?;
+        let console = console
+            .lines()
+            .next()
+            .context("the console window")?
+            .to_owned();
+        // Side by side, as on a workstation with the viewer on the right.
+        x(&[
+            "windowsize",
+            &console,
+            "960",
+            "1080",
+            "windowmove",
+            &console,
+            "0",
+            "0",
+        ])?;
+        x(&[
+            "windowsize",
+            &viewer,
+            "960",
+            "1080",
+            "windowmove",
+            &viewer,
+            "960",
+            "0",
+        ])?;
+        // Let both settle: the page loads the case, the viewer completes.
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        run(Command::new("import")
+            .args(["-window", "root", "-depth", "8"])
+            .arg(format!("PNG24:{}", shot.display()))
+            .env("DISPLAY", display))
+    })();
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    result?;
+    println!(
+        "\n== the workstation on the demo case (console + viewer) -> {}",
+        shot.display()
+    );
     Ok(())
 }
 

@@ -531,6 +531,18 @@ impl CaseStore {
         Ok(())
     }
 
+    /// Records that `actor` looked at one of the case's images (`what`: its
+    /// file name) — opening a slide in the viewer is an access to patient
+    /// data as much as opening the case.
+    pub fn record_viewing(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
+        check_len("the viewed file's name", what, MAX_SHORT_FIELD)?;
+        let tx = self.connection.transaction()?;
+        case_in(&tx, id)?;
+        audit(&tx, id, actor, AuditAction::Open, &format!("viewer {what}"))?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn audit_trail(&self, id: CaseId) -> Result<Vec<AuditEntry>> {
         let mut statement = self.connection.prepare(
             "SELECT at_ms, actor, action, detail FROM audit WHERE case_id = ?1 ORDER BY id",

@@ -58,7 +58,8 @@ impl SupervisorOptions {
 }
 
 /// What the console hears from the supervisor.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ViewerEvent {
     /// A viewer process connected (`restarts` before this one).
     Connected { pid: u32, restarts: u32 },

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 mod paths;
 pub use paths::{SettingsPaths, default_cases_database};
+/// The TOML values `set_user` takes.
+pub use toml;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

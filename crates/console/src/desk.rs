@@ -1,0 +1,269 @@
+//! `CaseDesk`: what the console window asks of the case store and the
+//! settings, in the shapes the front end shows. The Tauri commands are thin
+//! wrappers over these methods, so this is where the console's rules live
+//! and are tested.
+
+use kh_cases::*;
+use kh_settings::{LoadedSettings, SettingReport};
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Cases(#[from] CaseStoreError),
+    #[error(transparent)]
+    Settings(#[from] kh_settings::SettingsError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Everything the case page shows, from one audited open.
+#[derive(Clone, Debug, Serialize)]
+pub struct CasePage {
+    pub case: Case,
+    pub attachments: Vec<Attachment>,
+    pub report: Option<Report>,
+    pub audit: Vec<AuditEntry>,
+    /// The statuses the case may be moved to from here by hand.
+    pub next_statuses: Vec<CaseStatus>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SettingsPage {
+    pub values: Vec<SettingReport>,
+    pub warnings: Vec<String>,
+    pub system_file: PathBuf,
+    pub user_file: PathBuf,
+}
+
+pub struct CaseDesk {
+    store: Mutex<CaseStore>,
+    settings: Mutex<LoadedSettings>,
+    actor: String,
+}
+
+/// Who is at this workstation, for the audit trail and sign-offs: the name
+/// set in the settings, else the OS account.
+pub fn actor_from(settings: &kh_settings::Settings) -> String {
+    let named = settings.user.display_name.trim();
+    if !named.is_empty() {
+        return named.to_owned();
+    }
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "workstation".into())
+}
+
+impl CaseDesk {
+    /// Opens the case database the settings name (or the default one).
+    pub fn open(settings: LoadedSettings) -> Result<CaseDesk, DeskError> {
+        let database = if settings.settings.cases.database.is_empty() {
+            kh_settings::default_cases_database()
+        } else {
+            PathBuf::from(&settings.settings.cases.database)
+        };
+        let store = CaseStore::open(&database)?;
+        let actor = actor_from(&settings.settings);
+        Ok(CaseDesk {
+            store: Mutex::new(store),
+            settings: Mutex::new(settings),
+            actor,
+        })
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn worklist(&self, query: &WorklistQuery) -> Result<Vec<CaseSummary>, DeskError> {
+        Ok(self.store.lock().worklist(query)?)
+    }
+
+    pub fn create_case(&self, details: &CaseDetails) -> Result<Case, DeskError> {
+        Ok(self.store.lock().create_case(details, &self.actor)?)
+    }
+
+    /// The case page, with the open recorded in the audit trail.
+    pub fn open_case(&self, id: CaseId) -> Result<CasePage, DeskError> {
+        let mut store = self.store.lock();
+        let case = store.open_case(id, &self.actor)?;
+        page(&store, case)
+    }
+
+    /// The case page again after a change (not a new open).
+    fn page_of(&self, id: CaseId) -> Result<CasePage, DeskError> {
+        let store = self.store.lock();
+        let case = store.case(id)?;
+        page(&store, case)
+    }
+
+    pub fn update_case(
+        &self,
+        id: CaseId,
+        revision: i64,
+        details: &CaseDetails,
+    ) -> Result<CasePage, DeskError> {
+        self.store
+            .lock()
+            .update_case(id, revision, details, &self.actor)?;
+        self.page_of(id)
+    }
+
+    pub fn set_status(&self, id: CaseId, to: CaseStatus) -> Result<CasePage, DeskError> {
+        self.store.lock().set_status(id, to, &self.actor)?;
+        self.page_of(id)
+    }
+
+    pub fn attach(
+        &self,
+        id: CaseId,
+        path: &Path,
+        kind: Option<AttachmentKind>,
+    ) -> Result<CasePage, DeskError> {
+        self.store.lock().attach(id, path, kind, &self.actor)?;
+        self.page_of(id)
+    }
+
+    pub fn detach(&self, id: CaseId, attachment: i64) -> Result<CasePage, DeskError> {
+        self.store.lock().detach(id, attachment, &self.actor)?;
+        self.page_of(id)
+    }
+
+    pub fn save_report(&self, id: CaseId, text: &str) -> Result<CasePage, DeskError> {
+        self.store.lock().save_report(id, text, &self.actor)?;
+        self.page_of(id)
+    }
+
+    pub fn sign_report(&self, id: CaseId) -> Result<CasePage, DeskError> {
+        self.store.lock().sign_report(id, &self.actor)?;
+        self.page_of(id)
+    }
+
+    /// The file of a slide attachment, for the viewer; the viewing is
+    /// audited. Photos and videos are not slides and are refused.
+    pub fn slide_for_viewer(&self, id: CaseId, attachment: i64) -> Result<String, DeskError> {
+        let mut store = self.store.lock();
+        let found = store
+            .attachments(id)?
+            .into_iter()
+            .find(|a| a.id == attachment)
+            .ok_or_else(|| {
+                DeskError::Refused(format!("case {id} has no attachment {attachment}"))
+            })?;
+        if found.kind != AttachmentKind::Slide {
+            return Err(DeskError::Refused(format!(
+                "{} is a {}, not a slide",
+                found.file_name,
+                found.kind.as_str()
+            )));
+        }
+        store.record_viewing(id, &found.file_name, &self.actor)?;
+        Ok(found.path)
+    }
+
+    pub fn settings_page(&self) -> SettingsPage {
+        let settings = self.settings.lock();
+        SettingsPage {
+            values: settings.report(),
+            warnings: settings.warnings.clone(),
+            system_file: settings.paths.system.clone(),
+            user_file: settings.paths.user.clone(),
+        }
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<SettingsPage, DeskError> {
+        let value = setting_value(value);
+        self.settings.lock().set_user(key, value)?;
+        Ok(self.settings_page())
+    }
+
+    /// The demo case and its slide's path, if the demo case exists; the
+    /// viewing is audited like any other.
+    pub fn demo_case_slide(&self) -> Result<Option<(CaseId, String)>, DeskError> {
+        let query = WorklistQuery {
+            search: DEMO_PATIENT_ID.into(),
+            limit: 1,
+            ..WorklistQuery::default()
+        };
+        let Some(demo) = self.worklist(&query)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let slide = self
+            .store
+            .lock()
+            .attachments(demo.id)?
+            .into_iter()
+            .find(|a| a.kind == AttachmentKind::Slide);
+        match slide {
+            Some(slide) => Ok(Some((demo.id, self.slide_for_viewer(demo.id, slide.id)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// On a first start with no cases, a demo case with `slide` attached,
+    /// so a newcomer sees the product work. Returns it when made.
+    pub fn ensure_demo_case(&self, slide: &Path) -> Result<Option<CaseId>, DeskError> {
+        let mut store = self.store.lock();
+        if store.case_count()? > 0 || !slide.is_file() {
+            return Ok(None);
+        }
+        let details = CaseDetails {
+            patient: Patient {
+                name: PatientName::new("Demo Patient"),
+                id: PatientId::new(DEMO_PATIENT_ID),
+                age_years: Some(58),
+                sex: Sex::Unknown,
+            },
+            clinical_question: "Demo: H&E section (CMU-1 region, OpenSlide test data). Assess the tissue and report.".into(),
+            specimen: "Demo H&E section".into(),
+            requesting_site: "Demo island clinic".into(),
+            consulting_site: "Demo university hospital".into(),
+        };
+        let case = store.create_case(&details, "kakehashi")?;
+        store.attach(case.id, slide, Some(AttachmentKind::Slide), "kakehashi")?;
+        Ok(Some(case.id))
+    }
+}
+
+/// The demo case's patient ID: what marks it as the demo.
+const DEMO_PATIENT_ID: &str = "DEMO-0001";
+
+fn page(store: &CaseStore, case: Case) -> Result<CasePage, DeskError> {
+    let id = case.id;
+    let next_statuses = CaseStatus::ALL
+        .into_iter()
+        .filter(|to| case.status.may_become(*to))
+        .collect();
+    Ok(CasePage {
+        attachments: store.attachments(id)?,
+        report: store.report(id)?,
+        audit: store.audit_trail(id)?,
+        next_statuses,
+        case,
+    })
+}
+
+/// A settings value as typed in a form: numbers and booleans as such,
+/// comma lists as arrays for list settings, else text.
+fn setting_value(text: &str) -> kh_settings::toml::Value {
+    use kh_settings::toml::Value;
+    let trimmed = text.trim();
+    if let Ok(number) = trimmed.parse::<i64>() {
+        return Value::Integer(number);
+    }
+    match trimmed {
+        "true" => Value::Boolean(true),
+        "false" => Value::Boolean(false),
+        _ if trimmed.starts_with('[') => trimmed
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|s| s.trim().trim_matches('"'))
+            .filter(|s| !s.is_empty())
+            .map(|s| Value::String(s.to_owned()))
+            .collect::<Vec<_>>()
+            .into(),
+        _ => Value::String(trimmed.to_owned()),
+    }
+}

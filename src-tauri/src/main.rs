@@ -1,0 +1,253 @@
+//! `kakehashi`: the console window (Tauri, front end in `ui/`) beside the
+//! GPU viewer it supervises (`kh view`, DESIGN §2). The commands below are
+//! thin: the rules live in `kh-console` and `kh-cases`, tested there.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use kh_cases::{AttachmentKind, Case, CaseDetails, CaseId, CaseStatus, CaseSummary, WorklistQuery};
+use kh_console::{
+    CaseDesk, CasePage, SettingsPage, SupervisorOptions, ViewerCommand, ViewerStatus,
+    ViewerSupervisor,
+};
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tauri::{Emitter, Manager};
+
+struct Console {
+    desk: CaseDesk,
+    viewer: Mutex<Option<ViewerSupervisor>>,
+    /// The case the page opens when it loads (`--open-demo`), once.
+    startup_case: Mutex<Option<CaseId>>,
+}
+
+type Answer<T> = Result<T, String>;
+
+fn said<T, E: std::fmt::Display>(result: Result<T, E>) -> Answer<T> {
+    result.map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+fn worklist(console: tauri::State<'_, Console>, query: WorklistQuery) -> Answer<Vec<CaseSummary>> {
+    said(console.desk.worklist(&query))
+}
+
+#[tauri::command]
+fn create_case(console: tauri::State<'_, Console>, details: CaseDetails) -> Answer<Case> {
+    said(console.desk.create_case(&details))
+}
+
+#[tauri::command]
+fn open_case(console: tauri::State<'_, Console>, id: CaseId) -> Answer<CasePage> {
+    said(console.desk.open_case(id))
+}
+
+#[tauri::command]
+fn update_case(
+    console: tauri::State<'_, Console>,
+    id: CaseId,
+    revision: i64,
+    details: CaseDetails,
+) -> Answer<CasePage> {
+    said(console.desk.update_case(id, revision, &details))
+}
+
+#[tauri::command]
+fn set_status(
+    console: tauri::State<'_, Console>,
+    id: CaseId,
+    status: CaseStatus,
+) -> Answer<CasePage> {
+    said(console.desk.set_status(id, status))
+}
+
+#[tauri::command]
+fn attach(
+    console: tauri::State<'_, Console>,
+    id: CaseId,
+    path: PathBuf,
+    kind: Option<AttachmentKind>,
+) -> Answer<CasePage> {
+    said(console.desk.attach(id, &path, kind))
+}
+
+#[tauri::command]
+fn detach(console: tauri::State<'_, Console>, id: CaseId, attachment: i64) -> Answer<CasePage> {
+    said(console.desk.detach(id, attachment))
+}
+
+#[tauri::command]
+fn save_report(console: tauri::State<'_, Console>, id: CaseId, text: String) -> Answer<CasePage> {
+    said(console.desk.save_report(id, &text))
+}
+
+#[tauri::command]
+fn sign_report(console: tauri::State<'_, Console>, id: CaseId) -> Answer<CasePage> {
+    said(console.desk.sign_report(id))
+}
+
+#[tauri::command]
+fn open_in_viewer(console: tauri::State<'_, Console>, id: CaseId, attachment: i64) -> Answer<()> {
+    let path = said(console.desk.slide_for_viewer(id, attachment))?;
+    match console.viewer.lock().as_ref() {
+        Some(viewer) => {
+            viewer.open_slide(&path);
+            Ok(())
+        }
+        None => Err("the viewer is not running".into()),
+    }
+}
+
+#[tauri::command]
+fn viewer_status(console: tauri::State<'_, Console>) -> Option<ViewerStatus> {
+    console.viewer.lock().as_ref().map(|v| v.status())
+}
+
+#[tauri::command]
+fn take_startup_case(console: tauri::State<'_, Console>) -> Option<CaseId> {
+    console.startup_case.lock().take()
+}
+
+#[tauri::command]
+fn settings_page(console: tauri::State<'_, Console>) -> SettingsPage {
+    console.desk.settings_page()
+}
+
+#[tauri::command]
+fn set_setting(
+    console: tauri::State<'_, Console>,
+    key: String,
+    value: String,
+) -> Answer<SettingsPage> {
+    said(console.desk.set_setting(&key, &value))
+}
+
+/// `kh` (whose `kh view` is the viewer) beside this executable, as the
+/// package installs them, unless `KAKEHASHI_VIEWER` names another.
+fn viewer_program() -> PathBuf {
+    if let Some(path) = std::env::var_os("KAKEHASHI_VIEWER") {
+        return PathBuf::from(path);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("kh")))
+        .filter(|kh| kh.is_file())
+        .unwrap_or_else(|| PathBuf::from("kh"))
+}
+
+/// The demo slide: `KAKEHASHI_DEMO_SLIDE`, else where the package puts it.
+fn demo_slide() -> Option<PathBuf> {
+    std::env::var_os("KAKEHASHI_DEMO_SLIDE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            Some(PathBuf::from(
+                "/usr/share/kakehashi/demo/cmu_small_region.svs",
+            ))
+        })
+        .filter(|p| p.is_file())
+}
+
+/// A private directory for the viewer's socket.
+fn socket_path() -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join("kakehashi");
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("viewer-{}.sock", std::process::id()))
+}
+
+fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) -> Option<ViewerSupervisor> {
+    let mut command = ViewerCommand::kh_view(viewer_program());
+    if let Some(backend) = backend {
+        command.env.push(("WGPU_BACKEND".into(), backend.into()));
+    }
+    let (viewer, events) =
+        match ViewerSupervisor::start(command, SupervisorOptions::new(socket_path())) {
+            Ok(started) => started,
+            Err(e) => {
+                tracing::error!("viewer: {e}");
+                return None;
+            }
+        };
+    let app = app.clone();
+    std::thread::Builder::new()
+        .name("viewer-events".into())
+        .spawn(move || {
+            for event in events {
+                let _ = app.emit("viewer", &event);
+            }
+        })
+        .ok()?;
+    Some(viewer)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run() {
+        eprintln!("kakehashi: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let open_demo = std::env::args().any(|a| a == "--open-demo");
+    let settings = kh_settings::LoadedSettings::load()?;
+    let backend = settings.settings.gpu.backend.wgpu_env_name();
+    let desk = CaseDesk::open(settings)?;
+    if let Some(slide) = demo_slide()
+        && let Some(id) = desk.ensure_demo_case(Path::new(&slide))?
+    {
+        tracing::info!(case = %id, "demo case created");
+    }
+    // `--open-demo`: the demo case on the page and its slide in the viewer.
+    let startup = if open_demo {
+        desk.demo_case_slide()?
+    } else {
+        None
+    };
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .manage(Console {
+            desk,
+            viewer: Mutex::new(None),
+            startup_case: Mutex::new(startup.as_ref().map(|(id, _)| *id)),
+        })
+        .invoke_handler(tauri::generate_handler![
+            worklist,
+            create_case,
+            open_case,
+            update_case,
+            set_status,
+            attach,
+            detach,
+            save_report,
+            sign_report,
+            open_in_viewer,
+            viewer_status,
+            take_startup_case,
+            settings_page,
+            set_setting,
+        ])
+        .setup(move |app| {
+            let viewer = start_viewer(app.handle(), backend);
+            if let (Some(viewer), Some((_, slide))) = (&viewer, &startup) {
+                // Remembered now, sent as soon as the viewer connects.
+                viewer.open_slide(slide);
+            }
+            *app.state::<Console>().viewer.lock() = viewer;
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    app.run(|app, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Some(viewer) = app.state::<Console>().viewer.lock().take()
+        {
+            viewer.shutdown(Duration::from_secs(3));
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,113 @@
+/// <reference types="node" />
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ageFromText,
+  canWriteReport,
+  detailsProblems,
+  formatBytes,
+  formatTime,
+  isLocked,
+  kindFromFileName,
+  settingText,
+  transitionLabel,
+  viewerLine,
+  viewerStatusLine,
+  worklistQuery,
+  type CaseDetails,
+} from "./model.js";
+
+function details(name: string, id: string, age: number | null): CaseDetails {
+  return {
+    patient: { name, id, age_years: age, sex: "unknown" },
+    clinical_question: "",
+    specimen: "",
+    requesting_site: "",
+    consulting_site: "",
+  };
+}
+
+test("a case form needs the patient's name or ID and a sane age", () => {
+  assert.deepEqual([...detailsProblems(details("Sato", "", 40)).keys()], []);
+  assert.deepEqual([...detailsProblems(details("", "MRN-1", null)).keys()], []);
+  assert.deepEqual([...detailsProblems(details("", " ", 40)).keys()], ["patient"]);
+  assert.deepEqual([...detailsProblems(details("A", "", 151)).keys()], ["age"]);
+  assert.deepEqual([...detailsProblems(details("A", "", 4.5)).keys()], ["age"]);
+  assert.deepEqual([...detailsProblems(details("A", "", NaN)).keys()], ["age"]);
+  // Bytes, not characters: 400 kanji are 1200 bytes.
+  assert.deepEqual([...detailsProblems(details("漢".repeat(400), "", 1)).keys()], ["name"]);
+});
+
+test("the age field reads empty as unknown and junk as invalid", () => {
+  assert.equal(ageFromText(""), null);
+  assert.equal(ageFromText(" 67 "), 67);
+  assert.ok(Number.isNaN(ageFromText("sixty")));
+});
+
+test("the worklist query follows the form", () => {
+  assert.deepEqual(worklistQuery("  suzuki ", "", "patient_name"), {
+    search: "suzuki",
+    statuses: [],
+    sort: "patient_name",
+    descending: false,
+    limit: 500,
+  });
+  const requested = worklistQuery("", "requested", "updated");
+  assert.deepEqual(requested.statuses, ["requested"]);
+  assert.equal(requested.descending, true);
+  // Unknown values from a tampered form fall back, never pass through.
+  const odd = worklistQuery("", "deleted", "DROP TABLE");
+  assert.deepEqual(odd.statuses, []);
+  assert.equal(odd.sort, "updated");
+});
+
+test("locks and report rights follow the status", () => {
+  assert.equal(isLocked("draft"), false);
+  assert.equal(isLocked("reported"), true);
+  assert.equal(isLocked("closed"), true);
+  assert.equal(canWriteReport("in_consultation"), true);
+  assert.equal(canWriteReport("requested"), false);
+  assert.equal(transitionLabel("draft", "requested"), "Request consultation");
+  assert.equal(transitionLabel("requested", "draft"), "Withdraw request");
+});
+
+test("dropped files are sorted into kinds like the store does", () => {
+  assert.equal(kindFromFileName("CMU-1.SVS"), "slide");
+  assert.equal(kindFromFileName("gross.jpeg"), "photo");
+  assert.equal(kindFromFileName("scope.webm"), "video");
+  assert.equal(kindFromFileName("cells.geojson"), "annotations");
+  assert.equal(kindFromFileName("notes"), null);
+  assert.equal(kindFromFileName("report.docx"), null);
+});
+
+test("times, sizes and settings read as people expect", () => {
+  const noon = new Date(2026, 10, 24, 12, 5).getTime();
+  assert.equal(formatTime(noon, noon + 1000), "12:05");
+  assert.equal(formatTime(noon, noon + 3 * 86_400_000), "2026-11-24 12:05");
+  assert.equal(formatBytes(512), "512 B");
+  assert.equal(formatBytes(1536), "1.5 KiB");
+  assert.equal(formatBytes(3 * 1024 ** 3), "3.0 GiB");
+  assert.equal(settingText(["turn:a", "stun:b"]), "[turn:a, stun:b]");
+  assert.equal(settingText(2048), "2048");
+});
+
+test("the viewer's status line says restarts and failures, not chatter", () => {
+  assert.deepEqual(viewerLine({ kind: "connected", pid: 7, restarts: 0 }), {
+    text: "Viewer ready (pid 7)",
+    problem: false,
+  });
+  assert.equal(viewerLine({ kind: "connected", pid: 8, restarts: 1 })?.text, "Viewer restarted (pid 8)");
+  assert.equal(viewerLine({ kind: "exited", status: "signal 9", restarting: true })?.problem, true);
+  assert.equal(viewerLine({ kind: "message", type: "view_changed" }), null);
+  assert.equal(viewerLine({ kind: "message", type: "opened", path: "/data/CMU-1.svs" })?.text, "Showing CMU-1.svs");
+  assert.equal(viewerLine({ kind: "gave_up", reason: "no display" })?.problem, true);
+});
+
+test("the status line at load time comes from the supervisor's snapshot", () => {
+  const base = { connected: true, pid: 9, restarts: 0, slide: null, gave_up: null };
+  assert.equal(viewerStatusLine(base).text, "Viewer ready (pid 9)");
+  assert.equal(viewerStatusLine({ ...base, slide: "/s/CMU-1.svs" }).text, "Showing CMU-1.svs");
+  assert.equal(viewerStatusLine({ ...base, connected: false }).text, "Viewer starting…");
+  assert.equal(viewerStatusLine({ ...base, gave_up: "no GPU" }).problem, true);
+  assert.equal(viewerStatusLine(null).problem, true);
+});

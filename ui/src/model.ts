@@ -1,0 +1,290 @@
+// The shapes the console's Rust side sends and takes (serde of kh-cases and
+// kh-console), and the pure rules the page applies to them. No DOM here:
+// model.test.ts runs these under Node.
+
+export type CaseStatus = "draft" | "requested" | "in_consultation" | "reported" | "closed";
+export type Sex = "female" | "male" | "other" | "unknown";
+export type AttachmentKind = "slide" | "photo" | "video" | "annotations";
+export type SortKey = "updated" | "created" | "status" | "patient_name";
+
+export interface Patient {
+  name: string;
+  id: string;
+  age_years: number | null;
+  sex: Sex;
+}
+
+export interface CaseDetails {
+  patient: Patient;
+  clinical_question: string;
+  specimen: string;
+  requesting_site: string;
+  consulting_site: string;
+}
+
+export interface Case {
+  id: string;
+  status: CaseStatus;
+  details: CaseDetails;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+export interface CaseSummary {
+  id: string;
+  status: CaseStatus;
+  patient_name: string;
+  patient_id: string;
+  clinical_question: string;
+  requesting_site: string;
+  consulting_site: string;
+  created_at: number;
+  updated_at: number;
+  attachments: number;
+  report_signed: boolean;
+}
+
+export interface Attachment {
+  id: number;
+  case_id: string;
+  kind: AttachmentKind;
+  path: string;
+  file_name: string;
+  size_bytes: number;
+  added_at: number;
+  added_by: string;
+}
+
+export interface Report {
+  case_id: string;
+  text: string;
+  updated_at: number;
+  signed: { by: string; at: number } | null;
+}
+
+export interface AuditEntry {
+  case_id: string;
+  at: number;
+  actor: string;
+  action: string;
+  detail: string;
+}
+
+export interface CasePage {
+  case: Case;
+  attachments: Attachment[];
+  report: Report | null;
+  audit: AuditEntry[];
+  next_statuses: CaseStatus[];
+}
+
+export interface WorklistQuery {
+  search: string;
+  statuses: CaseStatus[];
+  sort: SortKey;
+  descending: boolean;
+  limit: number;
+}
+
+export interface SettingRow {
+  key: string;
+  value: unknown;
+  source: { kind: "default" | "system" | "user" | "environment"; path?: string; variable?: string };
+  locked: boolean;
+}
+
+export interface SettingsPage {
+  values: SettingRow[];
+  warnings: string[];
+  system_file: string;
+  user_file: string;
+}
+
+export const STATUS_LABELS: Record<CaseStatus, string> = {
+  draft: "Draft",
+  requested: "Requested",
+  in_consultation: "In consultation",
+  reported: "Reported",
+  closed: "Closed",
+};
+
+/// What a button moving the case to `to` says.
+export function transitionLabel(from: CaseStatus, to: CaseStatus): string {
+  if (from === "draft" && to === "requested") return "Request consultation";
+  if (from === "requested" && to === "draft") return "Withdraw request";
+  if (from === "requested" && to === "in_consultation") return "Take the case";
+  if (from === "reported" && to === "closed") return "Close the case";
+  return `Move to ${STATUS_LABELS[to].toLowerCase()}`;
+}
+
+/// Context and attachments are frozen once the report is signed (the
+/// store refuses too; the page does not offer what would be refused).
+export function isLocked(status: CaseStatus): boolean {
+  return status === "reported" || status === "closed";
+}
+
+export function canWriteReport(status: CaseStatus): boolean {
+  return status === "in_consultation";
+}
+
+/// What is wrong with a case form before it is sent, by field.
+export function detailsProblems(details: CaseDetails): Map<string, string> {
+  const problems = new Map<string, string>();
+  const age = details.patient.age_years;
+  if (age !== null && (!Number.isInteger(age) || age < 0 || age > 150)) {
+    problems.set("age", "Age must be a whole number of years from 0 to 150.");
+  }
+  if (details.patient.name.trim() === "" && details.patient.id.trim() === "") {
+    problems.set("patient", "Give the patient's name or ID.");
+  }
+  const long = [
+    ["name", details.patient.name],
+    ["patient_id", details.patient.id],
+    ["specimen", details.specimen],
+    ["requesting_site", details.requesting_site],
+    ["consulting_site", details.consulting_site],
+  ] as const;
+  for (const [field, text] of long) {
+    if (new TextEncoder().encode(text).length > 1024) {
+      problems.set(field, "At most 1024 bytes.");
+    }
+  }
+  return problems;
+}
+
+/// The age field's text as the model's value (empty → unknown).
+export function ageFromText(text: string): number | null {
+  const trimmed = text.trim();
+  if (trimmed === "") return null;
+  const n = Number(trimmed);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+export function worklistQuery(search: string, status: string, sort: string): WorklistQuery {
+  const statuses = (Object.keys(STATUS_LABELS) as CaseStatus[]).filter((s) => s === status);
+  const sorts: SortKey[] = ["updated", "created", "status", "patient_name"];
+  const key = sorts.find((s) => s === sort) ?? "updated";
+  return {
+    search: search.trim(),
+    statuses,
+    sort: key,
+    // Names read A→Z; dates and statuses newest/furthest first.
+    descending: key !== "patient_name",
+    limit: 500,
+  };
+}
+
+/// The kind a dropped file is taken as (mirrors kh-cases; the store has
+/// the last word).
+export function kindFromFileName(name: string): AttachmentKind | null {
+  const dot = name.lastIndexOf(".");
+  if (dot < 0) return null;
+  const ext = name.slice(dot + 1).toLowerCase();
+  const kinds: Record<AttachmentKind, string[]> = {
+    slide: ["svs", "tif", "tiff", "ndpi", "vms", "vmu", "scn", "mrxs", "bif", "dcm", "svslide", "isyntax"],
+    photo: ["jpg", "jpeg", "png", "heic", "webp", "bmp"],
+    video: ["mp4", "mkv", "webm", "mov", "y4m", "avi"],
+    annotations: ["geojson", "json", "xml", "annotations"],
+  };
+  for (const kind of Object.keys(kinds) as AttachmentKind[]) {
+    if (kinds[kind].includes(ext)) return kind;
+  }
+  return null;
+}
+
+export function formatTime(ms: number, now: number = Date.now()): string {
+  const date = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const sameDay = new Date(now).toDateString() === date.toDateString();
+  if (sameDay) return time;
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${time}`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function sourceLabel(row: SettingRow): string {
+  switch (row.source.kind) {
+    case "default":
+      return "default";
+    case "system":
+      return `system (${row.source.path ?? ""})`;
+    case "user":
+      return "you";
+    case "environment":
+      return `environment ${row.source.variable ?? ""}`;
+  }
+}
+
+/// A setting's value as the text field shows it (and `set_setting` reads).
+export function settingText(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.join(", ")}]`;
+  return String(value);
+}
+
+export interface ViewerEvent {
+  kind: "connected" | "message" | "exited" | "gave_up";
+  pid?: number;
+  restarts?: number;
+  status?: string;
+  restarting?: boolean;
+  reason?: string;
+  type?: string;
+  message?: string;
+  path?: string;
+}
+
+/// The status line's words for what the viewer supervisor said; null for
+/// chatter (view changes) the line does not show.
+export function viewerLine(event: ViewerEvent): { text: string; problem: boolean } | null {
+  switch (event.kind) {
+    case "connected":
+      return {
+        text: event.restarts ? `Viewer restarted (pid ${event.pid})` : `Viewer ready (pid ${event.pid})`,
+        problem: false,
+      };
+    case "exited":
+      return event.restarting
+        ? { text: `Viewer stopped (${event.status ?? "?"}); restarting…`, problem: true }
+        : { text: "Viewer closed", problem: false };
+    case "gave_up":
+      return { text: `Viewer not running: ${event.reason ?? ""}`, problem: true };
+    case "message":
+      if (event.type === "opened") return { text: `Showing ${baseName(event.path ?? "")}`, problem: false };
+      if (event.type === "error") return { text: `Viewer: ${event.message ?? ""}`, problem: true };
+      return null;
+  }
+}
+
+export function baseName(path: string): string {
+  const parts = path.split(/[\\/]/);
+  return parts[parts.length - 1] ?? path;
+}
+
+export interface ViewerStatus {
+  connected: boolean;
+  pid: number | null;
+  restarts: number;
+  slide: string | null;
+  gave_up: string | null;
+}
+
+/// The status line from a snapshot (the page asks once when it loads: the
+/// events before that were sent before anyone listened).
+export function viewerStatusLine(status: ViewerStatus | null): { text: string; problem: boolean } {
+  if (!status) return { text: "Viewer not started", problem: true };
+  if (status.gave_up) return { text: `Viewer not running: ${status.gave_up}`, problem: true };
+  if (!status.connected) return { text: "Viewer starting…", problem: false };
+  if (status.slide) return { text: `Showing ${baseName(status.slide)}`, problem: false };
+  return { text: `Viewer ready (pid ${status.pid ?? "?"})`, problem: false };
+}
