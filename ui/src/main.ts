@@ -160,6 +160,7 @@ function showCase(page: CasePage): void {
         const view = document.createElement("button");
         view.type = "button";
         view.textContent = "Open in viewer";
+        view.className = "open-in-viewer";
         view.addEventListener("click", async () => {
           const opened = await call<null>("open_in_viewer", { id: c.id, attachment: a.id });
           if (opened !== undefined) {

@@ -77,6 +77,9 @@ const TEST_PACKAGES: &[&str] = &[
     "chromium",
     // the TURN relay of the relay-only call test
     "coturn",
+    // WebKitGTK's WebDriver, behind tauri-driver, for the console's
+    // end-to-end test
+    "webkit2gtk-driver",
 ];
 
 fn root() -> PathBuf {
@@ -180,7 +183,24 @@ fn setup() -> Result<()> {
     let mut all = BUILD_PACKAGES.to_vec();
     all.extend_from_slice(TEST_PACKAGES);
     apt(&all)?;
+    tauri_driver()?;
     venv()
+}
+
+/// tauri-driver (the WebDriver front for Tauri apps) from crates.io, for the
+/// console's end-to-end test; installed into cargo's bin directory once.
+fn tauri_driver() -> Result<()> {
+    if Command::new("tauri-driver").arg("--help").output().is_ok() {
+        return Ok(());
+    }
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+            "install",
+            "--locked",
+            "--quiet",
+            "tauri-driver@2.1.0",
+        ]),
+    )
 }
 
 fn fixtures() -> Result<PathBuf> {

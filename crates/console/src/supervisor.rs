@@ -79,6 +79,9 @@ pub struct ViewerStatus {
     pub restarts: u32,
     pub slide: Option<String>,
     pub view: Option<ViewState>,
+    /// Every visible tile of `view` is drawn (the last word was
+    /// `ViewComplete`, not `ViewChanged`).
+    pub view_complete: bool,
     pub gave_up: Option<String>,
 }
 
@@ -146,6 +149,7 @@ impl ViewerSupervisor {
             let mut status = self.shared.status.lock();
             status.slide = Some(path.to_owned());
             status.view = None;
+            status.view_complete = false;
         }
         self.shared.send(&ToViewer::OpenSlide {
             path: path.to_owned(),
@@ -153,7 +157,11 @@ impl ViewerSupervisor {
     }
 
     pub fn set_view(&self, view: ViewState) {
-        self.shared.status.lock().view = Some(view);
+        {
+            let mut status = self.shared.status.lock();
+            status.view = Some(view);
+            status.view_complete = false;
+        }
         self.shared.send(&ToViewer::SetView { view });
     }
 
@@ -237,6 +245,7 @@ fn supervise(
             let mut s = shared.status.lock();
             s.connected = false;
             s.pid = None;
+            s.view_complete = false;
         }
         let stopping = shared.stopping.load(Ordering::SeqCst);
         tracing::warn!(restarting = !stopping, "viewer ended: {status}");
@@ -321,8 +330,15 @@ fn run_once(
                             shared.send(&ToViewer::SetView { view });
                         }
                     }
-                    FromViewer::ViewChanged { view, .. } | FromViewer::ViewComplete { view } => {
-                        shared.status.lock().view = Some(*view);
+                    FromViewer::ViewChanged { view, .. } => {
+                        let mut status = shared.status.lock();
+                        status.view = Some(*view);
+                        status.view_complete = false;
+                    }
+                    FromViewer::ViewComplete { view } => {
+                        let mut status = shared.status.lock();
+                        status.view = Some(*view);
+                        status.view_complete = true;
                     }
                     _ => {}
                 }

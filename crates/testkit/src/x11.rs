@@ -1,0 +1,160 @@
+//! A private X server for window tests, and the check that a window shows
+//! what `kh render` draws for the same view.
+
+use kh_ipc::ViewState;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A private X server, stopped on drop.
+pub struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Xvfb {
+        // -displayfd: Xvfb picks a free display and prints its number.
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1920x1200x24",
+                "-nolisten",
+                "tcp",
+                // No key autorepeat within a test: on a loaded machine the
+                // server can see xdotool's press long enough before its
+                // release to repeat it (one Right arrow panned twice).
+                "-ardelay",
+                "30000",
+                "-arinterval",
+                "30000",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt install xvfb)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("display number");
+        Xvfb {
+            child,
+            display: format!(":{}", line.trim()),
+        }
+    }
+
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", &self.display);
+        c
+    }
+
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = self.command(program).args(args).output().expect(program);
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(path).expect("png")));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png frame");
+    let channels = info.color_type.samples();
+    let rgb: Vec<u8> = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+/// The window's pixels against `kh render` of the same view, over a part of
+/// the window no overlay covers (toolbar on top, minimap top right, status
+/// and scale bar at the bottom).
+pub fn assert_window_shows(
+    x: &Xvfb,
+    kh: &Path,
+    window: &str,
+    slide: &Path,
+    view: ViewState,
+    dir: &Path,
+    step: &str,
+) {
+    let shot = dir.join(format!("{step}-window.png"));
+    x.run(
+        "import",
+        &[
+            "-window",
+            window,
+            "-depth",
+            "8",
+            &format!("PNG24:{}", shot.display()),
+        ],
+    );
+    // Rendered at the window's own size: what the viewer would draw there.
+    let (width, height, window_rgb) = read_png(&shot);
+    let expected = dir.join(format!("{step}-render.png"));
+    let out = Command::new(kh)
+        .arg("render")
+        .arg(slide)
+        .args([
+            "--width",
+            &width.to_string(),
+            "--height",
+            &height.to_string(),
+        ])
+        .arg(format!("--center-x={}", view.center_slide[0]))
+        .arg(format!("--center-y={}", view.center_slide[1]))
+        .arg(format!("--zoom={}", view.zoom))
+        .arg(format!("--rotation={}", view.rotation_degrees))
+        .arg("--out")
+        .arg(&expected)
+        .output()
+        .expect("kh render");
+    assert!(
+        out.status.success(),
+        "kh render: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rw, rh, render) = read_png(&expected);
+    assert_eq!((rw, rh), (width, height), "{step}: render size");
+    let (mut sum, mut n, mut worst) = (0u64, 0u64, 0u8);
+    for y in height / 4..height * 3 / 4 {
+        for xx in width / 8..width * 5 / 8 {
+            let i = ((y * width + xx) * 3) as usize;
+            for c in 0..3 {
+                let d = window_rgb[i + c].abs_diff(render[i + c]);
+                sum += u64::from(d);
+                worst = worst.max(d);
+                n += 1;
+            }
+        }
+    }
+    let mean = sum as f64 / n as f64;
+    assert!(
+        mean < 1.0 && worst <= 8,
+        "{step}: the window differs from kh render of {view:?}: mean {mean:.2}, largest {worst} (see {} and {})",
+        shot.display(),
+        expected.display()
+    );
+}
+
+/// The environment a child needs to open windows on `x`.
+pub fn display_env(x: &Xvfb) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    vec![("DISPLAY".into(), x.display.clone().into())]
+}

@@ -1,0 +1,240 @@
+//! The real application end to end, driven like a user through WebDriver
+//! (tauri-driver in front of Debian's WebKitWebDriver) in a private Xvfb:
+//! make a case, attach the sample slide, open it in the viewer (the viewer's
+//! window must match `kh render` of the view it reports), kill the viewer
+//! (it comes back with the slide and view), then kill the application in the
+//! middle of an edit (the database opens cleanly with the last saved edit),
+//! and search every log for the patient's name and ID.
+
+mod webdriver;
+
+use kh_testkit::x11::{Xvfb, assert_window_shows};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+use webdriver::Session;
+
+const WAIT: Duration = Duration::from_secs(90);
+const APP: &str = env!("CARGO_BIN_EXE_kakehashi");
+const PATIENT_NAME: &str = "Tanaka Hanako";
+const PATIENT_ID: &str = "E2E-77231";
+
+fn kh() -> PathBuf {
+    let kh = Path::new(APP).with_file_name("kh");
+    assert!(
+        kh.is_file(),
+        "{} is missing: build the workspace (`cargo test --workspace` does)",
+        kh.display()
+    );
+    kh
+}
+
+fn tauri_driver() -> PathBuf {
+    let installed = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin/tauri-driver"))
+        .filter(|p| p.is_file());
+    installed.unwrap_or_else(|| PathBuf::from("tauri-driver"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_driver(x: &Xvfb, dir: &Path, log: &Path) -> (Driver, u16) {
+    let (port, native) = (free_port(), free_port());
+    let log = std::fs::File::create(log).expect("log");
+    let child = x
+        .command(&tauri_driver().display().to_string())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("XDG_RUNTIME_DIR", dir.join("run"))
+        .env("HOME", dir.join("home"))
+        .env("KAKEHASHI_SYSTEM_CONFIG", dir.join("system.toml"))
+        .env("KAKEHASHI_USER_CONFIG", dir.join("user.toml"))
+        .env("KAKEHASHI_CASES_DATABASE", dir.join("cases.sqlite"))
+        .env("KAKEHASHI_VIEWER", kh())
+        .env_remove("KAKEHASHI_DEMO_SLIDE")
+        // Everything the app and the viewer log, at every level, for the
+        // patient-data search at the end.
+        .env(
+            "RUST_LOG",
+            "trace,wgpu_core=info,wgpu_hal=info,naga=info,tao=info,wry=info",
+        )
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("tauri-driver (`cargo xtask test` installs it)");
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Driver(child), port)
+}
+
+fn viewer_window(x: &Xvfb, slide_name: &str) -> String {
+    x.run("xdotool", &["search", "--sync", "--name", slide_name])
+        .lines()
+        .next()
+        .expect("the viewer window")
+        .to_owned()
+}
+
+fn view_of(status: &Value) -> kh_ipc::ViewState {
+    serde_json::from_value(status["view"].clone()).expect("a view")
+}
+
+#[test]
+fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console_app");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let dir = tempfile::tempdir().expect("tmp");
+    for sub in ["run", "home"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("dir");
+    }
+    let slide = kh_testkit::fixtures_dir().join("real/cmu_small_region.svs");
+    let log = dir.path().join("app.log");
+    let x = Xvfb::start();
+    let (driver, port) = start_driver(&x, dir.path(), &log);
+    let app = Session::start(port, Path::new(APP));
+
+    // A new case, typed in like a user.
+    app.find("#new-case", WAIT).click();
+    app.find("#patient-name", WAIT).type_text(PATIENT_NAME);
+    app.find("#patient-id", WAIT).type_text(PATIENT_ID);
+    app.find("#question", WAIT).type_text("Margins clear?");
+    app.find("#save-case", WAIT).click();
+    app.wait_for(
+        "the case in the worklist",
+        "return document.querySelector('#cases').innerText;",
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.contains(PATIENT_NAME)),
+    );
+    let id = app.script(
+        "return document.querySelector('#cases tr.selected').dataset.caseId;",
+        json!([]),
+    )["ok"]
+        .as_str()
+        .expect("the selected case")
+        .to_owned();
+
+    // The sample slide, attached through the command the file dialog and
+    // drag and drop call (native dialogs are outside WebDriver's reach).
+    app.invoke("attach", json!({ "id": id, "path": slide, "kind": null }));
+    app.find("#cases tr.selected td", WAIT).click();
+    app.find("#attachments button.open-in-viewer", WAIT).click();
+    app.wait_for(
+        "the viewer showing the slide",
+        "return document.querySelector('#viewer-line').textContent;",
+        WAIT,
+        |v| {
+            v.as_str()
+                .is_some_and(|t| t.contains("Showing cmu_small_region.svs"))
+        },
+    );
+    let complete = |restarts: u64| {
+        app.wait_for(
+            "a complete view in the viewer",
+            "return await window.__TAURI__.core.invoke('viewer_status');",
+            WAIT,
+            |s| s["connected"] == true && s["restarts"] == restarts && s["view_complete"] == true,
+        )
+    };
+    let status = complete(0);
+    let view = view_of(&status);
+    assert_window_shows(
+        &x,
+        &kh(),
+        &viewer_window(&x, "cmu_small_region.svs"),
+        &slide,
+        view,
+        &shots,
+        "opened",
+    );
+
+    // The viewer killed as a GPU driver crash would: it comes back alone,
+    // same slide, same view.
+    let pid = status["pid"].as_u64().expect("pid").to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = complete(1);
+    assert_ne!(status["pid"].as_u64().map(|p| p.to_string()), Some(pid));
+    assert_eq!(view_of(&status), view);
+    assert_window_shows(
+        &x,
+        &kh(),
+        &viewer_window(&x, "cmu_small_region.svs"),
+        &slide,
+        view,
+        &shots,
+        "restarted",
+    );
+
+    // An edit saved, then another typed but not saved when the app dies.
+    let question = app.find("#question", WAIT);
+    question.clear();
+    question.type_text("Margins clear? Saved before the crash");
+    app.find("#save-case", WAIT).click();
+    app.wait_for(
+        "the save",
+        "return document.querySelector('#message').textContent;",
+        WAIT,
+        |v| v == "Saved",
+    );
+    app.find("#specimen", WAIT).type_text("typed, never saved");
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", &format!("^{APP}")])
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "the application was running");
+    app.end();
+    drop(driver);
+
+    let store = kh_cases::CaseStore::open(&dir.path().join("cases.sqlite")).expect("reopens");
+    assert_eq!(store.integrity_check().expect("check"), ["ok"]);
+    let case = store.case(id.parse().expect("id")).expect("the case");
+    assert_eq!(
+        case.details.clinical_question,
+        "Margins clear? Saved before the crash"
+    );
+    assert_eq!(case.details.specimen, "");
+    assert_eq!(case.details.patient.name.reveal(), PATIENT_NAME);
+
+    // Logs: plenty of them, and not one naming the patient.
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("case created") && text.contains("attached"),
+        "{text}"
+    );
+    for secret in [PATIENT_NAME, "Tanaka", "Hanako", PATIENT_ID] {
+        assert!(
+            !text.contains(secret),
+            "{secret} is in the log {}",
+            log.display()
+        );
+    }
+}
