@@ -159,17 +159,14 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
             |s| s["connected"] == true && s["restarts"] == restarts && s["view_complete"] == true,
         )
     };
+    // The viewer's window against `kh render` of the view it reports.
+    let viewer_shows = |view, step| {
+        let window = viewer_window(&x, "cmu_small_region.svs");
+        assert_window_shows(&x, &kh(), &window, &slide, view, &shots, step);
+    };
     let status = complete(0);
     let view = view_of(&status);
-    assert_window_shows(
-        &x,
-        &kh(),
-        &viewer_window(&x, "cmu_small_region.svs"),
-        &slide,
-        view,
-        &shots,
-        "opened",
-    );
+    viewer_shows(view, "opened");
 
     // The viewer killed as a GPU driver crash would: it comes back alone,
     // same slide, same view.
@@ -184,15 +181,7 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     let status = complete(1);
     assert_ne!(status["pid"].as_u64().map(|p| p.to_string()), Some(pid));
     assert_eq!(view_of(&status), view);
-    assert_window_shows(
-        &x,
-        &kh(),
-        &viewer_window(&x, "cmu_small_region.svs"),
-        &slide,
-        view,
-        &shots,
-        "restarted",
-    );
+    viewer_shows(view, "restarted");
 
     // An edit saved, then another typed but not saved when the app dies.
     let question = app.find("#question", WAIT);
