@@ -174,8 +174,7 @@ impl CaseDesk {
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<SettingsPage, DeskError> {
-        let value = setting_value(value);
-        self.settings.lock().set_user(key, value)?;
+        self.settings.lock().set_user_text(key, value)?;
         Ok(self.settings_page())
     }
 
@@ -243,27 +242,4 @@ fn page(store: &CaseStore, case: Case) -> Result<CasePage, DeskError> {
         next_statuses,
         case,
     })
-}
-
-/// A settings value as typed in a form: numbers and booleans as such,
-/// comma lists as arrays for list settings, else text.
-fn setting_value(text: &str) -> kh_settings::toml::Value {
-    use kh_settings::toml::Value;
-    let trimmed = text.trim();
-    if let Ok(number) = trimmed.parse::<i64>() {
-        return Value::Integer(number);
-    }
-    match trimmed {
-        "true" => Value::Boolean(true),
-        "false" => Value::Boolean(false),
-        _ if trimmed.starts_with('[') => trimmed
-            .trim_matches(|c| c == '[' || c == ']')
-            .split(',')
-            .map(|s| s.trim().trim_matches('"'))
-            .filter(|s| !s.is_empty())
-            .map(|s| Value::String(s.to_owned()))
-            .collect::<Vec<_>>()
-            .into(),
-        _ => Value::String(trimmed.to_owned()),
-    }
 }

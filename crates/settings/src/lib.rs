@@ -274,8 +274,9 @@ pub fn env_variable(key: &str) -> String {
     format!("KAKEHASHI_{}", key.replace('.', "_").to_ascii_uppercase())
 }
 
-/// A value typed like `default`, from an environment variable's text.
-fn value_from_env(text: &str, default: &toml::Value) -> Result<toml::Value, String> {
+/// A value typed like `default`, from text (an environment variable, a
+/// form field). Lists are comma-separated, optionally in `[...]`.
+fn value_from_text(text: &str, default: &toml::Value) -> Result<toml::Value, String> {
     Ok(match default {
         toml::Value::String(_) => toml::Value::String(text.to_owned()),
         toml::Value::Integer(_) => toml::Value::Integer(
@@ -289,8 +290,11 @@ fn value_from_env(text: &str, default: &toml::Value) -> Result<toml::Value, Stri
                 .map_err(|_| format!("{text:?} is not true or false"))?,
         ),
         toml::Value::Array(_) => toml::Value::Array(
-            text.split(',')
-                .map(str::trim)
+            text.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|item| item.trim().trim_matches('"').trim())
                 .filter(|s| !s.is_empty())
                 .map(|s| toml::Value::String(s.to_owned()))
                 .collect(),
@@ -436,7 +440,7 @@ impl LoadedSettings {
                 continue;
             }
             let value =
-                value_from_env(&text, default).map_err(|reason| SettingsError::Invalid {
+                value_from_text(&text, default).map_err(|reason| SettingsError::Invalid {
                     from: source.clone(),
                     key: key.clone(),
                     reason,
@@ -486,6 +490,23 @@ impl LoadedSettings {
                 key,
             })
             .collect()
+    }
+
+    /// `set_user` from text as a form holds it, typed like the setting
+    /// (so a name of digits stays a name).
+    pub fn set_user_text(&mut self, key: &str, text: &str) -> Result<(), SettingsError> {
+        let defaults = defaults_flat();
+        let default = defaults
+            .get(key)
+            .ok_or_else(|| SettingsError::UnknownKey { key: key.into() })?;
+        let value = value_from_text(text, default).map_err(|reason| SettingsError::Invalid {
+            from: Source::User {
+                path: self.paths.user.clone(),
+            },
+            key: key.into(),
+            reason,
+        })?;
+        self.set_user(key, value)
     }
 
     /// Sets `key` in the user's file (written atomically) and applies it.
