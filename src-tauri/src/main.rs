@@ -23,6 +23,9 @@ struct Console {
 
 type Answer<T> = Result<T, String>;
 
+/// When the process started: the clock of "start to interactive console".
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 fn said<T, E: std::fmt::Display>(result: Result<T, E>) -> Answer<T> {
     result.map_err(|e| e.to_string())
 }
@@ -101,6 +104,22 @@ fn open_in_viewer(console: tauri::State<'_, Console>, id: CaseId, attachment: i6
 #[tauri::command]
 fn viewer_status(console: tauri::State<'_, Console>) -> Option<ViewerStatus> {
     console.viewer.lock().as_ref().map(|v| v.status())
+}
+
+/// The page calls this once its first worklist is on screen: the console is
+/// interactive. With `KAKEHASHI_EXIT_WHEN_READY` set (the startup benchmark)
+/// the time is printed and the application exits.
+#[tauri::command]
+fn page_ready(app: tauri::AppHandle) {
+    let ms = STARTED
+        .get()
+        .map(|t| t.elapsed().as_secs_f64() * 1e3)
+        .unwrap_or_default();
+    tracing::info!(ms, "console interactive");
+    if std::env::var_os("KAKEHASHI_EXIT_WHEN_READY").is_some() {
+        println!("{{\"start_to_interactive_ms\": {ms:.1}}}");
+        app.exit(0);
+    }
 }
 
 #[tauri::command]
@@ -183,6 +202,7 @@ fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) -> Option<ViewerS
 }
 
 fn main() {
+    STARTED.get_or_init(std::time::Instant::now);
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -229,6 +249,7 @@ fn run() -> anyhow::Result<()> {
             open_in_viewer,
             viewer_status,
             take_startup_case,
+            page_ready,
             settings_page,
             set_setting,
         ])

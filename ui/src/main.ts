@@ -354,7 +354,8 @@ function showViewerLine(line: { text: string; problem: boolean }): void {
 }
 
 wire();
-void refreshWorklist();
+// Interactive once the first worklist is on screen.
+void refreshWorklist().then(() => call<null>("page_ready"));
 void call<string | null>("take_startup_case").then((id) => {
   if (id) void openCase(id);
 });
