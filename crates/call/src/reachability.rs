@@ -44,7 +44,7 @@ impl Reachability {
 /// Opens a WebSocket to the signalling server (TLS checked as a call would)
 /// and closes it again without joining.
 pub async fn check_signalling(url: &str, timeout: Duration) -> Reachability {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::signalling::use_ring_for_tls();
     let started = Instant::now();
     let connect = tokio_tungstenite::connect_async(url);
     match tokio::time::timeout(timeout, connect).await {
@@ -292,7 +292,7 @@ async fn tls_connect(
     host: &str,
     deadline: Instant,
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::signalling::use_ring_for_tls();
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);

@@ -44,10 +44,15 @@ pub struct SignalConnection {
     pub inbox: mpsc::Receiver<ServerMessage>,
 }
 
+/// rustls needs one process-wide crypto provider before the first TLS
+/// connection; installing it again is refused, which is fine.
+pub(crate) fn use_ring_for_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Connect to `url` and join with `token`.
 pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection, SignalError> {
-    // rustls needs a process-wide provider; an error means one is set.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    use_ring_for_tls();
     // A server's message may carry a relayed SDP (server limit 64 KiB by
     // default, configurable) plus its envelope; 1 MiB bounds what a broken
     // or hostile server can make us buffer (tungstenite allows 64 MiB).

@@ -182,17 +182,15 @@ impl ViewerSupervisor {
     fn stop(&mut self, grace: Duration) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.send(&ToViewer::Quit);
-        let deadline = Instant::now() + grace;
-        loop {
-            let exited = match self.shared.child.lock().as_mut() {
-                Some(child) => !matches!(child.try_wait(), Ok(None)),
-                None => true,
-            };
-            if exited || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // The supervising thread reaps the child once its link closes; a
+        // viewer that hangs instead is killed after `grace`.
+        ended_within(grace, || {
+            self.shared
+                .child
+                .lock()
+                .as_mut()
+                .is_none_or(|child| !matches!(child.try_wait(), Ok(None)))
+        });
         if let Some(child) = self.shared.child.lock().as_mut() {
             let _ = child.kill();
         }
@@ -362,19 +360,25 @@ fn reap(shared: &Shared, grace: Duration) -> String {
     let Some(mut child) = shared.child.lock().take() else {
         return "no process".into();
     };
-    let deadline = Instant::now() + grace;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return format!("exit {status}"),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                return match child.wait() {
-                    Ok(status) => format!("killed after hanging ({status})"),
-                    Err(e) => format!("killed after hanging ({e})"),
-                };
+    ended_within(grace, || !matches!(child.try_wait(), Ok(None)));
+    match child.try_wait() {
+        Ok(Some(status)) => format!("exit {status}"),
+        Ok(None) => {
+            let _ = child.kill();
+            match child.wait() {
+                Ok(status) => format!("killed after hanging ({status})"),
+                Err(e) => format!("killed after hanging ({e})"),
             }
-            Err(e) => return format!("unknown ({e})"),
         }
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// Polls `ended` until it says yes or `grace` has passed (a child process
+/// offers no wait with a timeout).
+fn ended_within(grace: Duration, mut ended: impl FnMut() -> bool) {
+    let deadline = Instant::now() + grace;
+    while !ended() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
