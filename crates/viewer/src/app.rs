@@ -1390,9 +1390,14 @@ impl ApplicationHandler<UserEvent> for App {
             WindowEvent::PinchGesture { delta, .. } if !consumed => {
                 self.zoom_at(1.0 / (1.0 + delta).max(0.1), self.cursor);
             }
-            WindowEvent::KeyboardInput { event, .. }
-                if !consumed && event.state == ElementState::Pressed =>
-            {
+            // Synthetic presses are winit replaying keys already down when
+            // the window gains focus: acting on them would pan twice for one
+            // press that arrives while focus moves.
+            WindowEvent::KeyboardInput {
+                event,
+                is_synthetic: false,
+                ..
+            } if !consumed && event.state == ElementState::Pressed => {
                 let modifiers = self.egui_ctx.input(|i| i.modifiers);
                 self.on_key(
                     event_loop,
