@@ -39,11 +39,13 @@ fn tauri_driver() -> PathBuf {
     installed.unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// Two distinct free ports: both listeners are held until both are known,
+/// so the kernel cannot hand out the same port twice.
+fn two_free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (a, b) = (bind(), bind());
+    let port = |l: &std::net::TcpListener| l.local_addr().expect("bound").port();
+    (port(&a), port(&b))
 }
 
 struct Driver(Child);
@@ -55,9 +57,9 @@ impl Drop for Driver {
     }
 }
 
-fn start_driver(x: &Xvfb, dir: &Path, log: &Path) -> (Driver, u16) {
-    let (port, native) = (free_port(), free_port());
-    let log = std::fs::File::create(log).expect("log");
+fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path) -> (Driver, u16) {
+    let (port, native) = two_free_ports();
+    let log = std::fs::File::create(log_path).expect("log");
     let child = x
         .command(&tauri_driver().display().to_string())
         .args([
@@ -83,10 +85,20 @@ fn start_driver(x: &Xvfb, dir: &Path, log: &Path) -> (Driver, u16) {
         .stderr(log)
         .spawn()
         .expect("tauri-driver (`cargo xtask test` installs it)");
+    // tauri-driver listens at once but starts WebKitWebDriver beside itself
+    // and proxies to it without retrying: a session asked for before the
+    // native driver listens is dropped ("peer disconnected", seen in CI on a
+    // cold machine), so both must listen first.
     let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not listen");
-        std::thread::sleep(Duration::from_millis(50));
+    for (what, port) in [("tauri-driver", port), ("WebKitWebDriver", native)] {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not listen on port {port}; its log:\n{}",
+                std::fs::read_to_string(log_path).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     (Driver(child), port)
 }
