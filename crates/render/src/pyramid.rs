@@ -222,6 +222,12 @@ pub fn plan_view(
             None => break,
         }
     }
+    // The tiles the shader reads: the screen's rectangle grown by its
+    // filter's reach. A view edge on a tile border reads the neighbour's
+    // edge texel (weight ~0, but a missing tile there sends the pixel to the
+    // coarser level); not waiting for it left a column of coarse pixels
+    // whose presence depended on prefetch timing.
+    let rect = grown(rect, filter_reach_slide(&levels[level], view.zoom));
     let visible = scan.tiles(level, rect, 0, Want::Visible);
     let mut wanted = Vec::new();
     if let Some(b) = base {
@@ -252,6 +258,18 @@ pub fn plan_view(
         visible: visible.into_iter().map(|w| w.key).collect(),
         wanted,
     }
+}
+
+/// How far (in slide pixels) the tile shader's filter reads beyond a pixel
+/// centre when drawing from `level` at `zoom`: one texel for bilinear, plus
+/// the quarter footprint and a mip texel of the minifying filter.
+fn filter_reach_slide(level: &RenderLevel, zoom: f64) -> f64 {
+    let level_per_screen = (zoom / level.downsample).max(1.0);
+    level.downsample * (1.0 + 1.25 * level_per_screen)
+}
+
+fn grown(rect: (DVec2, DVec2), by: f64) -> (DVec2, DVec2) {
+    (rect.0 - DVec2::splat(by), rect.1 + DVec2::splat(by))
 }
 
 /// The next coarser level by downsample, if any.
@@ -307,6 +325,34 @@ mod tests {
                 })
             })
             .collect()
+    }
+
+    #[test]
+    fn a_view_edge_on_a_tile_border_waits_for_the_neighbour_the_filter_reads() {
+        let levels = pyramid();
+        // 512 screen pixels wide at 1:1 from x = 768 (= 3 tiles) to 1280.
+        let view = View {
+            center_slide: [1024.0, 768.0],
+            zoom: 1.0,
+            rotation: Rotation::Deg0,
+        };
+        let plan = plan_view(
+            &levels,
+            None,
+            &view,
+            Viewport {
+                width: 512,
+                height: 384,
+            },
+            4096,
+        );
+        let cols: std::collections::BTreeSet<u32> = plan.visible.iter().map(|k| k.col).collect();
+        assert_eq!(plan.level, 0);
+        assert!(cols.contains(&2), "the tile left of the edge: {cols:?}");
+        assert!(
+            !cols.contains(&1) && !cols.contains(&6),
+            "no more than the reach: {cols:?}"
+        );
     }
 
     #[test]
