@@ -154,14 +154,16 @@ fn viewer_program() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("kh"))
 }
 
-/// The demo slide: `KAKEHASHI_DEMO_SLIDE`, else where the package puts it.
-fn demo_slide() -> Option<PathBuf> {
+/// The demo slide: `KAKEHASHI_DEMO_SLIDE`, else the package's resource
+/// (/usr/lib/Kakehashi/demo on Debian, beside the .exe on Windows, the
+/// bundle's Resources on macOS).
+fn demo_slide(package: &tauri::PackageInfo) -> Option<PathBuf> {
     std::env::var_os("KAKEHASHI_DEMO_SLIDE")
         .map(PathBuf::from)
         .or_else(|| {
-            Some(PathBuf::from(
-                "/usr/share/kakehashi/demo/cmu_small_region.svs",
-            ))
+            tauri::utils::platform::resource_dir(package, &tauri::Env::default())
+                .ok()
+                .map(|dir| dir.join("demo/cmu_small_region.svs"))
         })
         .filter(|p| p.is_file())
 }
@@ -218,7 +220,8 @@ fn run() -> anyhow::Result<()> {
     let settings = kh_settings::LoadedSettings::load()?;
     let backend = settings.settings.gpu.backend.wgpu_env_name();
     let desk = CaseDesk::open(settings)?;
-    if let Some(slide) = demo_slide()
+    let context = tauri::generate_context!();
+    if let Some(slide) = demo_slide(context.package_info())
         && let Some(id) = desk.ensure_demo_case(Path::new(&slide))?
     {
         tracing::info!(case = %id, "demo case created");
@@ -262,7 +265,7 @@ fn run() -> anyhow::Result<()> {
             *app.state::<Console>().viewer.lock() = viewer;
             Ok(())
         })
-        .build(tauri::generate_context!())?;
+        .build(context)?;
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event
             && let Some(viewer) = app.state::<Console>().viewer.lock().take()

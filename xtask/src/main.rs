@@ -4,8 +4,12 @@
 //!
 //!   cargo xtask setup      system packages + .venv with tests/requirements.txt
 //!   cargo xtask fixtures   setup, then build target/fixtures
-//!   cargo xtask test       fixtures, then fmt, clippy and every test
+//!   cargo xtask test       fixtures, then fmt, clippy and every test, then
+//!                          the .deb installed with dpkg and started
 //!   cargo xtask demo       the main job on the built-in demo case
+//!   cargo xtask package [--debug]
+//!                          the Debian package (Tauri's bundler): console,
+//!                          viewer/kh and the demo slide
 //!   cargo xtask bench      kh vs OpenSlide vs libvips region reads, open time;
 //!                          renderer open-to-complete, frame CPU time, pan budget
 //!   cargo xtask fuzz [S]   run each fuzz target for S seconds (default 120)
@@ -282,6 +286,19 @@ fn test() -> Result<()> {
         t.env("KH_OPENSLIDE_LIB", lib);
     }
     run(&mut t)?;
+    // The installer: the package of the binaries just tested, installed
+    // with dpkg and started from /usr/bin (same features, so no rebuild).
+    let deb = package(Profile::Debug)?;
+    run(cargo()
+        .args([
+            "test",
+            "--workspace",
+            "--test",
+            "installer",
+            "--",
+            "--ignored",
+        ])
+        .env("KH_DEB", &deb))?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }
@@ -511,6 +528,131 @@ fn workstation(slide: &Path) -> Result<()> {
     Ok(())
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Debug => "debug",
+            Profile::Release => "release",
+        }
+    }
+}
+
+/// Libraries the viewer opens at run time (dlopen), which dpkg-shlibdeps
+/// cannot see: measured from a running `kh view`'s mappings on X11.
+const DLOPENED_DEPENDS: &[&str] = &[
+    // wgpu: the Vulkan loader, and EGL for its GL fallback
+    "libvulkan1",
+    "libegl1",
+    // winit on X11 and Wayland
+    "libxkbcommon0",
+    "libxkbcommon-x11-0",
+    "libxcursor1",
+    "libxi6",
+    "libwayland-client0",
+];
+
+/// The Debian package: Tauri's bundler around the console, with `kh` (the
+/// viewer and the command line) as its sidecar in /usr/bin and the demo
+/// slide as a resource (/usr/lib/Kakehashi/demo). Release builds with the
+/// production front-end protocol; `--debug` bundles the binaries
+/// `cargo test --workspace` already built (the installer test's package).
+fn package(profile: Profile) -> Result<PathBuf> {
+    ui()?;
+    let slide = demo_slide()?;
+    if profile == Profile::Release {
+        run(cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "kh-cli",
+            "-p",
+            "kakehashi",
+            "--features",
+            "kakehashi/custom-protocol",
+        ]))?;
+    }
+    let built = root().join("target").join(profile.dir());
+    for bin in ["kh", "kakehashi"] {
+        if !built.join(bin).is_file() {
+            bail!(
+                "{} is missing: build it first (cargo test --workspace does for --debug)",
+                built.join(bin).display()
+            );
+        }
+    }
+    // What the bundler copies in: Tauri names a sidecar by target triple.
+    let staging = root().join("target/package");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(staging.join("demo"))?;
+    let triple = output(Command::new("rustc").arg("-vV"))?
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .context("rustc -vV names no host")?;
+    std::fs::hard_link(built.join("kh"), staging.join(format!("kh-{triple}"))).or_else(|_| {
+        std::fs::copy(built.join("kh"), staging.join(format!("kh-{triple}"))).map(|_| ())
+    })?;
+    std::fs::copy(&slide, staging.join("demo/cmu_small_region.svs"))?;
+    let depends = deb_depends(&[built.join("kh"), built.join("kakehashi")])?;
+    let extra = serde_json::json!({
+        "bundle": { "linux": { "deb": { "depends": depends } } }
+    });
+    let extra_path = staging.join("depends.json");
+    std::fs::write(&extra_path, serde_json::to_vec_pretty(&extra)?)?;
+    let mut bundle = Command::new(root().join("ui/node_modules/.bin/tauri"));
+    bundle
+        .args(["bundle", "--bundles", "deb", "--ci", "--config"])
+        .arg(root().join("src-tauri/tauri.bundle.json"))
+        .arg("--config")
+        .arg(&extra_path)
+        .current_dir(root().join("src-tauri"));
+    if profile == Profile::Debug {
+        bundle.arg("--debug");
+    } else {
+        bundle.args(["--features", "custom-protocol"]);
+    }
+    run(&mut bundle)?;
+    let debs = built.join("bundle/deb");
+    std::fs::read_dir(&debs)
+        .with_context(|| format!("the bundler left nothing in {}", debs.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .with_context(|| format!("no .deb in {}", debs.display()))
+}
+
+/// The packages the binaries link against, as Debian's own dpkg-shlibdeps
+/// computes them (with version floors), plus what they open at run time.
+fn deb_depends(binaries: &[PathBuf]) -> Result<Vec<String>> {
+    apt(&["dpkg-dev"])?;
+    // dpkg-shlibdeps wants a source tree's debian/control around it.
+    let tree = root().join("target/package/shlibdeps");
+    std::fs::create_dir_all(tree.join("debian"))?;
+    std::fs::write(
+        tree.join("debian/control"),
+        "Source: kakehashi\n\nPackage: kakehashi\nArchitecture: any\n",
+    )?;
+    let mut shlibdeps = Command::new("dpkg-shlibdeps");
+    shlibdeps.arg("-O").current_dir(&tree);
+    for binary in binaries {
+        shlibdeps.arg(format!("-e{}", binary.display()));
+    }
+    let said = output(&mut shlibdeps)?;
+    let found = said
+        .lines()
+        .find_map(|l| l.strip_prefix("shlibs:Depends="))
+        .context("dpkg-shlibdeps printed no shlibs:Depends")?;
+    let mut depends: Vec<String> = found.split(", ").map(str::to_owned).collect();
+    depends.extend(DLOPENED_DEPENDS.iter().map(|d| d.to_string()));
+    Ok(depends)
+}
+
 fn bench() -> Result<()> {
     let fixtures = fixtures()?;
     run(cargo().args([
@@ -598,10 +740,20 @@ fn main() -> Result<()> {
         Some("fixtures") => fixtures().map(|p| println!("{}", p.display())),
         Some("test") => test(),
         Some("demo") => demo(),
+        Some("package") => {
+            let profile = if args.iter().any(|a| a == "--debug") {
+                Profile::Debug
+            } else {
+                Profile::Release
+            };
+            package(profile).map(|deb| println!("{}", deb.display()))
+        }
         Some("bench") => bench(),
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(120)),
         _ => {
-            eprintln!("usage: cargo xtask <setup|fixtures|test|demo|bench|fuzz [seconds]>");
+            eprintln!(
+                "usage: cargo xtask <setup|fixtures|test|demo|package [--debug]|bench|fuzz [seconds]>"
+            );
             std::process::exit(2);
         }
     }

@@ -95,7 +95,93 @@ pub fn assert_window_shows(
     dir: &Path,
     step: &str,
 ) {
+    let view_args = [
+        format!("--center-x={}", view.center_slide[0]),
+        format!("--center-y={}", view.center_slide[1]),
+        format!("--zoom={}", view.zoom),
+        format!("--rotation={}", view.rotation_degrees),
+    ];
+    assert_window_matches_render(
+        x,
+        kh,
+        window,
+        slide,
+        &view_args,
+        &format!("{view:?}"),
+        dir,
+        step,
+    );
+}
+
+/// Waits (up to `wait`) until the window shows `kh render` of the whole
+/// slide fitted to it: what a viewer shows once it has opened the slide and
+/// its tiles are in.
+pub fn wait_until_window_shows_fit(
+    x: &Xvfb,
+    kh: &Path,
+    window: &str,
+    slide: &Path,
+    dir: &Path,
+    step: &str,
+    wait: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + wait;
     let shot = dir.join(format!("{step}-window.png"));
+    let (width, height, _) = screenshot(x, window, &shot);
+    let expected = render(
+        kh,
+        slide,
+        (width, height),
+        &[],
+        &dir.join(format!("{step}-render.png")),
+    );
+    loop {
+        let window_rgb = screenshot(x, window, &shot);
+        match compare(&window_rgb, &expected) {
+            Ok(()) => return,
+            Err(why) if std::time::Instant::now() > deadline => panic!(
+                "{step}: after {wait:?} the window still differs from kh render of the fitted slide: {why} (see {} and {})",
+                shot.display(),
+                expected.3.display()
+            ),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assert_window_matches_render(
+    x: &Xvfb,
+    kh: &Path,
+    window: &str,
+    slide: &Path,
+    view_args: &[String],
+    view_said: &str,
+    dir: &Path,
+    step: &str,
+) {
+    let shot = dir.join(format!("{step}-window.png"));
+    let window_rgb = screenshot(x, window, &shot);
+    // Rendered at the window's own size: what the viewer would draw there.
+    let expected = render(
+        kh,
+        slide,
+        (window_rgb.0, window_rgb.1),
+        view_args,
+        &dir.join(format!("{step}-render.png")),
+    );
+    if let Err(why) = compare(&window_rgb, &expected) {
+        panic!(
+            "{step}: the window differs from kh render of {view_said}: {why} (see {} and {})",
+            shot.display(),
+            expected.3.display()
+        );
+    }
+}
+
+type Picture = (u32, u32, Vec<u8>);
+
+fn screenshot(x: &Xvfb, window: &str, path: &Path) -> Picture {
     x.run(
         "import",
         &[
@@ -103,27 +189,32 @@ pub fn assert_window_shows(
             window,
             "-depth",
             "8",
-            &format!("PNG24:{}", shot.display()),
+            &format!("PNG24:{}", path.display()),
         ],
     );
-    // Rendered at the window's own size: what the viewer would draw there.
-    let (width, height, window_rgb) = read_png(&shot);
-    let expected = dir.join(format!("{step}-render.png"));
+    read_png(path)
+}
+
+/// `kh render` at `size`: the picture and where it was written.
+fn render(
+    kh: &Path,
+    slide: &Path,
+    size: (u32, u32),
+    view_args: &[String],
+    path: &Path,
+) -> (u32, u32, Vec<u8>, std::path::PathBuf) {
     let out = Command::new(kh)
         .arg("render")
         .arg(slide)
         .args([
             "--width",
-            &width.to_string(),
+            &size.0.to_string(),
             "--height",
-            &height.to_string(),
+            &size.1.to_string(),
         ])
-        .arg(format!("--center-x={}", view.center_slide[0]))
-        .arg(format!("--center-y={}", view.center_slide[1]))
-        .arg(format!("--zoom={}", view.zoom))
-        .arg(format!("--rotation={}", view.rotation_degrees))
+        .args(view_args)
         .arg("--out")
-        .arg(&expected)
+        .arg(path)
         .output()
         .expect("kh render");
     assert!(
@@ -131,14 +222,30 @@ pub fn assert_window_shows(
         "kh render: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (rw, rh, render) = read_png(&expected);
-    assert_eq!((rw, rh), (width, height), "{step}: render size");
+    let (w, h, rgb) = read_png(path);
+    assert_eq!((w, h), size, "render size");
+    (w, h, rgb, path.to_path_buf())
+}
+
+/// Mean and largest difference over the part of the window no overlay
+/// covers: the same picture up to GPU rounding, or why not.
+fn compare(
+    window: &Picture,
+    render: &(u32, u32, Vec<u8>, std::path::PathBuf),
+) -> Result<(), String> {
+    let (width, height, window_rgb) = window;
+    if (*width, *height) != (render.0, render.1) {
+        return Err(format!(
+            "the window is {width}x{height}, the render {}x{}",
+            render.0, render.1
+        ));
+    }
     let (mut sum, mut n, mut worst) = (0u64, 0u64, 0u8);
     for y in height / 4..height * 3 / 4 {
         for xx in width / 8..width * 5 / 8 {
             let i = ((y * width + xx) * 3) as usize;
             for c in 0..3 {
-                let d = window_rgb[i + c].abs_diff(render[i + c]);
+                let d = window_rgb[i + c].abs_diff(render.2[i + c]);
                 sum += u64::from(d);
                 worst = worst.max(d);
                 n += 1;
@@ -146,12 +253,11 @@ pub fn assert_window_shows(
         }
     }
     let mean = sum as f64 / n as f64;
-    assert!(
-        mean < 1.0 && worst <= 8,
-        "{step}: the window differs from kh render of {view:?}: mean {mean:.2}, largest {worst} (see {} and {})",
-        shot.display(),
-        expected.display()
-    );
+    if mean < 1.0 && worst <= 8 {
+        Ok(())
+    } else {
+        Err(format!("mean {mean:.2}, largest {worst}"))
+    }
 }
 
 /// The environment a child needs to open windows on `x`.

@@ -1,0 +1,293 @@
+//! The Debian package as IT deploys it: its control data names the packages
+//! its binaries link against, dpkg installs it on this machine, and the
+//! installed application starts from /usr/bin on its own demo case, with no
+//! paths from this checkout: the console's page becomes interactive, and the
+//! viewer (the package's /usr/bin/kh) shows the packaged demo slide exactly
+//! as `kh render` draws it. The package is removed again at the end.
+//!
+//! Ignored by plain `cargo test`: it needs root and the package from
+//! `cargo xtask package --debug`, which `cargo xtask test` builds before
+//! running it.
+
+use kh_testkit::x11::{Xvfb, wait_until_window_shows_fit};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(120);
+const APP: &str = env!("CARGO_BIN_EXE_kakehashi");
+/// The console's header colour (`--ink` in ui/public/style.css).
+const INK: [u8; 3] = [0x1d, 0x35, 0x57];
+
+fn the_package() -> PathBuf {
+    if let Some(deb) = std::env::var_os("KH_DEB") {
+        return PathBuf::from(deb);
+    }
+    let dir = Path::new(APP).with_file_name("bundle").join("deb");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask package --debug`)", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .unwrap_or_else(|| panic!("no .deb in {} (cargo xtask package --debug)", dir.display()))
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The Debian package that owns a shared library, found through the
+/// dynamic loader's own search (not through dpkg-shlibdeps, which made the
+/// package's list).
+fn package_owning(library: &str) -> String {
+    let path = run("ldconfig", &["-p"])
+        .lines()
+        .find_map(|l| {
+            let (name, path) = l.trim().split_once(" => ")?;
+            (name.split(' ').next() == Some(library)).then(|| path.to_owned())
+        })
+        .unwrap_or_else(|| panic!("{library} is not known to ldconfig"));
+    let real = std::fs::canonicalize(&path).expect("library path");
+    // Debian's merged /usr: dpkg may have recorded /lib/... for /usr/lib/...
+    let candidates = [
+        real.display().to_string(),
+        real.display().to_string().replacen("/usr/lib/", "/lib/", 1),
+        path.clone(),
+    ];
+    for candidate in candidates {
+        if let Ok(out) = Command::new("dpkg").args(["-S", &candidate]).output()
+            && out.status.success()
+        {
+            let said = String::from_utf8_lossy(&out.stdout);
+            let package = said.split(':').next().unwrap_or_default().trim();
+            return package.to_owned();
+        }
+    }
+    panic!("no package owns {library} ({path})")
+}
+
+fn needed_libraries(binary: &Path) -> Vec<String> {
+    run("readelf", &["-d", &binary.display().to_string()])
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_owned()))
+        .collect()
+}
+
+/// Removes the package when the test ends, passed or not.
+struct Installed(String);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", &self.0]).output();
+    }
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs root and `cargo xtask package --debug`; cargo xtask test runs it"]
+fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
+    assert_eq!(
+        run("id", &["-u"]).trim(),
+        "0",
+        "installing a package needs root"
+    );
+    let deb = the_package();
+    let deb_arg = deb.display().to_string();
+    let field = |name: &str| run("dpkg-deb", &["--field", &deb_arg, name]);
+    let name = field("Package").trim().to_owned();
+    let depends: Vec<String> = field("Depends")
+        .split(',')
+        .map(|d| d.split_whitespace().next().unwrap_or_default().to_owned())
+        .collect();
+    let contents = run("dpkg-deb", &["--contents", &deb_arg]);
+    let files: Vec<&str> = contents
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|p| p.trim_start_matches("./"))
+        .collect();
+    for path in [
+        "usr/bin/kakehashi",
+        "usr/bin/kh",
+        "usr/lib/Kakehashi/demo/cmu_small_region.svs",
+        "usr/share/applications/Kakehashi.desktop",
+    ] {
+        assert!(
+            files.contains(&path),
+            "{path} is not in the package:\n{contents}"
+        );
+    }
+
+    // Every library the two programs link against comes from a package the
+    // .deb depends on; so do the ones the viewer opens at run time.
+    let app_dir = Path::new(APP).parent().expect("target dir");
+    for binary in [app_dir.join("kakehashi"), app_dir.join("kh")] {
+        for library in needed_libraries(&binary) {
+            let owner = package_owning(&library);
+            assert!(
+                depends.iter().any(|d| d == &owner),
+                "{} needs {library} from {owner}, which the package does not depend on: {depends:?}",
+                binary.display()
+            );
+        }
+    }
+    for dlopened in ["libvulkan1", "libwebkit2gtk-4.1-0", "libxkbcommon-x11-0"] {
+        assert!(
+            depends.iter().any(|d| d == dlopened),
+            "no dependency on {dlopened}: {depends:?}"
+        );
+    }
+
+    run("dpkg", &["--install", &deb_arg]);
+    let _installed = Installed(name.clone());
+    let status = run("dpkg-query", &["--show", "--showformat=${Status}", &name]);
+    assert_eq!(status, "install ok installed");
+
+    // The installed programs only: a cleared environment, a private home
+    // (settings, case database) and no pointers into this checkout.
+    let home = tempfile::tempdir().expect("home");
+    let x = Xvfb::start();
+    let installed_app = |extra: &[&str]| {
+        let mut command = Command::new("/usr/bin/kakehashi");
+        command
+            .args(extra)
+            .env_clear()
+            .envs(kh_testkit::x11::display_env(&x))
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", home.path())
+            .env("KAKEHASHI_SYSTEM_CONFIG", home.path().join("system.toml"));
+        command
+    };
+
+    // The page loads from the installed binary and answers (it calls back
+    // when interactive; this mode then prints the time and exits).
+    let out = installed_app(&[])
+        .env("KAKEHASHI_EXIT_WHEN_READY", "1")
+        .output()
+        .expect("the installed kakehashi");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("start_to_interactive_ms"),
+        "the installed console did not become interactive: {}\n{}",
+        said,
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The demo case opened: the console window, and the installed viewer
+    // showing the packaged slide.
+    let log = home.path().join("app.log");
+    let log_file = std::fs::File::create(&log).expect("log");
+    let app = Running(
+        installed_app(&["--open-demo"])
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .spawn()
+            .expect("the installed kakehashi"),
+    );
+    // GTK also names an unmapped leader window after the title: only a
+    // visible one can be photographed.
+    let search = |title: &str| {
+        x.run(
+            "timeout",
+            &[
+                "120",
+                "xdotool",
+                "search",
+                "--sync",
+                "--onlyvisible",
+                "--name",
+                title,
+            ],
+        )
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            panic!(
+                "no window {title}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+    };
+    let console = search("^Kakehashi$");
+    let viewer = search("cmu_small_region.svs");
+    let viewer_pid = x.run("xdotool", &["getwindowpid", &viewer]);
+    let viewer_exe = std::fs::read_link(format!("/proc/{}/exe", viewer_pid.trim()))
+        .expect("the viewer's executable");
+    assert_eq!(viewer_exe, Path::new("/usr/bin/kh"), "the package's viewer");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("installer");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    wait_until_window_shows_fit(
+        &x,
+        &app_dir.join("kh"),
+        &viewer,
+        Path::new("/usr/lib/Kakehashi/demo/cmu_small_region.svs"),
+        &shots,
+        "installed-viewer",
+        WAIT,
+    );
+    // The console's page is drawn: with no window manager both windows sit
+    // at the origin, so the viewer moves aside first (until the console
+    // repaints, the screen there still holds the viewer's picture). The
+    // page has the style sheet's ink-blue header band over a light body.
+    x.run("xdotool", &["windowmove", &viewer, "1280", "0"]);
+    let console_shot = shots.join("installed-console.png");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        x.run(
+            "import",
+            &[
+                "-window",
+                &console,
+                "-depth",
+                "8",
+                &format!("PNG24:{}", console_shot.display()),
+            ],
+        );
+        let (width, height, rgb) = kh_testkit::x11::read_png(&console_shot);
+        let pixel = |x: u32, y: u32| {
+            let i = ((y * width + x) * 3) as usize;
+            [rgb[i], rgb[i + 1], rgb[i + 2]]
+        };
+        let band: Vec<[u8; 3]> = (4..24)
+            .flat_map(|y| (300..width.min(1000)).map(move |x| (x, y)))
+            .map(|(x, y)| pixel(x, y))
+            .collect();
+        let ink = band.iter().filter(|p| **p == INK).count();
+        let body: Vec<[u8; 3]> = (height / 4..height * 3 / 4)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .map(|(x, y)| pixel(x, y))
+            .collect();
+        let light = body.iter().filter(|p| p.iter().all(|&c| c > 200)).count();
+        if ink * 10 > band.len() * 8 && light * 2 > body.len() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the console page is not drawn ({ink} of {} header pixels ink, {light} of {} body pixels light): {}",
+            band.len(),
+            body.len(),
+            console_shot.display()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(app);
+}
