@@ -367,7 +367,7 @@ fn demo() -> Result<()> {
     venv()?;
     ui()?;
     let slide = demo_slide()?;
-    run(cargo().args(["build", "--release", "-p", "kh-cli", "-p", "kakehashi"]))?;
+    release_build()?;
     let kh = root().join("target/release/kh");
     let out = root().join("target/demo");
     println!("\n== kh slide info {}", slide.display());
@@ -443,16 +443,12 @@ fn workstation(slide: &Path) -> Result<()> {
         .env("KAKEHASHI_SYSTEM_CONFIG", out.join("system-config.toml"))
         .env("KAKEHASHI_USER_CONFIG", out.join("user-settings.toml"))
         .env("KAKEHASHI_CASES_DATABASE", out.join("cases.sqlite"));
-    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+    let xvfb = Display::open()?;
+    let Some(display) = xvfb.name.clone() else {
         println!("\n== the Kakehashi workstation on the demo case (close it to finish)");
         return run(&mut command);
-    }
-    apt(&["xvfb", "xdotool", "imagemagick"])?;
-    let display = ":93";
-    let mut xvfb = Command::new("Xvfb")
-        .args([display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
-        .spawn()
-        .context("Xvfb")?;
+    };
+    let display = display.as_str();
     let runtime = out.join("runtime");
     std::fs::create_dir_all(&runtime)?;
     let mut child = command
@@ -518,8 +514,7 @@ fn workstation(slide: &Path) -> Result<()> {
     })();
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
-    let _ = xvfb.kill();
-    let _ = xvfb.wait();
+    drop(xvfb);
     result?;
     println!(
         "\n== the workstation on the demo case (console + viewer) -> {}",
@@ -541,6 +536,21 @@ impl Profile {
             Profile::Release => "release",
         }
     }
+}
+
+/// The release programs, with the front end served the production way (as
+/// `tauri build` would): one build for the demo, the package and the bench.
+fn release_build() -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "kh-cli",
+        "-p",
+        "kakehashi",
+        "--features",
+        "kakehashi/custom-protocol",
+    ]))
 }
 
 /// Libraries the viewer opens at run time (dlopen), which dpkg-shlibdeps
@@ -566,16 +576,7 @@ fn package(profile: Profile) -> Result<PathBuf> {
     ui()?;
     let slide = demo_slide()?;
     if profile == Profile::Release {
-        run(cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "kh-cli",
-            "-p",
-            "kakehashi",
-            "--features",
-            "kakehashi/custom-protocol",
-        ]))?;
+        release_build()?;
     }
     let built = root().join("target").join(profile.dir());
     for bin in ["kh", "kakehashi"] {
@@ -655,14 +656,8 @@ fn deb_depends(binaries: &[PathBuf]) -> Result<Vec<String>> {
 
 fn bench() -> Result<()> {
     let fixtures = fixtures()?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "kh-cli",
-        "-p",
-        "kakehashi-signal",
-    ]))?;
+    ui()?;
+    release_build()?;
     run(Command::new(venv_python())
         .arg(root().join("tests/bench/region_bench.py"))
         .arg("--kh")
@@ -693,7 +688,71 @@ fn bench() -> Result<()> {
     run(Command::new(root().join("target/release/kh"))
         .args(["call-bench", "--codec", "h264", "--bulk-seconds", "0"])
         .arg("--json")
-        .arg(bench.join("call_results_h264.json")))
+        .arg(bench.join("call_results_h264.json")))?;
+    // The workstation: a case's slide opened through the console against
+    // the standalone viewer, and the application's start to interactive.
+    let display = Display::open()?;
+    let runtime = bench.join("runtime");
+    std::fs::create_dir_all(&runtime)?;
+    run(display
+        .command(root().join("target/release/kh"))
+        .arg("workstation-bench")
+        .arg(demo_slide()?)
+        .arg("--app")
+        .arg(root().join("target/release/kakehashi"))
+        .arg("--json")
+        .arg(bench.join("workstation_results.json"))
+        .env("XDG_RUNTIME_DIR", &runtime))
+}
+
+/// The desktop's display, or a private Xvfb (stopped on drop) without one.
+struct Display {
+    xvfb: Option<std::process::Child>,
+    name: Option<String>,
+}
+
+impl Display {
+    fn open() -> Result<Display> {
+        if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+            return Ok(Display {
+                xvfb: None,
+                name: None,
+            });
+        }
+        apt(&["xvfb", "xdotool", "imagemagick"])?;
+        let name = ":93".to_owned();
+        let xvfb = Command::new("Xvfb")
+            .args([&name, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
+            .spawn()
+            .context("Xvfb")?;
+        // Xvfb is ready once its socket exists.
+        let socket = Path::new("/tmp/.X11-unix/X93");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !socket.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(Display {
+            xvfb: Some(xvfb),
+            name: Some(name),
+        })
+    }
+
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        if let Some(name) = &self.name {
+            command.env("DISPLAY", name);
+        }
+        command
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(xvfb) = &mut self.xvfb {
+            let _ = xvfb.kill();
+            let _ = xvfb.wait();
+        }
+    }
 }
 
 fn fuzz(seconds: u64) -> Result<()> {

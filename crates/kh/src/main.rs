@@ -7,6 +7,7 @@ mod doctor;
 mod render_bench;
 mod render_cmd;
 mod samples;
+mod workstation_bench;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -44,6 +45,10 @@ enum Command {
     /// reachability, audio devices, cameras, the case database. Exits 1
     /// when a check finds a problem.
     Doctor(doctor::DoctorArgs),
+    /// The workstation's speed targets: a case's slide opened through the
+    /// console against the standalone viewer, and (with --app) the
+    /// application's start to an interactive console.
+    WorkstationBench(workstation_bench::WorkstationBenchArgs),
     /// Open the viewer window (optionally on a slide, driven by a console
     /// listening at --ipc).
     View {
@@ -126,6 +131,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::RenderBench(args) => render_bench::run(args),
         Command::Call(args) => call_cmd::run(args),
         Command::CallBench(args) => call_bench::run(args),
+        Command::WorkstationBench(args) => workstation_bench::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::View {
             file,
