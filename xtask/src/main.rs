@@ -539,7 +539,8 @@ impl Profile {
 }
 
 /// The release programs, with the front end served the production way (as
-/// `tauri build` would): one build for the demo, the package and the bench.
+/// `tauri build` would), and the signalling server the call bench starts:
+/// one build for the demo, the package and the bench.
 fn release_build() -> Result<()> {
     run(cargo().args([
         "build",
@@ -548,6 +549,8 @@ fn release_build() -> Result<()> {
         "kh-cli",
         "-p",
         "kakehashi",
+        "-p",
+        "kakehashi-signal",
         "--features",
         "kakehashi/custom-protocol",
     ]))
