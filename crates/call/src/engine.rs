@@ -181,6 +181,13 @@ pub(crate) struct Shared {
     pub speaker: Option<kh_devices::Speaker>,
     /// Removes the speakers' sound from the microphone's, when both are used.
     pub echo_canceller: Option<Mutex<kh_devices::echo::EchoCanceller>>,
+    /// Muted: the microphone is still drained (so nothing stale is sent
+    /// on unmute) but silence goes out.
+    pub microphone_muted: std::sync::atomic::AtomicBool,
+    /// Camera off: black frames go out (the stream stays negotiated, as a
+    /// browser's disabled track does), so turning it on needs no
+    /// renegotiation.
+    pub camera_off: std::sync::atomic::AtomicBool,
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
     pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
@@ -306,6 +313,8 @@ impl Call {
             microphone,
             speaker,
             echo_canceller,
+            microphone_muted: std::sync::atomic::AtomicBool::new(false),
+            camera_off: std::sync::atomic::AtomicBool::new(false),
             echo_video: Mutex::new(None),
             echo_audio: Mutex::new(Default::default()),
         });
@@ -361,6 +370,26 @@ impl Call {
     pub async fn ping(&self) -> Result<(), CallError> {
         let text = format!(r#"{{"type":"ping","t":{:.3}}}"#, self.shared.elapsed_ms());
         self.send_control(&text).await
+    }
+
+    /// Mute or unmute what we send as audio (microphone or tone).
+    pub fn set_microphone_muted(&self, muted: bool) {
+        self.shared
+            .microphone_muted
+            .store(muted, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(muted, "microphone");
+    }
+
+    /// Turn our video off (black frames) or on again.
+    pub fn set_camera_off(&self, off: bool) {
+        self.shared
+            .camera_off
+            .store(off, std::sync::atomic::Ordering::Relaxed);
+        // The far side's decoder shows the change at the next keyframe.
+        self.shared
+            .keyframe_wanted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(off, "camera");
     }
 
     /// Whether both data channels are open.

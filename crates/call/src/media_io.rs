@@ -446,6 +446,12 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                 return;
             }
         };
+        // Camera off: the same size in black (video-range Y 16, grey chroma).
+        let frame = if shared.camera_off.load(Ordering::Relaxed) {
+            VideoFrame::filled(frame.width, frame.height, 16, 128, 128)
+        } else {
+            frame
+        };
         if (frame.width, frame.height) != (width, height) || encoder.is_none() {
             (width, height) = (frame.width, frame.height);
             encoder = match VideoEncoder::new(EncoderConfig {
@@ -543,6 +549,11 @@ async fn send_audio(shared: Arc<Shared>, track: Arc<TrackLocalStaticSample>) {
             tone.next_frame()
         } else {
             vec![0; FRAME_SAMPLES]
+        };
+        let pcm = if shared.microphone_muted.load(Ordering::Relaxed) {
+            vec![0; FRAME_SAMPLES]
+        } else {
+            pcm
         };
         let packet = match encoder.encode(&pcm) {
             Ok(p) => p,

@@ -1,0 +1,194 @@
+//! The console's call (kh-console's `CallDesk`, what the call panel
+//! drives) against a real signalling server on loopback and a `kh call`
+//! peer that sends back what it receives: the case's room, participants,
+//! the quality indicator from live statistics, mute (the echoed tone
+//! falls silent), camera off (the far side records black), hang up (the
+//! far side sees us leave and ends). A token for another case's room is
+//! refused before anything is sent.
+
+mod call_common;
+
+use call_common::{finish_one, kh_call, server_with, token, ws_url};
+use kakehashi_signal::Role;
+use kh_call::{CallOptions, CallStats, VideoSource};
+use kh_cases::CaseId;
+use kh_console::{CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, case_room};
+use kh_media::y4m::Y4mReader;
+use std::io::BufReader;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Polls `what` until it holds, or fails naming `why` with the last value.
+fn wait_until<T: std::fmt::Debug>(
+    why: &str,
+    mut what: impl FnMut() -> Option<T>,
+    holds: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let value = what();
+        if let Some(v) = value
+            && holds(&v)
+        {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{why}: never happened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn audio(stats: &CallStats) -> (f64, f64) {
+    (
+        stats.audio.rms.unwrap_or(0.0),
+        stats.audio.dominant_hz.unwrap_or(0.0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_calls_the_case_room_mutes_turns_the_camera_off_and_hangs_up() {
+    let server = server_with(|_| {}).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let case = CaseId::new_random();
+    let room = case_room(case);
+    let record = dir.path().join("rec");
+    let far_stats = dir.path().join("far.json");
+    let far = kh_call(
+        &ws_url(&server),
+        &room,
+        Role::Specialist,
+        &far_stats,
+        &[
+            "--echo",
+            "--name",
+            "Dr. Far",
+            "--record",
+            record.to_str().expect("utf-8"),
+        ],
+    );
+
+    let ws = ws_url(&server);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let statuses: Arc<std::sync::Mutex<Vec<CallStatus>>> = Arc::default();
+        let seen = statuses.clone();
+        let desk = CallDesk::new(Arc::new(move |s: &CallStatus| {
+            seen.lock().expect("statuses").push(s.clone())
+        }))
+        .expect("call desk");
+
+        // A token for another case: refused, naming both rooms.
+        let mut settings = kh_settings::Settings::default();
+        settings.signalling.url = ws.clone();
+        let other = JoinRequest {
+            case,
+            token: token("case-someone-else", Role::Presenter),
+            microphone: Some("none".into()),
+            speaker: Some("none".into()),
+            camera: Some("none".into()),
+        };
+        match desk.join(&other, &settings) {
+            Err(CallDeskError::WrongRoom {
+                token_room,
+                case_room,
+            }) => {
+                assert_eq!(token_room, "case-someone-else");
+                assert_eq!(case_room, room);
+            }
+            other => panic!("a token for another room was not refused: {other:?}"),
+        }
+
+        // The case's own room, sending a 330 Hz tone and a small pattern.
+        let mut options = CallOptions::new(&ws, &token(&room, Role::Presenter));
+        options.name = "Island clinic".into();
+        options.tone_hz = Some(330.0);
+        options.video = VideoSource::TestPattern {
+            width: 320,
+            height: 240,
+        };
+        options.fps = 15;
+        options.udp_addrs = vec!["127.0.0.1:0".into()];
+        let joined = desk
+            .join_with(case, options, Labels::default())
+            .expect("join");
+        assert_eq!(joined.room, room);
+        assert!(matches!(
+            desk.join_with(case, CallOptions::new(&ws, "x"), Labels::default()),
+            Err(CallDeskError::Busy(_))
+        ));
+
+        let status = wait_until(
+            "connected, with the far side listed and a quality reading",
+            || desk.status(),
+            |s| {
+                s.state == "connected"
+                    && s.participants.iter().any(|p| p.name == "Dr. Far")
+                    && s.quality.is_some()
+            },
+        );
+        let quality = status.quality.expect("quality");
+        assert!(
+            quality.rtt_ms.is_some_and(|rtt| rtt < 1000.0),
+            "loopback has a round trip: {quality:?}"
+        );
+
+        // The far side sends our tone back: we hear 330 Hz...
+        wait_until(
+            "our tone echoed back",
+            || desk.stats(),
+            |s| {
+                let (rms, hz) = audio(s);
+                rms > 300.0 && (hz - 330.0).abs() < 15.0
+            },
+        );
+        // ...until we mute: then silence comes back.
+        desk.set_muted(true).expect("mute");
+        wait_until("silence after mute", || desk.stats(), |s| audio(s).0 < 30.0);
+        assert!(desk.status().is_some_and(|s| s.muted));
+
+        // Camera off: black frames from here on.
+        desk.set_camera_on(false).expect("camera off");
+        let sent_then = desk.stats().map_or(0, |s| s.video_out.frames_encoded);
+        wait_until(
+            "a second of frames after the camera went off",
+            || desk.stats(),
+            |s| s.video_out.frames_encoded >= sent_then + 20,
+        );
+
+        let ended = desk.hang_up().expect("hang up");
+        assert_eq!(ended.state, "ended");
+        assert!(matches!(desk.set_muted(false), Err(CallDeskError::NoCall)));
+        let statuses = statuses.lock().expect("statuses");
+        assert!(
+            statuses.iter().any(|s| s.state == "connecting")
+                && statuses.last().is_some_and(|s| s.state == "ended"),
+            "every change reached the page: {:?}",
+            statuses
+                .iter()
+                .map(|s| s.state.as_str())
+                .collect::<Vec<_>>()
+        );
+    })
+    .await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+
+    // The far side saw us leave and ended by itself.
+    finish_one(far, &far_stats).await;
+    // What it received: the pattern first, black at the end.
+    let file = std::fs::File::open(record.join("received-320x240.y4m")).expect("recording");
+    let mut reader = Y4mReader::new(BufReader::new(file)).expect("y4m");
+    let mut frames = Vec::new();
+    while let Some(frame) = reader.next_frame().expect("frame") {
+        frames.push(frame);
+    }
+    let black = |f: &kh_media::VideoFrame| f.luma().iter().all(|&y| y.abs_diff(16) <= 4);
+    assert!(frames.len() > 30, "{} frames recorded", frames.len());
+    assert!(!black(&frames[5]), "the pattern arrived first");
+    assert!(
+        black(frames.last().expect("a frame")),
+        "the camera went off: black at the end"
+    );
+    server.shutdown().await;
+}
