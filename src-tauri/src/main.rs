@@ -6,8 +6,8 @@
 
 use kh_cases::{AttachmentKind, Case, CaseDetails, CaseId, CaseStatus, CaseSummary, WorklistQuery};
 use kh_console::{
-    CaseDesk, CasePage, SettingsPage, SupervisorOptions, ViewerCommand, ViewerStatus,
-    ViewerSupervisor,
+    CallDesk, CallStatus, CaseDesk, CasePage, JoinRequest, SettingsPage, SupervisorOptions,
+    ViewerCommand, ViewerStatus, ViewerSupervisor,
 };
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use tauri::{Emitter, Manager};
 
 struct Console {
     desk: CaseDesk,
+    calls: CallDesk,
     viewer: Mutex<Option<ViewerSupervisor>>,
     /// The case the page opens when it loads (`--open-demo`), once.
     startup_case: Mutex<Option<CaseId>>,
@@ -141,6 +142,62 @@ fn set_setting(
     said(console.desk.set_setting(&key, &value))
 }
 
+/// Off the main thread: joining waits for the signalling server.
+#[tauri::command(async)]
+fn join_call(console: tauri::State<'_, Console>, request: JoinRequest) -> Answer<CallStatus> {
+    said(console.calls.join(&request, &console.desk.settings()))
+}
+
+#[tauri::command(async)]
+fn hang_up(console: tauri::State<'_, Console>) -> Answer<CallStatus> {
+    said(console.calls.hang_up())
+}
+
+#[tauri::command]
+fn set_muted(console: tauri::State<'_, Console>, muted: bool) -> Answer<()> {
+    said(console.calls.set_muted(muted))
+}
+
+#[tauri::command]
+fn set_camera(console: tauri::State<'_, Console>, on: bool) -> Answer<()> {
+    said(console.calls.set_camera_on(on))
+}
+
+#[tauri::command]
+fn call_status(console: tauri::State<'_, Console>) -> Option<CallStatus> {
+    console.calls.status()
+}
+
+/// Audio devices for the call panel's pickers.
+#[derive(serde::Serialize)]
+struct AudioDevices {
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    /// What the settings choose.
+    input: String,
+    output: String,
+}
+
+#[tauri::command]
+fn audio_devices(console: tauri::State<'_, Console>) -> AudioDevices {
+    let devices = kh_devices::devices();
+    let settings = console.desk.settings();
+    AudioDevices {
+        inputs: devices
+            .iter()
+            .filter(|d| d.input)
+            .map(|d| d.name.clone())
+            .collect(),
+        outputs: devices
+            .iter()
+            .filter(|d| d.output)
+            .map(|d| d.name.clone())
+            .collect(),
+        input: settings.devices.audio_in,
+        output: settings.devices.audio_out,
+    }
+}
+
 /// `kh` (whose `kh view` is the viewer) beside this executable, as the
 /// package installs them, unless `KAKEHASHI_VIEWER` names another.
 fn viewer_program() -> PathBuf {
@@ -232,10 +289,19 @@ fn run() -> anyhow::Result<()> {
     } else {
         None
     };
+    // Call status goes to the page as "call" events once the app exists.
+    let app_handle: std::sync::Arc<std::sync::OnceLock<tauri::AppHandle>> = Default::default();
+    let handle_for_calls = app_handle.clone();
+    let calls = CallDesk::new(std::sync::Arc::new(move |status: &CallStatus| {
+        if let Some(app) = handle_for_calls.get() {
+            let _ = app.emit("call", status);
+        }
+    }))?;
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(Console {
             desk,
+            calls,
             viewer: Mutex::new(None),
             startup_case: Mutex::new(startup.as_ref().map(|(id, _)| *id)),
         })
@@ -255,8 +321,15 @@ fn run() -> anyhow::Result<()> {
             page_ready,
             settings_page,
             set_setting,
+            join_call,
+            hang_up,
+            set_muted,
+            set_camera,
+            call_status,
+            audio_devices,
         ])
         .setup(move |app| {
+            let _ = app_handle.set(app.handle().clone());
             let viewer = start_viewer(app.handle(), backend);
             if let (Some(viewer), Some((_, slide))) = (&viewer, &startup) {
                 // Remembered now, sent as soon as the viewer connects.
@@ -267,10 +340,13 @@ fn run() -> anyhow::Result<()> {
         })
         .build(context)?;
     app.run(|app, event| {
-        if let tauri::RunEvent::Exit = event
-            && let Some(viewer) = app.state::<Console>().viewer.lock().take()
-        {
-            viewer.shutdown(Duration::from_secs(3));
+        if let tauri::RunEvent::Exit = event {
+            let console = app.state::<Console>();
+            // Leave the room rather than vanish from it.
+            let _ = console.calls.hang_up();
+            if let Some(viewer) = console.viewer.lock().take() {
+                viewer.shutdown(Duration::from_secs(3));
+            }
         }
     });
     Ok(())

@@ -103,6 +103,68 @@ fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path) -> (Driver, u16) {
     (Driver(child), port)
 }
 
+const SIGNAL_SECRET: &str = "the console test's signalling secret, 32+ bytes";
+
+/// A signalling server on loopback, on a runtime of its own (the test is
+/// not async); its ws:// URL.
+fn signalling_server() -> (tokio::runtime::Runtime, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime
+        .block_on(kakehashi_signal::Server::start(
+            kakehashi_signal::Config::loopback(
+                "127.0.0.1:0".parse().expect("addr"),
+                SIGNAL_SECRET.into(),
+            ),
+        ))
+        .expect("signalling server");
+    let url = format!("ws://{}/ws", server.addr);
+    // The server runs on the runtime's workers until the runtime drops.
+    std::mem::forget(server);
+    (runtime, url)
+}
+
+/// A token for the case's room, as the hospital's token API issues them.
+fn room_token(case: &str, role: kakehashi_signal::Role) -> String {
+    kakehashi_signal::TokenKey::new(SIGNAL_SECRET.as_bytes())
+        .issue(
+            &format!("case-{case}"),
+            role,
+            600,
+            kakehashi_signal::token::unix_now(),
+        )
+        .expect("token")
+}
+
+/// The far side's `kh call`, killed if the test fails first.
+struct Far(Child);
+
+impl Far {
+    /// It ends once we leave the room.
+    fn ends_by_itself(mut self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.0.try_wait().expect("wait") {
+                Some(status) => {
+                    assert!(status.success(), "the far side's kh call: {status}");
+                    return;
+                }
+                None => assert!(
+                    Instant::now() < deadline,
+                    "the far side did not see us leave"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Far {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn viewer_window(x: &Xvfb, slide_name: &str) -> String {
     x.run("xdotool", &["search", "--sync", "--name", slide_name])
         .lines()
@@ -126,6 +188,13 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     let slide = kh_testkit::fixtures_dir().join("real/cmu_small_region.svs");
     let log = dir.path().join("app.log");
     let x = Xvfb::start();
+    // The hospital's signalling server, as IT's managed config names it.
+    let (_signalling, signal_url) = signalling_server();
+    std::fs::write(
+        dir.path().join("system.toml"),
+        format!("[signalling]\nurl = \"{signal_url}\"\n"),
+    )
+    .expect("system config");
     let (driver, port) = start_driver(&x, dir.path(), &log);
     let app = Session::start(port, Path::new(APP));
 
@@ -194,6 +263,59 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     assert_ne!(status["pid"].as_u64().map(|p| p.to_string()), Some(pid));
     assert_eq!(view_of(&status), view);
     viewer_shows(view, "restarted");
+
+    // A consultation call from the case page: the hospital's server (set in
+    // the managed config), a room token pasted in, a specialist's peer that
+    // sends back what it gets. No audio devices here, and no camera.
+    let token = room_token(&id, kakehashi_signal::Role::Presenter);
+    let far = Far(Command::new(kh())
+        .args([
+            "call",
+            "--server",
+            &signal_url,
+            "--room",
+            &format!("case-{id}"),
+        ])
+        .args([
+            "--token",
+            &room_token(&id, kakehashi_signal::Role::Specialist),
+            "--echo",
+            "--name",
+            "Dr. Far",
+        ])
+        .args(["--bind", "127.0.0.1", "--send", "none"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("kh call"));
+    app.script(
+        "for (const id of ['call-microphone', 'call-speaker', 'call-camera']) \
+         document.getElementById(id).value = 'none';",
+        json!([]),
+    );
+    app.find("#call-token", WAIT).type_text(&token);
+    app.find("#join-call", WAIT).click();
+    let text_of = |css: &str| format!("return document.querySelector('{css}').textContent;");
+    app.wait_for("in call", &text_of("#call-state"), WAIT, |v| v == "In call");
+    app.wait_for(
+        "the far side listed",
+        &text_of("#call-participants"),
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.contains("Dr. Far")),
+    );
+    app.wait_for("a quality reading", &text_of("#call-quality"), WAIT, |v| {
+        v.as_str()
+            .is_some_and(|t| t.contains("connection") && t.contains("ms"))
+    });
+    app.find("#call-mute", WAIT).click();
+    app.wait_for("muted", &text_of("#call-mute"), WAIT, |v| v == "Unmute");
+    app.find("#hang-up", WAIT).click();
+    app.wait_for(
+        "the join form back",
+        "return document.querySelector('#call-join').hidden;",
+        WAIT,
+        |v| v == false,
+    );
+    far.ends_by_itself();
 
     // An edit saved, then another typed but not saved when the app dies.
     let question = app.find("#question", WAIT);

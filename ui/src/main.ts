@@ -4,6 +4,13 @@
 import {
   STATUS_LABELS,
   ageFromText,
+  callBanner,
+  callEnded,
+  callStateLabel,
+  caseRoom,
+  qualityLabel,
+  tokenProblem,
+  type CallStatus,
   canWriteReport,
   detailsProblems,
   formatBytes,
@@ -118,6 +125,7 @@ function showCase(page: CasePage): void {
   const { case: c } = page;
   byId("case").hidden = false;
   byId("case-title").textContent = c.details.patient.name || c.details.patient.id || "Case";
+  byId("call-room").textContent = caseRoom(c.id);
   const badge = byId("case-status");
   badge.textContent = STATUS_LABELS[c.status];
   badge.className = `badge ${c.status}`;
@@ -347,6 +355,108 @@ function wire(): void {
   });
 }
 
+/// The call panel from a status snapshot (null: no call).
+function showCall(status: CallStatus | null): void {
+  const ended = callEnded(status);
+  byId("call-join").hidden = !ended;
+  byId("call-live").hidden = ended;
+  const banner = callBanner(status);
+  const bannerElement = byId("call-banner");
+  bannerElement.hidden = banner === null;
+  bannerElement.textContent = banner?.text ?? "";
+  bannerElement.classList.toggle("problem", banner?.problem ?? false);
+  if (!status) return;
+  byId("call-state").textContent = callStateLabel(status.state);
+  const quality = byId("call-quality");
+  quality.textContent = qualityLabel(status.quality);
+  quality.className = status.quality?.level ?? "";
+  const list = byId("call-participants");
+  list.replaceChildren(
+    ...status.participants.map((p) => {
+      const item = document.createElement("li");
+      item.textContent = p.name;
+      return item;
+    }),
+  );
+  byId("call-mute").textContent = status.muted ? "Unmute" : "Mute";
+  byId("call-camera-toggle").textContent = status.camera_on ? "Turn camera off" : "Turn camera on";
+}
+
+let callNow: CallStatus | null = null;
+
+async function fillDevicePickers(): Promise<void> {
+  const devices = await call<{ inputs: string[]; outputs: string[]; input: string; output: string }>(
+    "audio_devices",
+  );
+  if (!devices) return;
+  const fill = (id: string, names: string[], chosen: string) => {
+    const select = byId<HTMLSelectElement>(id);
+    const options = ["default", ...names.filter((n) => n !== "default"), "none"];
+    select.replaceChildren(
+      ...options.map((name) => {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = name === "none" ? "None" : name === "default" ? "System default" : name;
+        return option;
+      }),
+    );
+    select.value = options.includes(chosen) ? chosen : "default";
+  };
+  fill("call-microphone", devices.inputs, devices.input);
+  fill("call-speaker", devices.outputs, devices.output);
+}
+
+function wireCall(): void {
+  byId("call-join").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    const token = input("call-token").value;
+    const problem = tokenProblem(token);
+    if (problem) {
+      say(problem, true);
+      return;
+    }
+    say("Joining the call…");
+    const joined = await call<CallStatus>("join_call", {
+      request: {
+        case: current.case.id,
+        token: token.trim(),
+        microphone: byId<HTMLSelectElement>("call-microphone").value,
+        speaker: byId<HTMLSelectElement>("call-speaker").value,
+        camera: byId<HTMLSelectElement>("call-camera").value,
+      },
+    });
+    if (joined) {
+      callNow = joined;
+      showCall(joined);
+      say(`Joined ${joined.room}`);
+    }
+  });
+  byId("call-mute").addEventListener("click", () => {
+    if (callNow) void call<null>("set_muted", { muted: !callNow.muted });
+  });
+  byId("call-camera-toggle").addEventListener("click", () => {
+    if (callNow) void call<null>("set_camera", { on: !callNow.camera_on });
+  });
+  byId("hang-up").addEventListener("click", async () => {
+    const ended = await call<CallStatus>("hang_up");
+    if (ended) {
+      callNow = ended;
+      showCall(ended);
+      say("Call ended");
+    }
+  });
+  void tauri.event.listen<CallStatus>("call", (e) => {
+    callNow = e.payload;
+    showCall(e.payload);
+  });
+  void call<CallStatus | null>("call_status").then((status) => {
+    callNow = status ?? null;
+    showCall(callNow);
+  });
+  void fillDevicePickers();
+}
+
 function showViewerLine(line: { text: string; problem: boolean }): void {
   const element = byId("viewer-line");
   element.textContent = line.text;
@@ -354,6 +464,7 @@ function showViewerLine(line: { text: string; problem: boolean }): void {
 }
 
 wire();
+wireCall();
 // Interactive once the first worklist is on screen.
 void refreshWorklist().then(() => call<null>("page_ready"));
 void call<string | null>("take_startup_case").then((id) => {

@@ -3,6 +3,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ageFromText,
+  callBanner,
+  callEnded,
+  callStateLabel,
+  caseRoom,
+  qualityLabel,
+  tokenProblem,
+  type CallStatus,
   canWriteReport,
   detailsProblems,
   formatBytes,
@@ -110,4 +117,60 @@ test("the status line at load time comes from the supervisor's snapshot", () => 
   assert.equal(viewerStatusLine({ ...base, connected: false }).text, "Viewer starting…");
   assert.equal(viewerStatusLine({ ...base, gave_up: "no GPU" }).problem, true);
   assert.equal(viewerStatusLine(null).problem, true);
+});
+
+const inCall = (state: string, extra: Partial<CallStatus> = {}): CallStatus => ({
+  case: "c1",
+  room: "case-c1",
+  state,
+  participants: [],
+  muted: false,
+  camera_on: true,
+  microphone: "default",
+  speaker: "default",
+  camera: "test-pattern",
+  quality: null,
+  problem: null,
+  ...extra,
+});
+
+test("the call banner shows only when the connection is lost or failed", () => {
+  assert.equal(callBanner(null), null);
+  assert.equal(callBanner(inCall("connected")), null);
+  assert.equal(callBanner(inCall("waiting")), null);
+  const lost = callBanner(inCall("reconnecting"));
+  assert.ok(lost?.problem && lost.text.includes("reconnecting"));
+  const failed = callBanner(inCall("failed", { problem: "the connection failed" }));
+  assert.deepEqual(failed, { text: "the connection failed", problem: true });
+});
+
+test("a call that failed or ended can be joined again; one in progress cannot", () => {
+  assert.ok(callEnded(null));
+  assert.ok(callEnded(inCall("ended")));
+  assert.ok(callEnded(inCall("failed")));
+  assert.ok(!callEnded(inCall("reconnecting")));
+  assert.ok(!callEnded(inCall("joining")));
+  assert.equal(callStateLabel("connected"), "In call");
+});
+
+test("the quality indicator says the level and the figures behind it", () => {
+  assert.equal(qualityLabel(null), "");
+  const label = qualityLabel({
+    level: "fair",
+    rtt_ms: 212.4,
+    loss_percent: 2.5,
+    jitter_ms: 4,
+    bitrate_in_kbps: 1480.6,
+    bitrate_out_kbps: 1500,
+    video_in_fps: 30,
+  });
+  assert.equal(label, "Fair connection · 212 ms · 2.5 % loss · 1481 kbit/s in");
+});
+
+test("room tokens are checked for shape before they are sent", () => {
+  assert.match(tokenProblem("  ") ?? "", /Paste/);
+  assert.match(tokenProblem("abc") ?? "", /not a room token/);
+  assert.match(tokenProblem("v1..sig") ?? "", /not a room token/);
+  assert.equal(tokenProblem(" v1.eyJ9.c2ln "), null);
+  assert.equal(caseRoom("42"), "case-42");
 });

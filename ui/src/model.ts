@@ -288,3 +288,90 @@ export function viewerStatusLine(status: ViewerStatus | null): { text: string; p
   if (status.slide) return { text: `Showing ${baseName(status.slide)}`, problem: false };
   return { text: `Viewer ready (pid ${status.pid ?? "?"})`, problem: false };
 }
+
+export type QualityLevel = "good" | "fair" | "poor";
+
+export interface CallQuality {
+  level: QualityLevel;
+  rtt_ms: number | null;
+  loss_percent: number;
+  jitter_ms: number | null;
+  bitrate_in_kbps: number;
+  bitrate_out_kbps: number;
+  video_in_fps: number;
+}
+
+export interface CallStatus {
+  case: string;
+  room: string;
+  state: string;
+  participants: { peer_id: string; name: string }[];
+  muted: boolean;
+  camera_on: boolean;
+  microphone: string;
+  speaker: string;
+  camera: string;
+  quality: CallQuality | null;
+  problem: string | null;
+}
+
+const CALL_STATES: Record<string, string> = {
+  joining: "Joining…",
+  waiting: "Waiting for the other site",
+  connecting: "Connecting…",
+  connected: "In call",
+  reconnecting: "Reconnecting…",
+  failed: "Call failed",
+  closed: "Call ended",
+  ended: "Call ended",
+};
+
+export function callStateLabel(state: string): string {
+  return CALL_STATES[state] ?? state;
+}
+
+/// Whether the call is over (the panel offers to join again).
+export function callEnded(status: CallStatus | null): boolean {
+  return !status || ["failed", "closed", "ended"].includes(status.state);
+}
+
+/// The banner over the call panel: the connection is being restored, or
+/// was lost for good; null while all is well.
+export function callBanner(status: CallStatus | null): { text: string; problem: boolean } | null {
+  if (!status) return null;
+  if (status.state === "reconnecting") {
+    return { text: "Connection lost — reconnecting… (media resumes by itself)", problem: true };
+  }
+  if (status.state === "failed") {
+    return { text: status.problem ?? "The call failed.", problem: true };
+  }
+  return null;
+}
+
+/// The quality indicator's words: level, then the figures behind it.
+export function qualityLabel(quality: CallQuality | null): string {
+  if (!quality) return "";
+  const level = { good: "Good", fair: "Fair", poor: "Poor" }[quality.level];
+  const parts = [`${level} connection`];
+  if (quality.rtt_ms !== null) parts.push(`${Math.round(quality.rtt_ms)} ms`);
+  parts.push(`${quality.loss_percent.toFixed(1)} % loss`);
+  parts.push(`${Math.round(quality.bitrate_in_kbps)} kbit/s in`);
+  return parts.join(" · ");
+}
+
+/// The room a case's call happens in (kh-console's `case_room`).
+export function caseRoom(caseId: string): string {
+  return `case-${caseId}`;
+}
+
+/// What is wrong with a room token before it is sent, or null: tokens are
+/// `v1.<claims>.<signature>`.
+export function tokenProblem(token: string): string | null {
+  const trimmed = token.trim();
+  if (trimmed === "") return "Paste the room token from the hospital.";
+  const parts = trimmed.split(".");
+  if (parts.length !== 3 || parts[0] !== "v1" || parts.some((p) => p === "")) {
+    return "That is not a room token (expected v1.…).";
+  }
+  return null;
+}

@@ -163,6 +163,11 @@ impl CaseDesk {
         Ok(found.path)
     }
 
+    /// The settings in force now (the user may have changed some).
+    pub fn settings(&self) -> kh_settings::Settings {
+        self.settings.lock().settings.clone()
+    }
+
     pub fn settings_page(&self) -> SettingsPage {
         let settings = self.settings.lock();
         SettingsPage {
