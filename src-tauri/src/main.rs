@@ -206,7 +206,10 @@ fn viewer_program() -> PathBuf {
     }
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("kh")))
+        .and_then(|exe| {
+            exe.parent()
+                .map(|dir| dir.join(format!("kh{}", std::env::consts::EXE_SUFFIX)))
+        })
         .filter(|kh| kh.is_file())
         .unwrap_or_else(|| PathBuf::from("kh"))
 }
