@@ -5,9 +5,10 @@
 //! viewer (the package's /usr/bin/kh) shows the packaged demo slide exactly
 //! as `kh render` draws it. The package is removed again at the end.
 //!
-//! Ignored by plain `cargo test`: it needs root and the package from
-//! `cargo xtask package --debug`, which `cargo xtask test` builds before
-//! running it.
+//! It needs root and the package of the binaries under test, which
+//! `cargo xtask test` builds (`cargo xtask package --debug`) and names in
+//! `KH_DEB` before running the suite. Without `KH_DEB` (a plain
+//! `cargo test`) it says so and checks nothing.
 
 use kh_testkit::x11::{Xvfb, wait_until_window_shows_fit};
 use std::path::{Path, PathBuf};
@@ -19,17 +20,8 @@ const APP: &str = env!("CARGO_BIN_EXE_kakehashi");
 /// The console's header colour (`--ink` in ui/public/style.css).
 const INK: [u8; 3] = [0x1d, 0x35, 0x57];
 
-fn the_package() -> PathBuf {
-    if let Some(deb) = std::env::var_os("KH_DEB") {
-        return PathBuf::from(deb);
-    }
-    let dir = Path::new(APP).with_file_name("bundle").join("deb");
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask package --debug`)", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .unwrap_or_else(|| panic!("no .deb in {} (cargo xtask package --debug)", dir.display()))
+fn the_package() -> Option<PathBuf> {
+    std::env::var_os("KH_DEB").map(PathBuf::from)
 }
 
 fn run(program: &str, args: &[&str]) -> String {
@@ -102,14 +94,16 @@ impl Drop for Running {
 }
 
 #[test]
-#[ignore = "needs root and `cargo xtask package --debug`; cargo xtask test runs it"]
 fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
+    let Some(deb) = the_package() else {
+        eprintln!("no KH_DEB: not checking the installer (cargo xtask test packages and runs it)");
+        return;
+    };
     assert_eq!(
         run("id", &["-u"]).trim(),
         "0",
         "installing a package needs root"
     );
-    let deb = the_package();
     let deb_arg = deb.display().to_string();
     let field = |name: &str| run("dpkg-deb", &["--field", &deb_arg, name]);
     let name = field("Package").trim().to_owned();
