@@ -6,8 +6,8 @@
 
 use kh_cases::{AttachmentKind, Case, CaseDetails, CaseId, CaseStatus, CaseSummary, WorklistQuery};
 use kh_console::{
-    CallDesk, CallStatus, CaseDesk, CasePage, JoinRequest, SettingsPage, SupervisorOptions,
-    ViewerCommand, ViewerStatus, ViewerSupervisor,
+    CallDesk, CallStatus, CaseDesk, CasePage, JoinRequest, RemoteVideoSink, SettingsPage,
+    SupervisorOptions, ViewerCommand, ViewerEvent, ViewerStatus, ViewerSupervisor,
 };
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -198,6 +198,30 @@ fn audio_devices(console: tauri::State<'_, Console>) -> AudioDevices {
     }
 }
 
+/// The call's remote video goes to the viewer process compressed, frame
+/// by frame, as it arrives; the viewer decodes and draws it.
+fn remote_video_to_viewer(
+    app: std::sync::Arc<std::sync::OnceLock<tauri::AppHandle>>,
+) -> RemoteVideoSink {
+    let send = move |message: kh_ipc::ToViewer| {
+        if let Some(app) = app.get()
+            && let Some(viewer) = app.state::<Console>().viewer.lock().as_ref()
+        {
+            viewer.send(&message);
+        }
+    };
+    let send_frame = send.clone();
+    RemoteVideoSink {
+        frame: kh_call::VideoForward(std::sync::Arc::new(move |codec, data| {
+            send_frame(kh_ipc::ToViewer::RemoteVideo {
+                codec: codec.mime().to_owned(),
+                data: data.to_vec(),
+            })
+        })),
+        ended: std::sync::Arc::new(move || send(kh_ipc::ToViewer::RemoteVideoEnded)),
+    }
+}
+
 /// `kh` (whose `kh view` is the viewer) beside this executable, as the
 /// package installs them, unless `KAKEHASHI_VIEWER` names another.
 fn viewer_program() -> PathBuf {
@@ -256,6 +280,11 @@ fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) -> Option<ViewerS
         .name("viewer-events".into())
         .spawn(move || {
             for event in events {
+                if let ViewerEvent::Message(kh_ipc::FromViewer::KeyframeWanted) = event {
+                    // The viewer lost a frame of the call's video.
+                    let _ = app.state::<Console>().calls.request_keyframe();
+                    continue;
+                }
                 let _ = app.emit("viewer", &event);
             }
         })
@@ -295,11 +324,14 @@ fn run() -> anyhow::Result<()> {
     // Call status goes to the page as "call" events once the app exists.
     let app_handle: std::sync::Arc<std::sync::OnceLock<tauri::AppHandle>> = Default::default();
     let handle_for_calls = app_handle.clone();
-    let calls = CallDesk::new(std::sync::Arc::new(move |status: &CallStatus| {
-        if let Some(app) = handle_for_calls.get() {
-            let _ = app.emit("call", status);
-        }
-    }))?;
+    let calls = CallDesk::new(
+        std::sync::Arc::new(move |status: &CallStatus| {
+            if let Some(app) = handle_for_calls.get() {
+                let _ = app.emit("call", status);
+            }
+        }),
+        Some(remote_video_to_viewer(app_handle.clone())),
+    )?;
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(Console {

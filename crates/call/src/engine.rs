@@ -40,6 +40,21 @@ pub enum VideoSource {
     None,
 }
 
+/// Where received video goes when this process should not decode it: each
+/// compressed frame as it was assembled (the console hands them to the
+/// viewer process, which decodes and draws them).
+#[derive(Clone)]
+pub struct VideoForward(pub Arc<ForwardFrame>);
+
+/// Takes one compressed frame and its codec.
+pub type ForwardFrame = dyn Fn(VideoCodec, &[u8]) + Send + Sync;
+
+impl std::fmt::Debug for VideoForward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VideoForward")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CallOptions {
     /// `ws://` or `wss://` URL of the signalling server's `/ws`.
@@ -71,6 +86,8 @@ pub struct CallOptions {
     pub relay_only: bool,
     /// Fill the `bulk` channel as fast as it drains (throughput tests).
     pub bulk_send: bool,
+    /// Hand received video on compressed instead of decoding it here.
+    pub forward_video: Option<VideoForward>,
 }
 
 impl CallOptions {
@@ -95,6 +112,7 @@ impl CallOptions {
             udp_addrs: vec!["0.0.0.0:0".to_owned()],
             relay_only: false,
             bulk_send: false,
+            forward_video: None,
         }
     }
 }
@@ -188,6 +206,9 @@ pub(crate) struct Shared {
     /// browser's disabled track does), so turning it on needs no
     /// renegotiation.
     pub camera_off: std::sync::atomic::AtomicBool,
+    /// Whoever shows our forwarded video lost a frame: ask the far end
+    /// for a keyframe.
+    pub keyframe_for_forward: std::sync::atomic::AtomicBool,
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
     pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
@@ -315,6 +336,7 @@ impl Call {
             echo_canceller,
             microphone_muted: std::sync::atomic::AtomicBool::new(false),
             camera_off: std::sync::atomic::AtomicBool::new(false),
+            keyframe_for_forward: std::sync::atomic::AtomicBool::new(false),
             echo_video: Mutex::new(None),
             echo_audio: Mutex::new(Default::default()),
         });
@@ -390,6 +412,14 @@ impl Call {
             .keyframe_wanted
             .store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(off, "camera");
+    }
+
+    /// Ask the far end for a keyframe (the viewer showing forwarded video
+    /// lost one).
+    pub fn request_keyframe(&self) {
+        self.shared
+            .keyframe_for_forward
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether both data channels are open.

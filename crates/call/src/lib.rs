@@ -17,6 +17,6 @@ pub mod signalling;
 pub mod stats;
 
 pub use engine::{
-    CONNECT_TIMEOUT, Call, CallError, CallEvent, CallOptions, CallState, VideoSource,
+    CONNECT_TIMEOUT, Call, CallError, CallEvent, CallOptions, CallState, VideoForward, VideoSource,
 };
 pub use stats::CallStats;

@@ -682,6 +682,13 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         frames.push(packet);
         while let Some(assembled) = frames.pop(now) {
             let sent = match assembled {
+                Assembled::Frame(data) if shared.options.forward_video.is_some() => {
+                    if let Some(forward) = &shared.options.forward_video {
+                        (forward.0)(*codec, &data);
+                    }
+                    shared.counters.lock().stats.video_in.frames_forwarded += 1;
+                    true
+                }
                 Assembled::Frame(data) => {
                     let queued = frames_tx.try_send((*codec, data)).is_ok();
                     if !queued {
@@ -700,6 +707,9 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
                 shared.counters.lock().stats.video_in.frames_dropped += 1;
                 want_pli.store(true, Ordering::Relaxed);
             }
+        }
+        if shared.keyframe_for_forward.swap(false, Ordering::Relaxed) {
+            want_pli.store(true, Ordering::Relaxed);
         }
         if want_pli.load(Ordering::Relaxed)
             && last_pli.is_none_or(|t| now.duration_since(t) > Duration::from_millis(300))

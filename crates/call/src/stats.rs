@@ -42,6 +42,8 @@ pub struct VideoIn {
     pub frames_decoded: u64,
     /// Compressed frames the decoder refused (corrupt or missing reference).
     pub frames_dropped: u64,
+    /// Compressed frames handed on undecoded (`CallOptions::forward_video`).
+    pub frames_forwarded: u64,
     /// Frames per second over the last stats interval.
     pub fps: f64,
     /// Decoded frames that carried a readable stamp.

@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kh_call::{Call, CallEvent, CallOptions, CallState, CallStats, VideoSource};
+use kh_call::{Call, CallEvent, CallOptions, CallState, CallStats, VideoForward, VideoSource};
 use kh_cases::CaseId;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,7 @@ pub fn token_room(token: &str) -> Result<String, CallDeskError> {
 enum Command {
     Mute(bool),
     Camera(bool),
+    Keyframe,
     HangUp,
 }
 
@@ -178,14 +179,27 @@ struct Running {
 /// Called with every new status snapshot (the app emits it to the page).
 pub type StatusSink = Arc<dyn Fn(&CallStatus) + Send + Sync>;
 
+/// Where the call's remote video goes: each compressed frame as it
+/// arrives, and word when the call ends (the app sends both to the viewer
+/// process, which decodes and draws the video).
+#[derive(Clone)]
+pub struct RemoteVideoSink {
+    pub frame: VideoForward,
+    pub ended: Arc<dyn Fn() + Send + Sync>,
+}
+
 pub struct CallDesk {
     runtime: tokio::runtime::Runtime,
     current: Mutex<Option<Running>>,
     sink: StatusSink,
+    video: Option<RemoteVideoSink>,
 }
 
 impl CallDesk {
-    pub fn new(sink: StatusSink) -> Result<CallDesk, CallDeskError> {
+    pub fn new(
+        sink: StatusSink,
+        video: Option<RemoteVideoSink>,
+    ) -> Result<CallDesk, CallDeskError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kh-console-call")
@@ -196,6 +210,7 @@ impl CallDesk {
             runtime,
             current: Mutex::new(None),
             sink,
+            video,
         })
     }
 
@@ -256,9 +271,12 @@ impl CallDesk {
     pub fn join_with(
         &self,
         case: CaseId,
-        options: CallOptions,
+        mut options: CallOptions,
         labels: Labels,
     ) -> Result<CallStatus, CallDeskError> {
+        if let Some(video) = &self.video {
+            options.forward_video = Some(video.frame.clone());
+        }
         let mut current = self.current.lock();
         if let Some(running) = current.as_ref()
             && !running.task.is_finished()
@@ -298,6 +316,7 @@ impl CallDesk {
             status.clone(),
             stats.clone(),
             self.sink.clone(),
+            self.video.as_ref().map(|v| v.ended.clone()),
         ));
         let snapshot = status.lock().clone();
         *current = Some(Running {
@@ -330,6 +349,11 @@ impl CallDesk {
 
     pub fn set_camera_on(&self, on: bool) -> Result<(), CallDeskError> {
         self.command(Command::Camera(on))
+    }
+
+    /// The viewer lost a frame of the remote video: ask for a keyframe.
+    pub fn request_keyframe(&self) -> Result<(), CallDeskError> {
+        self.command(Command::Keyframe)
     }
 
     /// Leaves the room; returns the final status once the call has closed.
@@ -396,6 +420,7 @@ async fn run_call(
     status: Arc<Mutex<CallStatus>>,
     latest: Arc<Mutex<Option<CallStats>>>,
     sink: StatusSink,
+    video_ended: Option<Arc<dyn Fn() + Send + Sync>>,
 ) {
     let publish = |change: &dyn Fn(&mut CallStatus)| {
         let snapshot = {
@@ -441,6 +466,7 @@ async fn run_call(
                     call.set_camera_off(!on);
                     publish(&|s| s.camera_on = on);
                 }
+                Some(Command::Keyframe) => call.request_keyframe(),
                 Some(Command::HangUp) | None => break,
             },
             _ = ticks.tick() => {
@@ -456,6 +482,9 @@ async fn run_call(
     }
     let last = call.hang_up().await;
     *latest.lock() = Some(last);
+    if let Some(ended) = video_ended {
+        ended();
+    }
     publish(&|s| s.state = "ended".into());
 }
 

@@ -6,7 +6,7 @@ mod supervisor;
 
 pub use call::{
     CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, Participant, Quality, QualityLevel,
-    StatusSink, case_room, quality_from_stats, token_room,
+    RemoteVideoSink, StatusSink, case_room, quality_from_stats, token_room,
 };
 pub use desk::{CaseDesk, CasePage, DeskError, SettingsPage, actor_from};
 

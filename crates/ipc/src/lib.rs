@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// Protocol version carried in every frame.
 pub const VERSION: u32 = 1;
-/// Largest frame accepted: control messages are small; a peer announcing
-/// more is broken or hostile.
-pub const MAX_FRAME_BYTES: usize = 1 << 20;
+/// Largest frame accepted: control messages are small, and an encoded 8K
+/// keyframe (a few MB, base64 in JSON) fits; a peer announcing more is
+/// broken or hostile.
+pub const MAX_FRAME_BYTES: usize = 16 << 20;
 
 /// Where a view looks (mirrors the renderer's view without depending on it).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -49,6 +50,16 @@ pub enum ToViewer {
     Screenshot {
         path: String,
     },
+    /// One encoded frame of the call's remote video, as it arrived
+    /// (`codec` a MIME type such as `video/VP8`): the viewer decodes and
+    /// draws it; raw pictures never cross the link.
+    RemoteVideo {
+        codec: String,
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+    },
+    /// The remote video stopped (the call ended): hide it.
+    RemoteVideoEnded,
     Quit,
 }
 
@@ -84,6 +95,18 @@ pub enum FromViewer {
     ScreenshotSaved {
         path: String,
     },
+    /// The remote video on screen: its size, frames shown and frames that
+    /// could not be shown (undecodable, or skipped until a keyframe). Sent
+    /// when the size changes and every 30 frames.
+    RemoteVideoShown {
+        width: u32,
+        height: u32,
+        frames: u64,
+        dropped: u64,
+    },
+    /// The viewer needs a keyframe to show the remote video again (it
+    /// dropped or could not decode a frame).
+    KeyframeWanted,
     /// Something failed: a slide that did not open, tiles that did not read,
     /// a screenshot that could not be written.
     Error {
@@ -95,6 +118,24 @@ pub enum FromViewer {
 struct Envelope<M> {
     v: u32,
     msg: M,
+}
+
+/// Bytes as base64 text inside the JSON messages.
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], out: S) -> Result<S::Ok, S::Error> {
+        out.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(input)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +228,11 @@ mod tests {
                     rotation_degrees: 90,
                 },
             },
+            ToViewer::RemoteVideo {
+                codec: "video/VP8".into(),
+                data: (0..=255u8).cycle().take(1000).collect(),
+            },
+            ToViewer::RemoteVideoEnded,
             ToViewer::Quit,
         ];
         let stream: Vec<u8> = sent

@@ -10,9 +10,11 @@ mod call_common;
 
 use call_common::{finish_one, kh_call, server_with, token, ws_url};
 use kakehashi_signal::Role;
-use kh_call::{CallOptions, CallStats, VideoSource};
+use kh_call::{CallOptions, CallStats, VideoForward, VideoSource};
 use kh_cases::CaseId;
-use kh_console::{CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, case_room};
+use kh_console::{
+    CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, RemoteVideoSink, case_room,
+};
 use kh_media::y4m::Y4mReader;
 use std::io::BufReader;
 use std::sync::Arc;
@@ -72,9 +74,23 @@ async fn the_console_calls_the_case_room_mutes_turns_the_camera_off_and_hangs_up
     let outcome = tokio::task::spawn_blocking(move || {
         let statuses: Arc<std::sync::Mutex<Vec<CallStatus>>> = Arc::default();
         let seen = statuses.clone();
-        let desk = CallDesk::new(Arc::new(move |s: &CallStatus| {
-            seen.lock().expect("statuses").push(s.clone())
-        }))
+        // The remote video as the app hands it to the viewer: compressed
+        // frames, then word that it ended.
+        let forwarded = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let video_ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (counted, ended_flag) = (forwarded.clone(), video_ended.clone());
+        let video = RemoteVideoSink {
+            frame: VideoForward(Arc::new(move |codec, data| {
+                assert_eq!(codec, kh_media::VideoCodec::Vp8);
+                assert!(!data.is_empty());
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })),
+            ended: Arc::new(move || ended_flag.store(true, std::sync::atomic::Ordering::Relaxed)),
+        };
+        let desk = CallDesk::new(
+            Arc::new(move |s: &CallStatus| seen.lock().expect("statuses").push(s.clone())),
+            Some(video),
+        )
         .expect("call desk");
 
         // A token for another case: refused, naming both rooms.
@@ -155,7 +171,19 @@ async fn the_console_calls_the_case_room_mutes_turns_the_camera_off_and_hangs_up
             |s| s.video_out.frames_encoded >= sent_then + 20,
         );
 
+        // The far side's video (our pattern, echoed) was handed on
+        // compressed, never decoded here.
+        let stats = desk.stats().expect("stats");
+        assert!(
+            forwarded.load(std::sync::atomic::Ordering::Relaxed) >= 15,
+            "frames forwarded: {}",
+            forwarded.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        assert_eq!(stats.video_in.frames_decoded, 0, "decoded in the console");
+        desk.request_keyframe().expect("keyframe request");
+
         let ended = desk.hang_up().expect("hang up");
+        assert!(video_ended.load(std::sync::atomic::Ordering::Relaxed));
         assert_eq!(ended.state, "ended");
         assert!(matches!(desk.set_muted(false), Err(CallDeskError::NoCall)));
         let statuses = statuses.lock().expect("statuses");

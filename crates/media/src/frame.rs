@@ -119,7 +119,103 @@ impl VideoFrame {
     }
 }
 
+impl VideoFrame {
+    /// RGBA, 8 bits per channel, rows packed: the frame converted with its
+    /// own matrix and range (chroma taken from the sample covering each
+    /// pixel). For showing a picture; the renderer's path is NV12 on the GPU.
+    pub fn rgba(&self) -> Vec<u8> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (cw, ch) = chroma_size(self.width, self.height);
+        let (cw, ch) = (cw as usize, ch as usize);
+        // Kr, Kb of each matrix (ITU-R BT.601, BT.709, BT.2020).
+        let (kr, kb) = match self.colour.matrix {
+            ColourMatrix::Bt601 => (0.299, 0.114),
+            ColourMatrix::Bt709 => (0.2126, 0.0722),
+            ColourMatrix::Bt2020 => (0.2627, 0.0593),
+        };
+        let kg = 1.0 - kr - kb;
+        let (y_offset, y_scale, c_scale) = match self.colour.range {
+            ColourRange::Limited => (16.0, 255.0 / 219.0, 255.0 / 224.0),
+            ColourRange::Full => (0.0, 1.0, 1.0),
+        };
+        let luma = &self.data[..w * h];
+        let chroma = &self.data[w * h..];
+        let uv = |x: usize, y: usize| -> (f32, f32) {
+            let (cx, cy) = (x / 2, y / 2);
+            match self.layout {
+                PixelLayout::I420 => (
+                    f32::from(chroma[cy * cw + cx]),
+                    f32::from(chroma[cw * ch + cy * cw + cx]),
+                ),
+                PixelLayout::Nv12 => (
+                    f32::from(chroma[cy * cw * 2 + cx * 2]),
+                    f32::from(chroma[cy * cw * 2 + cx * 2 + 1]),
+                ),
+            }
+        };
+        let mut out = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            for x in 0..w {
+                let yy = (f32::from(luma[y * w + x]) - y_offset) * y_scale;
+                let (u, v) = uv(x, y);
+                let (pb, pr) = ((u - 128.0) * c_scale, (v - 128.0) * c_scale);
+                let r = yy + 2.0 * (1.0 - kr) * pr;
+                let b = yy + 2.0 * (1.0 - kb) * pb;
+                let g = (yy - kr * r - kb * b) / kg;
+                out.extend([r, g, b].map(|c| c.round().clamp(0.0, 255.0) as u8));
+                out.push(255);
+            }
+        }
+        out
+    }
+}
+
 /// Chroma plane size of a 4:2:0 frame (odd sizes round up).
 pub fn chroma_size(width: u32, height: u32) -> (u32, u32) {
     (width.div_ceil(2), height.div_ceil(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rgba_follows_the_matrix_and_range() {
+        let pixel = |y, u, v, colour| {
+            let mut f = VideoFrame::filled(2, 2, y, u, v);
+            f.colour = colour;
+            let rgba = f.rgba();
+            [rgba[0], rgba[1], rgba[2]]
+        };
+        let hd = ColourInfo::BT709_LIMITED;
+        assert_eq!(pixel(16, 128, 128, hd), [0, 0, 0]);
+        assert_eq!(pixel(235, 128, 128, hd), [255, 255, 255]);
+        // BT.709 limited-range red, green and blue (ITU-R BT.709 table).
+        let near = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 2);
+        assert!(
+            near(pixel(63, 102, 240, hd), [255, 0, 0]),
+            "{:?}",
+            pixel(63, 102, 240, hd)
+        );
+        assert!(
+            near(pixel(173, 42, 26, hd), [0, 255, 0]),
+            "{:?}",
+            pixel(173, 42, 26, hd)
+        );
+        assert!(
+            near(pixel(32, 240, 118, hd), [0, 0, 255]),
+            "{:?}",
+            pixel(32, 240, 118, hd)
+        );
+        let pc = ColourInfo {
+            matrix: ColourMatrix::Bt601,
+            range: ColourRange::Full,
+        };
+        assert_eq!(pixel(128, 128, 128, pc), [128, 128, 128]);
+        // NV12 reads the same colours as I420.
+        let mut f = VideoFrame::filled(4, 2, 63, 102, 240);
+        let i420 = f.rgba();
+        f = f.nv12_from_i420();
+        assert_eq!(f.rgba(), i420);
+    }
 }

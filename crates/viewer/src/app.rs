@@ -5,6 +5,7 @@ use crate::ViewerArgs;
 use crate::camera::Camera;
 use crate::document::{self, display_name};
 use crate::ipc_link::IpcLink;
+use crate::remote_video::{RemoteVideo, RemoteVideoEvent};
 use crate::scalebar;
 use anyhow::Context as _;
 use glam::DVec2;
@@ -30,6 +31,8 @@ const KEY_PAN: f64 = 0.125;
 const DOUBLE_CLICK: Duration = Duration::from_millis(350);
 /// Messages stay on screen this long.
 const MESSAGE_TIME: Duration = Duration::from_secs(12);
+/// The remote camera window's width at first (logical points).
+const REMOTE_VIDEO_WIDTH: f32 = 480.0;
 
 pub enum UserEvent {
     /// A tile arrived: draw again.
@@ -39,6 +42,7 @@ pub enum UserEvent {
     Pictures(PathBuf, Vec<(String, RgbaImage)>),
     Ipc(ToViewer),
     IpcClosed(String),
+    RemoteVideo(RemoteVideoEvent),
     ScreenshotWritten(PathBuf, Result<(), String>),
 }
 
@@ -167,6 +171,8 @@ struct App {
     hide_label: bool,
     messages: Vec<(Instant, String)>,
     remote_pointer: Option<([f64; 2], String)>,
+    /// The call's remote video, while a call sends one.
+    remote_video: Option<RemoteVideo>,
     last_sent_view: Option<(View, Viewport)>,
     complete_sent: bool,
     pending_screenshot: Option<PathBuf>,
@@ -201,6 +207,7 @@ pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
         hide_label: true,
         messages: Vec::new(),
         remote_pointer: None,
+        remote_video: None,
         last_sent_view: None,
         complete_sent: false,
         pending_screenshot: None,
@@ -424,8 +431,81 @@ impl App {
                 self.pending_screenshot = Some(PathBuf::from(path));
                 self.request_redraw();
             }
+            ToViewer::RemoteVideo { codec, data } => {
+                if self.remote_video.is_none() {
+                    match RemoteVideo::start(self.proxy.clone()) {
+                        Ok(video) => self.remote_video = Some(video),
+                        Err(e) => {
+                            self.report(format!("remote video: starting the decoder: {e}"));
+                            return;
+                        }
+                    }
+                }
+                let queued = self
+                    .remote_video
+                    .as_mut()
+                    .is_some_and(|video| video.push(&codec, data));
+                if !queued && let Some(link) = &mut self.ipc {
+                    link.send(&FromViewer::KeyframeWanted);
+                }
+            }
+            ToViewer::RemoteVideoEnded => {
+                self.remote_video = None;
+                self.request_redraw();
+            }
             ToViewer::Quit => event_loop.exit(),
         }
+    }
+
+    /// A decoded remote picture (or a frame that failed) from the decoder.
+    fn on_remote_video(&mut self, event: RemoteVideoEvent) {
+        let Some(video) = &mut self.remote_video else {
+            return;
+        };
+        match event {
+            RemoteVideoEvent::Picture(picture) => {
+                let size = [picture.width, picture.height];
+                let image = egui::ColorImage::from_rgba_unmultiplied(
+                    [picture.width as usize, picture.height as usize],
+                    &picture.rgba,
+                );
+                let resized = video.texture.as_ref().is_none_or(|(_, s)| *s != size);
+                match &mut video.texture {
+                    Some((texture, shown_size)) if !resized => {
+                        texture.set(image, egui::TextureOptions::LINEAR);
+                        *shown_size = size;
+                    }
+                    _ => {
+                        let texture = self.egui_ctx.load_texture(
+                            "remote-video",
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        );
+                        video.texture = Some((texture, size));
+                    }
+                }
+                video.shown += 1;
+                video.problem = None;
+                if (resized || video.shown % 30 == 0)
+                    && let Some(link) = &mut self.ipc
+                {
+                    link.send(&FromViewer::RemoteVideoShown {
+                        width: size[0],
+                        height: size[1],
+                        frames: video.shown,
+                        dropped: video.dropped,
+                    });
+                }
+            }
+            RemoteVideoEvent::Undecodable(why) => {
+                video.dropped += 1;
+                video.problem = Some(why);
+                if let Some(link) = &mut self.ipc {
+                    link.send(&FromViewer::KeyframeWanted);
+                }
+            }
+        }
+        self.request_redraw();
     }
 
     fn slide_from_cursor(&self) -> Option<DVec2> {
@@ -1127,6 +1207,25 @@ impl App {
     }
 
     fn windows(&mut self, ctx: &egui::Context) {
+        if let Some(video) = &self.remote_video {
+            egui::Window::new("Remote camera")
+                .default_pos(egui::pos2(12.0, 56.0))
+                .default_width(REMOTE_VIDEO_WIDTH)
+                .resizable(true)
+                .show(ctx, |ui| match &video.texture {
+                    Some((texture, size)) => {
+                        // The whole picture at the window's width, its
+                        // aspect kept.
+                        let width = ui.available_width().max(64.0);
+                        let height = width * size[1] as f32 / size[0].max(1) as f32;
+                        ui.image((texture.id(), egui::vec2(width, height)));
+                        ui.small(format!("{} × {}", size[0], size[1]));
+                    }
+                    None => {
+                        ui.label("Waiting for the first picture…");
+                    }
+                });
+        }
         if self.show_help {
             egui::Window::new("Keyboard and mouse")
                 .collapsible(false)
@@ -1417,6 +1516,7 @@ impl ApplicationHandler<UserEvent> for App {
             UserEvent::Minimap(path, image) => self.set_minimap(path, image),
             UserEvent::Pictures(path, pictures) => self.set_pictures(path, pictures),
             UserEvent::Ipc(msg) => self.on_ipc(event_loop, msg),
+            UserEvent::RemoteVideo(event) => self.on_remote_video(event),
             UserEvent::ScreenshotWritten(path, written) => {
                 self.on_screenshot_written(path, written)
             }

@@ -12,6 +12,7 @@ pub mod camera;
 mod document;
 mod ipc_link;
 pub mod png_file;
+mod remote_video;
 pub mod scalebar;
 
 use std::path::PathBuf;

@@ -1,0 +1,106 @@
+//! The call's remote video in the viewer: encoded frames arrive from the
+//! console over IPC, a decoder thread turns them into pictures, and the
+//! window shows the latest one. Raw pictures never cross the link (an 8K
+//! frame is 50 MB; its encoded form a few hundred kB).
+
+use crate::app::UserEvent;
+use kh_media::{VideoCodec, VideoDecoder};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use winit::event_loop::EventLoopProxy;
+
+/// Encoded frames waiting for the decoder: a decoder that falls behind
+/// drops frames and asks for a keyframe rather than showing stale ones.
+const QUEUE: usize = 4;
+
+/// A decoded picture for the window.
+pub struct RemotePicture {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// What the decoder thread tells the window.
+pub enum RemoteVideoEvent {
+    Picture(RemotePicture),
+    /// A frame could not be decoded (corrupt, or its reference was lost).
+    Undecodable(String),
+}
+
+pub struct RemoteVideo {
+    frames: SyncSender<(VideoCodec, Vec<u8>)>,
+    pub texture: Option<(egui::TextureHandle, [u32; 2])>,
+    pub shown: u64,
+    pub dropped: u64,
+    pub problem: Option<String>,
+}
+
+impl RemoteVideo {
+    pub fn start(proxy: EventLoopProxy<UserEvent>) -> std::io::Result<RemoteVideo> {
+        let (frames, queue) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("kh-remote-video".into())
+            .spawn(move || decode_loop(&queue, &proxy))?;
+        Ok(RemoteVideo {
+            frames,
+            texture: None,
+            shown: 0,
+            dropped: 0,
+            problem: None,
+        })
+    }
+
+    /// Queues an encoded frame; `false` when it was dropped (the decoder is
+    /// behind, or `codec` is not one we decode).
+    pub fn push(&mut self, codec: &str, data: Vec<u8>) -> bool {
+        let Some(codec) = VideoCodec::from_mime(codec) else {
+            self.dropped += 1;
+            self.problem = Some(format!(
+                "remote video in {codec}, which this viewer cannot decode"
+            ));
+            return false;
+        };
+        match self.frames.try_send((codec, data)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped += 1;
+                false
+            }
+        }
+    }
+}
+
+fn decode_loop(queue: &Receiver<(VideoCodec, Vec<u8>)>, proxy: &EventLoopProxy<UserEvent>) {
+    let mut decoder: Option<VideoDecoder> = None;
+    // Ends when the window drops its `RemoteVideo`.
+    while let Ok((codec, data)) = queue.recv() {
+        if decoder.as_ref().is_none_or(|d| d.codec() != codec) {
+            decoder = match VideoDecoder::new(codec, 2) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    let _ = proxy.send_event(UserEvent::RemoteVideo(
+                        RemoteVideoEvent::Undecodable(format!("{}: {e}", codec.mime())),
+                    ));
+                    continue;
+                }
+            };
+        }
+        let Some(d) = decoder.as_mut() else {
+            continue;
+        };
+        let event = match d.decode(&data) {
+            // The latest picture only: the window shows one at a time.
+            Ok(frames) => match frames.last() {
+                Some(frame) => RemoteVideoEvent::Picture(RemotePicture {
+                    width: frame.width,
+                    height: frame.height,
+                    rgba: frame.rgba(),
+                }),
+                None => continue,
+            },
+            Err(e) => RemoteVideoEvent::Undecodable(e.to_string()),
+        };
+        if proxy.send_event(UserEvent::RemoteVideo(event)).is_err() {
+            return;
+        }
+    }
+}
