@@ -266,7 +266,8 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
 
     // A consultation call from the case page: the hospital's server (set in
     // the managed config), a room token pasted in, a specialist's peer that
-    // sends back what it gets. No audio devices here, and no camera.
+    // sends its own test pattern and tone; the pattern the viewer
+    // must decode and show. No audio devices here, and no camera.
     let token = room_token(&id, kakehashi_signal::Role::Presenter);
     let far = Far(Command::new(kh())
         .args([
@@ -279,11 +280,10 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         .args([
             "--token",
             &room_token(&id, kakehashi_signal::Role::Specialist),
-            "--echo",
             "--name",
             "Dr. Far",
         ])
-        .args(["--bind", "127.0.0.1", "--send", "none"])
+        .args(["--bind", "127.0.0.1", "--size", "320x240", "--fps", "15"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("kh call"));
@@ -306,6 +306,13 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         v.as_str()
             .is_some_and(|t| t.contains("connection") && t.contains("ms"))
     });
+    // The far side's video, forwarded compressed, decoded by the viewer.
+    app.wait_for(
+        "the remote video in the viewer",
+        &text_of("#call-video"),
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.contains("320 × 240")),
+    );
     app.find("#call-mute", WAIT).click();
     app.wait_for("muted", &text_of("#call-mute"), WAIT, |v| v == "Unmute");
     app.find("#hang-up", WAIT).click();

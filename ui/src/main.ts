@@ -9,6 +9,7 @@ import {
   callStateLabel,
   caseRoom,
   qualityLabel,
+  remoteVideoLine,
   tokenProblem,
   type CallStatus,
   canWriteReport,
@@ -349,6 +350,8 @@ function wire(): void {
   void tauri.event.listen<ViewerEvent>("viewer", (e) => {
     const line = viewerLine(e.payload);
     if (line) showViewerLine(line);
+    const video = remoteVideoLine(e.payload);
+    if (video) byId("call-video").textContent = video;
   });
   void call<ViewerStatus | null>("viewer_status").then((status) => {
     if (status !== undefined) showViewerLine(viewerStatusLine(status));
@@ -365,6 +368,7 @@ function showCall(status: CallStatus | null): void {
   bannerElement.hidden = banner === null;
   bannerElement.textContent = banner?.text ?? "";
   bannerElement.classList.toggle("problem", banner?.problem ?? false);
+  if (ended) byId("call-video").textContent = "";
   if (!status) return;
   byId("call-state").textContent = callStateLabel(status.state);
   const quality = byId("call-quality");

@@ -8,6 +8,7 @@ import {
   callStateLabel,
   caseRoom,
   qualityLabel,
+  remoteVideoLine,
   tokenProblem,
   type CallStatus,
   canWriteReport,
@@ -173,4 +174,17 @@ test("room tokens are checked for shape before they are sent", () => {
   assert.match(tokenProblem("v1..sig") ?? "", /not a room token/);
   assert.equal(tokenProblem(" v1.eyJ9.c2ln "), null);
   assert.equal(caseRoom("42"), "case-42");
+});
+
+test("the viewer's remote-video reports become the call panel's video line", () => {
+  assert.equal(remoteVideoLine({ kind: "connected", pid: 1 }), null);
+  assert.equal(remoteVideoLine({ kind: "message", type: "opened", path: "/a.svs" }), null);
+  assert.equal(
+    remoteVideoLine({ kind: "message", type: "remote_video_shown", width: 1920, height: 1080, frames: 60, dropped: 0 }),
+    "Remote video in the viewer: 1920 × 1080, 60 frames",
+  );
+  assert.match(
+    remoteVideoLine({ kind: "message", type: "remote_video_shown", width: 320, height: 240, frames: 30, dropped: 2 }) ?? "",
+    /\(2 dropped\)$/,
+  );
 });

@@ -242,6 +242,10 @@ export interface ViewerEvent {
   type?: string;
   message?: string;
   path?: string;
+  width?: number;
+  height?: number;
+  frames?: number;
+  dropped?: number;
 }
 
 /// The status line's words for what the viewer supervisor said; null for
@@ -374,4 +378,12 @@ export function tokenProblem(token: string): string | null {
     return "That is not a room token (expected v1.…).";
   }
   return null;
+}
+
+/// The call panel's line about the remote video the viewer shows, from the
+/// viewer's `remote_video_shown` reports; null for other viewer events.
+export function remoteVideoLine(event: ViewerEvent): string | null {
+  if (event.kind !== "message" || event.type !== "remote_video_shown") return null;
+  const dropped = event.dropped ? ` (${event.dropped} dropped)` : "";
+  return `Remote video in the viewer: ${event.width ?? "?"} × ${event.height ?? "?"}, ${event.frames ?? 0} frames${dropped}`;
 }
