@@ -13,6 +13,18 @@ pub enum ColourMatrix {
     Bt2020,
 }
 
+impl ColourMatrix {
+    /// Kr and Kb, the luma weights of red and blue (ITU-R BT.601, BT.709,
+    /// BT.2020); green's is what remains.
+    pub fn kr_kb(self) -> (f32, f32) {
+        match self {
+            ColourMatrix::Bt601 => (0.299, 0.114),
+            ColourMatrix::Bt709 => (0.2126, 0.0722),
+            ColourMatrix::Bt2020 => (0.2627, 0.0593),
+        }
+    }
+}
+
 /// Whether luma spans 16–235 (limited, "TV") or 0–255 (full, "PC").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColourRange {
@@ -122,17 +134,13 @@ impl VideoFrame {
 impl VideoFrame {
     /// RGBA, 8 bits per channel, rows packed: the frame converted with its
     /// own matrix and range (chroma taken from the sample covering each
-    /// pixel). For showing a picture; the renderer's path is NV12 on the GPU.
+    /// pixel): the reference for the GPU's conversion (kh-render's video
+    /// plane), and for pictures saved to files.
     pub fn rgba(&self) -> Vec<u8> {
         let (w, h) = (self.width as usize, self.height as usize);
         let (cw, ch) = chroma_size(self.width, self.height);
         let (cw, ch) = (cw as usize, ch as usize);
-        // Kr, Kb of each matrix (ITU-R BT.601, BT.709, BT.2020).
-        let (kr, kb) = match self.colour.matrix {
-            ColourMatrix::Bt601 => (0.299, 0.114),
-            ColourMatrix::Bt709 => (0.2126, 0.0722),
-            ColourMatrix::Bt2020 => (0.2627, 0.0593),
-        };
+        let (kr, kb) = self.colour.matrix.kr_kb();
         let kg = 1.0 - kr - kb;
         let (y_offset, y_scale, c_scale) = match self.colour.range {
             ColourRange::Limited => (16.0, 255.0 / 219.0, 255.0 / 224.0),

@@ -15,6 +15,7 @@ pub mod offscreen;
 pub mod pyramid;
 pub mod renderer;
 pub mod residency;
+pub mod video;
 pub mod view;
 
 pub use gpu::Gpu;

@@ -26,6 +26,11 @@ fn mip_shader_validates() {
 }
 
 #[test]
+fn video_shader_validates() {
+    validate("video.wgsl", kh_render::video::VIDEO_SHADER);
+}
+
+#[test]
 fn a_broken_shader_is_caught() {
     let broken = kh_render::renderer::TILE_SHADER.replace("fn srgb_encode", "fn srgb_encode_");
     let result = std::panic::catch_unwind(|| validate("broken", &broken));

@@ -5,7 +5,7 @@ use crate::ViewerArgs;
 use crate::camera::Camera;
 use crate::document::{self, display_name};
 use crate::ipc_link::IpcLink;
-use crate::remote_video::{RemoteVideo, RemoteVideoEvent};
+use crate::remote_video::{RemotePicture, RemoteVideo, RemoteVideoEvent};
 use crate::scalebar;
 use anyhow::Context as _;
 use glam::DVec2;
@@ -53,6 +53,9 @@ struct Graphics {
     gpu: Gpu,
     egui_renderer: egui_wgpu::Renderer,
     egui_state: egui_winit::State,
+    /// The remote video's textures and conversion pass (sized to its
+    /// pictures), while a call sends video.
+    video_plane: Option<kh_render::video::VideoPlane>,
 }
 
 struct Doc {
@@ -324,6 +327,7 @@ impl App {
             gpu,
             egui_renderer,
             egui_state,
+            video_plane: None,
         });
         Ok(())
     }
@@ -450,7 +454,14 @@ impl App {
                 }
             }
             ToViewer::RemoteVideoEnded => {
-                self.remote_video = None;
+                if let Some(video) = self.remote_video.take()
+                    && let Some(gfx) = &mut self.gfx
+                {
+                    if let Some((id, _)) = video.texture {
+                        gfx.egui_renderer.free_texture(&id);
+                    }
+                    gfx.video_plane = None;
+                }
                 self.request_redraw();
             }
             ToViewer::Quit => event_loop.exit(),
@@ -465,25 +476,13 @@ impl App {
         match event {
             RemoteVideoEvent::Picture(picture) => {
                 let size = [picture.width, picture.height];
-                let image = egui::ColorImage::from_rgba_unmultiplied(
-                    [picture.width as usize, picture.height as usize],
-                    &picture.rgba,
-                );
-                let resized = video.texture.as_ref().is_none_or(|(_, s)| *s != size);
-                match &mut video.texture {
-                    Some((texture, shown_size)) if !resized => {
-                        texture.set(image, egui::TextureOptions::LINEAR);
-                        *shown_size = size;
-                    }
-                    _ => {
-                        let texture = self.egui_ctx.load_texture(
-                            "remote-video",
-                            image,
-                            egui::TextureOptions::LINEAR,
-                        );
-                        video.texture = Some((texture, size));
-                    }
-                }
+                let resized = video.texture.is_none_or(|(_, s)| s != size)
+                    && video
+                        .pending
+                        .as_ref()
+                        .is_none_or(|p| [p.width, p.height] != size);
+                // Only the latest waits for the GPU; older ones are skipped.
+                video.pending = Some(picture);
                 video.shown += 1;
                 video.problem = None;
                 if (resized || video.shown % 30 == 0)
@@ -730,6 +729,11 @@ impl App {
                 return;
             }
         };
+        if let Some(video) = &mut self.remote_video
+            && let Some(picture) = video.pending.take()
+        {
+            show_remote_picture(gfx, video, &picture);
+        }
         let raw_input = gfx.egui_state.take_egui_input(&gfx.window);
         let ctx = self.egui_ctx.clone();
         let mut output = ctx.run_ui(raw_input, |ui| self.draw_ui(ui));
@@ -1218,11 +1222,14 @@ impl App {
                         // aspect kept.
                         let width = ui.available_width().max(64.0);
                         let height = width * size[1] as f32 / size[0].max(1) as f32;
-                        ui.image((texture.id(), egui::vec2(width, height)));
+                        ui.image((*texture, egui::vec2(width, height)));
                         ui.small(format!("{} × {}", size[0], size[1]));
                     }
                     None => {
                         ui.label("Waiting for the first picture…");
+                        if let Some(problem) = &video.problem {
+                            ui.small(problem);
+                        }
                     }
                 });
         }
@@ -1405,6 +1412,57 @@ fn color_image(image: &RgbaImage) -> egui::ColorImage {
         [image.width as usize, image.height as usize],
         &image.pixels,
     )
+}
+
+/// The latest remote picture onto the GPU: NV12 planes uploaded and
+/// converted by kh-render's video pass into the texture the "Remote camera"
+/// window draws (made, or remade at a new size, as pictures need).
+fn show_remote_picture(gfx: &mut Graphics, video: &mut RemoteVideo, picture: &RemotePicture) {
+    let device = &gfx.gpu.device;
+    let size = (picture.width, picture.height);
+    if gfx.video_plane.as_ref().is_none_or(|p| p.size() != size) {
+        match kh_render::video::VideoPlane::new(device, size.0, size.1) {
+            Ok(plane) => {
+                let view = plane.output();
+                match video.texture {
+                    Some((id, _)) => gfx.egui_renderer.update_egui_texture_from_wgpu_texture(
+                        device,
+                        view,
+                        wgpu::FilterMode::Linear,
+                        id,
+                    ),
+                    None => {
+                        let id = gfx.egui_renderer.register_native_texture(
+                            device,
+                            view,
+                            wgpu::FilterMode::Linear,
+                        );
+                        video.texture = Some((id, [size.0, size.1]));
+                    }
+                }
+                gfx.video_plane = Some(plane);
+            }
+            Err(e) => {
+                video.problem = Some(e.to_string());
+                return;
+            }
+        }
+    }
+    let Some(plane) = &gfx.video_plane else {
+        return;
+    };
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("remote video"),
+    });
+    match plane.convert(&gfx.gpu.queue, &mut encoder, &picture.nv12()) {
+        Ok(()) => {
+            gfx.gpu.queue.submit([encoder.finish()]);
+            if let Some((_, shown)) = &mut video.texture {
+                *shown = [size.0, size.1];
+            }
+        }
+        Err(e) => video.problem = Some(e.to_string()),
+    }
 }
 
 const HELP: &[(&str, &str)] = &[

@@ -1,6 +1,7 @@
 //! The call's remote video in the viewer: encoded frames arrive from the
-//! console over IPC, a decoder thread turns them into pictures, and the
-//! window shows the latest one. Raw pictures never cross the link (an 8K
+//! console over IPC, a decoder thread turns them into NV12 pictures, the
+//! GPU converts the latest to RGB (kh-render's `VideoPlane`) and the window
+//! shows it. Raw pictures never cross the link (an 8K
 //! frame is 50 MB; its encoded form a few hundred kB).
 
 use crate::app::UserEvent;
@@ -12,11 +13,46 @@ use winit::event_loop::EventLoopProxy;
 /// drops frames and asks for a keyframe rather than showing stale ones.
 const QUEUE: usize = 4;
 
-/// A decoded picture for the window.
+/// A decoded picture for the window, as NV12 for the GPU's conversion.
 pub struct RemotePicture {
     pub width: u32,
     pub height: u32,
-    pub rgba: Vec<u8>,
+    pub luma: Vec<u8>,
+    pub chroma: Vec<u8>,
+    pub kr: f32,
+    pub kb: f32,
+    pub limited_range: bool,
+}
+
+impl RemotePicture {
+    fn from_frame(frame: &kh_media::VideoFrame) -> RemotePicture {
+        let nv12 = frame.nv12_from_i420();
+        let luma_len = (nv12.width * nv12.height) as usize;
+        let (kr, kb) = nv12.colour.matrix.kr_kb();
+        let mut data = nv12.data;
+        let chroma = data.split_off(luma_len);
+        RemotePicture {
+            width: nv12.width,
+            height: nv12.height,
+            luma: data,
+            chroma,
+            kr,
+            kb,
+            limited_range: nv12.colour.range == kh_media::ColourRange::Limited,
+        }
+    }
+
+    pub fn nv12(&self) -> kh_render::video::Nv12<'_> {
+        kh_render::video::Nv12 {
+            width: self.width,
+            height: self.height,
+            luma: &self.luma,
+            chroma: &self.chroma,
+            kr: self.kr,
+            kb: self.kb,
+            limited_range: self.limited_range,
+        }
+    }
 }
 
 /// What the decoder thread tells the window.
@@ -28,7 +64,10 @@ pub enum RemoteVideoEvent {
 
 pub struct RemoteVideo {
     frames: SyncSender<(VideoCodec, Vec<u8>)>,
-    pub texture: Option<(egui::TextureHandle, [u32; 2])>,
+    /// The converted picture as egui knows it, and its size.
+    pub texture: Option<(egui::TextureId, [u32; 2])>,
+    /// The latest decoded picture, not yet on the GPU.
+    pub pending: Option<RemotePicture>,
     pub shown: u64,
     pub dropped: u64,
     pub problem: Option<String>,
@@ -43,6 +82,7 @@ impl RemoteVideo {
         Ok(RemoteVideo {
             frames,
             texture: None,
+            pending: None,
             shown: 0,
             dropped: 0,
             problem: None,
@@ -90,11 +130,7 @@ fn decode_loop(queue: &Receiver<(VideoCodec, Vec<u8>)>, proxy: &EventLoopProxy<U
         let event = match d.decode(&data) {
             // The latest picture only: the window shows one at a time.
             Ok(frames) => match frames.last() {
-                Some(frame) => RemoteVideoEvent::Picture(RemotePicture {
-                    width: frame.width,
-                    height: frame.height,
-                    rgba: frame.rgba(),
-                }),
+                Some(frame) => RemoteVideoEvent::Picture(RemotePicture::from_frame(frame)),
                 None => continue,
             },
             Err(e) => RemoteVideoEvent::Undecodable(e.to_string()),
