@@ -20,27 +20,6 @@ struct Params {
 @group(0) @binding(1) var chroma: texture_2d<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-struct VertexOut {
-    @builtin(position) position: vec4<f32>,
-}
-
-@vertex
-fn vs_fullscreen(@builtin(vertex_index) index: u32) -> VertexOut {
-    // One triangle covering the target.
-    let x = f32(i32(index & 1u) * 4 - 1);
-    let y = f32(i32(index >> 1u) * 4 - 1);
-    var out: VertexOut;
-    out.position = vec4<f32>(x, y, 0.0, 1.0);
-    return out;
-}
-
-fn srgb_decode(encoded: vec3<f32>) -> vec3<f32> {
-    let c = clamp(encoded, vec3<f32>(0.0), vec3<f32>(1.0));
-    let low = c / 12.92;
-    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
-    return select(high, low, c <= vec3<f32>(0.04045));
-}
-
 @fragment
 fn fs_convert(in: VertexOut) -> @location(0) vec4<f32> {
     // One output pixel per luma sample; chroma from the sample covering it,

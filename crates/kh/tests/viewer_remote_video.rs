@@ -9,7 +9,7 @@ mod x11;
 
 use kh_ipc::{FromViewer, Listener, ToViewer};
 use kh_media::{EncoderConfig, VideoCodec, VideoEncoder, VideoFrame};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use x11::{HEIGHT, KH, WIDTH, Xvfb, read_png};
 
@@ -51,15 +51,7 @@ fn remote_video_frames_are_decoded_and_drawn_in_the_viewer() {
         .accept_until(Instant::now() + WAIT, || true)
         .expect("accept")
         .expect("the viewer connects");
-    let mut reader = link.try_clone().expect("clone");
-    let (send, messages) = channel();
-    std::thread::spawn(move || {
-        while let Ok(m) = reader.recv::<FromViewer>() {
-            if send.send(m).is_err() {
-                return;
-            }
-        }
-    });
+    let messages = x11::messages_from(&link);
 
     // Blue in BT.709 limited range: RGB (0, 0, 255) on screen.
     let (w, h) = (320u32, 240u32);

@@ -48,15 +48,7 @@ impl Viewer {
             .recv_timeout(WAIT)
             .expect("the viewer connects")
             .expect("accept");
-        let mut reader = connection.try_clone().expect("clone");
-        let (send, messages) = channel();
-        std::thread::spawn(move || {
-            while let Ok(m) = reader.recv::<FromViewer>() {
-                if send.send(m).is_err() {
-                    return;
-                }
-            }
-        });
+        let messages = x11::messages_from(&connection);
         let window = x
             .run(
                 "xdotool",

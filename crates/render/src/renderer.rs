@@ -12,7 +12,11 @@ use kh_slide::Slide;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-pub const TILE_SHADER: &str = include_str!("../../../shaders/tile.wgsl");
+/// The pyramid pass: `shaders/common.wgsl` + `shaders/tile.wgsl`.
+pub const TILE_SHADER: &str = concat!(
+    include_str!("../../../shaders/common.wgsl"),
+    include_str!("../../../shaders/tile.wgsl")
+);
 pub const MIP_SHADER: &str = include_str!("../../../shaders/mip.wgsl");
 
 /// Largest default budget: what a workstation GPU can spare beside 8K

@@ -7,7 +7,11 @@
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-pub const VIDEO_SHADER: &str = include_str!("../../../shaders/video.wgsl");
+/// `shaders/common.wgsl` + `shaders/video.wgsl`.
+pub const VIDEO_SHADER: &str = concat!(
+    include_str!("../../../shaders/common.wgsl"),
+    include_str!("../../../shaders/video.wgsl")
+);
 
 /// The texture format of [`VideoPlane::output`].
 pub const VIDEO_OUTPUT_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;

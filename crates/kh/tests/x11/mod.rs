@@ -28,3 +28,19 @@ pub fn assert_window_shows(
 ) {
     kh_testkit::x11::assert_window_shows(x, Path::new(KH), window, slide, view, dir, step);
 }
+
+/// The viewer's messages from `connection`, read on a thread of their own.
+pub fn messages_from(
+    connection: &kh_ipc::Connection,
+) -> std::sync::mpsc::Receiver<kh_ipc::FromViewer> {
+    let mut reader = connection.try_clone().expect("clone");
+    let (send, messages) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        while let Ok(m) = reader.recv::<kh_ipc::FromViewer>() {
+            if send.send(m).is_err() {
+                return;
+            }
+        }
+    });
+    messages
+}
