@@ -304,12 +304,42 @@ fn main() {
     }
 }
 
+/// Why the console could not open its settings or case database, for the
+/// page to show; `None` when all is well.
+struct StartupProblem(Option<String>);
+
+#[tauri::command]
+fn startup_problem(problem: tauri::State<'_, StartupProblem>) -> Option<String> {
+    problem.0.clone()
+}
+
+/// A window that says what is wrong (a broken managed config, a database
+/// another version wrote) instead of a program that vanishes at start.
+fn show_startup_problem(
+    context: tauri::Context<tauri::Wry>,
+    problem: String,
+) -> anyhow::Result<()> {
+    eprintln!("kakehashi: {problem}");
+    tauri::Builder::default()
+        .manage(StartupProblem(Some(problem)))
+        .invoke_handler(tauri::generate_handler![startup_problem, page_ready])
+        .run(context)?;
+    Ok(())
+}
+
 fn run() -> anyhow::Result<()> {
     let open_demo = std::env::args().any(|a| a == "--open-demo");
-    let settings = kh_settings::LoadedSettings::load()?;
-    let backend = settings.settings.gpu.backend.wgpu_env_name();
-    let desk = CaseDesk::open(settings)?;
     let context = tauri::generate_context!();
+    let opened = kh_settings::LoadedSettings::load()
+        .map_err(anyhow::Error::from)
+        .and_then(|settings| {
+            let backend = settings.settings.gpu.backend.wgpu_env_name();
+            Ok((CaseDesk::open(settings)?, backend))
+        });
+    let (desk, backend) = match opened {
+        Ok(opened) => opened,
+        Err(e) => return show_startup_problem(context, format!("{e:#}")),
+    };
     if let Some(slide) = demo_slide(context.package_info())
         && let Some(id) = desk.ensure_demo_case(Path::new(&slide))?
     {
@@ -334,6 +364,7 @@ fn run() -> anyhow::Result<()> {
     )?;
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .manage(StartupProblem(None))
         .manage(Console {
             desk,
             calls,
@@ -356,6 +387,7 @@ fn run() -> anyhow::Result<()> {
             page_ready,
             settings_page,
             set_setting,
+            startup_problem,
             join_call,
             hang_up,
             set_muted,

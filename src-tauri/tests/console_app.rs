@@ -177,6 +177,43 @@ fn view_of(status: &Value) -> kh_ipc::ViewState {
     serde_json::from_value(status["view"].clone()).expect("a view")
 }
 
+/// A managed config IT got wrong: the application opens a window that
+/// names the file and the key, instead of vanishing at start.
+#[test]
+fn a_broken_managed_config_is_shown_in_the_window() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for sub in ["run", "home"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("dir");
+    }
+    std::fs::write(dir.path().join("system.toml"), "[signalling]\nurl = 5\n")
+        .expect("system config");
+    let x = Xvfb::start();
+    let (driver, port) = start_driver(&x, dir.path(), &dir.path().join("app.log"));
+    let app = Session::start(port, Path::new(APP));
+    let said = app.wait_for(
+        "the problem on the page",
+        "return document.querySelector('#startup-problem').hidden ? null \
+         : document.querySelector('#startup-problem-text').textContent;",
+        WAIT,
+        |v| v.is_string(),
+    );
+    let said = said.as_str().unwrap_or_default();
+    assert!(
+        said.contains("system.toml") && said.contains("signalling.url"),
+        "the problem names the file and the key: {said}"
+    );
+    assert_eq!(
+        app.script(
+            "return document.querySelector('#worklist').hidden;",
+            json!([])
+        )["ok"],
+        true,
+        "no worklist over a database that was never opened"
+    );
+    app.end();
+    drop(driver);
+}
+
 #[test]
 fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console_app");

@@ -467,10 +467,29 @@ function showViewerLine(line: { text: string; problem: boolean }): void {
   element.classList.toggle("problem", line.problem);
 }
 
-wire();
-wireCall();
-// Interactive once the first worklist is on screen.
-void refreshWorklist().then(() => call<null>("page_ready"));
-void call<string | null>("take_startup_case").then((id) => {
-  if (id) void openCase(id);
+/// The settings or the case database could not be opened: say so, whole
+/// page, naming the file and the key (the Rust side's message).
+function showStartupProblem(problem: string): void {
+  byId("startup-problem-text").textContent = problem;
+  byId("startup-problem").hidden = false;
+  byId("worklist").hidden = true;
+  byId("case").hidden = true;
+  byId("new-case").hidden = true;
+  byId("open-settings").hidden = true;
+  showViewerLine({ text: "Not started", problem: true });
+}
+
+void call<string | null>("startup_problem").then((problem) => {
+  if (problem) {
+    showStartupProblem(problem);
+    void call<null>("page_ready");
+    return;
+  }
+  wire();
+  wireCall();
+  // Interactive once the first worklist is on screen.
+  void refreshWorklist().then(() => call<null>("page_ready"));
+  void call<string | null>("take_startup_case").then((id) => {
+    if (id) void openCase(id);
+  });
 });
