@@ -12,4 +12,5 @@ pub use desk::{CaseDesk, CasePage, DeskError, SettingsPage, actor_from};
 
 pub use supervisor::{
     SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerStatus, ViewerSupervisor,
+    end_child,
 };

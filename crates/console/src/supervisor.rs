@@ -360,6 +360,12 @@ fn reap(shared: &Shared, grace: Duration) -> String {
     let Some(mut child) = shared.child.lock().take() else {
         return "no process".into();
     };
+    end_child(&mut child, grace)
+}
+
+/// Gives a child told to quit up to `grace` to end, kills it if it has not,
+/// and says how it ended.
+pub fn end_child(child: &mut Child, grace: Duration) -> String {
     ended_within(grace, || !matches!(child.try_wait(), Ok(None)));
     match child.try_wait() {
         Ok(Some(status)) => format!("exit {status}"),

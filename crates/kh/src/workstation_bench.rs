@@ -193,7 +193,7 @@ fn standalone_open_ms(kh: &Path, file: &Path, socket: &Path) -> Result<f64> {
             }
         }
     })();
-    ended(&mut child);
+    kh_console::end_child(&mut child, Duration::from_secs(5));
     result
 }
 
@@ -263,17 +263,4 @@ fn start_to_interactive_ms(app: &Path, dir: &Path) -> Result<f64> {
     value["start_to_interactive_ms"]
         .as_f64()
         .context("start_to_interactive_ms is not a number")
-}
-
-/// Waits briefly for a child told to quit, then kills it.
-fn ended(child: &mut std::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -113,15 +113,7 @@ fn remote_video_frames_are_decoded_and_drawn_in_the_viewer() {
 
     // On screen: a block of the picture's blue, at least the picture's
     // drawn size (the window starts 480 points wide: 480x360).
-    let window = x
-        .run(
-            "xdotool",
-            &["search", "--sync", "--name", "Kakehashi viewer"],
-        )
-        .lines()
-        .next()
-        .expect("a window")
-        .to_owned();
+    let window = x11::viewer_window(&x);
     let shot = dir.path().join("remote.png");
     let deadline = Instant::now() + WAIT;
     let blue_pixels = loop {

@@ -49,15 +49,7 @@ impl Viewer {
             .expect("the viewer connects")
             .expect("accept");
         let messages = x11::messages_from(&connection);
-        let window = x
-            .run(
-                "xdotool",
-                &["search", "--sync", "--name", "Kakehashi viewer"],
-            )
-            .lines()
-            .next()
-            .expect("a window")
-            .to_string();
+        let window = x11::viewer_window(x);
         Viewer {
             child,
             connection,

@@ -457,7 +457,7 @@ impl App {
                 if let Some(video) = self.remote_video.take()
                     && let Some(gfx) = &mut self.gfx
                 {
-                    if let Some((id, _)) = video.texture {
+                    if let Some(id) = video.texture {
                         gfx.egui_renderer.free_texture(&id);
                     }
                     gfx.video_plane = None;
@@ -476,11 +476,7 @@ impl App {
         match event {
             RemoteVideoEvent::Picture(picture) => {
                 let size = [picture.width, picture.height];
-                let resized = video.texture.is_none_or(|(_, s)| s != size)
-                    && video
-                        .pending
-                        .as_ref()
-                        .is_none_or(|p| [p.width, p.height] != size);
+                let resized = video.size.replace(size) != Some(size);
                 // Only the latest waits for the GPU; older ones are skipped.
                 video.pending = Some(picture);
                 video.shown += 1;
@@ -1216,16 +1212,16 @@ impl App {
                 .default_pos(egui::pos2(12.0, 56.0))
                 .default_width(REMOTE_VIDEO_WIDTH)
                 .resizable(true)
-                .show(ctx, |ui| match &video.texture {
-                    Some((texture, size)) => {
+                .show(ctx, |ui| match (video.texture, video.size) {
+                    (Some(texture), Some(size)) => {
                         // The whole picture at the window's width, its
                         // aspect kept.
                         let width = ui.available_width().max(64.0);
                         let height = width * size[1] as f32 / size[0].max(1) as f32;
-                        ui.image((*texture, egui::vec2(width, height)));
+                        ui.image((texture, egui::vec2(width, height)));
                         ui.small(format!("{} × {}", size[0], size[1]));
                     }
-                    None => {
+                    _ => {
                         ui.label("Waiting for the first picture…");
                         if let Some(problem) = &video.problem {
                             ui.small(problem);
@@ -1425,7 +1421,7 @@ fn show_remote_picture(gfx: &mut Graphics, video: &mut RemoteVideo, picture: &Re
             Ok(plane) => {
                 let view = plane.output();
                 match video.texture {
-                    Some((id, _)) => gfx.egui_renderer.update_egui_texture_from_wgpu_texture(
+                    Some(id) => gfx.egui_renderer.update_egui_texture_from_wgpu_texture(
                         device,
                         view,
                         wgpu::FilterMode::Linear,
@@ -1437,7 +1433,7 @@ fn show_remote_picture(gfx: &mut Graphics, video: &mut RemoteVideo, picture: &Re
                             view,
                             wgpu::FilterMode::Linear,
                         );
-                        video.texture = Some((id, [size.0, size.1]));
+                        video.texture = Some(id);
                     }
                 }
                 gfx.video_plane = Some(plane);
@@ -1457,9 +1453,6 @@ fn show_remote_picture(gfx: &mut Graphics, video: &mut RemoteVideo, picture: &Re
     match plane.convert(&gfx.gpu.queue, &mut encoder, &picture.nv12()) {
         Ok(()) => {
             gfx.gpu.queue.submit([encoder.finish()]);
-            if let Some((_, shown)) = &mut video.texture {
-                *shown = [size.0, size.1];
-            }
         }
         Err(e) => video.problem = Some(e.to_string()),
     }

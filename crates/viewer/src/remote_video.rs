@@ -64,8 +64,10 @@ pub enum RemoteVideoEvent {
 
 pub struct RemoteVideo {
     frames: SyncSender<(VideoCodec, Vec<u8>)>,
-    /// The converted picture as egui knows it, and its size.
-    pub texture: Option<(egui::TextureId, [u32; 2])>,
+    /// The converted picture as egui knows it.
+    pub texture: Option<egui::TextureId>,
+    /// The size of the latest decoded picture.
+    pub size: Option<[u32; 2]>,
     /// The latest decoded picture, not yet on the GPU.
     pub pending: Option<RemotePicture>,
     pub shown: u64,
@@ -82,6 +84,7 @@ impl RemoteVideo {
         Ok(RemoteVideo {
             frames,
             texture: None,
+            size: None,
             pending: None,
             shown: 0,
             dropped: 0,

@@ -44,3 +44,15 @@ pub fn messages_from(
     });
     messages
 }
+
+/// The viewer's window (its title starts "Kakehashi viewer"), waiting for it.
+pub fn viewer_window(x: &Xvfb) -> String {
+    x.run(
+        "xdotool",
+        &["search", "--sync", "--name", "Kakehashi viewer"],
+    )
+    .lines()
+    .next()
+    .expect("a window")
+    .to_owned()
+}
