@@ -1,0 +1,438 @@
+//! An island link for call tests: two network namespaces, each with one
+//! Ethernet interface, joined by a link emulated in this process — rate,
+//! one-way delay, random loss, cuts — that the test can reshape while the
+//! call runs.
+//!
+//! Why in userspace: the build machines' kernel has no `netem`, so delay
+//! cannot come from `tc`. Each namespace gets a TAP interface whose other
+//! end is a file descriptor held here; a thread per direction reads the
+//! frames one side sends and writes them into the other side after the
+//! link has had its way with them (a bottleneck queue served at the link
+//! rate, a fixed propagation delay, Bernoulli loss). Everything stays in
+//! namespaces the test created; closing the descriptors removes the
+//! interfaces and dropping the link deletes the namespaces.
+//!
+//! Needs root (CAP_NET_ADMIN) and `/dev/net/tun`, which the build and CI
+//! machines have.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The address of side A (the hospital) and side B (the island).
+pub const ADDRESS_A: &str = "10.77.0.1";
+pub const ADDRESS_B: &str = "10.77.0.2";
+
+/// What the link does to traffic, the same in both directions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkShape {
+    /// Bottleneck rate, bits per second.
+    pub rate_bps: u64,
+    /// One-way propagation delay (the round trip is twice this).
+    pub one_way_delay: Duration,
+    /// Probability that a frame is lost, in percent.
+    pub loss_percent: f64,
+    /// The bottleneck's buffer, as the time its contents take to drain at
+    /// the rate: arrivals that would wait longer are dropped (a router's
+    /// tail drop).
+    pub queue: Duration,
+}
+
+impl LinkShape {
+    /// A link of `mbit_s`, `rtt_ms` round trip, `loss_percent` loss and a
+    /// 100 ms buffer.
+    pub fn new(mbit_s: f64, rtt_ms: u64, loss_percent: f64) -> LinkShape {
+        LinkShape {
+            rate_bps: (mbit_s * 1e6) as u64,
+            one_way_delay: Duration::from_millis(rtt_ms / 2),
+            loss_percent,
+            queue: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What the link did, one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionCounters {
+    pub frames_delivered: u64,
+    pub bytes_delivered: u64,
+    pub dropped_by_loss: u64,
+    pub dropped_by_queue: u64,
+    pub dropped_by_cut: u64,
+}
+
+#[derive(Default)]
+struct AtomicCounters {
+    frames_delivered: AtomicU64,
+    bytes_delivered: AtomicU64,
+    dropped_by_loss: AtomicU64,
+    dropped_by_queue: AtomicU64,
+    dropped_by_cut: AtomicU64,
+}
+
+impl AtomicCounters {
+    fn read(&self) -> DirectionCounters {
+        DirectionCounters {
+            frames_delivered: self.frames_delivered.load(Ordering::Relaxed),
+            bytes_delivered: self.bytes_delivered.load(Ordering::Relaxed),
+            dropped_by_loss: self.dropped_by_loss.load(Ordering::Relaxed),
+            dropped_by_queue: self.dropped_by_queue.load(Ordering::Relaxed),
+            dropped_by_cut: self.dropped_by_cut.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// State shared by the link's threads and the test.
+struct Control {
+    shape: Mutex<LinkShape>,
+    cut: AtomicBool,
+    stop: AtomicBool,
+    a_to_b: AtomicCounters,
+    b_to_a: AtomicCounters,
+}
+
+/// A running island link. Dropping it stops the threads and deletes both
+/// namespaces (and so everything still running in them loses its network).
+pub struct IslandLink {
+    namespace_a: String,
+    namespace_b: String,
+    control: Arc<Control>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl IslandLink {
+    /// Create the namespaces and the link, shaped as `shape`.
+    pub fn start(shape: LinkShape) -> IslandLink {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let base = format!("khl{}-{n}", std::process::id());
+        let namespace_a = format!("{base}-a");
+        let namespace_b = format!("{base}-b");
+        let control = Arc::new(Control {
+            shape: Mutex::new(shape),
+            cut: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            a_to_b: AtomicCounters::default(),
+            b_to_a: AtomicCounters::default(),
+        });
+        let mut link = IslandLink {
+            namespace_a: namespace_a.clone(),
+            namespace_b: namespace_b.clone(),
+            control: control.clone(),
+            threads: Vec::new(),
+        };
+        let tap_a = open_tap(&format!("{base}a"));
+        let tap_b = open_tap(&format!("{base}b"));
+        for (namespace, tap, address) in [
+            (&namespace_a, &format!("{base}a"), ADDRESS_A),
+            (&namespace_b, &format!("{base}b"), ADDRESS_B),
+        ] {
+            ip(&["netns", "add", namespace]);
+            ip(&["link", "set", tap, "netns", namespace]);
+            ip(&["-n", namespace, "link", "set", "lo", "up"]);
+            ip(&["-n", namespace, "link", "set", tap, "name", "link0"]);
+            ip(&[
+                "-n",
+                namespace,
+                "addr",
+                "add",
+                &format!("{address}/24"),
+                "dev",
+                "link0",
+            ]);
+            ip(&["-n", namespace, "link", "set", "link0", "up"]);
+        }
+        let tap_a = Arc::new(tap_a);
+        let tap_b = Arc::new(tap_b);
+        for (from, to, which) in [
+            (tap_a.clone(), tap_b.clone(), Direction::AToB),
+            (tap_b, tap_a, Direction::BToA),
+        ] {
+            let queue_in = Arc::new(InFlight::default());
+            let reader_control = control.clone();
+            let reader_queue = queue_in.clone();
+            link.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("link-in-{which:?}"))
+                    .spawn(move || admit(&from, &reader_queue, &reader_control, which))
+                    .expect("starting the link's reader"),
+            );
+            let writer_control = control.clone();
+            link.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("link-out-{which:?}"))
+                    .spawn(move || deliver(&to, &queue_in, &writer_control, which))
+                    .expect("starting the link's writer"),
+            );
+        }
+        link
+    }
+
+    /// Run `program` inside side A's namespace.
+    pub fn command_in_a(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        command_in(&self.namespace_a, program)
+    }
+
+    /// Run `program` inside side B's namespace.
+    pub fn command_in_b(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        command_in(&self.namespace_b, program)
+    }
+
+    /// A UDP socket bound to `port` on side A's address (0: any port).
+    pub fn udp_socket_in_a(&self, port: u16) -> std::net::UdpSocket {
+        udp_socket_in(&self.namespace_a, &format!("{ADDRESS_A}:{port}"))
+    }
+
+    /// A UDP socket bound to `port` on side B's address (0: any port).
+    pub fn udp_socket_in_b(&self, port: u16) -> std::net::UdpSocket {
+        udp_socket_in(&self.namespace_b, &format!("{ADDRESS_B}:{port}"))
+    }
+
+    /// Reshape the link; frames already queued keep their times.
+    pub fn set_shape(&self, shape: LinkShape) {
+        *self.control.shape.lock().expect("link shape") = shape;
+    }
+
+    /// Cut the link (every frame either way is lost) or restore it.
+    pub fn set_cut(&self, cut: bool) {
+        self.control.cut.store(cut, Ordering::Relaxed);
+    }
+
+    pub fn a_to_b(&self) -> DirectionCounters {
+        self.control.a_to_b.read()
+    }
+
+    pub fn b_to_a(&self) -> DirectionCounters {
+        self.control.b_to_a.read()
+    }
+}
+
+impl Drop for IslandLink {
+    fn drop(&mut self) {
+        self.control.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        for namespace in [&self.namespace_a, &self.namespace_b] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", namespace])
+                .status();
+        }
+    }
+}
+
+fn command_in(namespace: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", namespace]).arg(program);
+    command
+}
+
+/// A socket made inside `namespace`: a socket belongs to the namespace it
+/// was created in, whichever thread uses it later, so a short-lived thread
+/// enters the namespace (setns affects only the calling thread) and makes it.
+fn udp_socket_in(namespace: &str, address: &str) -> std::net::UdpSocket {
+    let handle = File::open(format!("/var/run/netns/{namespace}"))
+        .unwrap_or_else(|e| panic!("namespace {namespace}: {e}"));
+    let address = address.to_owned();
+    std::thread::spawn(move || {
+        // SAFETY: `handle` is an open network-namespace file for the whole
+        // call; setns only changes this (short-lived) thread's namespace.
+        let entered = unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert!(entered == 0, "setns: {}", std::io::Error::last_os_error());
+        std::net::UdpSocket::bind(&address).unwrap_or_else(|e| panic!("binding {address}: {e}"))
+    })
+    .join()
+    .expect("making a socket in the namespace")
+}
+
+fn ip(args: &[&str]) {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("running ip (iproute2)");
+    assert!(
+        output.status.success(),
+        "ip {}: {} (the island link needs root and network namespaces)",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    AToB,
+    BToA,
+}
+
+impl Direction {
+    fn counters(self, control: &Control) -> &AtomicCounters {
+        match self {
+            Direction::AToB => &control.a_to_b,
+            Direction::BToA => &control.b_to_a,
+        }
+    }
+}
+
+/// Frames on the wire or in the bottleneck's buffer, each with the instant
+/// it reaches the far side. Departures are in order, so delivery is too.
+#[derive(Default)]
+struct InFlight {
+    frames: Mutex<VecDeque<(Instant, Vec<u8>)>>,
+    arrived: Condvar,
+}
+
+/// Read what one side sends; drop it or schedule its delivery.
+fn admit(tap: &File, in_flight: &InFlight, control: &Control, direction: Direction) {
+    let counters = direction.counters(control);
+    // Loss draws from a fixed seed per direction, so a run's losses do
+    // not depend on the clock.
+    let mut random = match direction {
+        Direction::AToB => 0x9e37_79b9_7f4a_7c15u64,
+        Direction::BToA => 0xd1b5_4a32_d192_ed03u64,
+    };
+    // When the bottleneck is next free.
+    let mut link_free_at = Instant::now();
+    let mut frame = vec![0u8; 65_536];
+    while !control.stop.load(Ordering::Relaxed) {
+        if !readable(tap, Duration::from_millis(50)) {
+            continue;
+        }
+        let len = match (&*tap).read(&mut frame) {
+            Ok(len) => len,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let now = Instant::now();
+        let shape = *control.shape.lock().expect("link shape");
+        if control.cut.load(Ordering::Relaxed) {
+            counters.dropped_by_cut.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        // ARP is spared random loss: a lost ARP costs a second's retry in
+        // the kernel and says nothing about the call.
+        let is_arp = len >= 14 && frame[12..14] == [0x08, 0x06];
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        let draw = (random >> 11) as f64 / (1u64 << 53) as f64 * 100.0;
+        if !is_arp && draw < shape.loss_percent {
+            counters.dropped_by_loss.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let serialise = Duration::from_secs_f64(len as f64 * 8.0 / shape.rate_bps.max(1) as f64);
+        let starts = link_free_at.max(now);
+        if starts.duration_since(now) > shape.queue {
+            counters.dropped_by_queue.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        link_free_at = starts + serialise;
+        let arrives = link_free_at + shape.one_way_delay;
+        let mut frames = in_flight.frames.lock().expect("frames in flight");
+        frames.push_back((arrives, frame[..len].to_vec()));
+        in_flight.arrived.notify_one();
+    }
+}
+
+/// Write frames into the far side when their time comes.
+fn deliver(tap: &File, in_flight: &InFlight, control: &Control, direction: Direction) {
+    let counters = direction.counters(control);
+    while !control.stop.load(Ordering::Relaxed) {
+        let due = {
+            let mut frames = in_flight.frames.lock().expect("frames in flight");
+            loop {
+                let now = Instant::now();
+                match frames.front() {
+                    Some((at, _)) if *at <= now => break frames.pop_front(),
+                    Some((at, _)) => {
+                        let wait = (*at - now).min(Duration::from_millis(50));
+                        frames = in_flight
+                            .arrived
+                            .wait_timeout(frames, wait)
+                            .expect("wait")
+                            .0;
+                    }
+                    None => {
+                        frames = in_flight
+                            .arrived
+                            .wait_timeout(frames, Duration::from_millis(50))
+                            .expect("wait")
+                            .0;
+                    }
+                }
+                if control.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+        };
+        let Some((_, frame)) = due else { continue };
+        if control.cut.load(Ordering::Relaxed) {
+            // Cut while on the wire.
+            counters.dropped_by_cut.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if (&*tap).write_all(&frame).is_ok() {
+            counters.frames_delivered.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes_delivered
+                .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether `tap` has a frame to read within `timeout`.
+fn readable(tap: &File, timeout: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd: tap.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `poll` reads and writes exactly one valid `pollfd` that lives
+    // on this stack frame for the duration of the call.
+    let ready = unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) };
+    ready > 0 && poll.revents & libc::POLLIN != 0
+}
+
+/// `struct ifreq` as TUNSETIFF reads it: the name, the flags, and padding
+/// to the union's size.
+#[repr(C)]
+struct InterfaceRequest {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _union_rest: [u8; 22],
+}
+
+/// A TAP interface called `name` in this namespace, its frames readable and
+/// writable through the returned file. It lives as long as the file.
+fn open_tap(name: &str) -> File {
+    assert!(
+        name.len() < libc::IFNAMSIZ,
+        "interface name {name} too long"
+    );
+    let tun = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .expect("opening /dev/net/tun (the island link needs root and the tun driver)");
+    let mut request = InterfaceRequest {
+        name: [0; libc::IFNAMSIZ],
+        flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
+        _union_rest: [0; 22],
+    };
+    request.name[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: TUNSETIFF reads a `struct ifreq` (40 bytes on Linux: a
+    // 16-byte name and a 24-byte union whose first member is the flags);
+    // `InterfaceRequest` has that layout and outlives the call.
+    let result = unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF, &mut request) };
+    assert!(
+        result == 0,
+        "TUNSETIFF {name}: {}",
+        std::io::Error::last_os_error()
+    );
+    tun
+}
