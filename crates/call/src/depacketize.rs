@@ -42,7 +42,7 @@ pub trait FrameAssembler: Send {
 const HELD_PACKETS: usize = 2048;
 /// How long a gap is waited for (reordering, a retransmission) before the
 /// frame it breaks is given up.
-const MAX_REORDER: Duration = Duration::from_millis(200);
+pub const MAX_REORDER: Duration = Duration::from_millis(300);
 
 pub fn assembler_for(codec: VideoCodec) -> Box<dyn FrameAssembler> {
     match codec {

@@ -25,8 +25,8 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder, register_default_interceptors,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, RTCStatsReport,
+    SettingEngineBuilder,
 };
 
 /// What to send as video.
@@ -63,10 +63,18 @@ pub struct CallOptions {
     /// Shown to the room (never logged by the server).
     pub name: String,
     pub video: VideoSource,
+    /// Sensor-like noise on the test pattern, ± luma levels (0: clean).
+    pub pattern_grain: u8,
     /// What we send; also what we ask the other side to send first.
     pub codec: VideoCodec,
     pub fps: u32,
+    /// Where the bandwidth estimate (and the encoder) start, kbit/s.
     pub bitrate_kbps: u32,
+    /// What the sender never exceeds, however high the estimate, kbit/s.
+    pub max_bitrate_kbps: u32,
+    /// GCC + TWCC + pacer driving the encoder (off: the encoder holds
+    /// `bitrate_kbps` and webrtc-rs's defaults apply, for comparison).
+    pub congestion_control: bool,
     /// A test tone to send, in Hz (none: silence), when no microphone is.
     pub tone_hz: Option<f64>,
     /// Capture from this audio device (`default` or a name `kh_devices`
@@ -100,9 +108,12 @@ impl CallOptions {
                 width: 640,
                 height: 360,
             },
+            pattern_grain: 0,
             codec: VideoCodec::Vp8,
             fps: 30,
             bitrate_kbps: 1500,
+            max_bitrate_kbps: 100_000,
+            congestion_control: true,
             tone_hz: Some(440.0),
             audio_in: None,
             audio_out: None,
@@ -169,6 +180,8 @@ pub enum CallError {
     Signal(#[from] SignalError),
     #[error("WebRTC: {0}")]
     WebRtc(#[from] webrtc::error::Error),
+    #[error("webrtc-rs was built without an async runtime")]
+    NoRuntime,
     #[error("the data channel is not open (yet)")]
     NotOpen,
     #[error(transparent)]
@@ -212,6 +225,10 @@ pub(crate) struct Shared {
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
     pub echo_audio: Mutex<std::collections::VecDeque<i16>>,
+    /// The bandwidth estimate, when congestion control is on.
+    pub estimate: Option<Arc<crate::congestion::EstimateCell>>,
+    /// The UDP receive buffer the kernel granted.
+    pub udp_receive_buffer: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
@@ -339,6 +356,12 @@ impl Call {
             keyframe_for_forward: std::sync::atomic::AtomicBool::new(false),
             echo_video: Mutex::new(None),
             echo_audio: Mutex::new(Default::default()),
+            estimate: options.congestion_control.then(|| {
+                Arc::new(crate::congestion::EstimateCell::starting_at(
+                    f64::from(options.bitrate_kbps) * 1e3,
+                ))
+            }),
+            udp_receive_buffer: Default::default(),
         });
         let pc = build_peer_connection(&shared, &welcome.ice_servers).await?;
         media_io::start_senders(shared.clone(), &pc).await?;
@@ -433,10 +456,21 @@ impl Call {
             .pc
             .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
             .await;
-        let mut stats = self.shared.counters.lock().snapshot();
-        stats.state = self.state().as_str().to_owned();
+        self.stats_with(report, self.state()).await
+    }
+
+    /// The statistics from the counters as they are now and a transport
+    /// `report` taken earlier.
+    async fn stats_with(&self, report: RTCStatsReport, state: CallState) -> CallStats {
+        let raw = self.shared.counters.lock().snapshot();
+        // The spectrum is work for a blocking thread, not for the runtime.
+        let mut stats = tokio::task::spawn_blocking(move || raw.compute())
+            .await
+            .unwrap_or_default();
+        stats.state = state.as_str().to_owned();
         stats.peak_memory_mib = crate::stats::peak_memory_mib();
         media_io::fill_transport(&mut stats.transport, &report);
+        self.fill_congestion(&mut stats.congestion);
         let now = Instant::now();
         let mut last = self.last_transport.lock();
         // Over the interval since the last call, or since connecting.
@@ -468,15 +502,40 @@ impl Call {
         stats
     }
 
+    fn fill_congestion(&self, out: &mut crate::stats::CongestionStats) {
+        let granted = self
+            .shared
+            .udp_receive_buffer
+            .load(std::sync::atomic::Ordering::Relaxed);
+        out.udp_receive_buffer_bytes = (granted > 0).then_some(granted as u64);
+        let Some(cell) = &self.shared.estimate else {
+            return;
+        };
+        let estimate = cell.get();
+        out.enabled = true;
+        out.estimate_kbps = Some(estimate.target_bps / 1e3);
+        out.delay_based_kbps = estimate.delay_based_bps.map(|b| b / 1e3);
+        out.loss_based_kbps = estimate.loss_based_bps.map(|b| b / 1e3);
+        out.loss_percent = estimate.loss.map(|l| l * 100.0);
+        out.feedback_reports = estimate.reports;
+    }
+
     /// Leave the room and close the connection.
     pub async fn hang_up(self) -> CallStats {
-        let stats = self.stats().await;
+        // The transport's figures while it is open; the counters once
+        // everything has stopped, so what they say was sent is all that
+        // was (a bulk transfer runs until the connection closes).
+        let report = self
+            .pc
+            .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+            .await;
+        let state = self.state();
         self.signalling.abort();
         let _ = self.shared.outbox.send(ClientMessage::Leave);
         let _ = self.pc.close().await;
         self.shared.counters.lock().finish_recording();
         self.shared.set_state(CallState::Closed);
-        stats
+        self.stats_with(report, state).await
     }
 }
 
@@ -506,7 +565,14 @@ async fn build_peer_connection(
         },
         RtpCodecKind::Audio,
     )?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    let congestion = shared.estimate.clone().map(|cell| {
+        (
+            f64::from(shared.options.bitrate_kbps) * 1e3,
+            f64::from(shared.options.max_bitrate_kbps) * 1e3,
+            cell,
+        )
+    });
+    let registry = crate::congestion::interceptors(&mut media, congestion)?;
     // Keyframe requests (PLI/FIR) reach the video sender through this.
     let registry = registry.with(Slot::from(14_000), media_io::KeyframeRequests::default());
     let ice_servers = ice
@@ -541,7 +607,10 @@ async fn build_peer_connection(
         settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));
     }
     let settings = settings.build();
+    let runtime = webrtc::runtime::default_runtime().ok_or(CallError::NoRuntime)?;
+    let runtime = crate::udp_buffers::LargeBuffers::new(runtime, shared.udp_receive_buffer.clone());
     let pc = PeerConnectionBuilder::new()
+        .with_runtime(Arc::new(runtime))
         .with_configuration(config.build())
         .with_media_engine(media)
         .with_interceptor_registry(registry)

@@ -9,12 +9,16 @@
 //! Media sources, codecs and the burned-in stamp are `kh-media`'s.
 
 mod codecs;
+pub mod congestion;
 pub mod depacketize;
 mod engine;
+pub mod ladder;
 mod media_io;
+pub mod nack;
 pub mod reachability;
 pub mod signalling;
 pub mod stats;
+pub mod udp_buffers;
 
 pub use engine::{
     CONNECT_TIMEOUT, Call, CallError, CallEvent, CallOptions, CallState, VideoForward, VideoSource,

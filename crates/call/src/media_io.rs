@@ -10,6 +10,7 @@
 use crate::codecs;
 use crate::depacketize::{Assembled, FrameAssembler, assembler_for};
 use crate::engine::{CallError, CallEvent, CallState, Shared, VideoSource};
+use crate::ladder::{self, KeyframeGate, Ladder};
 use crate::stats::{CallStats, TransportStats, percentiles};
 use bytes::{Bytes, BytesMut};
 use kh_media::audio::{self, FRAME_SAMPLES, OpusDecoder, OpusEncoder, Tone};
@@ -55,29 +56,59 @@ pub(crate) struct Counters {
     recorder: Option<(Y4mWriter<BufWriter<std::fs::File>>, std::path::PathBuf)>,
 }
 
-impl Counters {
-    pub fn snapshot(&self) -> CallStats {
-        let mut stats = self.stats.clone();
-        if let Some((p50, p95, max)) = percentiles(&mut self.latencies_ms.clone()) {
+/// What the statistics are computed from, copied out of [`Counters`] so
+/// the computing (a spectrum over a second of audio, sorting latencies)
+/// happens after the lock is released: the media tasks take that lock for
+/// every packet and frame, and a statistics request that held it for the
+/// length of a spectrum halved the audio and video rates.
+pub(crate) struct RawStats {
+    stats: CallStats,
+    latencies_ms: Vec<f64>,
+    control_rtts_ms: Vec<f64>,
+    heard: Vec<i16>,
+    fps: Option<f64>,
+}
+
+impl RawStats {
+    pub fn compute(mut self) -> CallStats {
+        let mut stats = self.stats;
+        if let Some((p50, p95, max)) = percentiles(&mut self.latencies_ms) {
             stats.video_in.latency_ms_p50 = Some(p50);
             stats.video_in.latency_ms_p95 = Some(p95);
             stats.video_in.latency_ms_max = Some(max);
         }
-        if let Some((p50, _, _)) = percentiles(&mut self.control_rtts_ms.clone()) {
+        if let Some((p50, _, _)) = percentiles(&mut self.control_rtts_ms) {
             stats.data.control_rtt_ms_p50 = Some(p50);
         }
         if !self.heard.is_empty() {
-            let pcm: Vec<i16> = self.heard.iter().copied().collect();
-            stats.audio.rms = Some(audio::rms(&pcm));
-            stats.audio.dominant_hz = Some(audio::dominant_frequency(&pcm));
+            stats.audio.rms = Some(audio::rms(&self.heard));
+            stats.audio.dominant_hz = Some(audio::dominant_frequency(&self.heard));
         }
-        if let (Some(first), Some(last)) = (self.decoded_at.front(), self.decoded_at.back()) {
-            let secs = last.duration_since(*first).as_secs_f64();
-            if secs > 0.0 {
-                stats.video_in.fps = (self.decoded_at.len() - 1) as f64 / secs;
-            }
+        if let Some(fps) = self.fps {
+            stats.video_in.fps = fps;
         }
         stats
+    }
+}
+
+impl Counters {
+    /// A copy of what the statistics need; cheap, so it can be taken under
+    /// the lock.
+    pub fn snapshot(&self) -> RawStats {
+        let fps = match (self.decoded_at.front(), self.decoded_at.back()) {
+            (Some(first), Some(last)) => {
+                let secs = last.duration_since(*first).as_secs_f64();
+                (secs > 0.0).then(|| (self.decoded_at.len() - 1) as f64 / secs)
+            }
+            _ => None,
+        };
+        RawStats {
+            stats: self.stats.clone(),
+            latencies_ms: self.latencies_ms.clone(),
+            control_rtts_ms: self.control_rtts_ms.clone(),
+            heard: self.heard.iter().copied().collect(),
+            fps,
+        }
     }
 
     pub fn finish_recording(&mut self) {
@@ -294,7 +325,8 @@ impl Pictures {
         }
         match &shared.options.video {
             VideoSource::TestPattern { width, height } => {
-                let pattern = TestPattern::new(*width, *height);
+                let pattern =
+                    TestPattern::new(*width, *height).with_grain(shared.options.pattern_grain);
                 let (w, h) = pattern.size();
                 Ok((Pictures::Pattern(pattern), w, h))
             }
@@ -303,6 +335,22 @@ impl Pictures {
                 Ok((Pictures::File(file, path.clone()), 0, 0))
             }
             VideoSource::None => Err("no video source".into()),
+        }
+    }
+
+    /// Draw the following pictures at this size, where the source can
+    /// (the test pattern); others are resized after.
+    fn draw_at(&mut self, width: u32, height: u32) {
+        if let Pictures::Pattern(pattern) = self {
+            pattern.set_size(width, height);
+        }
+    }
+
+    /// The size the source makes by itself, where it is not the picture's.
+    fn native_size(&self) -> Option<(u32, u32)> {
+        match self {
+            Pictures::Pattern(pattern) => Some(pattern.native_size()),
+            _ => None,
         }
     }
 
@@ -427,6 +475,13 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
     let mut encoder: Option<VideoEncoder> = None;
     let mut next = Instant::now();
     let mut last_sent = Instant::now();
+    // What congestion control lets us send: the rung (size and rate) and
+    // the encoder's bitrate follow the estimate.
+    let mut ladder: Option<Ladder> = None;
+    let mut resizer = kh_media::ffmpeg::Resizer::default();
+    let mut next_encode = Instant::now();
+    let mut encoder_kbps = options.bitrate_kbps.min(options.max_bitrate_kbps);
+    let mut keyframes = KeyframeGate::default();
     while !call_over(&shared) {
         let now = Instant::now();
         if next > now {
@@ -438,6 +493,14 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         }
         next += interval;
         let made = Instant::now();
+        let estimate_bps = shared.estimate.as_ref().map(|cell| cell.get().target_bps);
+        let rung = match (ladder.as_mut(), estimate_bps) {
+            (Some(ladder), Some(bps)) => Some(ladder.update(made, bps)),
+            _ => None,
+        };
+        if let Some(rung) = rung {
+            pictures.draw_at(rung.width, rung.height);
+        }
         let frame = match pictures.next(&shared) {
             Ok(Some(frame)) => frame,
             Ok(None) => continue,
@@ -452,6 +515,55 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         } else {
             frame
         };
+        let frame = match estimate_bps {
+            Some(bps) => {
+                let native = pictures
+                    .native_size()
+                    .unwrap_or((frame.width, frame.height));
+                let ladder = match ladder.as_mut() {
+                    Some(ladder) if ladder.source() == (native.0 & !1, native.1 & !1) => ladder,
+                    _ => ladder.insert(Ladder::new(native.0, native.1, options.fps, bps)),
+                };
+                let rung = ladder.current();
+                encoder_kbps = ladder::encoder_kbps(bps, options.max_bitrate_kbps);
+                {
+                    let mut c = shared.counters.lock();
+                    c.stats.congestion.rung = Some(rung.to_string());
+                    c.stats.congestion.rung_changes = ladder.changes();
+                    c.stats.congestion.encoder_kbps = Some(encoder_kbps);
+                }
+                // Frames the rung's rate has no room for are not encoded
+                // (the source runs on, as a camera does).
+                // Half a source interval of slack: a frame made a little
+                // early by the clock's jitter is still on time.
+                if made + interval / 2 < next_encode {
+                    continue;
+                }
+                let every = Duration::from_secs_f64(1.0 / f64::from(rung.fps.max(1)));
+                next_encode = (next_encode + every).max(made);
+                if (frame.width, frame.height) == (rung.width, rung.height) {
+                    frame
+                } else {
+                    match resizer.resize(&frame, rung.width, rung.height) {
+                        Ok(resized) => resized,
+                        Err(e) => {
+                            tracing::warn!("video: resizing to {rung}: {e}");
+                            frame
+                        }
+                    }
+                }
+            }
+            None => frame,
+        };
+        if let Some(enc) = encoder.as_mut() {
+            let current = enc.config().bitrate_kbps;
+            // Down at once; up in steps worth a reconfiguration.
+            if (encoder_kbps < current || encoder_kbps > current + current / 20)
+                && let Err(e) = enc.set_bitrate(encoder_kbps)
+            {
+                tracing::warn!("video encoder bitrate: {e}");
+            }
+        }
         if (frame.width, frame.height) != (width, height) || encoder.is_none() {
             (width, height) = (frame.width, frame.height);
             encoder = match VideoEncoder::new(EncoderConfig {
@@ -459,7 +571,7 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                 width,
                 height,
                 fps: options.fps,
-                bitrate_kbps: options.bitrate_kbps,
+                bitrate_kbps: encoder_kbps,
                 threads: codec_threads(width, height),
             }) {
                 Ok(e) => Some(e),
@@ -468,15 +580,22 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                     return;
                 }
             };
+            // Its first frame is a keyframe: a request made before it is
+            // answered by it.
+            keyframes.forced(Instant::now());
+            shared.keyframe_wanted.store(false, Ordering::Relaxed);
             let mut c = shared.counters.lock();
             c.stats.video_out.codec = options.codec.mime().to_owned();
+            if let Some(enc) = &encoder {
+                c.stats.video_out.encoder = enc.implementation().to_owned();
+            }
             c.stats.video_out.width = width;
             c.stats.video_out.height = height;
         }
         let Some(enc) = encoder.as_mut() else {
             continue;
         };
-        if shared.keyframe_wanted.swap(false, Ordering::Relaxed) {
+        if keyframes.take(&shared.keyframe_wanted, Instant::now()) {
             enc.request_keyframe();
         }
         let encoding = Instant::now();
@@ -635,10 +754,19 @@ async fn receive_audio(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
     }
 }
 
+/// Compressed frames waiting for the decoder: the frame buffer's longest
+/// wait (300 ms) at 30 fps.
+const DECODER_QUEUE: usize = 10;
+
 async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
     // A short queue: a decoder that falls behind drops frames and asks for
-    // a keyframe rather than showing ever older pictures.
-    let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<(VideoCodec, Bytes)>(3);
+    // a keyframe rather than showing ever older pictures. Short, but not
+    // shorter than the burst the frame buffer releases when a retransmitted
+    // packet completes a frame it waited for (the frames behind it come
+    // out together): at 3, that burst on a lossy island link was refused
+    // and turned each recovered loss into a keyframe request.
+    let (frames_tx, frames_rx) =
+        std::sync::mpsc::sync_channel::<(VideoCodec, Bytes)>(DECODER_QUEUE);
     let want_pli = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let decode_shared = shared.clone();
     let pli = want_pli.clone();
@@ -756,6 +884,12 @@ fn decode_loop(
         let Some((decoder, _)) = decoder.as_mut() else {
             continue;
         };
+        {
+            let mut c = shared.counters.lock();
+            if c.stats.video_in.decoder != decoder.implementation() {
+                c.stats.video_in.decoder = decoder.implementation().to_owned();
+            }
+        }
         let pictures = match decoder.decode(&data) {
             Ok(p) => p,
             Err(e) => {

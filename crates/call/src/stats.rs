@@ -17,6 +17,7 @@ pub struct CallStats {
     pub audio: AudioStats,
     pub data: DataStats,
     pub transport: TransportStats,
+    pub congestion: CongestionStats,
     /// The process's peak resident memory (Linux: VmHWM), in MiB: what a
     /// stalled peer or a runaway queue would show first.
     pub peak_memory_mib: Option<f64>,
@@ -25,6 +26,8 @@ pub struct CallStats {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VideoOut {
     pub codec: String,
+    /// The encoder in use and whether it runs on hardware.
+    pub encoder: String,
     pub width: u32,
     pub height: u32,
     pub frames_encoded: u64,
@@ -37,6 +40,9 @@ pub struct VideoOut {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VideoIn {
     pub codec: String,
+    /// The decoder in use and whether it runs on hardware (empty when
+    /// frames are forwarded undecoded).
+    pub decoder: String,
     pub width: u32,
     pub height: u32,
     pub frames_decoded: u64,
@@ -103,6 +109,29 @@ pub struct TransportStats {
     pub bytes_received: u64,
     pub bitrate_in_kbps: f64,
     pub bitrate_out_kbps: f64,
+}
+
+/// Send-side congestion control: the estimate and what the sender made
+/// of it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CongestionStats {
+    /// GCC on TWCC feedback, with the pacer (off: the library's defaults).
+    pub enabled: bool,
+    /// The estimate the pacer sends at, kbit/s.
+    pub estimate_kbps: Option<f64>,
+    pub delay_based_kbps: Option<f64>,
+    pub loss_based_kbps: Option<f64>,
+    /// Loss the far side reported over GCC's window, percent.
+    pub loss_percent: Option<f64>,
+    /// Feedback reports taken in (none: the far side does not send TWCC).
+    pub feedback_reports: u64,
+    /// What the encoder was last asked for, kbit/s.
+    pub encoder_kbps: Option<u32>,
+    /// The ladder's rung in use, WIDTHxHEIGHT@FPS.
+    pub rung: Option<String>,
+    pub rung_changes: u64,
+    /// The UDP receive buffer the kernel granted, bytes.
+    pub udp_receive_buffer_bytes: Option<u64>,
 }
 
 /// The peak resident set size of this process, from `/proc/self/status`

@@ -29,12 +29,26 @@ pub struct CallArgs {
     size: String,
     #[arg(long, default_value_t = 30)]
     fps: u32,
+    /// Add sensor-like noise of ± this many luma levels to the test
+    /// pattern, so it costs bits as a camera picture does (0–64).
+    #[arg(long, default_value_t = 0)]
+    grain: u8,
     /// What to send: vp8, vp9 or h264 (h265 and av1 are received only).
     #[arg(long, default_value = "vp8")]
     codec: String,
-    /// Video bitrate in kbit/s.
+    /// Video bitrate to start at, kbit/s (congestion control moves it).
     #[arg(long, default_value_t = 1500)]
     bitrate: u32,
+    /// The most the video may take, however much the link offers, kbit/s.
+    #[arg(long, default_value_t = 100_000)]
+    max_bitrate: u32,
+    /// Hold `--bitrate` and use webrtc-rs's defaults (no GCC, no pacer):
+    /// for comparison.
+    #[arg(long)]
+    no_congestion_control: bool,
+    /// Also print the statistics as a JSON event every this many seconds.
+    #[arg(long)]
+    stats_every: Option<f64>,
     /// Frequency of the test tone sent as audio, in Hz (0: silence).
     #[arg(long, default_value_t = 440.0)]
     tone: f64,
@@ -115,7 +129,10 @@ async fn call(args: CallArgs) -> Result<()> {
         bail!("--fps {}: 1 to 120", args.fps);
     }
     options.fps = args.fps;
+    options.pattern_grain = args.grain;
     options.bitrate_kbps = args.bitrate;
+    options.max_bitrate_kbps = args.max_bitrate.max(args.bitrate);
+    options.congestion_control = !args.no_congestion_control;
     options.tone_hz = (args.tone > 0.0).then_some(args.tone);
     options.audio_in = args.audio_in.clone();
     options.audio_out = args.audio_out.clone();
@@ -144,6 +161,10 @@ async fn call(args: CallArgs) -> Result<()> {
         .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     let mut ping = tokio::time::interval(Duration::from_secs(1));
     let mut pointer = tokio::time::interval(Duration::from_millis(33));
+    let mut report = tokio::time::interval(Duration::from_secs_f64(
+        args.stats_every.unwrap_or(3600.0).max(0.1),
+    ));
+    report.tick().await;
     let mut seq = 0u64;
     let mut was_connected = false;
     let mut failure: Option<String> = None;
@@ -204,6 +225,11 @@ async fn call(args: CallArgs) -> Result<()> {
                         seq += 1;
                     }
                 }
+            }
+            _ = report.tick(), if args.stats_every.is_some() => {
+                let stats = call.stats().await;
+                let t = started.elapsed().as_secs_f64();
+                println!("{}", serde_json::json!({"event": "stats", "t": t, "stats": stats}));
             }
             _ = tokio::time::sleep(until_deadline) => break,
             _ = &mut ctrl_c => break,

@@ -7,92 +7,15 @@
 
 mod call_common;
 
-use call_common::{f, finish_both, kh_call_with_env, server_with, token};
+use call_common::{certificates, f, finish_both, kh_call_with_env, server_with, token};
 use kakehashi_signal::Role;
 use kakehashi_signal::config::TlsConfig;
-use std::path::Path;
 use std::process::Command;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl: install it (`cargo xtask test` does)");
-    assert!(
-        status.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-}
-
-/// A private CA and a server certificate for localhost and 127.0.0.1.
-fn certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        dir,
-        &[
-            &[
-                "req",
-                "-x509",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=Kakehashi test CA",
-            ][..],
-            &ec,
-            &["-keyout", "ca.key", "-out", "ca.pem"],
-            &["-addext", "basicConstraints=critical,CA:TRUE"],
-            &["-addext", "keyUsage=critical,keyCertSign"],
-        ]
-        .concat(),
-    );
-    openssl(
-        dir,
-        &[
-            &["req", "-subj", "/CN=localhost"][..],
-            &ec,
-            &["-keyout", "server.key", "-out", "server.csr"],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("extfile");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_join_over_wss_with_the_hospitals_ca_and_are_refused_without_it() {
     let dir = tempfile::tempdir().expect("tmp");
-    certificates(dir.path());
+    certificates(dir.path(), "DNS:localhost,IP:127.0.0.1");
     let tls = TlsConfig {
         cert: dir.path().join("server.pem"),
         key: dir.path().join("server.key"),

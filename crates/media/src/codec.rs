@@ -145,6 +145,15 @@ impl VideoEncoder {
         }
     }
 
+    /// Which encoder does the work, and on what: what `kh call
+    /// --stats-json` reports as the path in use.
+    pub fn implementation(&self) -> &'static str {
+        match &self.inner {
+            Encoder::Vpx(_) => "libvpx (software)",
+            Encoder::X264(_) => "x264 through FFmpeg (software)",
+        }
+    }
+
     /// Change the target bitrate (what congestion control asks for).
     pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
         match &mut self.inner {
@@ -193,6 +202,14 @@ impl VideoDecoder {
 
     pub fn codec(&self) -> VideoCodec {
         self.codec
+    }
+
+    /// Which decoder does the work, and on what.
+    pub fn implementation(&self) -> &'static str {
+        match &self.inner {
+            Decoder::Vpx(_) => "libvpx (software)",
+            Decoder::Ffmpeg(_) => "FFmpeg (software)",
+        }
     }
 
     /// Decode one compressed frame (an access unit) into zero or more

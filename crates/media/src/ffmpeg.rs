@@ -135,21 +135,7 @@ impl FfmpegEncoder {
 
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, FfmpegError> {
         check_frame(&self.config, frame)?;
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        let (cw, ch) = chroma_size(frame.width, frame.height);
-        let (cw, ch) = (cw as usize, ch as usize);
-        let planes = [
-            (&frame.data[..w * h], w, h),
-            (&frame.data[w * h..w * h + cw * ch], cw, ch),
-            (&frame.data[w * h + cw * ch..], cw, ch),
-        ];
-        for (index, (source, width, rows)) in planes.into_iter().enumerate() {
-            let stride = self.picture.stride(index);
-            let target = self.picture.data_mut(index);
-            for (row, line) in source.chunks_exact(width).take(rows).enumerate() {
-                target[row * stride..row * stride + width].copy_from_slice(line);
-            }
-        }
+        fill_picture(&mut self.picture, frame);
         self.picture.set_pts(Some(self.pts));
         self.pts += 1;
         self.picture
@@ -302,22 +288,135 @@ impl ToI420 {
                 .map_err(call("pixel format conversion"))?;
             &*converted
         };
-        let (cw, ch) = chroma_size(w, h);
-        let mut data = Vec::with_capacity(VideoFrame::byte_len(w, h));
-        for (plane, (pw, ph)) in [(0, (w, h)), (1, (cw, ch)), (2, (cw, ch))] {
-            let stride = source.stride(plane);
-            let bytes = source.data(plane);
-            for row in 0..ph as usize {
-                data.extend_from_slice(&bytes[row * stride..row * stride + pw as usize]);
-            }
+        Ok(frame_from_picture(source, colour))
+    }
+}
+
+/// An I420 `frame` copied into FFmpeg's `picture` (same size and format),
+/// row by row as the picture's strides say.
+fn fill_picture(picture: &mut ff::frame::Video, frame: &VideoFrame) {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let (cw, ch) = chroma_size(frame.width, frame.height);
+    let (cw, ch) = (cw as usize, ch as usize);
+    let planes = [
+        (&frame.data[..w * h], w, h),
+        (&frame.data[w * h..w * h + cw * ch], cw, ch),
+        (&frame.data[w * h + cw * ch..], cw, ch),
+    ];
+    for (index, (source, width, rows)) in planes.into_iter().enumerate() {
+        let stride = picture.stride(index);
+        let target = picture.data_mut(index);
+        for (row, line) in source.chunks_exact(width).take(rows).enumerate() {
+            target[row * stride..row * stride + width].copy_from_slice(line);
         }
-        Ok(VideoFrame {
-            width: w,
-            height: h,
-            layout: PixelLayout::I420,
-            colour,
-            data,
-        })
+    }
+}
+
+/// A YUV420P `picture` copied out into a tightly packed frame.
+fn frame_from_picture(picture: &ff::frame::Video, colour: ColourInfo) -> VideoFrame {
+    let (w, h) = (picture.width(), picture.height());
+    let (cw, ch) = chroma_size(w, h);
+    let mut data = Vec::with_capacity(VideoFrame::byte_len(w, h));
+    for (plane, (pw, ph)) in [(0, (w, h)), (1, (cw, ch)), (2, (cw, ch))] {
+        let stride = picture.stride(plane);
+        let bytes = picture.data(plane);
+        for row in 0..ph as usize {
+            data.extend_from_slice(&bytes[row * stride..row * stride + pw as usize]);
+        }
+    }
+    VideoFrame {
+        width: w,
+        height: h,
+        layout: PixelLayout::I420,
+        colour,
+        data,
+    }
+}
+
+/// Resizes I420 frames (swscale, area-averaging: the right filter for
+/// shrinking, no aliasing on the fine detail of a slide or a wound). The
+/// sender's ladder uses it to step a camera down to a smaller rung.
+#[derive(Default)]
+pub struct Resizer {
+    /// The scaler and its two pictures, for one pair of sizes.
+    scaler: Option<(
+        ff::software::scaling::Context,
+        ff::frame::Video,
+        ff::frame::Video,
+    )>,
+}
+
+impl Resizer {
+    /// `frame` (I420) at `width`×`height` (even sizes).
+    pub fn resize(
+        &mut self,
+        frame: &VideoFrame,
+        width: u32,
+        height: u32,
+    ) -> Result<VideoFrame, FfmpegError> {
+        init();
+        if frame.layout != PixelLayout::I420 {
+            return Err(FfmpegError::Missing("a scaler for NV12 frames"));
+        }
+        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+            return Err(FfmpegError::TooLarge { width, height });
+        }
+        let stale = self.scaler.as_ref().is_none_or(|(scaler, _, _)| {
+            let (input, output) = (scaler.input(), scaler.output());
+            (input.width, input.height, output.width, output.height)
+                != (frame.width, frame.height, width, height)
+        });
+        if stale {
+            let scaler = ff::software::scaling::Context::get(
+                Pixel::YUV420P,
+                frame.width,
+                frame.height,
+                Pixel::YUV420P,
+                width,
+                height,
+                ff::software::scaling::Flags::AREA,
+            )
+            .map_err(call("resizing"))?;
+            let source = ff::frame::Video::new(Pixel::YUV420P, frame.width, frame.height);
+            self.scaler = Some((scaler, source, ff::frame::Video::empty()));
+        }
+        let Some((scaler, source, resized)) = self.scaler.as_mut() else {
+            return Err(FfmpegError::Missing("a scaler"));
+        };
+        fill_picture(source, frame);
+        scaler.run(source, resized).map_err(call("resizing"))?;
+        Ok(frame_from_picture(resized, frame.colour))
+    }
+}
+
+#[cfg(test)]
+mod resizer_tests {
+    use super::*;
+    use crate::pattern::TestPattern;
+
+    #[test]
+    fn a_frame_halved_is_the_mean_of_its_blocks() {
+        let mut pattern = TestPattern::new(1280, 720);
+        let frame = pattern.next_frame(1234);
+        let mut resizer = Resizer::default();
+        let half = resizer.resize(&frame, 640, 360).expect("resize");
+        assert_eq!((half.width, half.height), (640, 360));
+        assert_eq!(half.data.len(), VideoFrame::byte_len(640, 360));
+        // Area averaging: each output luma sample is the mean of a 2x2
+        // block of the source (within rounding).
+        let (src, out) = (frame.luma(), half.luma());
+        for (x, y) in [(10, 10), (300, 200), (639, 359), (100, 50)] {
+            let mean = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                .iter()
+                .map(|(dx, dy)| u32::from(src[(2 * y + dy) * 1280 + 2 * x + dx]))
+                .sum::<u32>() as f64
+                / 4.0;
+            let got = f64::from(out[y * 640 + x]);
+            assert!((got - mean).abs() <= 2.0, "({x},{y}): {got} vs mean {mean}");
+        }
+        // Another size makes another scaler.
+        assert_eq!(resizer.resize(&frame, 320, 180).expect("resize").width, 320);
+        assert!(resizer.resize(&frame, 0, 180).is_err());
     }
 }
 

@@ -186,12 +186,28 @@ impl IslandLink {
 
     /// A UDP socket bound to `port` on side A's address (0: any port).
     pub fn udp_socket_in_a(&self, port: u16) -> std::net::UdpSocket {
-        udp_socket_in(&self.namespace_a, &format!("{ADDRESS_A}:{port}"))
+        let address = format!("{ADDRESS_A}:{port}");
+        self.spawn_in_a(move || bind_udp(&address))
+            .join()
+            .expect("making a socket in A")
     }
 
     /// A UDP socket bound to `port` on side B's address (0: any port).
     pub fn udp_socket_in_b(&self, port: u16) -> std::net::UdpSocket {
-        udp_socket_in(&self.namespace_b, &format!("{ADDRESS_B}:{port}"))
+        let address = format!("{ADDRESS_B}:{port}");
+        spawn_in(&self.namespace_b, move || bind_udp(&address))
+            .join()
+            .expect("making a socket in B")
+    }
+
+    /// Run `work` on a thread inside side A's namespace: every socket it
+    /// makes (a server's listener, say) is on side A, whichever thread uses
+    /// it later.
+    pub fn spawn_in_a<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> JoinHandle<T> {
+        spawn_in(&self.namespace_a, work)
     }
 
     /// Reshape the link; frames already queued keep their times.
@@ -233,22 +249,26 @@ fn command_in(namespace: &str, program: impl AsRef<std::ffi::OsStr>) -> Command 
     command
 }
 
-/// A socket made inside `namespace`: a socket belongs to the namespace it
-/// was created in, whichever thread uses it later, so a short-lived thread
-/// enters the namespace (setns affects only the calling thread) and makes it.
-fn udp_socket_in(namespace: &str, address: &str) -> std::net::UdpSocket {
+/// A thread that enters `namespace` and runs `work`. setns changes only
+/// the calling thread's namespace, and a socket stays in the namespace it
+/// was made in.
+fn spawn_in<T: Send + 'static>(
+    namespace: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
     let handle = File::open(format!("/var/run/netns/{namespace}"))
         .unwrap_or_else(|e| panic!("namespace {namespace}: {e}"));
-    let address = address.to_owned();
     std::thread::spawn(move || {
         // SAFETY: `handle` is an open network-namespace file for the whole
-        // call; setns only changes this (short-lived) thread's namespace.
+        // call; setns only changes this thread's namespace.
         let entered = unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) };
         assert!(entered == 0, "setns: {}", std::io::Error::last_os_error());
-        std::net::UdpSocket::bind(&address).unwrap_or_else(|e| panic!("binding {address}: {e}"))
+        work()
     })
-    .join()
-    .expect("making a socket in the namespace")
+}
+
+fn bind_udp(address: &str) -> std::net::UdpSocket {
+    std::net::UdpSocket::bind(address).unwrap_or_else(|e| panic!("binding {address}: {e}"))
 }
 
 fn ip(args: &[&str]) {

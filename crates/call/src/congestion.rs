@@ -1,0 +1,194 @@
+//! Send-side congestion control and the transport under it: webrtc-rs's
+//! Google Congestion Control fed by transport-wide feedback (TWCC), its
+//! pacer, the estimate published for the encoder, and UDP sockets with
+//! buffers large enough for a keyframe burst.
+//!
+//! webrtc-rs 0.21 ships GCC, TWCC and a pacer but leaves them off (its
+//! default interceptors only answer the far side's feedback), and its
+//! pacer starts at 1 Mbit/s whatever the estimator starts at: an 8K
+//! keyframe would take seconds to leave. Here the chain is assembled by
+//! hand so the pacer starts where GCC does, at [`PACING_FACTOR`] times the
+//! estimate.
+
+use parking_lot::Mutex;
+use rtc::interceptor::{
+    BandwidthEstimator, CongestionControlBuilder, EstimatorStats, Gcc, NackResponderBuilder,
+    PacerBuilder, PacketReport, Registry, Slot, TwccReceiverBuilder, TwccSenderBuilder,
+};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers,
+};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpHeaderExtensionCapability, RtpCodecKind, TYPE_RTCP_FB_NACK,
+    TYPE_RTCP_FB_TRANSPORT_CC,
+};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The lowest estimate GCC may reach: below it a call carries audio and
+/// stills, and GCC's own floor (100 kbit/s) would leave nothing for video.
+pub const MIN_BITRATE_BPS: f64 = 150_000.0;
+
+/// The pacer sends at this multiple of the estimate (libwebrtc's pacing
+/// factor). The encoder keeps to the estimate; the pacer only smooths its
+/// bursts. Paced at the estimate itself, every overshoot (a keyframe,
+/// retransmissions, the encoder's own slack) stayed queued: after a drop
+/// from 50 to 5 Mbit/s the pacer held seconds of stale packets, refused
+/// new ones, and no frame was whole again.
+pub const PACING_FACTOR: f64 = 2.5;
+
+/// The estimate as the encoder and the statistics read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Estimate {
+    /// What the pacer lets out, bits per second.
+    pub target_bps: f64,
+    pub delay_based_bps: Option<f64>,
+    pub loss_based_bps: Option<f64>,
+    /// Share of packets the far side reported lost, 0–1.
+    pub loss: Option<f64>,
+    /// Feedback reports taken in so far (0: the far side sends none).
+    pub reports: u64,
+}
+
+/// Where the estimator leaves its estimate for the rest of the call.
+#[derive(Debug, Default)]
+pub struct EstimateCell(Mutex<Estimate>);
+
+impl EstimateCell {
+    /// A cell holding `start_bps` until the first feedback.
+    pub fn starting_at(start_bps: f64) -> EstimateCell {
+        EstimateCell(Mutex::new(Estimate {
+            target_bps: start_bps.max(MIN_BITRATE_BPS),
+            ..Estimate::default()
+        }))
+    }
+
+    pub fn get(&self) -> Estimate {
+        *self.0.lock()
+    }
+}
+
+/// GCC, publishing each new estimate. The congestion-control interceptor
+/// owns its estimator inside the chain, out of the application's reach;
+/// this wrapper is how the number gets out.
+struct PublishedGcc {
+    gcc: Gcc,
+    cell: Arc<EstimateCell>,
+}
+
+impl PublishedGcc {
+    fn publish(&self) {
+        let stats = self.gcc.stats();
+        let mut estimate = self.cell.0.lock();
+        estimate.target_bps = self.gcc.target_bitrate();
+        estimate.delay_based_bps = stats.delay_based_bitrate;
+        estimate.loss_based_bps = stats.loss_based_bitrate;
+        estimate.loss = stats.packet_loss;
+    }
+}
+
+impl BandwidthEstimator for PublishedGcc {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        self.gcc.on_reports(now, reports);
+        if !reports.is_empty() {
+            self.cell.0.lock().reports += 1;
+        }
+        self.publish();
+    }
+
+    /// What the interceptor hands the pacer.
+    fn target_bitrate(&self) -> f64 {
+        self.gcc.target_bitrate() * PACING_FACTOR
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.gcc.handle_timeout(now);
+        self.publish();
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.gcc.poll_timeout()
+    }
+
+    fn stats(&self) -> EstimatorStats {
+        self.gcc.stats()
+    }
+}
+
+/// The interceptor chain: NACK (ask and answer), RTCP reports,
+/// and — when `congestion` is given as (start, max) bits per second and the
+/// cell to publish in — GCC on TWCC feedback with a pacer starting at the
+/// same rate. The TWCC
+/// recorder (our feedback for the far side's estimator) is there either
+/// way, as browsers expect it.
+pub fn interceptors(
+    media: &mut MediaEngine,
+    congestion: Option<(f64, f64, Arc<EstimateCell>)>,
+) -> Result<Registry, rtc::shared::error::Error> {
+    // NACK both ways: our own generator (asks only while it can help, see
+    // `nack`), and the library's responder with room for a whole 8K
+    // keyframe (~1000 packets) and then some.
+    for parameter in ["", "pli"] {
+        media.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_NACK.to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    let registry = Registry::new()
+        .with(
+            Slot::NackResponder,
+            NackResponderBuilder::new().with_size(4096).build(),
+        )
+        .with(
+            Slot::NackGenerator,
+            crate::nack::RecentNacks::new(crate::depacketize::MAX_REORDER),
+        );
+    configure_simulcast_extension_headers(media)?;
+    let registry = configure_rtcp_reports(registry);
+    // What the far side needs to report arrivals to us, and to have us
+    // report to it: the transport-cc feedback and header extension.
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        media.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_TRANSPORT_CC.to_owned(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        media.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: rtc::sdp::extmap::TRANSPORT_CC_URI.to_owned(),
+            },
+            kind,
+            None,
+        )?;
+    }
+    let registry = registry.with(Slot::TwccReceiver, TwccReceiverBuilder::new().build());
+    let Some((start_bps, max_bps, cell)) = congestion else {
+        return Ok(registry);
+    };
+    let max_bps = max_bps.max(MIN_BITRATE_BPS);
+    let start_bps = start_bps.clamp(MIN_BITRATE_BPS, max_bps);
+    cell.0.lock().target_bps = start_bps;
+    let estimator = PublishedGcc {
+        gcc: Gcc::new(start_bps, MIN_BITRATE_BPS, max_bps),
+        cell,
+    };
+    let registry = registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(estimator).build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(
+            Slot::Pacer,
+            PacerBuilder::new()
+                .with_target_bitrate(start_bps * PACING_FACTOR)
+                .build(),
+        );
+    Ok(registry)
+}
