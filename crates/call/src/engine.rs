@@ -219,8 +219,8 @@ pub(crate) struct Shared {
     /// browser's disabled track does), so turning it on needs no
     /// renegotiation.
     pub camera_off: std::sync::atomic::AtomicBool,
-    /// Whoever shows our forwarded video lost a frame: ask the far end
-    /// for a keyframe.
+    /// Ask the far end for a keyframe: whoever shows our forwarded video
+    /// lost a frame, or the path came back after breaking.
     pub keyframe_for_forward: std::sync::atomic::AtomicBool,
     /// The latest decoded remote picture and PCM, for `echo`.
     pub echo_video: Mutex<Option<kh_media::VideoFrame>>,
@@ -233,10 +233,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn set_state(&self, state: CallState) {
+        let mut previous = state;
         if !self.state.send_if_modified(|current| {
-            let changed = *current != state;
+            previous = *current;
             *current = state;
-            changed
+            previous != state
         }) {
             return;
         }
@@ -245,6 +246,16 @@ impl Shared {
             let mut c = self.counters.lock();
             if c.stats.connected_after_ms.is_none() {
                 c.stats.connected_after_ms = Some(self.started.elapsed().as_secs_f64() * 1e3);
+            }
+            if previous == CallState::Reconnecting {
+                // Back from a broken path: whatever was in flight is lost,
+                // so each side starts the other from a keyframe at once
+                // rather than waiting for its frame buffer to give up.
+                c.stats.recoveries += 1;
+                self.keyframe_wanted
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                self.keyframe_for_forward
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
         let _ = self.events.send(CallEvent::State(state));

@@ -12,6 +12,8 @@ pub struct CallStats {
     pub connected_after_ms: Option<f64>,
     /// From starting to join until the first remote frame was decoded.
     pub first_frame_after_ms: Option<f64>,
+    /// Times the path broke (reconnecting) and came back by itself.
+    pub recoveries: u64,
     pub video_out: VideoOut,
     pub video_in: VideoIn,
     pub audio: AudioStats,

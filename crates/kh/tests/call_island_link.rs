@@ -327,6 +327,8 @@ fn a_ten_second_cut_heals_by_itself_without_rejoining() {
     for peer in [&mut hospital, &mut island] {
         peer.drain();
         assert_eq!(peer.joins, 1, "a peer joined the room again");
+        // The break and the recovery were seen, once, by ICE itself.
+        assert_eq!(f(&peer.latest(), "recoveries"), 1.0, "{:?}", peer.states);
     }
     eprintln!(
         "hospital states {:?}, island states {:?}",
