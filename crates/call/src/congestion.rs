@@ -12,8 +12,8 @@
 
 use parking_lot::Mutex;
 use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, EstimatorStats, Gcc, NackResponderBuilder,
-    PacerBuilder, PacketReport, Registry, Slot, TwccReceiverBuilder, TwccSenderBuilder,
+    BandwidthEstimator, CongestionControlBuilder, EstimatorStats, NackResponderBuilder,
+    PacketReport, Registry, Slot, TwccReceiverBuilder, TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_simulcast_extension_headers,
@@ -51,21 +51,28 @@ pub struct Estimate {
     pub reports: u64,
 }
 
-/// Where the estimator leaves its estimate for the rest of the call.
+/// Where the estimator leaves its estimate for the rest of the call, and
+/// the pacer counts what it dropped as stale.
 #[derive(Debug, Default)]
-pub struct EstimateCell(Mutex<Estimate>);
+pub struct EstimateCell {
+    estimate: Mutex<Estimate>,
+    pub pacer_dropped: Arc<std::sync::atomic::AtomicU64>,
+}
 
 impl EstimateCell {
     /// A cell holding `start_bps` until the first feedback.
     pub fn starting_at(start_bps: f64) -> EstimateCell {
-        EstimateCell(Mutex::new(Estimate {
-            target_bps: start_bps.max(MIN_BITRATE_BPS),
-            ..Estimate::default()
-        }))
+        EstimateCell {
+            estimate: Mutex::new(Estimate {
+                target_bps: start_bps.max(MIN_BITRATE_BPS),
+                ..Estimate::default()
+            }),
+            pacer_dropped: Arc::default(),
+        }
     }
 
     pub fn get(&self) -> Estimate {
-        *self.0.lock()
+        *self.estimate.lock()
     }
 }
 
@@ -73,14 +80,14 @@ impl EstimateCell {
 /// owns its estimator inside the chain, out of the application's reach;
 /// this wrapper is how the number gets out.
 struct PublishedGcc {
-    gcc: Gcc,
+    gcc: crate::estimator::IslandGcc,
     cell: Arc<EstimateCell>,
 }
 
 impl PublishedGcc {
     fn publish(&self) {
         let stats = self.gcc.stats();
-        let mut estimate = self.cell.0.lock();
+        let mut estimate = self.cell.estimate.lock();
         estimate.target_bps = self.gcc.target_bitrate();
         estimate.delay_based_bps = stats.delay_based_bitrate;
         estimate.loss_based_bps = stats.loss_based_bitrate;
@@ -92,7 +99,7 @@ impl BandwidthEstimator for PublishedGcc {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
         self.gcc.on_reports(now, reports);
         if !reports.is_empty() {
-            self.cell.0.lock().reports += 1;
+            self.cell.estimate.lock().reports += 1;
         }
         self.publish();
     }
@@ -173,9 +180,11 @@ pub fn interceptors(
     };
     let max_bps = max_bps.max(MIN_BITRATE_BPS);
     let start_bps = start_bps.clamp(MIN_BITRATE_BPS, max_bps);
-    cell.0.lock().target_bps = start_bps;
+    cell.estimate.lock().target_bps = start_bps;
+    let pacer =
+        crate::pacer::FreshPacer::new(start_bps * PACING_FACTOR, cell.pacer_dropped.clone());
     let estimator = PublishedGcc {
-        gcc: Gcc::new(start_bps, MIN_BITRATE_BPS, max_bps),
+        gcc: crate::estimator::IslandGcc::new(start_bps, MIN_BITRATE_BPS, max_bps),
         cell,
     };
     let registry = registry
@@ -184,11 +193,6 @@ pub fn interceptors(
             CongestionControlBuilder::new(estimator).build(),
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build())
-        .with(
-            Slot::Pacer,
-            PacerBuilder::new()
-                .with_target_bitrate(start_bps * PACING_FACTOR)
-                .build(),
-        );
+        .with(Slot::Pacer, pacer);
     Ok(registry)
 }

@@ -529,6 +529,9 @@ impl Call {
         out.loss_based_kbps = estimate.loss_based_bps.map(|b| b / 1e3);
         out.loss_percent = estimate.loss.map(|l| l * 100.0);
         out.feedback_reports = estimate.reports;
+        out.pacer_dropped = cell
+            .pacer_dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Leave the room and close the connection.
@@ -610,6 +613,14 @@ async fn build_peer_connection(
         .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(28))
         .with_sctp_max_receive_buffer_size(8 << 20)
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        // webrtc-rs retransmits a NACKed packet under its own SSRC and
+        // sequence number (no RTX stream), so SRTP's replay window decides
+        // how old a retransmission may be: at the default 64 packets, a
+        // repair more than 64 packets late was dropped as a replay (at
+        // 5 Mbit/s that is 150 ms; at 40, 20 ms), counted as loss by TWCC
+        // and never completed its frame. 4096 matches what the NACK
+        // responder keeps.
+        .with_srtp_replay_protection_window(4096)
         .with_include_loopback_candidate(true)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
     if shared.options.relay_only {

@@ -211,6 +211,48 @@ impl KeyframeGate {
     }
 }
 
+/// How far the encoder may run ahead of what the pacer can have sent.
+pub const MAX_BACKLOG: Duration = Duration::from_millis(400);
+
+/// What the encoder has produced that the pacer cannot have let out yet:
+/// a leaky bucket filled by encoded frames and drained at the pacing rate.
+/// The pacer's own queue is out of reach inside the interceptor chain and
+/// holds 4096 packets — a minute at a few hundred kbit/s. When the estimate
+/// fell from 20 to 0.3 Mbit/s it filled with seconds of video, refused
+/// what came after, and the receiver never had a whole frame again. The
+/// encoder skips frames while this backlog is longer than [`MAX_BACKLOG`],
+/// so the queue stays short and what leaves is fresh.
+#[derive(Debug)]
+pub struct SendBacklog {
+    bits: f64,
+    at: Instant,
+}
+
+impl SendBacklog {
+    pub fn new(now: Instant) -> SendBacklog {
+        SendBacklog { bits: 0.0, at: now }
+    }
+
+    /// Drain at `pacing_bps` up to `now`.
+    fn drain(&mut self, now: Instant, pacing_bps: f64) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.bits = (self.bits - elapsed * pacing_bps).max(0.0);
+        self.at = now;
+    }
+
+    /// Whether a frame may be encoded at `now`.
+    pub fn has_room(&mut self, now: Instant, pacing_bps: f64) -> bool {
+        self.drain(now, pacing_bps);
+        self.bits <= pacing_bps * MAX_BACKLOG.as_secs_f64()
+    }
+
+    /// A frame of `bytes` was handed to the track.
+    pub fn sent(&mut self, now: Instant, pacing_bps: f64, bytes: usize) {
+        self.drain(now, pacing_bps);
+        self.bits += bytes as f64 * 8.0;
+    }
+}
+
 /// The encoder's bitrate for estimate `bps`, within `max_kbps`.
 pub fn encoder_kbps(bps: f64, max_kbps: u32) -> u32 {
     ((bps * ENCODER_SHARE / 1e3) as u32).clamp(50, max_kbps.max(50))
@@ -320,6 +362,22 @@ mod tests {
         gate.forced(start + Duration::from_secs(10));
         wanted.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(!gate.take(&wanted, start + Duration::from_millis(10_100)));
+    }
+
+    #[test]
+    fn frames_wait_while_the_pacer_has_more_than_its_limit_queued() {
+        let t = Instant::now();
+        let mut backlog = SendBacklog::new(t);
+        let rate = 1.0 * MBIT;
+        assert!(backlog.has_room(t, rate));
+        // Half a second of the pacer's time in one keyframe.
+        backlog.sent(t, rate, 62_500);
+        assert!(!backlog.has_room(t, rate), "over the 400 ms limit");
+        assert!(!backlog.has_room(t + Duration::from_millis(50), rate));
+        assert!(backlog.has_room(t + Duration::from_millis(100), rate));
+        // A fall in the rate lengthens what is queued.
+        backlog.sent(t + Duration::from_millis(100), rate, 25_000);
+        assert!(!backlog.has_room(t + Duration::from_millis(200), 0.5 * MBIT));
     }
 
     #[test]

@@ -482,6 +482,7 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
     let mut next_encode = Instant::now();
     let mut encoder_kbps = options.bitrate_kbps.min(options.max_bitrate_kbps);
     let mut keyframes = KeyframeGate::default();
+    let mut backlog = ladder::SendBacklog::new(Instant::now());
     while !call_over(&shared) {
         let now = Instant::now();
         if next > now {
@@ -595,6 +596,13 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         let Some(enc) = encoder.as_mut() else {
             continue;
         };
+        let pacing_bps = estimate_bps.map(|bps| bps * crate::congestion::PACING_FACTOR);
+        if let Some(pacing_bps) = pacing_bps
+            && !backlog.has_room(Instant::now(), pacing_bps)
+        {
+            shared.counters.lock().stats.congestion.frames_skipped += 1;
+            continue;
+        }
         if keyframes.take(&shared.keyframe_wanted, Instant::now()) {
             enc.request_keyframe();
         }
@@ -619,6 +627,9 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                 c.stats.video_out.bytes += packet.data.len() as u64;
             }
             let now = Instant::now();
+            if let Some(pacing_bps) = pacing_bps {
+                backlog.sent(now, pacing_bps, packet.data.len());
+            }
             let duration = now.duration_since(last_sent).max(Duration::from_millis(1));
             last_sent = now;
             if out

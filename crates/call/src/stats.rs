@@ -132,6 +132,10 @@ pub struct CongestionStats {
     /// The ladder's rung in use, WIDTHxHEIGHT@FPS.
     pub rung: Option<String>,
     pub rung_changes: u64,
+    /// Packets the pacer dropped after waiting longer than 500 ms.
+    pub pacer_dropped: u64,
+    /// Frames not encoded because the pacer had more than 400 ms queued.
+    pub frames_skipped: u64,
     /// The UDP receive buffer the kernel granted, bytes.
     pub udp_receive_buffer_bytes: Option<u64>,
 }
