@@ -1,14 +1,15 @@
-//! Send-side congestion control and the transport under it: webrtc-rs's
-//! Google Congestion Control fed by transport-wide feedback (TWCC), its
-//! pacer, the estimate published for the encoder, and UDP sockets with
-//! buffers large enough for a keyframe burst.
+//! Send-side congestion control: the interceptor chain (NACK both ways,
+//! transport-wide feedback (TWCC), webrtc-rs's congestion-control
+//! interceptor around our estimator, our pacer) and the estimate published
+//! for the encoder.
 //!
 //! webrtc-rs 0.21 ships GCC, TWCC and a pacer but leaves them off (its
 //! default interceptors only answer the far side's feedback), and its
 //! pacer starts at 1 Mbit/s whatever the estimator starts at: an 8K
 //! keyframe would take seconds to leave. Here the chain is assembled by
-//! hand so the pacer starts where GCC does, at [`PACING_FACTOR`] times the
-//! estimate.
+//! hand; the estimator is `estimator::IslandGcc` and the pacer
+//! `pacer::FreshPacer`, which starts where the estimator does, at
+//! [`PACING_FACTOR`] times the estimate.
 
 use parking_lot::Mutex;
 use rtc::interceptor::{
