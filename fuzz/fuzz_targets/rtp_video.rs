@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         packet.header.marker = flags & 1 != 0;
         packet.payload = Bytes::copy_from_slice(payload);
         sequence = sequence.wrapping_add(1);
-        assembler.push(packet);
+        assembler.push(packet, now);
         while let Some(assembled) = assembler.pop(now) {
             if let Assembled::Frame(frame) = assembled {
                 let _ = decoder.decode(&frame);

@@ -39,7 +39,20 @@ pub(crate) fn payload_type(codec: VideoCodec) -> u8 {
     }
 }
 
-/// Every video codec, `ours` first, as the media engine registers them and
+/// The payload type of `codec`'s repair stream (RTX, RFC 4588): Chromium's
+/// where it has fixed ones.
+pub(crate) fn rtx_payload_type(codec: VideoCodec) -> u8 {
+    match codec {
+        VideoCodec::Vp8 => 97,
+        VideoCodec::Vp9 => 99,
+        VideoCodec::H264 => 103,
+        VideoCodec::Av1 => 46,
+        VideoCodec::H265 => 50,
+    }
+}
+
+/// Every video codec, `ours` first, each followed by its RTX repair
+/// format, as the media engine registers them and
 /// the video transceiver prefers them. The order is the order our SDP lists
 /// them in, which is the order the other side picks from when it sends: a
 /// call is symmetric unless the peer prefers otherwise, and any codec we
@@ -56,11 +69,28 @@ pub(crate) fn video_preferences(ours: VideoCodec) -> Vec<RTCRtpCodecParameters> 
     ];
     let mut codecs = VideoCodec::ALL.to_vec();
     codecs.sort_by_key(|c| *c != ours);
+    // Repairs on their own stream: a retransmission is then a new packet
+    // to the receiver's SRTP and transport-wide feedback, not a replay.
+    let rtx = |codec: VideoCodec| RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: "video/rtx".to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: format!("apt={}", payload_type(codec)),
+            rtcp_feedback: vec![],
+        },
+        payload_type: rtx_payload_type(codec),
+    };
     codecs
         .into_iter()
-        .map(|codec| RTCRtpCodecParameters {
-            rtp_codec: rtp_codec(codec, rtcp_feedback.clone()),
-            payload_type: payload_type(codec),
+        .flat_map(|codec| {
+            [
+                RTCRtpCodecParameters {
+                    rtp_codec: rtp_codec(codec, rtcp_feedback.clone()),
+                    payload_type: payload_type(codec),
+                },
+                rtx(codec),
+            ]
         })
         .collect()
 }

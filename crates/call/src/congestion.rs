@@ -7,10 +7,11 @@
 //! default interceptors only answer the far side's feedback), and its
 //! pacer starts at 1 Mbit/s whatever the estimator starts at: an 8K
 //! keyframe would take seconds to leave. Here the chain is assembled by
-//! hand; the estimator is `estimator::IslandGcc` and the pacer
-//! `pacer::FreshPacer`, which starts where the estimator does, at
-//! [`PACING_FACTOR`] times the estimate.
+//! hand; the estimator is `estimator::IslandGcc` and the pacer our
+//! `sender::PacedSender`, which starts where the estimator does, at
+//! [`PACING_FACTOR`] times the estimate, and also answers NACKs.
 
+use crate::sender::WithRtx;
 use parking_lot::Mutex;
 use rtc::interceptor::{
     BandwidthEstimator, CongestionControlBuilder, EstimatorStats, NackResponderBuilder,
@@ -25,7 +26,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     TYPE_RTCP_FB_TRANSPORT_CC,
 };
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The lowest estimate GCC may reach: below it a call carries audio and
 /// stills, and GCC's own floor (100 kbit/s) would leave nothing for video.
@@ -50,14 +51,23 @@ pub struct Estimate {
     pub loss: Option<f64>,
     /// Feedback reports taken in so far (0: the far side sends none).
     pub reports: u64,
+    /// The round trip as feedback shows it: the least, over the last
+    /// [`RTT_WINDOW`], of the time from a packet's departure to the
+    /// feedback that reported it (the newest packet of each report, so
+    /// the receiver's report interval adds little).
+    pub rtt: Option<Duration>,
 }
 
+/// How far back the round trip's minimum is taken.
+pub const RTT_WINDOW: Duration = Duration::from_secs(2);
+
 /// Where the estimator leaves its estimate for the rest of the call, and
-/// the pacer counts what it dropped as stale.
+/// the sender counts what it dropped and repaired.
 #[derive(Debug, Default)]
 pub struct EstimateCell {
     estimate: Mutex<Estimate>,
-    pub pacer_dropped: Arc<std::sync::atomic::AtomicU64>,
+    rtt_samples: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
+    pub sender: Arc<crate::sender::SenderCounters>,
 }
 
 impl EstimateCell {
@@ -68,12 +78,29 @@ impl EstimateCell {
                 target_bps: start_bps.max(MIN_BITRATE_BPS),
                 ..Estimate::default()
             }),
-            pacer_dropped: Arc::default(),
+            rtt_samples: Mutex::default(),
+            sender: Arc::default(),
         }
     }
 
     pub fn get(&self) -> Estimate {
         *self.estimate.lock()
+    }
+
+    /// A round-trip sample: a report taken in at `now` named a packet that
+    /// departed `departed`.
+    fn rtt_sample(&self, now: Instant, departed: Instant) {
+        let mut samples = self.rtt_samples.lock();
+        samples.push_back((now, now.saturating_duration_since(departed)));
+        while samples
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > RTT_WINDOW)
+        {
+            samples.pop_front();
+        }
+        let least = samples.iter().map(|(_, rtt)| *rtt).min();
+        drop(samples);
+        self.estimate.lock().rtt = least;
     }
 }
 
@@ -98,6 +125,12 @@ impl PublishedGcc {
 
 impl BandwidthEstimator for PublishedGcc {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        if let Some(newest) = reports.iter().rev().find(|r| r.arrived) {
+            self.cell.rtt_sample(now, newest.departure);
+        }
+        if let Some(rtt) = self.cell.get().rtt {
+            self.gcc.set_rtt(rtt);
+        }
         self.gcc.on_reports(now, reports);
         if !reports.is_empty() {
             self.cell.estimate.lock().reports += 1;
@@ -126,17 +159,18 @@ impl BandwidthEstimator for PublishedGcc {
 
 /// The interceptor chain: NACK (ask and answer), RTCP reports,
 /// and — when `congestion` is given as (start, max) bits per second and the
-/// cell to publish in — GCC on TWCC feedback with a pacer starting at the
-/// same rate. The TWCC
-/// recorder (our feedback for the far side's estimator) is there either
-/// way, as browsers expect it.
+/// cell to publish in — GCC on TWCC feedback with our paced sender
+/// (`sender::PacedSender`: lanes, pacing, repairs over RTX) starting at the
+/// same rate. The TWCC recorder (our feedback for the far side's
+/// estimator) is there either way, as browsers expect it. Without
+/// congestion control the library's NACK responder answers instead (its
+/// defaults, for comparison).
 pub fn interceptors(
     media: &mut MediaEngine,
     congestion: Option<(f64, f64, Arc<EstimateCell>)>,
 ) -> Result<Registry, rtc::shared::error::Error> {
     // NACK both ways: our own generator (asks only while it can help, see
-    // `nack`), and the library's responder with room for a whole 8K
-    // keyframe (~1000 packets) and then some.
+    // `nack`), and an answer from our sender or the library's responder.
     for parameter in ["", "pli"] {
         media.register_feedback(
             RTCPFeedback {
@@ -146,15 +180,10 @@ pub fn interceptors(
             RtpCodecKind::Video,
         );
     }
-    let registry = Registry::new()
-        .with(
-            Slot::NackResponder,
-            NackResponderBuilder::new().with_size(4096).build(),
-        )
-        .with(
-            Slot::NackGenerator,
-            crate::nack::RecentNacks::new(crate::depacketize::MAX_REORDER),
-        );
+    let registry = Registry::new().with(
+        Slot::NackGenerator,
+        crate::nack::RecentNacks::new(crate::depacketize::MAX_REORDER),
+    );
     configure_simulcast_extension_headers(media)?;
     let registry = configure_rtcp_reports(registry);
     // What the far side needs to report arrivals to us, and to have us
@@ -177,23 +206,33 @@ pub fn interceptors(
     }
     let registry = registry.with(Slot::TwccReceiver, TwccReceiverBuilder::new().build());
     let Some((start_bps, max_bps, cell)) = congestion else {
-        return Ok(registry);
+        return Ok(registry.with(
+            Slot::NackResponder,
+            NackResponderBuilder::new()
+                .with_size(crate::sender::HISTORY as u16)
+                .build(),
+        ));
     };
     let max_bps = max_bps.max(MIN_BITRATE_BPS);
     let start_bps = start_bps.clamp(MIN_BITRATE_BPS, max_bps);
     cell.estimate.lock().target_bps = start_bps;
-    let pacer =
-        crate::pacer::FreshPacer::new(start_bps * PACING_FACTOR, cell.pacer_dropped.clone());
+    let sender = crate::sender::PacedSender::new(
+        start_bps * PACING_FACTOR,
+        cell.clone(),
+        cell.sender.clone(),
+    );
     let estimator = PublishedGcc {
         gcc: crate::estimator::IslandGcc::new(start_bps, MIN_BITRATE_BPS, max_bps),
         cell,
     };
+    // Numbering and the send history also cover the RTX streams our
+    // repairs go on.
     let registry = registry
         .with(
             Slot::CongestionControl,
-            CongestionControlBuilder::new(estimator).build(),
+            WithRtx(CongestionControlBuilder::new(estimator).build()),
         )
-        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
-        .with(Slot::Pacer, pacer);
+        .with(Slot::TwccSender, WithRtx(TwccSenderBuilder::new().build()))
+        .with(Slot::Pacer, sender);
     Ok(registry)
 }

@@ -529,9 +529,13 @@ impl Call {
         out.loss_based_kbps = estimate.loss_based_bps.map(|b| b / 1e3);
         out.loss_percent = estimate.loss.map(|l| l * 100.0);
         out.feedback_reports = estimate.reports;
-        out.pacer_dropped = cell
-            .pacer_dropped
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        out.pacer_dropped = load(&cell.sender.stale_dropped);
+        out.repairs_sent = load(&cell.sender.repairs_sent);
+        out.repairs_in_flight = load(&cell.sender.repairs_in_flight);
+        out.repairs_refused = load(&cell.sender.repairs_refused);
+        out.repairs_on_rtx = load(&cell.sender.rtx_streams) > 0;
+        out.feedback_rtt_ms = estimate.rtt.map(|rtt| rtt.as_secs_f64() * 1e3);
     }
 
     /// Leave the room and close the connection.

@@ -211,17 +211,19 @@ impl KeyframeGate {
     }
 }
 
-/// How far the encoder may run ahead of what the pacer can have sent.
+/// How far the encoder may run ahead of the estimate.
 pub const MAX_BACKLOG: Duration = Duration::from_millis(400);
 
-/// What the encoder has produced that the pacer cannot have let out yet:
-/// a leaky bucket filled by encoded frames and drained at the pacing rate.
-/// The pacer's own queue is out of reach inside the interceptor chain and
-/// holds 4096 packets — a minute at a few hundred kbit/s. When the estimate
-/// fell from 20 to 0.3 Mbit/s it filled with seconds of video, refused
-/// what came after, and the receiver never had a whole frame again. The
-/// encoder skips frames while this backlog is longer than [`MAX_BACKLOG`],
-/// so the queue stays short and what leaves is fresh.
+/// The frame dropper: what the encoder has produced beyond what the
+/// estimate has carried since, as a leaky bucket filled by encoded frames
+/// and drained at the estimate. The encoder skips frames while it holds
+/// more than [`MAX_BACKLOG`] of the estimate. The encoder's own rate
+/// control lags a falling target by a second or more, and on a grainy
+/// picture it cannot go as low as asked at all: drained at the pacer's
+/// rate (2.5 times the estimate) this let it send twice what the link
+/// carried after a drop from 50 to 5 Mbit/s, the pacer's queue filled,
+/// and what left was stale. A keyframe (several frames' bits) passes and
+/// the frames after it wait their share.
 #[derive(Debug)]
 pub struct SendBacklog {
     bits: f64,
@@ -233,22 +235,22 @@ impl SendBacklog {
         SendBacklog { bits: 0.0, at: now }
     }
 
-    /// Drain at `pacing_bps` up to `now`.
-    fn drain(&mut self, now: Instant, pacing_bps: f64) {
+    /// Drain at `estimate_bps` up to `now`.
+    fn drain(&mut self, now: Instant, estimate_bps: f64) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.bits = (self.bits - elapsed * pacing_bps).max(0.0);
+        self.bits = (self.bits - elapsed * estimate_bps).max(0.0);
         self.at = now;
     }
 
     /// Whether a frame may be encoded at `now`.
-    pub fn has_room(&mut self, now: Instant, pacing_bps: f64) -> bool {
-        self.drain(now, pacing_bps);
-        self.bits <= pacing_bps * MAX_BACKLOG.as_secs_f64()
+    pub fn has_room(&mut self, now: Instant, estimate_bps: f64) -> bool {
+        self.drain(now, estimate_bps);
+        self.bits <= estimate_bps * MAX_BACKLOG.as_secs_f64()
     }
 
     /// A frame of `bytes` was handed to the track.
-    pub fn sent(&mut self, now: Instant, pacing_bps: f64, bytes: usize) {
-        self.drain(now, pacing_bps);
+    pub fn sent(&mut self, now: Instant, estimate_bps: f64, bytes: usize) {
+        self.drain(now, estimate_bps);
         self.bits += bytes as f64 * 8.0;
     }
 }
@@ -365,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_wait_while_the_pacer_has_more_than_its_limit_queued() {
+    fn frames_wait_while_the_encoder_is_more_than_its_limit_ahead_of_the_estimate() {
         let t = Instant::now();
         let mut backlog = SendBacklog::new(t);
         let rate = 1.0 * MBIT;

@@ -10,14 +10,15 @@
 
 mod codecs;
 pub mod congestion;
+pub mod delay;
 pub mod depacketize;
 mod engine;
 pub mod estimator;
 pub mod ladder;
 mod media_io;
 pub mod nack;
-pub mod pacer;
 pub mod reachability;
+pub mod sender;
 pub mod signalling;
 pub mod stats;
 pub mod udp_buffers;

@@ -596,9 +596,11 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         let Some(enc) = encoder.as_mut() else {
             continue;
         };
-        let pacing_bps = estimate_bps.map(|bps| bps * crate::congestion::PACING_FACTOR);
-        if let Some(pacing_bps) = pacing_bps
-            && !backlog.has_room(Instant::now(), pacing_bps)
+        // Frames the estimate has no room for are not encoded: the
+        // encoder's rate control lags and, on grainy pictures, cannot go as
+        // low as asked.
+        if let Some(bps) = estimate_bps
+            && !backlog.has_room(Instant::now(), bps)
         {
             shared.counters.lock().stats.congestion.frames_skipped += 1;
             continue;
@@ -627,8 +629,8 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
                 c.stats.video_out.bytes += packet.data.len() as u64;
             }
             let now = Instant::now();
-            if let Some(pacing_bps) = pacing_bps {
-                backlog.sent(now, pacing_bps, packet.data.len());
+            if let Some(bps) = estimate_bps {
+                backlog.sent(now, bps, packet.data.len());
             }
             let duration = now.duration_since(last_sent).max(Duration::from_millis(1));
             last_sent = now;
@@ -818,7 +820,7 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         let Some((_, codec, frames)) = current.as_mut() else {
             continue;
         };
-        frames.push(packet);
+        frames.push(packet, now);
         while let Some(assembled) = frames.pop(now) {
             let sent = match assembled {
                 Assembled::Frame(data) if shared.options.forward_video.is_some() => {

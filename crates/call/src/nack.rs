@@ -124,6 +124,8 @@ pub struct RecentNacks {
     sender_ssrc: u32,
     patience: Duration,
     streams: HashMap<u32, Stream>,
+    /// Each remote stream's RTX (repair) SSRC, and the stream it repairs.
+    repaired_by: HashMap<u32, u32>,
     next_tick: Option<Instant>,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
@@ -137,9 +139,25 @@ impl RecentNacks {
             sender_ssrc: rand::random(),
             patience,
             streams: HashMap::new(),
+            repaired_by: HashMap::new(),
             next_tick: None,
             read: VecDeque::new(),
             write: VecDeque::new(),
+        }
+    }
+}
+
+impl RecentNacks {
+    /// The media stream and sequence number `packet` brings: its own, or
+    /// for a repair on an RTX stream, the original's (RFC 4588: the first
+    /// two bytes of the payload). A repair without them is padding.
+    fn media_sequence(&self, packet: &rtc::rtp::Packet) -> Option<(u32, u16)> {
+        match self.repaired_by.get(&packet.header.ssrc) {
+            Some(&media) => {
+                let osn = packet.payload.get(..2)?;
+                Some((media, u16::from_be_bytes([osn[0], osn[1]])))
+            }
+            None => Some((packet.header.ssrc, packet.header.sequence_number)),
         }
     }
 }
@@ -153,9 +171,10 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RecentNacks {
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtp(packet) = &msg.message.packet
-            && let Some(stream) = self.streams.get_mut(&packet.header.ssrc)
+            && let Some((ssrc, sequence)) = self.media_sequence(packet)
+            && let Some(stream) = self.streams.get_mut(&ssrc)
         {
-            stream.arrived(packet.header.sequence_number, msg.now, self.patience);
+            stream.arrived(sequence, msg.now, self.patience);
             if !stream.missing.is_empty() && self.next_tick.is_none() {
                 self.next_tick = Some(msg.now);
             }
@@ -216,11 +235,17 @@ impl Interceptor for RecentNacks {
             .any(|fb| fb.typ == "nack" && fb.parameter.is_empty());
         if asks {
             self.streams.insert(info.ssrc, Stream::default());
+            if let Some(rtx) = info.ssrc_rtx {
+                self.repaired_by.insert(rtx, info.ssrc);
+            }
         }
     }
 
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         self.streams.remove(&info.ssrc);
+        if let Some(rtx) = info.ssrc_rtx {
+            self.repaired_by.remove(&rtx);
+        }
     }
 
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
@@ -309,6 +334,47 @@ mod tests {
         // And an old packet from before the wrap is recognised as late.
         s.got(65_535, t);
         assert!(s.missing.is_empty());
+    }
+
+    #[test]
+    fn a_repair_on_the_rtx_stream_fills_its_gap() {
+        use rtc::interceptor::RTCPFeedback;
+        let t = Instant::now();
+        let mut nacks = RecentNacks::new(PATIENCE);
+        nacks.bind_remote_stream(&StreamInfo {
+            ssrc: 7,
+            ssrc_rtx: Some(8),
+            rtcp_feedback: vec![RTCPFeedback {
+                typ: "nack".into(),
+                parameter: String::new(),
+            }],
+            ..Default::default()
+        });
+        let rtp = |ssrc: u32, seq: u16, payload: &[u8]| {
+            let mut packet = rtc::rtp::Packet::default();
+            packet.header.ssrc = ssrc;
+            packet.header.sequence_number = seq;
+            packet.payload = bytes::Bytes::copy_from_slice(payload);
+            TaggedPacket {
+                now: t,
+                transport: TransportContext::default(),
+                message: AttributedPacket::new(Packet::Rtp(packet)),
+            }
+        };
+        for seq in [1, 2, 4] {
+            nacks.handle_read(rtp(7, seq, &[0])).expect("read");
+        }
+        // Sequence 3 comes back on the RTX stream (its own sequence number
+        // 500, the original's in front); padding on it is ignored.
+        nacks
+            .handle_read(rtp(8, 500, &[0, 3, 0xaa]))
+            .expect("repair");
+        nacks.handle_read(rtp(8, 501, &[])).expect("padding");
+        assert!(nacks.streams[&7].missing.is_empty());
+        assert!(
+            !nacks.streams.contains_key(&8),
+            "no gaps kept for the RTX stream"
+        );
     }
 
     #[test]

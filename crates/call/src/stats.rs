@@ -132,9 +132,21 @@ pub struct CongestionStats {
     /// The ladder's rung in use, WIDTHxHEIGHT@FPS.
     pub rung: Option<String>,
     pub rung_changes: u64,
-    /// Packets the pacer dropped after waiting longer than 500 ms.
+    /// Packets the sender dropped after waiting too long (media 500 ms,
+    /// repairs 250 ms).
     pub pacer_dropped: u64,
-    /// Frames not encoded because the pacer had more than 400 ms queued.
+    /// Retransmissions sent in answer to NACKs.
+    pub repairs_sent: u64,
+    /// NACKed packets not resent because a copy was queued or on its way.
+    pub repairs_in_flight: u64,
+    /// NACKed packets not resent: over the repair budget, or no longer kept.
+    pub repairs_refused: u64,
+    /// Repairs go on their own RTX stream (negotiated with the far side).
+    pub repairs_on_rtx: bool,
+    /// The round trip as congestion feedback shows it, ms.
+    pub feedback_rtt_ms: Option<f64>,
+    /// Frames not encoded because the encoder was more than 400 ms of the
+    /// estimate ahead of it (the frame dropper).
     pub frames_skipped: u64,
     /// The UDP receive buffer the kernel granted, bytes.
     pub udp_receive_buffer_bytes: Option<u64>,
