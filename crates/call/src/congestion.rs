@@ -56,6 +56,8 @@ pub struct Estimate {
     /// feedback that reported it (the newest packet of each report, so
     /// the receiver's report interval adds little).
     pub rtt: Option<Duration>,
+    /// Probes that gave a result.
+    pub probes: u64,
 }
 
 /// How far back the round trip's minimum is taken.
@@ -68,6 +70,8 @@ pub struct EstimateCell {
     estimate: Mutex<Estimate>,
     rtt_samples: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
     pub sender: Arc<crate::sender::SenderCounters>,
+    /// Probe requests (estimator → sender) and clusters sent (back).
+    pub probes: Mutex<crate::probe::ProbeBoard>,
 }
 
 impl EstimateCell {
@@ -80,6 +84,7 @@ impl EstimateCell {
             }),
             rtt_samples: Mutex::default(),
             sender: Arc::default(),
+            probes: Mutex::default(),
         }
     }
 
@@ -110,6 +115,8 @@ impl EstimateCell {
 struct PublishedGcc {
     gcc: crate::estimator::IslandGcc,
     cell: Arc<EstimateCell>,
+    probe_results: crate::probe::ProbeEstimator,
+    probing: crate::probe::ProbeController,
 }
 
 impl PublishedGcc {
@@ -123,6 +130,35 @@ impl PublishedGcc {
     }
 }
 
+impl PublishedGcc {
+    /// Start the initial probes once feedback flows, take the results of
+    /// clusters the reports complete, and ask for the next probe.
+    fn probe(&mut self, now: Instant, reports: &[PacketReport]) {
+        if reports.is_empty() {
+            return;
+        }
+        let mut board = self.cell.probes.lock();
+        board.requested.extend(self.probing.on_first_feedback());
+        for cluster in board.sent.drain(..) {
+            self.probe_results.expect(cluster);
+        }
+        for result in self.probe_results.on_reports(now, reports) {
+            tracing::debug!(
+                probed_kbps = result.probed_bps / 1e3,
+                carried_kbps = result.carried_bps.map(|b| b / 1e3),
+                "probe"
+            );
+            if let Some(carried) = result.carried_bps {
+                self.gcc.on_probe(carried);
+                self.cell.estimate.lock().probes += 1;
+            }
+            if let Some(next) = self.probing.on_result(result) {
+                board.requested.push_back(next);
+            }
+        }
+    }
+}
+
 impl BandwidthEstimator for PublishedGcc {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
         if let Some(newest) = reports.iter().rev().find(|r| r.arrived) {
@@ -131,6 +167,7 @@ impl BandwidthEstimator for PublishedGcc {
         if let Some(rtt) = self.cell.get().rtt {
             self.gcc.set_rtt(rtt);
         }
+        self.probe(now, reports);
         self.gcc.on_reports(now, reports);
         if !reports.is_empty() {
             self.cell.estimate.lock().reports += 1;
@@ -224,6 +261,8 @@ pub fn interceptors(
     let estimator = PublishedGcc {
         gcc: crate::estimator::IslandGcc::new(start_bps, MIN_BITRATE_BPS, max_bps),
         cell,
+        probe_results: crate::probe::ProbeEstimator::default(),
+        probing: crate::probe::ProbeController::new(start_bps, max_bps),
     };
     // Numbering and the send history also cover the RTX streams our
     // repairs go on.

@@ -96,6 +96,9 @@ pub struct CallOptions {
     pub bulk_send: bool,
     /// Hand received video on compressed instead of decoding it here.
     pub forward_video: Option<VideoForward>,
+    /// How long ICE stays "disconnected" (no answer to its checks for 5 s)
+    /// before it declares the path failed and the call restarts ICE.
+    pub ice_failed_after: Duration,
 }
 
 impl CallOptions {
@@ -124,6 +127,7 @@ impl CallOptions {
             relay_only: false,
             bulk_send: false,
             forward_video: None,
+            ice_failed_after: ICE_FAILED_AFTER,
         }
     }
 }
@@ -229,6 +233,10 @@ pub(crate) struct Shared {
     pub estimate: Option<Arc<crate::congestion::EstimateCell>>,
     /// The UDP receive buffer the kernel granted.
     pub udp_receive_buffer: Arc<std::sync::atomic::AtomicUsize>,
+    /// ICE declared the path failed: the negotiator restarts it.
+    pub ice_failed: tokio::sync::Notify,
+    /// The call was connected once: a later connecting is a reconnection.
+    pub was_connected: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -243,6 +251,8 @@ impl Shared {
         }
         tracing::info!(state = state.as_str(), "call state");
         if state == CallState::Connected {
+            self.was_connected
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let mut c = self.counters.lock();
             if c.stats.connected_after_ms.is_none() {
                 c.stats.connected_after_ms = Some(self.started.elapsed().as_secs_f64() * 1e3);
@@ -288,11 +298,25 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let was_connected = self
+            .shared
+            .was_connected
+            .load(std::sync::atomic::Ordering::Relaxed);
         let ours = match state {
             RTCPeerConnectionState::Connected => CallState::Connected,
             RTCPeerConnectionState::Disconnected => CallState::Reconnecting,
+            // A path that failed after the call was up is restarted (the
+            // negotiator gives up, and says so, only after a while).
+            RTCPeerConnectionState::Failed if was_connected => {
+                self.shared.ice_failed.notify_one();
+                CallState::Reconnecting
+            }
             RTCPeerConnectionState::Failed => CallState::Failed,
             RTCPeerConnectionState::Closed => CallState::Closed,
+            // An ICE restart's checks, after the call was up.
+            RTCPeerConnectionState::New | RTCPeerConnectionState::Connecting if was_connected => {
+                CallState::Reconnecting
+            }
             RTCPeerConnectionState::New | RTCPeerConnectionState::Connecting => {
                 CallState::Connecting
             }
@@ -373,6 +397,8 @@ impl Call {
                 ))
             }),
             udp_receive_buffer: Default::default(),
+            ice_failed: tokio::sync::Notify::new(),
+            was_connected: std::sync::atomic::AtomicBool::new(false),
         });
         let pc = build_peer_connection(&shared, &welcome.ice_servers).await?;
         media_io::start_senders(shared.clone(), &pc).await?;
@@ -384,6 +410,8 @@ impl Call {
             pc: pc.clone(),
             pending: Vec::new(),
             have_remote: false,
+            offerer: first.is_some(),
+            restart: None,
         };
         let signalling = tokio::spawn(negotiator.run(connection.inbox, first));
         Ok(Call {
@@ -535,6 +563,8 @@ impl Call {
         out.repairs_in_flight = load(&cell.sender.repairs_in_flight);
         out.repairs_refused = load(&cell.sender.repairs_refused);
         out.repairs_on_rtx = load(&cell.sender.rtx_streams) > 0;
+        out.probes = estimate.probes;
+        out.padding_sent = load(&cell.sender.padding_sent);
         out.feedback_rtt_ms = estimate.rtt.map(|rtt| rtt.as_secs_f64() * 1e3);
     }
 
@@ -626,6 +656,7 @@ async fn build_peer_connection(
         // responder keeps.
         .with_srtp_replay_protection_window(4096)
         .with_include_loopback_candidate(true)
+        .with_ice_timeouts(None, Some(shared.options.ice_failed_after), None)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
     if shared.options.relay_only {
         // Relays are all there is: waiting 2 s for something better (the
@@ -661,6 +692,37 @@ struct Negotiator {
     /// Candidates that came before the remote description.
     pending: Vec<RTCIceCandidateInit>,
     have_remote: bool,
+    /// We made the call's offer: ICE restarts are ours to offer (the other
+    /// side asks for one with `ice_restart`).
+    offerer: bool,
+    /// Restarting ICE after a failure: attempts so far, the next one, and
+    /// since when.
+    restart: Option<Restart>,
+}
+
+/// ICE restarts after the path failed, with backoff.
+#[derive(Debug, Clone, Copy)]
+struct Restart {
+    attempts: u32,
+    next: tokio::time::Instant,
+    since: tokio::time::Instant,
+}
+
+/// Between ICE restart attempts: doubling from the first, at most the last.
+pub const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(16));
+/// Restarts stop, and the call is failed, after this long without a path.
+pub const RESTART_GIVE_UP: Duration = Duration::from_secs(180);
+/// ICE's "failed" this long after "disconnected" (webrtc-rs: 25 s; a
+/// restart is the better repair, so it comes sooner).
+pub const ICE_FAILED_AFTER: Duration = Duration::from_secs(10);
+
+impl Restart {
+    fn backoff(attempts: u32) -> Duration {
+        let (first, most) = RESTART_BACKOFF;
+        first
+            .saturating_mul(1 << attempts.saturating_sub(1).min(16))
+            .min(most)
+    }
 }
 
 impl Negotiator {
@@ -679,18 +741,80 @@ impl Negotiator {
                 self.shared.set_state(CallState::Failed);
             }
         }
-        while let Some(message) = inbox.recv().await {
-            if let Err(e) = self.handle(message).await {
-                tracing::warn!("signalling: {e}");
+        let mut state = self.shared.state.subscribe();
+        loop {
+            let next_restart = self.restart.map(|r| r.next);
+            tokio::select! {
+                message = inbox.recv() => {
+                    let Some(message) = message else { break };
+                    if let Err(e) = self.handle(message).await {
+                        tracing::warn!("signalling: {e}");
+                    }
+                }
+                () = self.shared.ice_failed.notified() => {
+                    if self.restart.is_none() {
+                        tracing::warn!("the path failed: restarting ICE");
+                        let now = tokio::time::Instant::now();
+                        self.restart = Some(Restart { attempts: 0, next: now, since: now });
+                    }
+                }
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    if *state.borrow_and_update() == CallState::Connected {
+                        self.restart = None;
+                    }
+                }
+                () = sleep_until(next_restart) => self.restart_ice().await,
             }
         }
         tracing::info!("signalling ended");
     }
 
+    /// One ICE restart attempt, and when the next is due.
+    async fn restart_ice(&mut self) {
+        let Some(mut restart) = self.restart else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        if now.duration_since(restart.since) > RESTART_GIVE_UP {
+            tracing::error!("no path for {RESTART_GIVE_UP:?}: the call has failed");
+            self.restart = None;
+            self.shared.set_state(CallState::Failed);
+            return;
+        }
+        let Some(remote) = self.shared.remote.lock().clone() else {
+            self.restart = None;
+            return;
+        };
+        // An offer still waiting for its answer (the signalling path is as
+        // slow as the media's) is not replaced: its answer would then
+        // apply to the wrong one.
+        let waiting = self.pc.pending_local_description().await.is_some();
+        if !waiting {
+            restart.attempts += 1;
+            self.shared.counters.lock().stats.ice_restarts += 1;
+            let asked = if self.offerer {
+                self.offer(&remote, true).await
+            } else {
+                self.shared
+                    .outbox
+                    .send(ClientMessage::IceRestart { to: remote })
+                    .map_err(|_| CallError::Signal(SignalError::Closed(String::new())))
+            };
+            if let Err(e) = asked {
+                tracing::warn!("restarting ICE: {e}");
+            }
+        }
+        restart.next = now + Restart::backoff(restart.attempts.max(1));
+        self.restart = Some(restart);
+    }
+
     async fn offer(&mut self, to: &str, ice_restart: bool) -> Result<(), CallError> {
         *self.shared.remote.lock() = Some(to.to_owned());
-        self.shared.set_state(CallState::Connecting);
         if !ice_restart {
+            self.shared.set_state(CallState::Connecting);
             media_io::create_data_channels(&self.shared, &self.pc).await?;
         } else {
             self.pc.restart_ice().await?;
@@ -743,9 +867,15 @@ impl Negotiator {
                 }
                 let _ = self.shared.events.send(CallEvent::PeerLeft { peer_id });
             }
-            ServerMessage::Offer { from, sdp, .. } => {
+            ServerMessage::Offer {
+                from,
+                sdp,
+                ice_restart,
+            } => {
                 *self.shared.remote.lock() = Some(from.clone());
-                self.shared.set_state(CallState::Connecting);
+                if !ice_restart {
+                    self.shared.set_state(CallState::Connecting);
+                }
                 self.pc
                     .set_remote_description(RTCSessionDescription::offer(sdp)?)
                     .await?;
@@ -786,7 +916,12 @@ impl Negotiator {
                 }
             }
             ServerMessage::IceRestart { from } => {
-                self.offer(&from, true).await?;
+                // One restart at a time: an offer still waiting for its
+                // answer already restarts ICE.
+                if self.pc.pending_local_description().await.is_none() {
+                    self.shared.counters.lock().stats.ice_restarts += 1;
+                    self.offer(&from, true).await?;
+                }
             }
             ServerMessage::Chat { from, text, .. } => {
                 let _ = self.shared.events.send(CallEvent::Chat { from, text });
@@ -819,6 +954,14 @@ impl Negotiator {
                 tracing::warn!("a remote candidate: {e}");
             }
         }
+    }
+}
+
+/// Sleep until `at`, or forever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -162,6 +162,15 @@ impl IslandGcc {
         }
     }
 
+    /// A probe found the path carries `carried_bps`: the estimate jumps
+    /// there rather than climbing to it. Never down: a probe shows what the
+    /// path carries at least; lowering is the delay and loss halves' work.
+    pub fn on_probe(&mut self, carried_bps: f64) {
+        self.delay_target = self.delay_target.max(carried_bps).clamp(self.min, self.max);
+        self.loss_target = self.loss_target.max(carried_bps).clamp(self.min, self.max);
+        self.target = self.delay_target.min(self.loss_target);
+    }
+
     /// The round trip, for the additive growth near capacity.
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = rtt;

@@ -17,6 +17,7 @@ pub mod estimator;
 pub mod ladder;
 mod media_io;
 pub mod nack;
+pub mod probe;
 pub mod reachability;
 pub mod sender;
 pub mod signalling;
@@ -24,6 +25,7 @@ pub mod stats;
 pub mod udp_buffers;
 
 pub use engine::{
-    CONNECT_TIMEOUT, Call, CallError, CallEvent, CallOptions, CallState, VideoForward, VideoSource,
+    CONNECT_TIMEOUT, Call, CallError, CallEvent, CallOptions, CallState, ICE_FAILED_AFTER,
+    VideoForward, VideoSource,
 };
 pub use stats::CallStats;

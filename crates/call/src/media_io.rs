@@ -822,6 +822,11 @@ async fn receive_video(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         };
         frames.push(packet, now);
         while let Some(assembled) = frames.pop(now) {
+            if let Assembled::Frame(data) = &assembled {
+                // Goodput: media that arrived whole, whatever then becomes
+                // of it.
+                shared.counters.lock().stats.video_in.bytes += data.len() as u64;
+            }
             let sent = match assembled {
                 Assembled::Frame(data) if shared.options.forward_video.is_some() => {
                     if let Some(forward) = &shared.options.forward_video {

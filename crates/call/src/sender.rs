@@ -33,6 +33,7 @@
 //!   distinct packet to the receiver's SRTP and to the feedback.
 
 use crate::congestion::EstimateCell;
+use crate::probe::ActiveCluster;
 use rtc::interceptor::{
     Attribute, AttributedPacket, Interceptor, Pacer, Packet, StreamInfo, TaggedPacket,
 };
@@ -62,6 +63,10 @@ const DEFAULT_RTT: Duration = Duration::from_millis(100);
 const RTT_SLACK: Duration = Duration::from_millis(20);
 /// Repairs may burst this much of the estimate's rate at once.
 const REPAIR_BURST: Duration = Duration::from_millis(250);
+/// How much of a probe's rate one wake-up may send at once.
+const PROBE_BURST: Duration = Duration::from_millis(2);
+/// What a padding packet is assumed to weigh before it is made.
+const PADDING_BITS: f64 = 1200.0 * 8.0;
 /// A bound on each lane's length whatever the times say.
 const MAX_QUEUED: usize = 8192;
 
@@ -79,6 +84,8 @@ pub struct SenderCounters {
     pub repairs_refused: AtomicU64,
     /// Local streams whose repairs go on an RTX stream (negotiated).
     pub rtx_streams: AtomicU64,
+    /// Padding packets sent to fill probes.
+    pub padding_sent: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +169,11 @@ pub struct PacedSender {
     budget: RepairBudget,
     estimate: Arc<EstimateCell>,
     counters: Arc<SenderCounters>,
+    /// A probe cluster being sent, and the bucket that paces it at its
+    /// rate.
+    probe: Option<(ActiveCluster, Pacer)>,
+    /// The video packet that left last: what padding copies.
+    last_video: Option<(u32, u16)>,
 }
 
 impl PacedSender {
@@ -187,6 +199,8 @@ impl PacedSender {
             },
             estimate,
             counters,
+            probe: None,
+            last_video: None,
         }
     }
 
@@ -333,38 +347,124 @@ impl PacedSender {
     fn release(&mut self, now: Instant) {
         self.bucket.refill(now);
         self.drop_stale(now);
-        while let Some(lane) = self.next_lane() {
-            let Some(head) = self.lane(lane).front() else {
-                break;
+        self.start_probe(now);
+        loop {
+            let (lane, bits) = match self.next_lane() {
+                Some(lane) => match self.lane(lane).front() {
+                    Some(head) => (Some(lane), Self::bits_of(&head.packet)),
+                    None => break,
+                },
+                // Nothing queued: a probe is filled with padding.
+                None if self.probe.is_some() => (None, PADDING_BITS),
+                None => break,
             };
-            let bits = Self::bits_of(&head.packet);
-            if !self.bucket.can_release(bits) {
+            if let Some((_, bucket)) = self.probe.as_mut() {
+                bucket.refill(now);
+                if !bucket.can_release(bits) {
+                    break;
+                }
+            } else if !self.bucket.can_release(bits) {
                 break;
             }
-            let Some(mut queued) = self.lane(lane).pop_front() else {
-                break;
+            let packet = match lane {
+                Some(lane) => self.take(lane, now),
+                None => match self.padding(now) {
+                    Some(padding) => padding,
+                    None => {
+                        // Nothing to copy yet: the probe waits for media.
+                        break;
+                    }
+                },
             };
+            let bits = Self::bits_of(&packet);
             self.bucket.consume(bits);
-            if let (Some(rtx_ssrc), Packet::Rtp(rtp)) =
-                (queued.rtx_ssrc, &mut queued.packet.message.packet)
-            {
-                let next = self
-                    .rtx_sequence
-                    .entry(rtx_ssrc)
-                    .or_insert_with(rand::random);
-                rtp.header.sequence_number = *next;
-                *next = next.wrapping_add(1);
+            if let Some((cluster, bucket)) = self.probe.as_mut() {
+                bucket.consume(bits);
+                cluster.sent(now, bits);
+                if cluster.is_complete() {
+                    if let Some(sent) = cluster.finish() {
+                        self.estimate.probes.lock().sent.push_back(sent);
+                    }
+                    self.probe = None;
+                }
             }
-            if lane == Lane::Repair {
-                self.counters.repairs_sent.fetch_add(1, Ordering::Relaxed);
-            }
-            self.copy_left(queued.copy_of, Some(now));
-            // It departs now: what records departures (the send history
-            // GCC reads) must see this instant, not the enqueue one, or the
-            // queueing is charged to the network.
-            queued.packet.now = now;
-            self.out.push_back(queued.packet);
+            self.out.push_back(packet);
         }
+    }
+
+    /// Take the head of `lane` and make it leave at `now`.
+    fn take(&mut self, lane: Lane, now: Instant) -> TaggedPacket {
+        let Some(mut queued) = self.lane(lane).pop_front() else {
+            unreachable!("take is called with the lane's head in hand");
+        };
+        if let (Some(rtx_ssrc), Packet::Rtp(rtp)) =
+            (queued.rtx_ssrc, &mut queued.packet.message.packet)
+        {
+            rtp.header.sequence_number = self.next_rtx_sequence(rtx_ssrc);
+        }
+        if lane == Lane::Repair {
+            self.counters.repairs_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        if lane == Lane::Video {
+            self.last_video = queued.copy_of;
+        }
+        self.copy_left(queued.copy_of, Some(now));
+        // It departs now: what records departures (the send history GCC
+        // reads) must see this instant, not the enqueue one, or the
+        // queueing is charged to the network.
+        queued.packet.now = now;
+        queued.packet
+    }
+
+    fn next_rtx_sequence(&mut self, rtx_ssrc: u32) -> u16 {
+        let next = self
+            .rtx_sequence
+            .entry(rtx_ssrc)
+            .or_insert_with(rand::random);
+        let sequence = *next;
+        *next = next.wrapping_add(1);
+        sequence
+    }
+
+    /// Begin the next requested probe, if none is running and there is an
+    /// RTX stream to pad on.
+    fn start_probe(&mut self, now: Instant) {
+        if self.probe.is_some() {
+            return;
+        }
+        let can_pad = self.streams.values().any(|s| s.rtx.is_some());
+        let mut board = self.estimate.probes.lock();
+        if !can_pad {
+            // Without RTX there is nothing to pad with: the estimate climbs
+            // by itself instead.
+            board.requested.clear();
+            return;
+        }
+        if let Some(rate_bps) = board.requested.pop_front() {
+            // A timer wakes this at best every millisecond: each wake may
+            // send what the rate allows for two, or a fast probe would be
+            // held to one packet a millisecond (~10 Mbit/s).
+            let burst = (rate_bps * PROBE_BURST.as_secs_f64()).max(PADDING_BITS);
+            let mut bucket = Pacer::new(rate_bps).with_burst_bits(burst);
+            bucket.refill(now);
+            self.probe = Some((ActiveCluster::new(rate_bps), bucket));
+        }
+    }
+
+    /// An RTX copy of the video packet that left last, to fill a probe.
+    fn padding(&mut self, now: Instant) -> Option<TaggedPacket> {
+        let (ssrc, sequence) = self.last_video?;
+        let stream = self.streams.get_mut(&ssrc)?;
+        let (rtx_ssrc, rtx_payload_type) = stream.rtx?;
+        let kept = stream.kept_mut(sequence)?;
+        let mut packet = rtx_copy(&kept.packet, rtx_ssrc, rtx_payload_type);
+        packet.header.sequence_number = self.next_rtx_sequence(rtx_ssrc);
+        self.counters.padding_sent.fetch_add(1, Ordering::Relaxed);
+        Some(TaggedPacket {
+            now,
+            transport: Default::default(),
+            message: AttributedPacket::new(Packet::Rtp(packet)),
+        })
     }
 }
 
@@ -477,7 +577,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PacedSender {
 
     fn poll_timeout(&mut self) -> Option<Instant> {
         // Wake for the next release, or to drop a stale head, whichever is
-        // first.
+        // first; during a probe, for its next packet.
         let lanes = [
             (Lane::Audio, &self.audio),
             (Lane::Repair, &self.repairs),
@@ -489,11 +589,17 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PacedSender {
                 let head = queue.front()?;
                 Some(head.at + Self::max_wait(*lane) + Duration::from_millis(1))
             })
-            .min()?;
-        let next_head = lanes.iter().find_map(|(_, queue)| queue.front());
-        let releasable =
-            next_head.and_then(|head| self.bucket.releasable_at(Self::bits_of(&head.packet)));
-        Some(releasable.map_or(stale_at, |at| at.min(stale_at)))
+            .min();
+        let next_bits = lanes
+            .iter()
+            .find_map(|(_, queue)| queue.front())
+            .map(|head| Self::bits_of(&head.packet));
+        let releasable = match (&self.probe, next_bits) {
+            (Some((_, bucket)), bits) => bucket.releasable_at(bits.unwrap_or(PADDING_BITS)),
+            (None, Some(bits)) => self.bucket.releasable_at(bits),
+            (None, None) => None,
+        };
+        [stale_at, releasable].into_iter().flatten().min()
     }
 }
 
@@ -804,6 +910,47 @@ mod tests {
         assert_eq!(second_repair.len(), 1);
         assert_eq!(second_repair[0].0, RTX);
         assert_eq!(second_repair[0].1, first_repair[0].1.wrapping_add(1));
+    }
+
+    #[test]
+    fn a_probe_fills_its_cluster_with_rtx_padding_at_its_rate() {
+        let t = Instant::now();
+        let (mut sender, cell) = sender(500_000.0);
+        // Some video first: padding copies what left last.
+        sender.handle_write(rtp(t, VIDEO, 10, 1100)).expect("write");
+        assert_eq!(released(&mut sender).len(), 1);
+        cell.probes.lock().requested.push_back(5_000_000.0);
+        let probe_at = t + Duration::from_millis(200);
+        sender.handle_timeout(probe_at).expect("timeout");
+        let (out, _) = drain(&mut sender, probe_at);
+        assert!(out.len() >= 5, "{out:?}");
+        assert!(
+            out.iter()
+                .all(|(ssrc, _, osn)| *ssrc == RTX && *osn == 10u16.to_be_bytes()),
+            "RTX copies of the last video packet: {out:?}"
+        );
+        let sequences: Vec<u16> = out.iter().map(|(_, seq, _)| *seq).collect();
+        assert!(
+            sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+            "{sequences:?}"
+        );
+        let sent = cell
+            .probes
+            .lock()
+            .sent
+            .pop_front()
+            .expect("the cluster was sent");
+        assert_eq!(sent.rate_bps, 5_000_000.0);
+        assert_eq!(sent.packets as usize, out.len());
+        // 5 Mbit/s for at least 15 ms: ~9 packets of ~1.1 kB, spaced at
+        // the probe's rate (not the 500 kbit/s pacing rate).
+        let span = sent.last - sent.first;
+        assert!(span >= Duration::from_millis(10), "{span:?}");
+        assert!(span <= Duration::from_millis(40), "{span:?}");
+        assert_eq!(
+            cell.sender.padding_sent.load(Ordering::Relaxed),
+            out.len() as u64
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct CallStats {
     pub first_frame_after_ms: Option<f64>,
     /// Times the path broke (reconnecting) and came back by itself.
     pub recoveries: u64,
+    /// ICE restarts asked for (offered, or requested of the offerer) after
+    /// the path failed.
+    pub ice_restarts: u64,
     pub video_out: VideoOut,
     pub video_in: VideoIn,
     pub audio: AudioStats,
@@ -48,6 +51,9 @@ pub struct VideoIn {
     pub width: u32,
     pub height: u32,
     pub frames_decoded: u64,
+    /// Bytes of compressed frames that arrived whole (goodput: repairs,
+    /// padding and headers not counted).
+    pub bytes: u64,
     /// Compressed frames the decoder refused (corrupt or missing reference).
     pub frames_dropped: u64,
     /// Compressed frames handed on undecoded (`CallOptions::forward_video`).
@@ -143,6 +149,9 @@ pub struct CongestionStats {
     pub repairs_refused: u64,
     /// Repairs go on their own RTX stream (negotiated with the far side).
     pub repairs_on_rtx: bool,
+    /// Bandwidth probes that gave a result, and the padding sent for them.
+    pub probes: u64,
+    pub padding_sent: u64,
     /// The round trip as congestion feedback shows it, ms.
     pub feedback_rtt_ms: Option<f64>,
     /// Frames not encoded because the encoder was more than 400 ms of the

@@ -59,21 +59,7 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     let floor = codec_floor(codec, width, height, args.fps)?;
     eprintln!("codec floor (encode + decode, one frame): median {floor:.2} ms");
 
-    let mut server = Command::new(&signal)
-        .args(["serve", "--listen", "127.0.0.1:0", "--token-secret", SECRET])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", signal.display()))?;
-    let line = BufReader::new(server.stdout.take().context("server stdout")?)
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let addr = line
-        .strip_prefix("listening ")
-        .context("the signalling server did not start")?
-        .to_owned();
+    let (mut server, addr) = start_signal(Command::new(&signal), "127.0.0.1:0")?;
     let ws = format!("ws://{addr}/ws");
     let dir = tempfile::tempdir()?;
     let size = format!("{width}x{height}");
@@ -95,8 +81,8 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
             &args.codec,
         ];
         let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
-        let a = peer(&exe, &signal, &ws, "bench-video", "specialist", &sa, &media)?;
-        let b = peer(&exe, &signal, &ws, "bench-video", "presenter", &sb, &media)?;
+        let a = loopback_peer(&exe, &signal, &ws, "bench-video", "specialist", &sa, &media)?;
+        let b = loopback_peer(&exe, &signal, &ws, "bench-video", "presenter", &sb, &media)?;
         Ok((finish(a, &sa)?, finish(b, &sb)?))
     })();
     // The bulk call: no media, the offerer fills `bulk` (0 s: skipped).
@@ -107,8 +93,8 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
         let seconds = format!("{}", args.bulk_seconds);
         let quiet = ["--send", "none", "--tone", "0", "--duration", &seconds];
         let (sa, sb) = (dir.path().join("c.json"), dir.path().join("d.json"));
-        let a = peer(&exe, &signal, &ws, "bench-bulk", "specialist", &sa, &quiet)?;
-        let b = peer(
+        let a = loopback_peer(&exe, &signal, &ws, "bench-bulk", "specialist", &sa, &quiet)?;
+        let b = loopback_peer(
             &exe,
             &signal,
             &ws,
@@ -188,15 +174,42 @@ fn codec_floor(codec: VideoCodec, width: u32, height: u32, fps: u32) -> Result<f
     crate::samples::median(&mut times).context("no frames timed")
 }
 
-fn peer(
-    exe: &Path,
+/// Start the signalling server as `command` (its binary, perhaps wrapped to
+/// run in a namespace; TLS from the environment) listening on `listen`;
+/// returns it and the address it took.
+pub(crate) fn start_signal(mut command: Command, listen: &str) -> Result<(Child, String)> {
+    let mut server = command
+        .args(["serve", "--listen", listen, "--token-secret", SECRET])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the signalling server")?;
+    let line = BufReader::new(server.stdout.take().context("server stdout")?)
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let Some(addr) = line.strip_prefix("listening ") else {
+        let _ = server.kill();
+        let _ = server.wait();
+        bail!("the signalling server did not start: {line:?}");
+    };
+    Ok((server, addr.to_owned()))
+}
+
+/// Start `kh call` as `command` (a path, or one wrapped to run in a
+/// network namespace) in `room` with a token from `signal`, bound to
+/// `bind`, writing its final statistics to `stats`; returns once it has
+/// joined, with the rest of its output (JSON lines).
+pub(crate) fn peer(
+    mut command: Command,
     signal: &Path,
     ws: &str,
     room: &str,
-    role: &str,
+    (role, bind): (&str, &str),
     stats: &Path,
     extra: &[&str],
-) -> Result<Child> {
+) -> Result<(Child, std::io::Lines<BufReader<std::process::ChildStdout>>)> {
     let token = Command::new(signal)
         .args([
             "token",
@@ -210,9 +223,9 @@ fn peer(
         .output()
         .context("issuing a token")?;
     let token = String::from_utf8(token.stdout)?.trim().to_owned();
-    let mut child = Command::new(exe)
+    let mut child = command
         .args(["call", "--server", ws, "--room", room, "--token", &token])
-        .args(["--bind", "127.0.0.1", "--stats-json"])
+        .args(["--bind", bind, "--stats-json"])
         .arg(stats)
         .args(extra)
         .stdout(Stdio::piped())
@@ -224,11 +237,33 @@ fn peer(
     if !first.contains("joined") {
         bail!("kh call did not join: {first}");
     }
+    Ok((child, lines))
+}
+
+/// [`peer`] on loopback, its output ignored.
+fn loopback_peer(
+    exe: &Path,
+    signal: &Path,
+    ws: &str,
+    room: &str,
+    role: &str,
+    stats: &Path,
+    extra: &[&str],
+) -> Result<Child> {
+    let (child, lines) = peer(
+        Command::new(exe),
+        signal,
+        ws,
+        room,
+        (role, "127.0.0.1"),
+        stats,
+        extra,
+    )?;
     std::thread::spawn(move || for _ in lines {});
     Ok(child)
 }
 
-fn finish(mut child: Child, stats: &Path) -> Result<Value> {
+pub(crate) fn finish(mut child: Child, stats: &Path) -> Result<Value> {
     let status = child.wait()?;
     if !status.success() {
         bail!("kh call exited {status}");

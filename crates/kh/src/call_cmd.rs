@@ -81,6 +81,10 @@ pub struct CallArgs {
     /// Only relay (TURN) candidates.
     #[arg(long)]
     relay_only: bool,
+    /// Seconds ICE stays "disconnected" before it calls the path failed
+    /// and the call restarts ICE (with backoff, for up to 3 minutes).
+    #[arg(long, default_value_t = kh_call::ICE_FAILED_AFTER.as_secs_f64())]
+    ice_failed_after: f64,
     /// Fill the `bulk` data channel as fast as it drains (throughput).
     #[arg(long)]
     bulk: bool,
@@ -142,6 +146,10 @@ async fn call(args: CallArgs) -> Result<()> {
     options.udp_addrs = vec![format!("{}:0", args.bind)];
     options.relay_only = args.relay_only;
     options.bulk_send = args.bulk;
+    options.ice_failed_after = std::time::Duration::try_from_secs_f64(args.ice_failed_after)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--ice-failed-after: a positive number of seconds")?;
 
     let mut call = Call::start(options).await.context("joining the call")?;
     let welcome_room = call.room().to_owned();

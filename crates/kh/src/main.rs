@@ -4,6 +4,7 @@ mod bench;
 mod call_bench;
 mod call_cmd;
 mod doctor;
+mod island_bench;
 mod render_bench;
 mod render_cmd;
 mod samples;
@@ -36,10 +37,13 @@ enum Command {
     RenderBench(render_bench::RenderBenchArgs),
     /// Join a call as a headless peer: send a stamped test pattern (or a
     /// Y4M file) and a tone, measure what arrives, report JSON.
-    Call(call_cmd::CallArgs),
+    Call(Box<call_cmd::CallArgs>),
     /// The call's speed targets on loopback: join to first frame,
     /// glass-to-glass latency against the codec floor, bulk throughput.
     CallBench(call_bench::CallBenchArgs),
+    /// A call over an emulated island link (root: network namespaces):
+    /// goodput against the link's rate, and the ramp to it.
+    IslandBench(island_bench::IslandBenchArgs),
     /// What this workstation has and where its settings came from: GPU,
     /// settings with their sources and locks, signalling and STUN/TURN
     /// reachability, audio devices, cameras, the case database. Exits 1
@@ -129,8 +133,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Slide(cmd) => slide(cmd),
         Command::Render(args) => render_cmd::run(args),
         Command::RenderBench(args) => render_bench::run(args),
-        Command::Call(args) => call_cmd::run(args),
+        Command::Call(args) => call_cmd::run(*args),
         Command::CallBench(args) => call_bench::run(args),
+        Command::IslandBench(args) => island_bench::run(args),
         Command::WorkstationBench(args) => workstation_bench::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::View {

@@ -10,7 +10,7 @@ mod call_common;
 use call_common::{SECRET, certificates, f};
 use kakehashi_signal::config::TlsConfig;
 use kakehashi_signal::{Config, Role, Server, TokenKey};
-use kh_testkit::island_link::{ADDRESS_A, ADDRESS_B, IslandLink, LinkShape};
+use kh_netem::{ADDRESS_A, ADDRESS_B, IslandLink, LinkShape};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -199,15 +199,25 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn hospital_and_island(link: &IslandLink, island_video: &[&str]) -> (SignalInA, Peer, Peer) {
+    hospital_and_island_with(link, &[], island_video)
+}
+
+/// As [`hospital_and_island`], with `both` given to each peer.
+fn hospital_and_island_with(
+    link: &IslandLink,
+    both: &[&str],
+    island_video: &[&str],
+) -> (SignalInA, Peer, Peer) {
     let signal = SignalInA::start(link);
     let kh = env!("CARGO_BIN_EXE_kh");
     let hospital = Peer::start(
         link.command_in_a(kh),
         &signal,
         ADDRESS_A,
-        &["--send", "none", "--tone", "440"],
+        &[both, &["--send", "none", "--tone", "440"]].concat(),
     );
-    let mut args = vec!["--tone", "330"];
+    let mut args = both.to_vec();
+    args.extend_from_slice(&["--tone", "330"]);
     args.extend_from_slice(island_video);
     let island = Peer::start(link.command_in_b(kh), &signal, ADDRESS_B, &args);
     (signal, hospital, island)
@@ -225,7 +235,7 @@ fn decoded(stats: &Value) -> f64 {
 #[test]
 fn a_call_on_a_thin_lossy_link_carries_video_at_the_estimate_and_continuous_audio() {
     let _one = one_at_a_time();
-    let link = IslandLink::start(LinkShape::new(20.0, 60, 1.0));
+    let link = IslandLink::start(LinkShape::new(20.0, 60, 1.0)).expect("island link");
     let (_signal, mut hospital, mut island) = hospital_and_island(
         &link,
         &["--size", "960x540", "--grain", "12", "--bitrate", "2000"],
@@ -292,7 +302,7 @@ fn a_call_on_a_thin_lossy_link_carries_video_at_the_estimate_and_continuous_audi
 #[test]
 fn a_ten_second_cut_heals_by_itself_without_rejoining() {
     let _one = one_at_a_time();
-    let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0));
+    let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
     let (_signal, mut hospital, mut island) =
         hospital_and_island(&link, &["--size", "640x360", "--bitrate", "1000"]);
     hospital.wait_for("the call connected", Duration::from_secs(20), |s| {
@@ -340,9 +350,70 @@ fn a_ten_second_cut_heals_by_itself_without_rejoining() {
 }
 
 #[test]
+fn a_cut_long_enough_for_ice_to_fail_is_healed_by_ice_restarts() {
+    let _one = one_at_a_time();
+    let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
+    // ICE calls the path failed 2 s after it went quiet-and-disconnected
+    // (about 7 s into the cut); restarts follow at 1, 2, 4, 8 s.
+    let (_signal, mut hospital, mut island) = hospital_and_island_with(
+        &link,
+        &["--ice-failed-after", "2"],
+        &["--size", "640x360", "--bitrate", "1000"],
+    );
+    hospital.wait_for("the call connected", Duration::from_secs(20), |s| {
+        connected(s) && decoded(s) > 30.0
+    });
+    link.set_cut(true);
+    // Until both sides have given up on the old path and restarted.
+    island.wait_for("an ICE restart", Duration::from_secs(20), |s| {
+        f(s, "ice_restarts") >= 1.0
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    let frames_at_return = decoded(&hospital.latest());
+    let returned = Instant::now();
+    link.set_cut(false);
+    hospital.wait_for(
+        "new frames after the link returned",
+        Duration::from_secs(30),
+        |s| connected(s) && decoded(s) > frames_at_return,
+    );
+    eprintln!(
+        "link return → first new frame after ICE restarts: {:?}",
+        returned.elapsed()
+    );
+    let resumed = decoded(&hospital.latest());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        decoded(&hospital.latest()) > resumed + 20.0,
+        "frames kept coming"
+    );
+    for (who, peer) in [("hospital", &mut hospital), ("island", &mut island)] {
+        peer.drain();
+        assert_eq!(peer.joins, 1, "{who} joined the room again");
+        assert!(
+            !peer.states.iter().any(|s| s == "failed"),
+            "{who} showed the call as failed: {:?}",
+            peer.states
+        );
+        let reconnecting = peer.states.iter().position(|s| s == "reconnecting");
+        let back = peer.states.iter().rposition(|s| s == "connected");
+        assert!(
+            reconnecting.is_some() && back > reconnecting,
+            "{who}: {:?}",
+            peer.states
+        );
+        eprintln!("{who} states {:?}", peer.states);
+    }
+    // The island offered the call, so its restarts were offers; and its
+    // video restarted from a keyframe asked for on recovery.
+    assert!(f(&island.latest(), "ice_restarts") >= 1.0);
+    assert!(f(&island.latest(), "recoveries") >= 1.0);
+}
+
+#[test]
 fn a_link_that_drops_from_50_to_5_mbit_s_makes_the_sender_step_down() {
     let _one = one_at_a_time();
-    let link = IslandLink::start(LinkShape::new(50.0, 40, 0.0));
+    let link = IslandLink::start(LinkShape::new(50.0, 40, 0.0)).expect("island link");
     let (_signal, mut hospital, mut island) = hospital_and_island(
         &link,
         &[

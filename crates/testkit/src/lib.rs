@@ -7,7 +7,6 @@
 //! this panics with the reason instead of returning errors.
 
 mod damage;
-pub mod island_link;
 pub mod x11;
 
 pub use damage::damage_tiles_from;

@@ -13,7 +13,8 @@
 //! interfaces and dropping the link deletes the namespaces.
 //!
 //! Needs root (CAP_NET_ADMIN) and `/dev/net/tun`, which the build and CI
-//! machines have.
+//! machines have; without them [`IslandLink::start`] says which is
+//! missing.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -24,6 +25,22 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Why the link could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum NetemError {
+    #[error("ip {args}: {reason} (the island link needs root and network namespaces)")]
+    Ip { args: String, reason: String },
+    #[error("opening /dev/net/tun (the island link needs root and the tun driver): {0}")]
+    Tun(std::io::Error),
+    #[error("TUNSETIFF {name}: {source}")]
+    TapInterface {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("starting the link's threads: {0}")]
+    Thread(std::io::Error),
+}
 
 /// The address of side A (the hospital) and side B (the island).
 pub const ADDRESS_A: &str = "10.77.0.1";
@@ -108,7 +125,7 @@ pub struct IslandLink {
 
 impl IslandLink {
     /// Create the namespaces and the link, shaped as `shape`.
-    pub fn start(shape: LinkShape) -> IslandLink {
+    pub fn start(shape: LinkShape) -> Result<IslandLink, NetemError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let base = format!("khl{}-{n}", std::process::id());
@@ -127,16 +144,16 @@ impl IslandLink {
             control: control.clone(),
             threads: Vec::new(),
         };
-        let tap_a = open_tap(&format!("{base}a"));
-        let tap_b = open_tap(&format!("{base}b"));
+        let tap_a = open_tap(&format!("{base}a"))?;
+        let tap_b = open_tap(&format!("{base}b"))?;
         for (namespace, tap, address) in [
             (&namespace_a, &format!("{base}a"), ADDRESS_A),
             (&namespace_b, &format!("{base}b"), ADDRESS_B),
         ] {
-            ip(&["netns", "add", namespace]);
-            ip(&["link", "set", tap, "netns", namespace]);
-            ip(&["-n", namespace, "link", "set", "lo", "up"]);
-            ip(&["-n", namespace, "link", "set", tap, "name", "link0"]);
+            ip(&["netns", "add", namespace])?;
+            ip(&["link", "set", tap, "netns", namespace])?;
+            ip(&["-n", namespace, "link", "set", "lo", "up"])?;
+            ip(&["-n", namespace, "link", "set", tap, "name", "link0"])?;
             ip(&[
                 "-n",
                 namespace,
@@ -145,8 +162,8 @@ impl IslandLink {
                 &format!("{address}/24"),
                 "dev",
                 "link0",
-            ]);
-            ip(&["-n", namespace, "link", "set", "link0", "up"]);
+            ])?;
+            ip(&["-n", namespace, "link", "set", "link0", "up"])?;
         }
         let tap_a = Arc::new(tap_a);
         let tap_b = Arc::new(tap_b);
@@ -161,17 +178,17 @@ impl IslandLink {
                 std::thread::Builder::new()
                     .name(format!("link-in-{which:?}"))
                     .spawn(move || admit(&from, &reader_queue, &reader_control, which))
-                    .expect("starting the link's reader"),
+                    .map_err(NetemError::Thread)?,
             );
             let writer_control = control.clone();
             link.threads.push(
                 std::thread::Builder::new()
                     .name(format!("link-out-{which:?}"))
                     .spawn(move || deliver(&to, &queue_in, &writer_control, which))
-                    .expect("starting the link's writer"),
+                    .map_err(NetemError::Thread)?,
             );
         }
-        link
+        Ok(link)
     }
 
     /// Run `program` inside side A's namespace.
@@ -271,17 +288,21 @@ fn bind_udp(address: &str) -> std::net::UdpSocket {
     std::net::UdpSocket::bind(address).unwrap_or_else(|e| panic!("binding {address}: {e}"))
 }
 
-fn ip(args: &[&str]) {
+fn ip(args: &[&str]) -> Result<(), NetemError> {
+    let failed = |reason: String| NetemError::Ip {
+        args: args.join(" "),
+        reason,
+    };
     let output = Command::new("ip")
         .args(args)
         .output()
-        .expect("running ip (iproute2)");
-    assert!(
-        output.status.success(),
-        "ip {}: {} (the island link needs root and network namespaces)",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
+        .map_err(|e| failed(format!("running ip (iproute2): {e}")))?;
+    if !output.status.success() {
+        return Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -429,7 +450,7 @@ struct InterfaceRequest {
 
 /// A TAP interface called `name` in this namespace, its frames readable and
 /// writable through the returned file. It lives as long as the file.
-fn open_tap(name: &str) -> File {
+fn open_tap(name: &str) -> Result<File, NetemError> {
     assert!(
         name.len() < libc::IFNAMSIZ,
         "interface name {name} too long"
@@ -438,7 +459,7 @@ fn open_tap(name: &str) -> File {
         .read(true)
         .write(true)
         .open("/dev/net/tun")
-        .expect("opening /dev/net/tun (the island link needs root and the tun driver)");
+        .map_err(NetemError::Tun)?;
     let mut request = InterfaceRequest {
         name: [0; libc::IFNAMSIZ],
         flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
@@ -449,10 +470,11 @@ fn open_tap(name: &str) -> File {
     // 16-byte name and a 24-byte union whose first member is the flags);
     // `InterfaceRequest` has that layout and outlives the call.
     let result = unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF, &mut request) };
-    assert!(
-        result == 0,
-        "TUNSETIFF {name}: {}",
-        std::io::Error::last_os_error()
-    );
-    tun
+    if result != 0 {
+        return Err(NetemError::TapInterface {
+            name: name.to_owned(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(tun)
 }

@@ -1,7 +1,7 @@
 //! The island-link emulator measured from inside its namespaces: the
 //! round trip, the rate, the loss and a cut are what it was told.
 
-use kh_testkit::island_link::{ADDRESS_A, ADDRESS_B, IslandLink, LinkShape};
+use kh_netem::{ADDRESS_A, ADDRESS_B, IslandLink, LinkShape};
 use std::time::{Duration, Instant};
 
 /// Round trips of small datagrams, B echoing what A sends.
@@ -39,7 +39,7 @@ fn round_trips(link: &IslandLink, count: usize, wait: Duration) -> Vec<Option<Du
 
 #[test]
 fn the_link_delays_limits_loses_and_cuts_as_told() {
-    let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0));
+    let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
     assert!(ADDRESS_A != ADDRESS_B);
 
     // Delay: 60 ms round trip (plus scheduling, never less).
