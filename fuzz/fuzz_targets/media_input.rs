@@ -1,11 +1,12 @@
 //! What a file or a hostile peer controls in kh-media: the bytes of a Y4M
-//! file (a `kh call --send` source), compressed frames of every video codec
+//! or IVF file (a `kh call --send` source), compressed frames of every video codec
 //! (the first byte picks which) and Opus packets arriving over RTP, and the
 //! pixels a stamp is read from.
 #![no_main]
 use kh_media::audio::OpusDecoder;
 use kh_media::stamp;
 use kh_media::{VideoCodec, VideoDecoder};
+use kh_media::ivf::IvfReader;
 use kh_media::y4m::Y4mReader;
 use libfuzzer_sys::fuzz_target;
 
@@ -17,6 +18,13 @@ fuzz_target!(|data: &[u8]| {
                     let _ = stamp::read(&frame);
                 }
                 _ => break,
+            }
+        }
+    }
+    if let Ok(mut reader) = IvfReader::new(data) {
+        for _ in 0..4 {
+            if !matches!(reader.next_frame(), Ok(Some(_))) {
+                break;
             }
         }
     }

@@ -36,6 +36,11 @@ pub enum VideoSource {
     TestPattern { width: u32, height: u32 },
     /// A video file (Y4M, or any container and codec FFmpeg reads), looped.
     File(PathBuf),
+    /// A recorded stream (IVF: VP8, VP9 or AV1), sent as it was coded at
+    /// its own frame rate and looped: no encoder, so no adaptation to the
+    /// estimate and no keyframe on request. For measuring transport at
+    /// rates (8K) this machine cannot encode in real time.
+    Recording(PathBuf),
     /// No video of our own.
     None,
 }
@@ -72,8 +77,10 @@ pub struct CallOptions {
     pub bitrate_kbps: u32,
     /// What the sender never exceeds, however high the estimate, kbit/s.
     pub max_bitrate_kbps: u32,
-    /// GCC + TWCC + pacer driving the encoder (off: the encoder holds
-    /// `bitrate_kbps` and webrtc-rs's defaults apply, for comparison).
+    /// GCC + TWCC + our paced sender driving the encoder, and UDP buffers
+    /// sized for bursts (off: the encoder holds `bitrate_kbps` and
+    /// webrtc-rs's defaults apply — no pacer, its NACK responder, the
+    /// kernel's default socket buffers — for comparison).
     pub congestion_control: bool,
     /// A test tone to send, in Hz (none: silence), when no microphone is.
     pub tone_hz: Option<f64>,
@@ -192,6 +199,8 @@ pub enum CallError {
     Device(#[from] kh_devices::DeviceError),
     #[error(transparent)]
     Echo(kh_devices::echo::EchoError),
+    #[error("video source: {0}")]
+    Source(String),
 }
 
 /// State shared by the engine's tasks and the WebRTC event handler.
@@ -366,6 +375,11 @@ impl Call {
             )),
             _ => None,
         };
+        // A recording is sent in its own codec.
+        let mut options = options;
+        if let VideoSource::Recording(path) = &options.video {
+            options.codec = media_io::recording_codec(path).map_err(CallError::Source)?;
+        }
         let connection = signalling::join(&options.server, &options.token, &options.name).await?;
         let welcome = connection.welcome.clone();
         tracing::info!(room = %welcome.room, peer = %welcome.peer_id, "joined");
@@ -665,9 +679,16 @@ async fn build_peer_connection(
     }
     let settings = settings.build();
     let runtime = webrtc::runtime::default_runtime().ok_or(CallError::NoRuntime)?;
-    let runtime = crate::udp_buffers::LargeBuffers::new(runtime, shared.udp_receive_buffer.clone());
+    let runtime: Arc<dyn webrtc::runtime::Runtime> = if shared.options.congestion_control {
+        Arc::new(crate::udp_buffers::LargeBuffers::new(
+            runtime,
+            shared.udp_receive_buffer.clone(),
+        ))
+    } else {
+        runtime
+    };
     let pc = PeerConnectionBuilder::new()
-        .with_runtime(Arc::new(runtime))
+        .with_runtime(runtime)
         .with_configuration(config.build())
         .with_media_engine(media)
         .with_interceptor_registry(registry)

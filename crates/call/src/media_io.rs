@@ -14,6 +14,7 @@ use crate::ladder::{self, KeyframeGate, Ladder};
 use crate::stats::{CallStats, TransportStats, percentiles};
 use bytes::{Bytes, BytesMut};
 use kh_media::audio::{self, FRAME_SAMPLES, OpusDecoder, OpusEncoder, Tone};
+use kh_media::ivf::IvfReader;
 use kh_media::pattern::TestPattern;
 use kh_media::y4m::{Y4mHeader, Y4mReader, Y4mWriter};
 use kh_media::{EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
@@ -334,6 +335,7 @@ impl Pictures {
                 let file = VideoFile::open(path)?;
                 Ok((Pictures::File(file, path.clone()), 0, 0))
             }
+            VideoSource::Recording(_) => Err("a recording is sent as coded".into()),
             VideoSource::None => Err("no video source".into()),
         }
     }
@@ -422,10 +424,21 @@ async fn send_video(shared: Arc<Shared>, track: Arc<TrackLocalStaticSample>) {
     // sending side cannot keep up the encoder waits (and its source skips).
     let (encoded_tx, mut encoded) = mpsc::channel::<(Bytes, Duration)>(2);
     let encoder_shared = shared.clone();
-    std::thread::Builder::new()
-        .name("kh-video-encode".into())
-        .spawn(move || encode_loop(encoder_shared, encoded_tx))
-        .ok();
+    match &shared.options.video {
+        VideoSource::Recording(path) if !shared.options.echo => {
+            let path = path.clone();
+            std::thread::Builder::new()
+                .name("kh-video-replay".into())
+                .spawn(move || replay_loop(encoder_shared, &path, encoded_tx))
+                .ok();
+        }
+        _ => {
+            std::thread::Builder::new()
+                .name("kh-video-encode".into())
+                .spawn(move || encode_loop(encoder_shared, encoded_tx))
+                .ok();
+        }
+    }
     while let Some((data, duration)) = encoded.recv().await {
         let sample = Sample {
             data,
@@ -446,6 +459,86 @@ async fn send_video(shared: Arc<Shared>, track: Arc<TrackLocalStaticSample>) {
             if call_over(&shared) {
                 return;
             }
+        }
+    }
+}
+
+/// The codec a recording (IVF) was made in.
+pub(crate) fn recording_codec(path: &std::path::Path) -> Result<VideoCodec, String> {
+    Ok(open_recording(path)?.header().codec)
+}
+
+fn open_recording(
+    path: &std::path::Path,
+) -> Result<IvfReader<std::io::BufReader<std::fs::File>>, String> {
+    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| named(&e))?;
+    IvfReader::new(std::io::BufReader::new(file)).map_err(|e| named(&e))
+}
+
+/// Send a recording's frames at their own pace, looping at its end.
+fn replay_loop(shared: Arc<Shared>, path: &std::path::Path, out: mpsc::Sender<(Bytes, Duration)>) {
+    let mut reader = match open_recording(path) {
+        Ok(reader) => reader,
+        Err(e) => {
+            tracing::error!("video recording: {e}");
+            return;
+        }
+    };
+    let header = reader.header();
+    let tick =
+        Duration::from_secs_f64(f64::from(header.timebase_num) / f64::from(header.timebase_den));
+    {
+        let mut c = shared.counters.lock();
+        c.stats.video_out.codec = header.codec.mime().to_owned();
+        c.stats.video_out.encoder = "none (a recording, sent as coded)".to_owned();
+        c.stats.video_out.width = u32::from(header.width);
+        c.stats.video_out.height = u32::from(header.height);
+    }
+    let started = Instant::now();
+    // Where the current pass over the file starts, in ticks since `started`.
+    let mut pass_start = 0u64;
+    let mut last = 0u64;
+    let mut previous_at = started;
+    while !call_over(&shared) {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                pass_start += last + 1;
+                last = 0;
+                reader = match open_recording(path) {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        tracing::error!("video recording: {e}");
+                        return;
+                    }
+                };
+                continue;
+            }
+            Err(e) => {
+                tracing::error!("video recording {}: {e}", path.display());
+                return;
+            }
+        };
+        last = frame.timestamp;
+        let due = started + tick.saturating_mul((pass_start + frame.timestamp) as u32);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let at = Instant::now();
+        let duration = at.duration_since(previous_at).max(Duration::from_millis(1));
+        previous_at = at;
+        {
+            let mut c = shared.counters.lock();
+            c.stats.video_out.frames_encoded += 1;
+            c.stats.video_out.bytes += frame.data.len() as u64;
+        }
+        if out
+            .blocking_send((Bytes::from(frame.data), duration))
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -1217,6 +1310,10 @@ pub(crate) fn fill_transport(out: &mut TransportStats, report: &RTCStatsReport) 
         let r = &inbound.received_rtp_stream_stats;
         out.packets_received += r.packets_received;
         out.packets_lost += r.packets_lost;
+        if r.rtp_stream_stats.kind == RtpCodecKind::Video {
+            out.video_packets_received += r.packets_received;
+            out.video_packets_lost += r.packets_lost;
+        }
         // webrtc-rs 0.21 documents `jitter` in seconds but fills it with
         // the receiver report's value, in RTP timestamp units.
         let clock = match r.rtp_stream_stats.kind {

@@ -112,6 +112,11 @@ pub struct TransportStats {
     pub local_candidate_type: Option<String>,
     pub packets_received: u64,
     pub packets_lost: i64,
+    /// The video stream's own: RTP packets that arrived first time, and
+    /// those that never did (RFC 3550's count; repairs on the RTX stream
+    /// are not in either).
+    pub video_packets_received: u64,
+    pub video_packets_lost: i64,
     pub jitter_ms: Option<f64>,
     pub bytes_sent: u64,
     pub bytes_received: u64,

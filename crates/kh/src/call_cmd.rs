@@ -20,8 +20,10 @@ pub struct CallArgs {
     /// A room token from `kakehashi-signal token` or the token API.
     #[arg(long)]
     token: String,
-    /// What to send: `testsrc` (moving pattern with a stamped counter),
-    /// a .y4m file (looped), or `none`. `camera` is not available yet.
+    /// What to send: `testsrc` (moving pattern with a stamped counter), a
+    /// video file (Y4M, or what FFmpeg reads; looped), a recorded stream
+    /// (IVF: VP8/VP9/AV1 sent as coded, looped), or `none`. `camera` is
+    /// not available yet.
     #[arg(long, default_value = "testsrc")]
     send: String,
     /// Test pattern size, WIDTHxHEIGHT.
@@ -42,9 +44,10 @@ pub struct CallArgs {
     /// The most the video may take, however much the link offers, kbit/s.
     #[arg(long, default_value_t = 100_000)]
     max_bitrate: u32,
-    /// Hold `--bitrate` and use webrtc-rs's defaults (no GCC, no pacer):
-    /// for comparison.
-    #[arg(long)]
+    /// Hold `--bitrate` and use webrtc-rs's defaults (no GCC, no pacer,
+    /// its NACK responder, the kernel's default UDP buffers): for
+    /// comparison.
+    #[arg(long, alias = "library-defaults")]
     no_congestion_control: bool,
     /// Also print the statistics as a JSON event every this many seconds.
     #[arg(long)]
@@ -81,6 +84,11 @@ pub struct CallArgs {
     /// Only relay (TURN) candidates.
     #[arg(long)]
     relay_only: bool,
+    /// Count received video frames as they arrive whole, without decoding
+    /// them (as the console does, handing them to the viewer): measures
+    /// the transport of streams this machine cannot decode in real time.
+    #[arg(long)]
+    no_decode: bool,
     /// Seconds ICE stays "disconnected" before it calls the path failed
     /// and the call restarts ICE (with backoff, for up to 3 minutes).
     #[arg(long, default_value_t = kh_call::ICE_FAILED_AFTER.as_secs_f64())]
@@ -118,7 +126,16 @@ async fn call(args: CallArgs) -> Result<()> {
             if !path.is_file() {
                 bail!("--send {file}: not testsrc, none, or a readable video file");
             }
-            VideoSource::File(path)
+            let mut prefix = [0u8; 4];
+            let is_recording = std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut prefix))
+                .is_ok()
+                && kh_media::ivf::is_ivf(&prefix);
+            if is_recording {
+                VideoSource::Recording(path)
+            } else {
+                VideoSource::File(path)
+            }
         }
     };
     options.codec = match VideoCodec::from_name(&args.codec) {
@@ -146,6 +163,9 @@ async fn call(args: CallArgs) -> Result<()> {
     options.udp_addrs = vec![format!("{}:0", args.bind)];
     options.relay_only = args.relay_only;
     options.bulk_send = args.bulk;
+    if args.no_decode {
+        options.forward_video = Some(kh_call::VideoForward(std::sync::Arc::new(|_, _| {})));
+    }
     options.ice_failed_after = std::time::Duration::try_from_secs_f64(args.ice_failed_after)
         .ok()
         .filter(|d| !d.is_zero())

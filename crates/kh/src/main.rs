@@ -7,6 +7,7 @@ mod doctor;
 mod island_bench;
 mod render_bench;
 mod render_cmd;
+mod replay_bench;
 mod samples;
 mod workstation_bench;
 
@@ -44,6 +45,10 @@ enum Command {
     /// A call over an emulated island link (root: network namespaces):
     /// goodput against the link's rate, and the ramp to it.
     IslandBench(island_bench::IslandBenchArgs),
+    /// An 8K-rate recorded stream (VP9, sent as coded) between two peers
+    /// on loopback: RTP loss with Kakehashi's transport and with
+    /// webrtc-rs's defaults, in the same run.
+    ReplayBench(replay_bench::ReplayBenchArgs),
     /// What this workstation has and where its settings came from: GPU,
     /// settings with their sources and locks, signalling and STUN/TURN
     /// reachability, audio devices, cameras, the case database. Exits 1
@@ -136,6 +141,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Call(args) => call_cmd::run(*args),
         Command::CallBench(args) => call_bench::run(args),
         Command::IslandBench(args) => island_bench::run(args),
+        Command::ReplayBench(args) => replay_bench::run(args),
         Command::WorkstationBench(args) => workstation_bench::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::View {

@@ -125,6 +125,94 @@ async fn each_side_sends_its_own_codec_h264_one_way_and_vp9_the_other() {
 /// `--send FILE` with an MP4 the `ffmpeg` tool made from the stamped
 /// pattern: the receiver decodes the file's frames in the file's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_stream_is_sent_as_coded_and_counted_undecoded() {
+    // A VP9 recording of the stamped pattern, made with kh-media's encoder.
+    let dir = tempfile::tempdir().expect("tmp");
+    let ivf = dir.path().join("clip.ivf");
+    let mut encoder = kh_media::VideoEncoder::new(kh_media::EncoderConfig {
+        codec: kh_media::VideoCodec::Vp9,
+        width: 320,
+        height: 240,
+        fps: 15,
+        bitrate_kbps: 500,
+        threads: 1,
+    })
+    .expect("encoder");
+    let header = kh_media::ivf::IvfHeader {
+        codec: kh_media::VideoCodec::Vp9,
+        width: 320,
+        height: 240,
+        timebase_num: 1,
+        timebase_den: 15,
+        frames: 45,
+    };
+    let mut writer =
+        kh_media::ivf::IvfWriter::new(std::fs::File::create(&ivf).expect("ivf"), header)
+            .expect("writer");
+    let mut pattern = kh_media::pattern::TestPattern::new(320, 240);
+    for i in 0..45u64 {
+        for packet in encoder.encode(&pattern.next_frame(i * 66)).expect("encode") {
+            writer.write(i, &packet.data).expect("frame");
+        }
+    }
+    writer.finish().expect("finish");
+
+    let server = server().await;
+    let ivf_arg = ivf.to_str().expect("utf-8");
+    let (sa, sb, sc) = (
+        dir.path().join("a.json"),
+        dir.path().join("b.json"),
+        dir.path().join("c.json"),
+    );
+    // Sent in the recording's codec (VP9) though kh call's default is VP8,
+    // looped (45 frames = 3 s in a 5 s call); decoded on one side...
+    let a = peer(
+        &server,
+        "case-recording",
+        Role::Presenter,
+        &sa,
+        &["--duration", "6", "--send", ivf_arg],
+    );
+    let b = peer(
+        &server,
+        "case-recording",
+        Role::Specialist,
+        &sb,
+        &["--duration", "5", "--send", "none"],
+    );
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
+    assert_eq!(a["video_out"]["codec"], "video/VP9", "{a}");
+    assert!(f(&a, "video_out.frames_encoded") > 45.0, "looped: {a}");
+    assert_eq!(b["video_in"]["codec"], "video/VP9", "{b}");
+    assert!(f(&b, "video_in.frames_decoded") >= 30.0, "{b}");
+    assert_eq!(
+        f(&b, "video_in.stamps_read"),
+        f(&b, "video_in.frames_decoded"),
+        "{b}"
+    );
+    // ...and counted whole but not decoded on the other.
+    let a = peer(
+        &server,
+        "case-undecoded",
+        Role::Presenter,
+        &sa,
+        &["--duration", "5", "--send", ivf_arg],
+    );
+    let c = peer(
+        &server,
+        "case-undecoded",
+        Role::Specialist,
+        &sc,
+        &["--duration", "4", "--send", "none", "--no-decode"],
+    );
+    let (_, c) = finish_both(a, &sa, c, &sc).await;
+    assert!(f(&c, "video_in.frames_forwarded") >= 30.0, "{c}");
+    assert_eq!(f(&c, "video_in.frames_decoded"), 0.0, "{c}");
+    assert!(f(&c, "video_in.bytes") > 0.0, "{c}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_file_is_sent_frame_by_frame() {
     let dir = tempfile::tempdir().expect("tmp");
     let y4m = dir.path().join("clip.y4m");

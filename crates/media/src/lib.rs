@@ -11,6 +11,7 @@ pub mod audio;
 pub mod codec;
 pub mod ffmpeg;
 pub mod frame;
+pub mod ivf;
 pub mod pattern;
 pub mod stamp;
 pub mod vpx;
