@@ -103,6 +103,10 @@ pub struct CallOptions {
     pub bulk_send: bool,
     /// Hand received video on compressed instead of decoding it here.
     pub forward_video: Option<VideoForward>,
+    /// Use the platform's hardware encoder and decoder where it has them
+    /// (FFmpeg's NVENC/NVDEC, VideoToolbox, Media Foundation), software
+    /// otherwise.
+    pub hardware_codecs: bool,
     /// How long ICE stays "disconnected" (no answer to its checks for 5 s)
     /// before it declares the path failed and the call restarts ICE.
     pub ice_failed_after: Duration,
@@ -135,6 +139,7 @@ impl CallOptions {
             bulk_send: false,
             forward_video: None,
             ice_failed_after: ICE_FAILED_AFTER,
+            hardware_codecs: true,
         }
     }
 }

@@ -660,7 +660,12 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
         }
         if (frame.width, frame.height) != (width, height) || encoder.is_none() {
             (width, height) = (frame.width, frame.height);
-            encoder = match VideoEncoder::new(EncoderConfig {
+            let open = if options.hardware_codecs {
+                VideoEncoder::preferring_hardware
+            } else {
+                VideoEncoder::new
+            };
+            encoder = match open(EncoderConfig {
                 codec: options.codec,
                 width,
                 height,
@@ -682,6 +687,7 @@ fn encode_loop(shared: Arc<Shared>, out: mpsc::Sender<(Bytes, Duration)>) {
             c.stats.video_out.codec = options.codec.mime().to_owned();
             if let Some(enc) = &encoder {
                 c.stats.video_out.encoder = enc.implementation().to_owned();
+                c.stats.video_out.hardware = enc.is_hardware();
             }
             c.stats.video_out.width = width;
             c.stats.video_out.height = height;
@@ -984,7 +990,12 @@ fn decode_loop(
             .as_ref()
             .is_none_or(|(d, t)| d.codec() != codec || *t != threads)
         {
-            decoder = match VideoDecoder::new(codec, threads) {
+            let open = if shared.options.hardware_codecs {
+                VideoDecoder::preferring_hardware
+            } else {
+                VideoDecoder::new
+            };
+            decoder = match open(codec, threads) {
                 Ok(d) => Some((d, threads)),
                 Err(e) => {
                     tracing::error!("video decoder: {e}");
@@ -999,6 +1010,7 @@ fn decode_loop(
             let mut c = shared.counters.lock();
             if c.stats.video_in.decoder != decoder.implementation() {
                 c.stats.video_in.decoder = decoder.implementation().to_owned();
+                c.stats.video_in.hardware = decoder.is_hardware();
             }
         }
         let pictures = match decoder.decode(&data) {

@@ -31,8 +31,11 @@ pub struct CallStats {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VideoOut {
     pub codec: String,
-    /// The encoder in use and whether it runs on hardware.
+    /// The encoder in use, on what, and (when hardware was wanted but is
+    /// not in use) why not.
     pub encoder: String,
+    /// The encoder runs on hardware (NVENC, VideoToolbox, Media Foundation).
+    pub hardware: bool,
     pub width: u32,
     pub height: u32,
     pub frames_encoded: u64,
@@ -45,9 +48,11 @@ pub struct VideoOut {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VideoIn {
     pub codec: String,
-    /// The decoder in use and whether it runs on hardware (empty when
+    /// The decoder in use, on what, and why not hardware (empty when
     /// frames are forwarded undecoded).
     pub decoder: String,
+    /// The decoder runs on hardware (NVDEC).
+    pub hardware: bool,
     pub width: u32,
     pub height: u32,
     pub frames_decoded: u64,

@@ -84,6 +84,10 @@ pub struct CallArgs {
     /// Only relay (TURN) candidates.
     #[arg(long)]
     relay_only: bool,
+    /// Software codecs only, even where the platform has hardware ones
+    /// (NVENC/NVDEC, VideoToolbox, Media Foundation; used by default).
+    #[arg(long)]
+    software_codecs: bool,
     /// Count received video frames as they arrive whole, without decoding
     /// them (as the console does, handing them to the viewer): measures
     /// the transport of streams this machine cannot decode in real time.
@@ -163,6 +167,7 @@ async fn call(args: CallArgs) -> Result<()> {
     options.udp_addrs = vec![format!("{}:0", args.bind)];
     options.relay_only = args.relay_only;
     options.bulk_send = args.bulk;
+    options.hardware_codecs = !args.software_codecs;
     if args.no_decode {
         options.forward_video = Some(kh_call::VideoForward(std::sync::Arc::new(|_, _| {})));
     }

@@ -117,13 +117,24 @@ async fn each_side_sends_its_own_codec_h264_one_way_and_vp9_the_other() {
     assert_eq!(b["video_in"]["codec"], "video/H264", "{b}");
     assert_eq!(b["video_out"]["codec"], "video/VP9", "{b}");
     assert_eq!(a["video_in"]["codec"], "video/VP9", "{a}");
+    // Which path each codec is on, and why not hardware where it is not
+    // (no GPU on the build machines: NVENC and NVDEC say why).
+    for (side, stats) in [("A", &a["video_out"]), ("B", &b["video_in"])] {
+        let what = stats["encoder"]
+            .as_str()
+            .or(stats["decoder"].as_str())
+            .unwrap_or_default();
+        assert!(
+            stats["hardware"] == true || what.contains("not hardware"),
+            "{side}: {stats}"
+        );
+    }
     assert_received("A", &a, 660.0);
     assert_received("B", &b, 440.0);
     server.shutdown().await;
 }
 
-/// `--send FILE` with an MP4 the `ffmpeg` tool made from the stamped
-/// pattern: the receiver decodes the file's frames in the file's order.
+/// `--send FILE.ivf`: a recording sent as coded, in its own codec.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_stream_is_sent_as_coded_and_counted_undecoded() {
     // A VP9 recording of the stamped pattern, made with kh-media's encoder.
@@ -212,6 +223,8 @@ async fn a_recorded_stream_is_sent_as_coded_and_counted_undecoded() {
     server.shutdown().await;
 }
 
+/// `--send FILE` with an MP4 the `ffmpeg` tool made from the stamped
+/// pattern: the receiver decodes the file's frames in the file's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_file_is_sent_frame_by_frame() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -120,45 +120,79 @@ pub enum CodecError {
 
 enum Encoder {
     Vpx(VpxEncoder),
-    X264(Box<FfmpegEncoder>),
+    Ffmpeg(Box<FfmpegEncoder>),
 }
 
 /// A real-time video encoder for any codec [`VideoCodec::can_encode`].
 pub struct VideoEncoder {
     inner: Encoder,
+    implementation: String,
 }
 
 impl VideoEncoder {
+    /// A software encoder: libvpx for VP8 and VP9, x264 for H.264.
     pub fn new(config: EncoderConfig) -> Result<VideoEncoder, CodecError> {
-        let inner = match config.codec {
-            VideoCodec::Vp8 | VideoCodec::Vp9 => Encoder::Vpx(VpxEncoder::new(config)?),
-            VideoCodec::H264 => Encoder::X264(Box::new(FfmpegEncoder::x264(config)?)),
+        let (inner, implementation) = match config.codec {
+            VideoCodec::Vp8 | VideoCodec::Vp9 => {
+                (Encoder::Vpx(VpxEncoder::new(config)?), "libvpx (software)")
+            }
+            VideoCodec::H264 => (
+                Encoder::Ffmpeg(Box::new(FfmpegEncoder::x264(config)?)),
+                "x264 through FFmpeg (software)",
+            ),
             other => return Err(CodecError::NoEncoder(other)),
         };
-        Ok(VideoEncoder { inner })
+        Ok(VideoEncoder {
+            inner,
+            implementation: implementation.to_owned(),
+        })
+    }
+
+    /// The platform's hardware encoder where it has one for the codec
+    /// (H.264: NVENC, VideoToolbox, Media Foundation, through FFmpeg),
+    /// else [`VideoEncoder::new`]'s; [`VideoEncoder::implementation`] says
+    /// which, and why not hardware.
+    pub fn preferring_hardware(config: EncoderConfig) -> Result<VideoEncoder, CodecError> {
+        let why_not = match config.codec {
+            VideoCodec::H264 => match FfmpegEncoder::hardware_h264(config) {
+                Ok((encoder, what)) => {
+                    return Ok(VideoEncoder {
+                        inner: Encoder::Ffmpeg(Box::new(encoder)),
+                        implementation: what.to_owned(),
+                    });
+                }
+                Err(reasons) => reasons,
+            },
+            _ => "no hardware encoder is used for this codec".to_owned(),
+        };
+        let mut software = VideoEncoder::new(config)?;
+        software.implementation = format!("{}; not hardware: {why_not}", software.implementation);
+        Ok(software)
     }
 
     pub fn config(&self) -> EncoderConfig {
         match &self.inner {
             Encoder::Vpx(e) => e.config(),
-            Encoder::X264(e) => e.config(),
+            Encoder::Ffmpeg(e) => e.config(),
         }
     }
 
-    /// Which encoder does the work, and on what: what `kh call
-    /// --stats-json` reports as the path in use.
-    pub fn implementation(&self) -> &'static str {
-        match &self.inner {
-            Encoder::Vpx(_) => "libvpx (software)",
-            Encoder::X264(_) => "x264 through FFmpeg (software)",
-        }
+    /// Which encoder does the work, and on what (with why not hardware,
+    /// when it was asked for): what `kh call --stats-json` reports.
+    pub fn implementation(&self) -> &str {
+        &self.implementation
+    }
+
+    /// Whether the encoder runs on hardware.
+    pub fn is_hardware(&self) -> bool {
+        self.implementation.contains("(hardware")
     }
 
     /// Change the target bitrate (what congestion control asks for).
     pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
         match &mut self.inner {
             Encoder::Vpx(e) => e.set_bitrate(kbps)?,
-            Encoder::X264(e) => e.set_bitrate(kbps),
+            Encoder::Ffmpeg(e) => e.set_bitrate(kbps),
         }
         Ok(())
     }
@@ -167,7 +201,7 @@ impl VideoEncoder {
     pub fn request_keyframe(&mut self) {
         match &mut self.inner {
             Encoder::Vpx(e) => e.request_keyframe(),
-            Encoder::X264(e) => e.request_keyframe(),
+            Encoder::Ffmpeg(e) => e.request_keyframe(),
         }
     }
 
@@ -175,7 +209,7 @@ impl VideoEncoder {
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, CodecError> {
         Ok(match &mut self.inner {
             Encoder::Vpx(e) => e.encode(frame)?,
-            Encoder::X264(e) => e.encode(frame)?,
+            Encoder::Ffmpeg(e) => e.encode(frame)?,
         })
     }
 }
@@ -189,27 +223,65 @@ enum Decoder {
 pub struct VideoDecoder {
     codec: VideoCodec,
     inner: Decoder,
+    implementation: String,
 }
 
 impl VideoDecoder {
+    /// A software decoder: libvpx for VP8 and VP9, FFmpeg (dav1d for AV1)
+    /// for the rest.
     pub fn new(codec: VideoCodec, threads: u32) -> Result<VideoDecoder, CodecError> {
-        let inner = match codec {
-            VideoCodec::Vp8 | VideoCodec::Vp9 => Decoder::Vpx(VpxDecoder::new(codec, threads)?),
-            other => Decoder::Ffmpeg(Box::new(FfmpegDecoder::new(other, threads)?)),
+        let (inner, implementation) = match codec {
+            VideoCodec::Vp8 | VideoCodec::Vp9 => (
+                Decoder::Vpx(VpxDecoder::new(codec, threads)?),
+                "libvpx (software)",
+            ),
+            other => (
+                Decoder::Ffmpeg(Box::new(FfmpegDecoder::new(other, threads)?)),
+                "FFmpeg (software)",
+            ),
         };
-        Ok(VideoDecoder { codec, inner })
+        Ok(VideoDecoder {
+            codec,
+            inner,
+            implementation: implementation.to_owned(),
+        })
+    }
+
+    /// NVIDIA's NVDEC where this machine has it (FFmpeg's CUVID decoders),
+    /// else [`VideoDecoder::new`]'s; [`VideoDecoder::implementation`] says
+    /// which, and why not hardware.
+    pub fn preferring_hardware(
+        codec: VideoCodec,
+        threads: u32,
+    ) -> Result<VideoDecoder, CodecError> {
+        match FfmpegDecoder::hardware(codec) {
+            Ok((decoder, library)) => Ok(VideoDecoder {
+                codec,
+                inner: Decoder::Ffmpeg(Box::new(decoder)),
+                implementation: format!("{library} (hardware: NVIDIA NVDEC)"),
+            }),
+            Err(why_not) => {
+                let mut software = VideoDecoder::new(codec, threads)?;
+                software.implementation =
+                    format!("{}; not hardware: {why_not}", software.implementation);
+                Ok(software)
+            }
+        }
     }
 
     pub fn codec(&self) -> VideoCodec {
         self.codec
     }
 
-    /// Which decoder does the work, and on what.
-    pub fn implementation(&self) -> &'static str {
-        match &self.inner {
-            Decoder::Vpx(_) => "libvpx (software)",
-            Decoder::Ffmpeg(_) => "FFmpeg (software)",
-        }
+    /// Which decoder does the work, and on what (with why not hardware,
+    /// when it was asked for).
+    pub fn implementation(&self) -> &str {
+        &self.implementation
+    }
+
+    /// Whether the decoder runs on hardware.
+    pub fn is_hardware(&self) -> bool {
+        self.implementation.contains("(hardware")
     }
 
     /// Decode one compressed frame (an access unit) into zero or more
@@ -282,6 +354,42 @@ mod tests {
     #[test]
     fn h264_round_trip_keeps_the_stamps() {
         round_trip(VideoCodec::H264);
+    }
+
+    /// Hardware where the machine has it, software with the reason where it
+    /// has not (the build machines: no GPU); either way the stream is right.
+    #[test]
+    fn hardware_is_used_where_present_and_its_absence_is_explained() {
+        let config = EncoderConfig {
+            codec: VideoCodec::H264,
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_kbps: 800,
+            threads: 1,
+        };
+        let mut encoder = VideoEncoder::preferring_hardware(config).expect("encoder");
+        let mut decoder = VideoDecoder::preferring_hardware(VideoCodec::H264, 1).expect("decoder");
+        for (what, hardware) in [
+            (encoder.implementation().to_owned(), encoder.is_hardware()),
+            (decoder.implementation().to_owned(), decoder.is_hardware()),
+        ] {
+            assert!(
+                hardware || what.contains("not hardware: h264_"),
+                "software without a reason: {what}"
+            );
+        }
+        let mut pattern = TestPattern::new(640, 360);
+        let mut read = Vec::new();
+        for i in 0..20 {
+            for packet in encoder.encode(&pattern.next_frame(i * 33)).expect("encode") {
+                for picture in decoder.decode(&packet.data).expect("decode") {
+                    read.extend(stamp::read(&picture).map(|s| s.counter));
+                }
+            }
+        }
+        assert!(read.len() >= 15, "{read:?}");
+        assert!(read.windows(2).all(|w| w[0] < w[1]), "{read:?}");
     }
 
     #[test]

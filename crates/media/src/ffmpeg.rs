@@ -71,6 +71,27 @@ impl FfmpegEncoder {
         FfmpegEncoder::with_library("libx264", config, options)
     }
 
+    /// H.264 on the platform's hardware encoder, in the order tried:
+    /// NVENC (NVIDIA), VideoToolbox (macOS), Media Foundation (Windows) —
+    /// each set up as x264 is (no B-frames, no lookahead, CBR, IDR on
+    /// request, baseline profile). All of them take pictures from system
+    /// memory, so the call path is the same. The error lists why each was
+    /// not available.
+    pub fn hardware_h264(config: EncoderConfig) -> Result<(FfmpegEncoder, &'static str), String> {
+        let mut reasons = Vec::new();
+        for (library, what) in HARDWARE_H264 {
+            let mut options = ff::Dictionary::new();
+            for (key, value) in hardware_options(library) {
+                options.set(key, value);
+            }
+            match FfmpegEncoder::with_library(library, config, options) {
+                Ok(encoder) => return Ok((encoder, what)),
+                Err(e) => reasons.push(format!("{library}: {e}")),
+            }
+        }
+        Err(reasons.join("; "))
+    }
+
     pub(crate) fn with_library(
         library: &'static str,
         config: EncoderConfig,
@@ -160,6 +181,47 @@ impl FfmpegEncoder {
     }
 }
 
+/// The hardware H.264 encoders tried, and what each runs on.
+const HARDWARE_H264: [(&str, &str); 3] = [
+    ("h264_nvenc", "h264_nvenc (hardware: NVIDIA NVENC)"),
+    (
+        "h264_videotoolbox",
+        "h264_videotoolbox (hardware: Apple VideoToolbox)",
+    ),
+    ("h264_mf", "h264_mf (hardware: Windows Media Foundation)"),
+];
+
+/// Real-time settings for each hardware encoder (FFmpeg's option names).
+fn hardware_options(library: &str) -> &'static [(&'static str, &'static str)] {
+    match library {
+        // Lowest-latency preset and tuning, no frame delay, constant rate.
+        "h264_nvenc" => &[
+            ("preset", "p1"),
+            ("tune", "ull"),
+            ("zerolatency", "1"),
+            ("delay", "0"),
+            ("rc", "cbr"),
+            ("profile", "baseline"),
+            ("forced-idr", "1"),
+        ],
+        "h264_videotoolbox" => &[("realtime", "1"), ("profile", "baseline")],
+        "h264_mf" => &[("scenario", "live_streaming"), ("rate_control", "cbr")],
+        _ => &[],
+    }
+}
+
+/// The NVDEC decoder (FFmpeg's CUVID wrapper; pictures come back in system
+/// memory) for each codec.
+fn hardware_decoder(codec: VideoCodec) -> &'static str {
+    match codec {
+        VideoCodec::Vp8 => "vp8_cuvid",
+        VideoCodec::Vp9 => "vp9_cuvid",
+        VideoCodec::H264 => "h264_cuvid",
+        VideoCodec::H265 => "hevc_cuvid",
+        VideoCodec::Av1 => "av1_cuvid",
+    }
+}
+
 /// Decodes H.264 and HEVC (Annex B access units) and AV1 (OBUs with size
 /// fields, as the RTP depacketizer gives them) to I420.
 pub struct FfmpegDecoder {
@@ -169,6 +231,18 @@ pub struct FfmpegDecoder {
 }
 
 impl FfmpegDecoder {
+    /// `codec` on NVIDIA's NVDEC, if this machine has it; the error says
+    /// why not.
+    pub fn hardware(codec: VideoCodec) -> Result<(FfmpegDecoder, &'static str), String> {
+        init();
+        let library = hardware_decoder(codec);
+        let found = ff::decoder::find_by_name(library)
+            .ok_or_else(|| format!("{library}: not in this FFmpeg"))?;
+        let decoder = FfmpegDecoder::open(found, 1, ff::Dictionary::new())
+            .map_err(|e| format!("{library}: {e}"))?;
+        Ok((decoder, library))
+    }
+
     pub fn new(codec: VideoCodec, threads: u32) -> Result<FfmpegDecoder, FfmpegError> {
         init();
         let found =
@@ -189,6 +263,17 @@ impl FfmpegDecoder {
                     ff::decoder::find(ff::codec::Id::VP9).ok_or(FfmpegError::Missing("VP9 decoder"))
                 }
             }?;
+        let mut options = ff::Dictionary::new();
+        // dav1d otherwise buffers several frames to run frame threads.
+        options.set("max_frame_delay", "1");
+        FfmpegDecoder::open(found, threads, options)
+    }
+
+    fn open(
+        found: ff::Codec,
+        threads: u32,
+        options: ff::Dictionary,
+    ) -> Result<FfmpegDecoder, FfmpegError> {
         let mut context = ff::codec::Context::new_with_codec(found);
         // Slice threads add no delay; frame threads would hold back one
         // picture per thread.
@@ -198,9 +283,6 @@ impl FfmpegDecoder {
             ..Default::default()
         });
         context.set_flags(ff::codec::Flags::LOW_DELAY);
-        let mut options = ff::Dictionary::new();
-        // dav1d otherwise buffers several frames to run frame threads.
-        options.set("max_frame_delay", "1");
         let decoder = context
             .decoder()
             .open_as_with(found, options)

@@ -72,7 +72,7 @@ impl<R: Read> IvfReader<R> {
         let u32_at =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let header_len = usize::from(u16_at(6));
-        if header_len < FILE_HEADER || header_len > 1024 {
+        if !(FILE_HEADER..=1024).contains(&header_len) {
             return Err(IvfError::Format(format!("header length {header_len}")));
         }
         let codec = VideoCodec::ALL

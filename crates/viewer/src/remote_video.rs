@@ -117,7 +117,7 @@ fn decode_loop(queue: &Receiver<(VideoCodec, Vec<u8>)>, proxy: &EventLoopProxy<U
     // Ends when the window drops its `RemoteVideo`.
     while let Ok((codec, data)) = queue.recv() {
         if decoder.as_ref().is_none_or(|d| d.codec() != codec) {
-            decoder = match VideoDecoder::new(codec, 2) {
+            decoder = match VideoDecoder::preferring_hardware(codec, 2) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     let _ = proxy.send_event(UserEvent::RemoteVideo(
