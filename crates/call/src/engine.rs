@@ -300,6 +300,7 @@ impl PeerConnectionEventHandler for Handler {
         let Ok(init) = event.candidate.to_json() else {
             return;
         };
+        tracing::debug!(candidate = %init.candidate, "local candidate");
         let Some(to) = self.shared.remote.lock().clone() else {
             return;
         };
@@ -676,6 +677,10 @@ async fn build_peer_connection(
         .with_srtp_replay_protection_window(4096)
         .with_include_loopback_candidate(true)
         .with_ice_timeouts(None, Some(shared.options.ice_failed_after), None)
+        // An ICE restart binds its sockets and gathers candidates afresh:
+        // after a network change the old ones name addresses that are gone
+        // and miss the new interface.
+        .with_discard_local_candidates_during_ice_restart(true)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
     if shared.options.relay_only {
         // Relays are all there is: waiting 2 s for something better (the
@@ -768,6 +773,9 @@ impl Negotiator {
             }
         }
         let mut state = self.shared.state.subscribe();
+        let mut addresses = local_addresses();
+        let mut look = tokio::time::interval(NETWORK_CHECK);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_restart = self.restart.map(|r| r.next);
             tokio::select! {
@@ -793,6 +801,22 @@ impl Negotiator {
                     }
                 }
                 () = sleep_until(next_restart) => self.restart_ice().await,
+                _ = look.tick() => {
+                    let now = local_addresses();
+                    if now != addresses {
+                        // A network change (a new interface, an address
+                        // gone): the path in use may be dead or a better
+                        // one may exist, and ICE would take seconds to
+                        // notice. Restart now, on the new addresses.
+                        tracing::warn!(before = ?addresses, after = ?now, "the network changed: restarting ICE");
+                        addresses = now;
+                        if self.shared.was_connected.load(std::sync::atomic::Ordering::Relaxed) {
+                            let at = tokio::time::Instant::now();
+                            let since = self.restart.map_or(at, |r| r.since);
+                            self.restart = Some(Restart { attempts: 0, next: at, since });
+                        }
+                    }
+                }
             }
         }
         tracing::info!("signalling ended");
@@ -804,6 +828,16 @@ impl Negotiator {
             return;
         };
         let now = tokio::time::Instant::now();
+        // An offer still waiting for its answer (the signalling path is as
+        // slow as the media's) is not replaced: its answer would then
+        // apply to the wrong one.
+        let waiting = self.pc.pending_local_description().await.is_some();
+        if restart.attempts > 0 && !waiting && *self.shared.state.borrow() == CallState::Connected {
+            // Restarted and connected (a restart after a network change
+            // may never have left "connected").
+            self.restart = None;
+            return;
+        }
         if now.duration_since(restart.since) > RESTART_GIVE_UP {
             tracing::error!("no path for {RESTART_GIVE_UP:?}: the call has failed");
             self.restart = None;
@@ -814,10 +848,6 @@ impl Negotiator {
             self.restart = None;
             return;
         };
-        // An offer still waiting for its answer (the signalling path is as
-        // slow as the media's) is not replaced: its answer would then
-        // apply to the wrong one.
-        let waiting = self.pc.pending_local_description().await.is_some();
         if !waiting {
             restart.attempts += 1;
             self.shared.counters.lock().stats.ice_restarts += 1;
@@ -981,6 +1011,23 @@ impl Negotiator {
             }
         }
     }
+}
+
+/// How often the local addresses are looked at for a network change.
+pub const NETWORK_CHECK: Duration = Duration::from_secs(1);
+
+/// This machine's addresses that a call could use (not loopback or
+/// link-local), sorted.
+fn local_addresses() -> std::collections::BTreeSet<std::net::IpAddr> {
+    rtc::shared::ifaces::ifaces()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|interface| interface.addr.map(|addr| addr.ip()))
+        .filter(|ip| match ip {
+            std::net::IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
+            std::net::IpAddr::V6(v6) => !v6.is_loopback() && !v6.is_unicast_link_local(),
+        })
+        .collect()
 }
 
 /// Sleep until `at`, or forever.

@@ -411,6 +411,54 @@ fn a_cut_long_enough_for_ice_to_fail_is_healed_by_ice_restarts() {
 }
 
 #[test]
+fn a_network_change_restarts_ice_onto_the_new_address_at_once() {
+    let _one = one_at_a_time();
+    let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
+    let signal = SignalInA::start(&link);
+    let kh = env!("CARGO_BIN_EXE_kh");
+    let mut hospital = Peer::start(
+        link.command_in_a(kh),
+        &signal,
+        ADDRESS_A,
+        &["--send", "none", "--tone", "440"],
+    );
+    // The island gathers on every interface it has, at each ICE (re)start.
+    let mut island = Peer::start(
+        link.command_in_b(kh),
+        &signal,
+        "0.0.0.0",
+        &["--tone", "330", "--size", "640x360", "--bitrate", "1000"],
+    );
+    hospital.wait_for("the call connected", Duration::from_secs(20), |s| {
+        connected(s) && decoded(s) > 30.0
+    });
+    // A handover: the island gets a new address, and media on the old one
+    // dies (signalling, over TCP, survives).
+    let old: std::net::Ipv4Addr = ADDRESS_B.parse().expect("address");
+    link.add_address_b("10.77.0.3").expect("a new address");
+    link.block_udp(Some(old));
+    let frames_at_change = decoded(&hospital.latest());
+    let changed = Instant::now();
+    hospital.wait_for("frames on the new address", Duration::from_secs(10), |s| {
+        decoded(s) > frames_at_change + 10.0
+    });
+    let after = changed.elapsed();
+    eprintln!("network change → frames again: {after:?}");
+    // Before ICE would even have called the old path failed (5 s without
+    // answers, then 10 s).
+    assert!(after < Duration::from_secs(8), "{after:?}");
+    assert!(f(&island.latest(), "ice_restarts") >= 1.0);
+    for peer in [&mut hospital, &mut island] {
+        peer.drain();
+        assert_eq!(peer.joins, 1, "a peer joined the room again");
+    }
+    assert!(
+        link.b_to_a().dropped_by_block > 0,
+        "the old path was used, then blocked"
+    );
+}
+
+#[test]
 fn a_link_that_drops_from_50_to_5_mbit_s_makes_the_sender_step_down() {
     let _one = one_at_a_time();
     let link = IslandLink::start(LinkShape::new(50.0, 40, 0.0)).expect("island link");

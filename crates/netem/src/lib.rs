@@ -82,6 +82,7 @@ pub struct DirectionCounters {
     pub dropped_by_loss: u64,
     pub dropped_by_queue: u64,
     pub dropped_by_cut: u64,
+    pub dropped_by_block: u64,
 }
 
 #[derive(Default)]
@@ -91,6 +92,7 @@ struct AtomicCounters {
     dropped_by_loss: AtomicU64,
     dropped_by_queue: AtomicU64,
     dropped_by_cut: AtomicU64,
+    dropped_by_block: AtomicU64,
 }
 
 impl AtomicCounters {
@@ -101,6 +103,7 @@ impl AtomicCounters {
             dropped_by_loss: self.dropped_by_loss.load(Ordering::Relaxed),
             dropped_by_queue: self.dropped_by_queue.load(Ordering::Relaxed),
             dropped_by_cut: self.dropped_by_cut.load(Ordering::Relaxed),
+            dropped_by_block: self.dropped_by_block.load(Ordering::Relaxed),
         }
     }
 }
@@ -109,6 +112,9 @@ impl AtomicCounters {
 struct Control {
     shape: Mutex<LinkShape>,
     cut: AtomicBool,
+    /// UDP to or from this IPv4 address is dropped (a path that died while
+    /// others live).
+    blocked_udp: Mutex<Option<std::net::Ipv4Addr>>,
     stop: AtomicBool,
     a_to_b: AtomicCounters,
     b_to_a: AtomicCounters,
@@ -134,6 +140,7 @@ impl IslandLink {
         let control = Arc::new(Control {
             shape: Mutex::new(shape),
             cut: AtomicBool::new(false),
+            blocked_udp: Mutex::new(None),
             stop: AtomicBool::new(false),
             a_to_b: AtomicCounters::default(),
             b_to_a: AtomicCounters::default(),
@@ -230,6 +237,26 @@ impl IslandLink {
     /// Reshape the link; frames already queued keep their times.
     pub fn set_shape(&self, shape: LinkShape) {
         *self.control.shape.lock().expect("link shape") = shape;
+    }
+
+    /// Drop every UDP datagram to or from `address` (or stop): media on a
+    /// path that died while TCP on the same address lives, as after a
+    /// handover.
+    pub fn block_udp(&self, address: Option<std::net::Ipv4Addr>) {
+        *self.control.blocked_udp.lock().expect("blocked address") = address;
+    }
+
+    /// Give side B another address (a new interface after a handover).
+    pub fn add_address_b(&self, address: &str) -> Result<(), NetemError> {
+        ip(&[
+            "-n",
+            &self.namespace_b,
+            "addr",
+            "add",
+            &format!("{address}/24"),
+            "dev",
+            "link0",
+        ])
     }
 
     /// Cut the link (every frame either way is lost) or restore it.
@@ -358,6 +385,12 @@ fn admit(tap: &File, in_flight: &InFlight, control: &Control, direction: Directi
         // ARP is spared random loss: a lost ARP costs a second's retry in
         // the kernel and says nothing about the call.
         let is_arp = len >= 14 && frame[12..14] == [0x08, 0x06];
+        if let Some(blocked) = *control.blocked_udp.lock().expect("blocked address")
+            && is_udp_of(&frame[..len], blocked)
+        {
+            counters.dropped_by_block.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         random ^= random << 13;
         random ^= random >> 7;
         random ^= random << 17;
@@ -378,6 +411,16 @@ fn admit(tap: &File, in_flight: &InFlight, control: &Control, direction: Directi
         frames.push_back((arrives, frame[..len].to_vec()));
         in_flight.arrived.notify_one();
     }
+}
+
+/// Whether an Ethernet `frame` is IPv4 UDP from or to `address`.
+fn is_udp_of(frame: &[u8], address: std::net::Ipv4Addr) -> bool {
+    const IP: usize = 14;
+    if frame.len() < IP + 20 || frame[12..14] != [0x08, 0x00] || frame[IP + 9] != 17 {
+        return false;
+    }
+    let octets = address.octets();
+    frame[IP + 12..IP + 16] == octets || frame[IP + 16..IP + 20] == octets
 }
 
 /// Write frames into the far side when their time comes.
