@@ -128,6 +128,8 @@ pub struct IslandGcc {
     link: LinkCapacity,
     delay_target: f64,
     last_change: Option<Instant>,
+    /// The delay half backed off (for the probe controller).
+    decreased: bool,
     rtt: Duration,
     loss_target: f64,
     interval_start: Option<Instant>,
@@ -150,6 +152,7 @@ impl IslandGcc {
             link: LinkCapacity::default(),
             delay_target: initial,
             last_change: None,
+            decreased: false,
             rtt: DEFAULT_RTT,
             loss_target: initial,
             interval_start: None,
@@ -166,9 +169,23 @@ impl IslandGcc {
     /// there rather than climbing to it. Never down: a probe shows what the
     /// path carries at least; lowering is the delay and loss halves' work.
     pub fn on_probe(&mut self, carried_bps: f64) {
+        if self
+            .link
+            .upper_bound_kbps()
+            .is_some_and(|upper| carried_bps / 1e3 > upper)
+        {
+            // The path carries more than where the delay half last backed
+            // off: that ceiling is out of date.
+            self.link.reset();
+        }
         self.delay_target = self.delay_target.max(carried_bps).clamp(self.min, self.max);
         self.loss_target = self.loss_target.max(carried_bps).clamp(self.min, self.max);
         self.target = self.delay_target.min(self.loss_target);
+    }
+
+    /// Whether the delay half backed off since this was last asked.
+    pub fn decreased_since_last_look(&mut self) -> bool {
+        std::mem::take(&mut self.decreased)
     }
 
     /// The round trip, for the additive growth near capacity.
@@ -232,6 +249,7 @@ impl IslandGcc {
                     self.link.reset();
                 }
                 self.link.on_overuse(throughput_kbps);
+                self.decreased = true;
                 self.state = RateState::Hold;
                 self.last_change = Some(now);
             }
