@@ -688,6 +688,19 @@ fn bench() -> Result<()> {
         .args(["call-bench", "--codec", "h264", "--bulk-seconds", "0"])
         .arg("--json")
         .arg(bench.join("call_results_h264.json")))?;
+    // Calls that hold: goodput over the emulated island link (network
+    // namespaces: root), and RTP loss at 8K rates against webrtc-rs's
+    // defaults (an 8K VP9 recording, made once and kept).
+    run(Command::new(root().join("target/release/kh"))
+        .arg("island-bench")
+        .arg("--json")
+        .arg(bench.join("island_results.json")))?;
+    run(Command::new(root().join("target/release/kh"))
+        .arg("replay-bench")
+        .arg("--recording")
+        .arg(bench.join("replay_8k_vp9.ivf"))
+        .arg("--json")
+        .arg(bench.join("replay_results.json")))?;
     // The workstation: a case's slide opened through the console against
     // the standalone viewer, and the application's start to interactive.
     let display = Display::open()?;
