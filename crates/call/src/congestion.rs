@@ -274,14 +274,19 @@ impl BandwidthEstimator for PublishedGcc {
     }
 }
 
-/// The congestion controller, with what each feedback message names noted
-/// before the controller reads it (see [`NamedInFeedback`]).
-struct FeedbackNamed<I> {
-    inner: I,
+/// Notes what each feedback message names (see [`NamedInFeedback`]) on
+/// its way in, just before the congestion controller reads it: the slot
+/// below it is the last the read walk passes first.
+struct FeedbackNamed {
     cell: Arc<EstimateCell>,
+    read: std::collections::VecDeque<TaggedPacket>,
+    write: std::collections::VecDeque<TaggedPacket>,
 }
 
-impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackNamed<I> {
+/// Wire-ward of the congestion controller (`Slot::CongestionControl`).
+const FEEDBACK_NAMED_SLOT: usize = 500;
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackNamed {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -292,41 +297,26 @@ impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackNamed<
         if let Packet::Rtcp(packets) = &msg.message.packet {
             self.cell.feedback(packets);
         }
-        self.inner.handle_read(msg)
+        self.read.push_back(msg);
+        Ok(())
     }
     fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.inner.poll_read()
+        self.read.pop_front()
     }
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.inner.handle_write(msg)
+        self.write.push_back(msg);
+        Ok(())
     }
     fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.inner.poll_write()
-    }
-    fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
-        self.inner.handle_timeout(now)
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        self.inner.poll_timeout()
-    }
-    fn close(&mut self) -> Result<(), Self::Error> {
-        self.inner.close()
+        self.write.pop_front()
     }
 }
 
-impl<I: Interceptor> Interceptor for FeedbackNamed<I> {
-    fn bind_local_stream(&mut self, info: &StreamInfo) {
-        self.inner.bind_local_stream(info);
-    }
-    fn unbind_local_stream(&mut self, info: &StreamInfo) {
-        self.inner.unbind_local_stream(info);
-    }
-    fn bind_remote_stream(&mut self, info: &StreamInfo) {
-        self.inner.bind_remote_stream(info);
-    }
-    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
-        self.inner.unbind_remote_stream(info);
-    }
+impl Interceptor for FeedbackNamed {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 /// The interceptor chain: NACK (ask and answer), RTCP reports,
@@ -404,11 +394,16 @@ pub fn interceptors(
     // repairs go on.
     let registry = registry
         .with(
-            Slot::CongestionControl,
+            Slot::from(FEEDBACK_NAMED_SLOT),
             FeedbackNamed {
-                inner: WithRtx(CongestionControlBuilder::new(estimator).build()),
                 cell: feedback_cell,
+                read: Default::default(),
+                write: Default::default(),
             },
+        )
+        .with(
+            Slot::CongestionControl,
+            WithRtx(CongestionControlBuilder::new(estimator).build()),
         )
         .with(Slot::TwccSender, WithRtx(TwccSenderBuilder::new().build()))
         .with(Slot::Pacer, sender);

@@ -761,6 +761,20 @@ mod tests {
         }
     }
 
+    /// Video packets `seqs` of `bytes` each, handed over at `at`.
+    fn write_video(
+        sender: &mut PacedSender,
+        at: Instant,
+        seqs: std::ops::Range<u16>,
+        bytes: usize,
+    ) {
+        for seq in seqs {
+            sender
+                .handle_write(rtp(at, VIDEO, seq, bytes))
+                .expect("write");
+        }
+    }
+
     fn nack(at: Instant, seqs: &[u16]) -> TaggedPacket {
         let nack = TransportLayerNack {
             sender_ssrc: 9,
@@ -806,11 +820,7 @@ mod tests {
         let t = Instant::now();
         // 100 kbit/s: one ~1 kB packet per ~80 ms after the first burst.
         let (mut sender, cell) = sender(100_000.0);
-        for seq in 0..20 {
-            sender
-                .handle_write(rtp(t, VIDEO, seq, 1000))
-                .expect("write");
-        }
+        write_video(&mut sender, t, 0..20, 1000);
         let first = released(&mut sender);
         assert!(
             !first.is_empty() && first.len() < 5,
@@ -829,19 +839,11 @@ mod tests {
     fn audio_goes_before_queued_video_and_repairs_before_new_video() {
         let t = Instant::now();
         let (mut sender, _) = sender(1_000_000.0);
-        for seq in 0..30 {
-            sender
-                .handle_write(rtp(t, VIDEO, seq, 1200))
-                .expect("write");
-        }
+        write_video(&mut sender, t, 0..30, 1200);
         let (first_video, _) = drain(&mut sender, t);
         assert_eq!(first_video.len(), 30);
         let later = t + Duration::from_secs(1);
-        for seq in 30..60 {
-            sender
-                .handle_write(rtp(later, VIDEO, seq, 1200))
-                .expect("write");
-        }
+        write_video(&mut sender, later, 30..60, 1200);
         sender
             .handle_write(rtp(later, AUDIO, 7, 100))
             .expect("audio");
@@ -867,9 +869,7 @@ mod tests {
         let t = Instant::now();
         // Slow: the pacer lets the first packet out and holds the rest.
         let (mut slow, _) = sender(100_000.0);
-        for seq in 100..105 {
-            slow.handle_write(rtp(t, VIDEO, seq, 1000)).expect("write");
-        }
+        write_video(&mut slow, t, 100..105, 1000);
         let first = released(&mut slow);
         assert!(first.len() < 5);
         let waiting = 100 + first.len() as u16;
@@ -890,9 +890,7 @@ mod tests {
 
         // Fast: everything leaves at once, so times are exact.
         let (mut fast, _) = sender(10_000_000.0);
-        for seq in 100..105 {
-            fast.handle_write(rtp(t, VIDEO, seq, 1000)).expect("write");
-        }
+        write_video(&mut fast, t, 100..105, 1000);
         assert_eq!(released(&mut fast).len(), 5);
         let asked = t + Duration::from_millis(130);
         fast.handle_read(nack(asked, &[100])).expect("nack");
@@ -957,11 +955,7 @@ mod tests {
     fn repairs_keep_to_a_budget_and_old_packets_are_not_repaired() {
         let t = Instant::now();
         let (mut sender, cell) = sender(200_000.0);
-        for seq in 0..40 {
-            sender
-                .handle_write(rtp(t, VIDEO, seq, 1000))
-                .expect("write");
-        }
+        write_video(&mut sender, t, 0..40, 1000);
         let (_, end) = drain(&mut sender, t);
         let asked = end + Duration::from_millis(200);
         // Forty packets asked for at once: the budget (250 ms of 200 kbit/s,

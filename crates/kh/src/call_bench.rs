@@ -42,17 +42,7 @@ const SECRET: &str = "call-bench secret, only on loopback";
 
 pub fn run(args: CallBenchArgs) -> Result<()> {
     let (width, height) = crate::parse_size("--size", &args.size)?;
-    let exe = std::env::current_exe().context("locating kh")?;
-    let signal = args
-        .signal
-        .clone()
-        .unwrap_or_else(|| exe.with_file_name("kakehashi-signal"));
-    if !signal.is_file() {
-        bail!(
-            "{}: build it (cargo build --release -p kakehashi-signal) or pass --signal",
-            signal.display()
-        );
-    }
+    let (exe, signal) = programs(args.signal.as_deref())?;
     let codec = VideoCodec::from_name(&args.codec)
         .filter(|c| c.can_encode())
         .with_context(|| format!("--codec {}: vp8, vp9 or h264", args.codec))?;
@@ -172,6 +162,20 @@ fn codec_floor(codec: VideoCodec, width: u32, height: u32, fps: u32) -> Result<f
         }
     }
     crate::samples::median(&mut times).context("no frames timed")
+}
+
+/// This `kh`, and the signalling server binary: `given`, or the one
+/// beside this `kh`.
+pub(crate) fn programs(given: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
+    let exe = std::env::current_exe().context("locating kh")?;
+    let signal = given.map_or_else(|| exe.with_file_name("kakehashi-signal"), Path::to_path_buf);
+    if !signal.is_file() {
+        bail!(
+            "{}: build it (cargo build --release -p kakehashi-signal) or pass --signal",
+            signal.display()
+        );
+    }
+    Ok((exe, signal))
 }
 
 /// Start the signalling server as `command` (its binary, perhaps wrapped to

@@ -10,7 +10,7 @@
 //! B) sends the stamped test pattern with sensor-like grain, at the rate
 //! congestion control finds. Needs root (network namespaces, TAP).
 
-use crate::call_bench::{finish, peer, start_signal};
+use crate::call_bench::{finish, peer, programs, start_signal};
 use anyhow::{Context, Result, bail};
 use kh_netem::{ADDRESS_A, ADDRESS_B, IslandLink, LinkShape};
 use serde_json::{Value, json};
@@ -68,17 +68,7 @@ pub struct IslandBenchArgs {
 type Timeline = Vec<(Instant, Value)>;
 
 pub fn run(args: IslandBenchArgs) -> Result<()> {
-    let exe = std::env::current_exe().context("locating kh")?;
-    let signal = args
-        .signal
-        .clone()
-        .unwrap_or_else(|| exe.with_file_name("kakehashi-signal"));
-    if !signal.is_file() {
-        bail!(
-            "{}: build it (cargo build --release -p kakehashi-signal) or pass --signal",
-            signal.display()
-        );
-    }
+    let (exe, signal) = programs(args.signal.as_deref())?;
     let rate_bps = args.rate_mbit * 1e6;
     let link = IslandLink::start(LinkShape::new(
         args.rate_mbit,

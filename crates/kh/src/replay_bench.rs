@@ -8,8 +8,8 @@
 //! with webrtc-rs's defaults in the same run (the reference: no pacer, its
 //! NACK responder, the kernel's default UDP buffers).
 
-use crate::call_bench::{finish, peer, start_signal};
-use anyhow::{Context, Result, bail};
+use crate::call_bench::{finish, peer, programs, start_signal};
+use anyhow::{Context, Result};
 use kh_media::ivf::{IvfHeader, IvfWriter};
 use kh_media::pattern::TestPattern;
 use kh_media::{EncoderConfig, VideoCodec, VideoEncoder};
@@ -44,17 +44,7 @@ pub struct ReplayBenchArgs {
 }
 
 pub fn run(args: ReplayBenchArgs) -> Result<()> {
-    let exe = std::env::current_exe().context("locating kh")?;
-    let signal = args
-        .signal
-        .clone()
-        .unwrap_or_else(|| exe.with_file_name("kakehashi-signal"));
-    if !signal.is_file() {
-        bail!(
-            "{}: build it (cargo build --release -p kakehashi-signal) or pass --signal",
-            signal.display()
-        );
-    }
+    let (exe, signal) = programs(args.signal.as_deref())?;
     if !args.recording.is_file() {
         make_recording(&args)?;
     }
