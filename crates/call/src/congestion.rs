@@ -366,7 +366,12 @@ pub fn interceptors(
             None,
         )?;
     }
-    let registry = registry.with(Slot::TwccReceiver, TwccReceiverBuilder::new().build());
+    let registry = registry
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+        .with(
+            Slot::from(crate::repair_filter::SLOT),
+            crate::repair_filter::RepairFilter::default(),
+        );
     let Some((start_bps, max_bps, cell)) = congestion else {
         return Ok(registry.with(
             Slot::NackResponder,

@@ -19,6 +19,7 @@ mod media_io;
 pub mod nack;
 pub mod probe;
 pub mod reachability;
+pub mod repair_filter;
 pub mod sender;
 pub mod signalling;
 pub mod stats;

@@ -36,7 +36,7 @@ fn assert_received(name: &str, s: &Value, tone_heard: f64) {
     assert_eq!(
         f(s, "video_in.stamps_read"),
         f(s, "video_in.frames_decoded"),
-        "{name}: every decoded frame carries its stamp"
+        "{name}: every decoded frame carries its stamp: {s}"
     );
     assert_eq!(f(s, "video_in.out_of_order"), 0.0, "{name}: {s}");
     let p50 = f(s, "video_in.latency_ms_p50");
