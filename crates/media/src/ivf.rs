@@ -1,6 +1,6 @@
 //! IVF files: compressed VP8, VP9 or AV1 frames, each behind a 12-byte
 //! header (size, timestamp), after a 32-byte file header. libvpx's and
-//! FFmpeg's tools read and write them (`ffmpeg -i in.mp4 -c:v copy
+//! FFmpeg's tools read and write them (`ffmpeg -i in.webm -c:v copy
 //! out.ivf`), so a recorded stream can be replayed into a call without
 //! re-encoding: what an 8K stream's transport is measured with on machines
 //! that cannot encode 8K in real time.
