@@ -168,21 +168,30 @@ fn call_status(console: tauri::State<'_, Console>) -> Option<CallStatus> {
     console.calls.status()
 }
 
-/// Audio devices for the call panel's pickers.
+/// Audio devices and cameras for the call panel's pickers.
 #[derive(serde::Serialize)]
-struct AudioDevices {
+struct CallDevices {
     inputs: Vec<String>,
     outputs: Vec<String>,
+    /// Camera names, as `kh camera list` shows them.
+    cameras: Vec<String>,
     /// What the settings choose.
     input: String,
     output: String,
+    camera: String,
 }
 
 #[tauri::command]
-fn audio_devices(console: tauri::State<'_, Console>) -> AudioDevices {
+fn call_devices(console: tauri::State<'_, Console>) -> CallDevices {
     let devices = kh_devices::devices();
     let settings = console.desk.settings();
-    AudioDevices {
+    CallDevices {
+        cameras: kh_devices::camera::cameras()
+            .into_iter()
+            .filter(|c| c.modes.iter().any(|m| m.format.is_some()))
+            .map(|c| c.name)
+            .collect(),
+        camera: settings.devices.camera.clone(),
         inputs: devices
             .iter()
             .filter(|d| d.input)
@@ -393,7 +402,7 @@ fn run() -> anyhow::Result<()> {
             set_muted,
             set_camera,
             call_status,
-            audio_devices,
+            call_devices,
         ])
         .setup(move |app| {
             let _ = app_handle.set(app.handle().clone());

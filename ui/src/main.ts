@@ -4,6 +4,10 @@
 import {
   STATUS_LABELS,
   ageFromText,
+  audioChoices,
+  cameraChoices,
+  type CallDevices,
+  type DeviceChoice,
   callBanner,
   callEnded,
   callStateLabel,
@@ -389,25 +393,23 @@ function showCall(status: CallStatus | null): void {
 let callNow: CallStatus | null = null;
 
 async function fillDevicePickers(): Promise<void> {
-  const devices = await call<{ inputs: string[]; outputs: string[]; input: string; output: string }>(
-    "audio_devices",
-  );
+  const devices = await call<CallDevices>("call_devices");
   if (!devices) return;
-  const fill = (id: string, names: string[], chosen: string) => {
+  const fill = (id: string, choices: DeviceChoice[], chosen: string) => {
     const select = byId<HTMLSelectElement>(id);
-    const options = ["default", ...names.filter((n) => n !== "default"), "none"];
     select.replaceChildren(
-      ...options.map((name) => {
+      ...choices.map(({ value, label }) => {
         const option = document.createElement("option");
-        option.value = name;
-        option.textContent = name === "none" ? "None" : name === "default" ? "System default" : name;
+        option.value = value;
+        option.textContent = label;
         return option;
       }),
     );
-    select.value = options.includes(chosen) ? chosen : "default";
+    select.value = choices.some((c) => c.value === chosen) ? chosen : "default";
   };
-  fill("call-microphone", devices.inputs, devices.input);
-  fill("call-speaker", devices.outputs, devices.output);
+  fill("call-microphone", audioChoices(devices.inputs), devices.input);
+  fill("call-speaker", audioChoices(devices.outputs), devices.output);
+  fill("call-camera", cameraChoices(devices.cameras), devices.camera);
 }
 
 function wireCall(): void {

@@ -3,6 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ageFromText,
+  audioChoices,
+  cameraChoices,
   callBanner,
   callEnded,
   callStateLabel,
@@ -130,6 +132,7 @@ const inCall = (state: string, extra: Partial<CallStatus> = {}): CallStatus => (
   microphone: "default",
   speaker: "default",
   camera: "test-pattern",
+  camera_problem: null,
   quality: null,
   problem: null,
   ...extra,
@@ -143,6 +146,13 @@ test("the call banner shows only when the connection is lost or failed", () => {
   assert.ok(lost?.problem && lost.text.includes("reconnecting"));
   const failed = callBanner(inCall("failed", { problem: "the connection failed" }));
   assert.deepEqual(failed, { text: "the connection failed", problem: true });
+  const unplugged = callBanner(
+    inCall("connected", { camera_problem: "camera /dev/video0 stopped: capturing: No such device" }),
+  );
+  assert.ok(unplugged?.problem && unplugged.text.includes("Camera lost") && unplugged.text.includes("No such device"));
+  // The connection matters more than the picture.
+  assert.match(callBanner(inCall("reconnecting", { camera_problem: "x" }))?.text ?? "", /reconnecting/);
+  assert.equal(callBanner(inCall("ended", { camera_problem: "x" })), null);
 });
 
 test("a call that failed or ended can be joined again; one in progress cannot", () => {
@@ -186,5 +196,24 @@ test("the viewer's remote-video reports become the call panel's video line", () 
   assert.match(
     remoteVideoLine({ kind: "message", type: "remote_video_shown", width: 320, height: 240, frames: 30, dropped: 2 }) ?? "",
     /\(2 dropped\)$/,
+  );
+});
+
+test("the camera picker offers the cameras, the test pattern and none", () => {
+  const none = cameraChoices([]);
+  assert.deepEqual(
+    none.map((c) => c.value),
+    ["default", "test-pattern", "none"],
+  );
+  assert.match(none[0].label, /no camera/);
+  const two = cameraChoices(["Logitech BRIO", "vivid", "none"]);
+  assert.deepEqual(
+    two.map((c) => c.value),
+    ["default", "Logitech BRIO", "vivid", "test-pattern", "none"],
+  );
+  assert.equal(two[0].label, "Default camera (Logitech BRIO)");
+  assert.deepEqual(
+    audioChoices(["default", "pulse"]).map((c) => c.value),
+    ["default", "pulse", "none"],
   );
 });

@@ -315,6 +315,8 @@ export interface CallStatus {
   microphone: string;
   speaker: string;
   camera: string;
+  /// Why the camera gives no pictures now (kh-console's CallStatus).
+  camera_problem: string | null;
   quality: CallQuality | null;
   problem: string | null;
 }
@@ -340,7 +342,8 @@ export function callEnded(status: CallStatus | null): boolean {
 }
 
 /// The banner over the call panel: the connection is being restored, or
-/// was lost for good; null while all is well.
+/// was lost for good, or the camera stopped (the call goes on, the other
+/// site sees black until it is back); null while all is well.
 export function callBanner(status: CallStatus | null): { text: string; problem: boolean } | null {
   if (!status) return null;
   if (status.state === "reconnecting") {
@@ -348,6 +351,12 @@ export function callBanner(status: CallStatus | null): { text: string; problem: 
   }
   if (status.state === "failed") {
     return { text: status.problem ?? "The call failed.", problem: true };
+  }
+  if (status.camera_problem && !callEnded(status)) {
+    return {
+      text: `Camera lost — the other site sees black; looking for it again… (${status.camera_problem})`,
+      problem: true,
+    };
   }
   return null;
 }
@@ -386,4 +395,41 @@ export function remoteVideoLine(event: ViewerEvent): string | null {
   if (event.kind !== "message" || event.type !== "remote_video_shown") return null;
   const dropped = event.dropped ? ` (${event.dropped} dropped)` : "";
   return `Remote video in the viewer: ${event.width ?? "?"} × ${event.height ?? "?"}, ${event.frames ?? 0} frames${dropped}`;
+}
+
+/// What `call_devices` answers: the audio devices and cameras the machine
+/// has, and what the settings choose.
+export interface CallDevices {
+  inputs: string[];
+  outputs: string[];
+  cameras: string[];
+  input: string;
+  output: string;
+  camera: string;
+}
+
+export interface DeviceChoice {
+  value: string;
+  label: string;
+}
+
+/// A microphone or speaker picker: the system default, each device, none.
+export function audioChoices(names: string[]): DeviceChoice[] {
+  return [
+    { value: "default", label: "System default" },
+    ...names.filter((n) => n !== "default" && n !== "none").map((n) => ({ value: n, label: n })),
+    { value: "none", label: "None" },
+  ];
+}
+
+/// The camera picker: the first camera (the test pattern where there is
+/// none), each camera by name, the test pattern, no video.
+export function cameraChoices(cameras: string[]): DeviceChoice[] {
+  const reserved = new Set(["default", "test-pattern", "none"]);
+  return [
+    { value: "default", label: cameras.length > 0 ? `Default camera (${cameras[0]})` : "Default (no camera: test pattern)" },
+    ...cameras.filter((n) => !reserved.has(n)).map((n) => ({ value: n, label: n })),
+    { value: "test-pattern", label: "Test pattern" },
+    { value: "none", label: "None" },
+  ];
 }

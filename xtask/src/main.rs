@@ -84,6 +84,13 @@ const TEST_PACKAGES: &[&str] = &[
     // WebKitGTK's WebDriver, behind tauri-driver, for the console's
     // end-to-end test
     "webkit2gtk-driver",
+    // a guest kernel with vivid (a virtual V4L2 camera) for the camera
+    // test: QEMU's software emulation and a static busybox for its
+    // initramfs (the kernel itself comes from Debian's archive: vm_kernel)
+    "qemu-system-x86",
+    "busybox-static",
+    // v4l2-ctl: sets vivid's error injection (a camera failing mid-call)
+    "v4l-utils",
 ];
 
 fn root() -> PathBuf {
@@ -207,8 +214,56 @@ fn tauri_driver() -> Result<()> {
     )
 }
 
+/// Debian's current kernel package, unpacked into target/vm-kernel: the
+/// guest the camera test boots (its vivid module is a V4L2 camera). The
+/// package is downloaded, not installed: this machine's own kernel and
+/// /boot are left alone.
+fn vm_kernel() -> Result<PathBuf> {
+    let dir = root().join("target/vm-kernel");
+    if dir.join("ready").is_file() {
+        return Ok(dir);
+    }
+    // linux-image-amd64 is the meta package naming the current kernel.
+    let package = |depends: &str| {
+        depends
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Depends: "))
+            .find(|p| p.starts_with("linux-image-"))
+            .map(str::to_owned)
+    };
+    let depends = output(Command::new("apt-cache").args(["depends", "linux-image-amd64"]))?;
+    let package = package(&depends).context("apt-cache names no kernel for linux-image-amd64")?;
+    let download = dir.join("download");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&download)?;
+    let fetch = || {
+        run(Command::new("apt-get")
+            .args(["download", "-q"])
+            .arg(&package)
+            .current_dir(&download))
+    };
+    if fetch().is_err() {
+        // Package lists older than the archive: the file moved on.
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        fetch()?;
+    }
+    let deb = std::fs::read_dir(&download)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .context("apt-get download left no .deb")?;
+    run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(dir.join("root")))?;
+    std::fs::remove_dir_all(&download)?;
+    std::fs::write(dir.join("ready"), &package)?;
+    Ok(dir)
+}
+
 fn fixtures() -> Result<PathBuf> {
     setup()?;
+    vm_kernel()?;
     let out = root().join("target/fixtures");
     run(Command::new(venv_python())
         .arg(root().join("tests/fixtures/make_fixtures.py"))
@@ -288,7 +343,8 @@ fn test() -> Result<()> {
     t.args(["test", "--workspace"])
         .env("KH_FIXTURES", &fixtures)
         .env("KH_PYTHON", venv_python())
-        .env("KH_DEB", &deb);
+        .env("KH_DEB", &deb)
+        .env("KH_VM_KERNEL", vm_kernel()?);
     if let Some(lib) = openslide_bin_library() {
         t.env("KH_OPENSLIDE_LIB", lib);
     }

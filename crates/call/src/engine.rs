@@ -36,6 +36,14 @@ pub enum VideoSource {
     TestPattern { width: u32, height: u32 },
     /// A video file (Y4M, or any container and codec FFmpeg reads), looped.
     File(PathBuf),
+    /// The workstation's camera (`default`, a `/dev/video*` path or a
+    /// camera's name), opened at the mode nearest this size and the call's
+    /// rate.
+    Camera {
+        device: String,
+        width: u32,
+        height: u32,
+    },
     /// A recorded stream (IVF: VP8, VP9 or AV1), sent as it was coded at
     /// its own frame rate and looped: no encoder, so no adaptation to the
     /// estimate and no keyframe on request. For measuring transport at

@@ -316,6 +316,7 @@ fn call_over(shared: &Shared) -> bool {
 enum Pictures {
     Pattern(TestPattern),
     File(VideoFile, std::path::PathBuf),
+    Camera(Box<kh_devices::camera::LiveCamera>),
     Echo,
 }
 
@@ -334,6 +335,23 @@ impl Pictures {
             VideoSource::File(path) => {
                 let file = VideoFile::open(path)?;
                 Ok((Pictures::File(file, path.clone()), 0, 0))
+            }
+            VideoSource::Camera {
+                device,
+                width,
+                height,
+            } => {
+                let camera = kh_devices::camera::LiveCamera::open(
+                    device,
+                    kh_devices::camera::CameraRequest {
+                        width: *width,
+                        height: *height,
+                        fps: shared.options.fps,
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                shared.counters.lock().stats.video_out.source = Some(camera.describe());
+                Ok((Pictures::Camera(Box::new(camera)), 0, 0))
             }
             VideoSource::Recording(_) => Err("a recording is sent as coded".into()),
             VideoSource::None => Err("no video source".into()),
@@ -367,6 +385,25 @@ impl Pictures {
                     file.next_frame()
                 }
             },
+            // The newest picture since the last, waiting up to one frame
+            // for it: the camera keeps its own time.
+            // A lost camera gives black pictures while it is looked for
+            // again: the call goes on and says why.
+            Pictures::Camera(camera) => {
+                let frame = camera.next_frame(Duration::from_secs_f64(
+                    1.0 / f64::from(shared.options.fps.max(1)),
+                ));
+                let mut counters = shared.counters.lock();
+                let out = &mut counters.stats.video_out;
+                if out.source_reopened != camera.reopened()
+                    || out.source_problem.as_deref() != camera.problem()
+                {
+                    out.source = Some(camera.describe());
+                    out.source_problem = camera.problem().map(str::to_owned);
+                    out.source_reopened = camera.reopened();
+                }
+                Ok(frame)
+            }
             Pictures::Echo => Ok(shared.echo_video.lock().take()),
         }
     }

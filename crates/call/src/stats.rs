@@ -30,6 +30,17 @@ pub struct CallStats {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VideoOut {
+    /// Where the pictures come from, when it is a device: the camera, its
+    /// path and the mode it was opened at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Why the source gives no pictures now (a camera unplugged or
+    /// failing: black is sent while it is looked for again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_problem: Option<String>,
+    /// Times the camera was opened again after it was lost.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub source_reopened: u64,
     pub codec: String,
     /// The encoder in use, on what, and (when hardware was wanted but is
     /// not in use) why not.
@@ -169,6 +180,10 @@ pub struct CongestionStats {
     pub frames_skipped: u64,
     /// The UDP receive buffer the kernel granted, bytes.
     pub udp_receive_buffer_bytes: Option<u64>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The peak resident set size of this process, from `/proc/self/status`

@@ -22,6 +22,43 @@ pub fn case_room(case: CaseId) -> String {
     format!("case-{case}")
 }
 
+/// The call's pictures for the camera choice `camera`, and what the panel
+/// calls them: `default` is the first camera the machine has, or the test
+/// pattern where it has none (a call should still show something).
+fn video_source(camera: &str) -> Result<(VideoSource, String), CallDeskError> {
+    // 720p: what a consultation camera sends by default; the sender's
+    // ladder steps it down on a thin link.
+    let (width, height) = (1280, 720);
+    let pattern = VideoSource::TestPattern { width, height };
+    match camera.trim() {
+        "none" => Ok((VideoSource::None, "none".into())),
+        "test-pattern" => Ok((pattern, "test-pattern".into())),
+        "" | "default" => match kh_devices::camera::find("default") {
+            Ok(found) => Ok((
+                VideoSource::Camera {
+                    device: found.path.display().to_string(),
+                    width,
+                    height,
+                },
+                found.name,
+            )),
+            Err(_) => Ok((pattern, "test-pattern (no camera)".into())),
+        },
+        named => {
+            let found = kh_devices::camera::find(named)
+                .map_err(|e| CallDeskError::Camera(e.to_string()))?;
+            Ok((
+                VideoSource::Camera {
+                    device: found.path.display().to_string(),
+                    width,
+                    height,
+                },
+                found.name,
+            ))
+        }
+    }
+}
+
 /// What the page asks for when it joins.
 #[derive(Clone, Debug, Deserialize)]
 pub struct JoinRequest {
@@ -32,7 +69,9 @@ pub struct JoinRequest {
     /// means the settings' choice.
     pub microphone: Option<String>,
     pub speaker: Option<String>,
-    /// `test-pattern` or `none` (camera capture is not available yet).
+    /// `default` (the first camera, else the test pattern), a camera's
+    /// name or `/dev/video*` path, `test-pattern`, or `none`; absent means
+    /// the settings' choice.
     pub camera: Option<String>,
 }
 
@@ -76,6 +115,9 @@ pub struct CallStatus {
     pub microphone: String,
     pub speaker: String,
     pub camera: String,
+    /// Why the camera gives no pictures now (unplugged, failing): the far
+    /// side sees black while it is looked for again.
+    pub camera_problem: Option<String>,
     pub quality: Option<Quality>,
     /// Why the call ended or could not start, in words.
     pub problem: Option<String>,
@@ -94,6 +136,8 @@ pub enum CallDeskError {
     },
     #[error("a call is already running (room {0}): hang up first")]
     Busy(String),
+    #[error("camera: {0}")]
+    Camera(String),
     #[error("no call is running")]
     NoCall,
     #[error("the call's runtime: {0}")]
@@ -237,10 +281,7 @@ impl CallDesk {
         };
         let microphone = chosen(&request.microphone, &settings.devices.audio_in);
         let speaker = chosen(&request.speaker, &settings.devices.audio_out);
-        let camera = request
-            .camera
-            .clone()
-            .unwrap_or_else(|| "test-pattern".to_owned());
+        let camera = chosen(&request.camera, &settings.devices.camera);
         let mut options = CallOptions::new(settings.signalling.url.trim(), request.token.trim());
         options.name = if settings.user.display_name.is_empty() {
             "Kakehashi".to_owned()
@@ -251,13 +292,8 @@ impl CallDesk {
         options.audio_in = device(&microphone);
         options.audio_out = device(&speaker);
         options.echo_cancellation = settings.devices.echo_cancellation;
-        options.video = match camera.as_str() {
-            "none" => VideoSource::None,
-            _ => VideoSource::TestPattern {
-                width: 1280,
-                height: 720,
-            },
-        };
+        let (video, camera) = video_source(&camera)?;
+        options.video = video;
         let labels = Labels {
             microphone,
             speaker,
@@ -295,6 +331,7 @@ impl CallDesk {
             microphone: labels.microphone,
             speaker: labels.speaker,
             camera: labels.camera,
+            camera_problem: None,
             quality: None,
             problem: None,
         }));
@@ -474,6 +511,10 @@ async fn run_call(
                 if stats.connected_after_ms.is_some() {
                     let quality = quality_from_stats(&stats, previous.as_ref());
                     publish(&|s| s.quality = Some(quality.clone()));
+                }
+                let camera_problem = &stats.video_out.source_problem;
+                if previous.as_ref().map(|p| &p.video_out.source_problem) != Some(camera_problem) {
+                    publish(&|s| s.camera_problem = camera_problem.clone());
                 }
                 *latest.lock() = Some(stats.clone());
                 previous = Some(stats);

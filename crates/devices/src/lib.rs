@@ -11,6 +11,7 @@
 //! their ALSA plugins (device `pulse`, or `default` where they are the
 //! default).
 
+pub mod camera;
 pub mod echo;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};

@@ -22,11 +22,16 @@ pub struct CallArgs {
     token: String,
     /// What to send: `testsrc` (moving pattern with a stamped counter), a
     /// video file (Y4M, or what FFmpeg reads; looped), a recorded stream
-    /// (IVF: VP8/VP9/AV1 sent as coded, looped), or `none`. `camera` is
-    /// not available yet.
+    /// (IVF: VP8/VP9/AV1 sent as coded, looped), `camera`, or `none`.
     #[arg(long, default_value = "testsrc")]
     send: String,
-    /// Test pattern size, WIDTHxHEIGHT.
+    /// With `--send camera`: which (`default`, a /dev/video* path, or a
+    /// name `kh camera list` shows); opened at the mode nearest --size
+    /// and --fps.
+    #[arg(long, default_value = "default")]
+    camera: String,
+    /// Picture size, WIDTHxHEIGHT: the test pattern's, or the one the
+    /// camera's nearest mode is chosen for.
     #[arg(long, default_value = "640x360")]
     size: String,
     #[arg(long, default_value_t = 30)]
@@ -123,7 +128,15 @@ async fn call(args: CallArgs) -> Result<()> {
         }
         "none" => VideoSource::None,
         "camera" => {
-            bail!("--send camera: camera capture is not built yet; use testsrc or a .y4m file")
+            let (width, height) = crate::parse_size("--size", &args.size)?;
+            // Named before joining: a call that cannot send what was asked
+            // should not start.
+            kh_devices::camera::find(&args.camera).context("--send camera")?;
+            VideoSource::Camera {
+                device: args.camera.clone(),
+                width,
+                height,
+            }
         }
         file => {
             let path = PathBuf::from(file);

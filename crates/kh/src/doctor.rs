@@ -28,10 +28,22 @@ struct Report {
     signalling: Option<Reachability>,
     ice_servers: Vec<Reachability>,
     audio_devices: Vec<AudioDevice>,
-    cameras: Vec<String>,
+    cameras: Vec<CameraEntry>,
     case_database: DatabaseSection,
     problems: Vec<String>,
     warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CameraEntry {
+    path: PathBuf,
+    name: String,
+    driver: String,
+    bus: String,
+    /// Layout, size and rate of each mode Kakehashi reads.
+    modes: Vec<String>,
+    /// Modes offered in layouts Kakehashi does not read (H.264, …).
+    unread_modes: usize,
 }
 
 #[derive(Serialize)]
@@ -139,6 +151,17 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         warnings.push("no audio input device: calls will send silence".into());
     }
     let cameras = cameras();
+    let camera_setting = settings.devices.camera.trim();
+    if camera_setting != "default"
+        && camera_setting != "none"
+        && camera_setting != "test-pattern"
+        && let Err(e) = kh_devices::camera::find(camera_setting)
+    {
+        warnings.push(format!("devices.camera = {camera_setting:?}: {e}"));
+    }
+    if cameras.iter().all(|c| c.modes.is_empty()) {
+        warnings.push("no camera Kakehashi can read: calls send the test pattern instead".into());
+    }
 
     let database_path = if settings.cases.database.is_empty() {
         kh_settings::default_cases_database()
@@ -207,19 +230,23 @@ fn gpu_report(problems: &mut Vec<String>, warnings: &mut Vec<String>) -> GpuRepo
 }
 
 /// Video capture devices the OS offers (V4L2 nodes on Linux).
-fn cameras() -> Vec<String> {
-    let mut found: Vec<String> = std::fs::read_dir("/dev")
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|name| name.starts_with("video"))
-                .map(|name| format!("/dev/{name}"))
-                .collect()
+fn cameras() -> Vec<CameraEntry> {
+    kh_devices::camera::cameras()
+        .into_iter()
+        .map(|c| CameraEntry {
+            modes: c
+                .modes
+                .iter()
+                .filter(|m| m.format.is_some())
+                .map(|m| m.to_string())
+                .collect(),
+            unread_modes: c.modes.iter().filter(|m| m.format.is_none()).count(),
+            path: c.path,
+            name: c.name,
+            driver: c.driver,
+            bus: c.bus,
         })
-        .unwrap_or_default();
-    found.sort();
-    found
+        .collect()
 }
 
 fn database_section(path: PathBuf, problems: &mut Vec<String>) -> DatabaseSection {
@@ -347,7 +374,23 @@ fn print_text(report: &Report) {
     }
     println!("\nCameras");
     for camera in &report.cameras {
-        println!("  {camera}");
+        println!(
+            "  {}  {} ({}, {})",
+            camera.path.display(),
+            camera.name,
+            camera.driver,
+            camera.bus
+        );
+        let shown = camera.modes.len().min(6);
+        for mode in &camera.modes[..shown] {
+            println!("      {mode}");
+        }
+        if camera.modes.len() > shown {
+            println!(
+                "      … {} more (`kh camera list`)",
+                camera.modes.len() - shown
+            );
+        }
     }
     if report.cameras.is_empty() {
         println!("  none found");

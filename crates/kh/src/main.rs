@@ -3,6 +3,7 @@
 mod bench;
 mod call_bench;
 mod call_cmd;
+mod camera_cmd;
 mod doctor;
 mod island_bench;
 mod render_bench;
@@ -39,6 +40,10 @@ enum Command {
     /// Join a call as a headless peer: send a stamped test pattern (or a
     /// Y4M file) and a tone, measure what arrives, report JSON.
     Call(Box<call_cmd::CallArgs>),
+    /// The workstation's cameras (V4L2): what each offers, and a capture
+    /// to a Y4M file through the path a call sends from.
+    #[command(subcommand)]
+    Camera(camera_cmd::CameraCommand),
     /// The call's speed targets on loopback: join to first frame,
     /// glass-to-glass latency against the codec floor, bulk throughput.
     CallBench(call_bench::CallBenchArgs),
@@ -139,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Render(args) => render_cmd::run(args),
         Command::RenderBench(args) => render_bench::run(args),
         Command::Call(args) => call_cmd::run(*args),
+        Command::Camera(cmd) => camera_cmd::run(cmd),
         Command::CallBench(args) => call_bench::run(args),
         Command::IslandBench(args) => island_bench::run(args),
         Command::ReplayBench(args) => replay_bench::run(args),

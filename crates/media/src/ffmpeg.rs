@@ -29,11 +29,11 @@ pub enum FfmpegError {
     Frame(#[from] FrameMismatch),
 }
 
-fn call(what: &'static str) -> impl FnOnce(ff::Error) -> FfmpegError {
+pub(crate) fn call(what: &'static str) -> impl FnOnce(ff::Error) -> FfmpegError {
     move |source| FfmpegError::Call { what, source }
 }
 
-fn init() {
+pub(crate) fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         // Registration is a no-op since FFmpeg 4; quiet the library's own
@@ -243,6 +243,15 @@ impl FfmpegDecoder {
         Ok((decoder, library))
     }
 
+    /// Motion JPEG, as USB cameras send their larger sizes: each frame a
+    /// JPEG picture (often without Huffman tables, which FFmpeg fills in).
+    pub fn mjpeg() -> Result<FfmpegDecoder, FfmpegError> {
+        init();
+        let found =
+            ff::decoder::find(ff::codec::Id::MJPEG).ok_or(FfmpegError::Missing("MJPEG decoder"))?;
+        FfmpegDecoder::open(found, 1, ff::Dictionary::new())
+    }
+
     pub fn new(codec: VideoCodec, threads: u32) -> Result<FfmpegDecoder, FfmpegError> {
         init();
         let found =
@@ -314,13 +323,16 @@ impl FfmpegDecoder {
 /// description; other pixel formats (10-bit, 4:2:2, 4:4:4) go through
 /// swscale.
 #[derive(Default)]
-struct ToI420 {
+pub(crate) struct ToI420 {
     /// Made when a stream arrives in another pixel format.
     converter: Option<(ff::software::scaling::Context, ff::frame::Video)>,
 }
 
 impl ToI420 {
-    fn convert(&mut self, picture: &ff::frame::Video) -> Result<VideoFrame, FfmpegError> {
+    pub(crate) fn convert(
+        &mut self,
+        picture: &ff::frame::Video,
+    ) -> Result<VideoFrame, FfmpegError> {
         let (w, h) = (picture.width(), picture.height());
         if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
             return Err(FfmpegError::TooLarge {
@@ -369,6 +381,20 @@ impl ToI420 {
                 .run(picture, converted)
                 .map_err(call("pixel format conversion"))?;
             &*converted
+        };
+        // swscale reads FFmpeg's full-range "J" formats (what JPEG and
+        // MJPEG decode to) as full range and writes YUV420P in video
+        // range: the picture it made is limited, whatever the source said.
+        let colour = if matches!(
+            picture.format(),
+            Pixel::YUVJ422P | Pixel::YUVJ444P | Pixel::YUVJ440P | Pixel::YUVJ411P
+        ) {
+            ColourInfo {
+                range: ColourRange::Limited,
+                ..colour
+            }
+        } else {
+            colour
         };
         Ok(frame_from_picture(source, colour))
     }

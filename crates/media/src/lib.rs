@@ -13,6 +13,7 @@ pub mod ffmpeg;
 pub mod frame;
 pub mod ivf;
 pub mod pattern;
+pub mod raw;
 pub mod stamp;
 pub mod vpx;
 pub mod y4m;

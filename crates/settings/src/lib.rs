@@ -46,6 +46,8 @@ pub struct Devices {
     /// system's choice.
     pub audio_in: String,
     pub audio_out: String,
+    /// "default" (the first camera, else the test pattern), a camera's
+    /// name or /dev/video* path, "test-pattern" or "none".
     pub camera: String,
     pub echo_cancellation: bool,
 }

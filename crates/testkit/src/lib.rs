@@ -7,6 +7,7 @@
 //! this panics with the reason instead of returning errors.
 
 mod damage;
+pub mod vm;
 pub mod x11;
 
 pub use damage::damage_tiles_from;

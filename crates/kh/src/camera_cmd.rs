@@ -1,0 +1,172 @@
+//! `kh camera`: the cameras this workstation has, and a capture to a Y4M
+//! file through the same path a call's `--send camera` uses (IT's check
+//! that the camera works before a consultation).
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use kh_devices::camera::{Camera, CameraRequest, cameras};
+use kh_media::y4m::{Y4mHeader, Y4mWriter};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand)]
+pub enum CameraCommand {
+    /// Each camera with every layout, size and rate it offers.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Capture frames as the call would send them, into a Y4M file.
+    Capture(CaptureArgs),
+}
+
+#[derive(Args)]
+pub struct CaptureArgs {
+    /// `default`, a /dev/video* path, or a camera's name.
+    #[arg(long, default_value = "default")]
+    device: String,
+    /// The size wanted; the camera's nearest mode is used.
+    #[arg(long, default_value = "1280x720")]
+    size: String,
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Frames to write.
+    #[arg(long, default_value_t = 30)]
+    frames: u32,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(command: CameraCommand) -> Result<()> {
+    match command {
+        CameraCommand::List { json } => list(json),
+        CameraCommand::Capture(args) => capture(args),
+    }
+}
+
+fn list(json: bool) -> Result<()> {
+    let found = cameras();
+    if json {
+        let value: Vec<serde_json::Value> = found
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "path": c.path,
+                    "name": c.name,
+                    "driver": c.driver,
+                    "bus": c.bus,
+                    "modes": c.modes.iter().map(|m| serde_json::json!({
+                        "fourcc": m.fourcc,
+                        "supported": m.format.is_some(),
+                        "width": m.width,
+                        "height": m.height,
+                        "fps": m.fps,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("no cameras (no /dev/video* that can capture)");
+    }
+    for camera in found {
+        println!(
+            "{}  {}  ({}, {})",
+            camera.path.display(),
+            camera.name,
+            camera.driver,
+            camera.bus
+        );
+        for mode in &camera.modes {
+            let note = if mode.format.is_some() {
+                ""
+            } else {
+                "  (not read)"
+            };
+            println!("    {mode}{note}");
+        }
+    }
+    Ok(())
+}
+
+fn capture(args: CaptureArgs) -> Result<()> {
+    let (width, height) = crate::parse_size("--size", &args.size)?;
+    if args.frames == 0 {
+        bail!("--frames 0: capture at least one");
+    }
+    let camera = Camera::open(
+        &args.device,
+        CameraRequest {
+            width,
+            height,
+            fps: args.fps,
+        },
+    )?;
+    let mode = camera.mode().clone();
+    eprintln!(
+        "kh camera: {} ({}) at {mode}",
+        camera.info().name,
+        camera.info().path.display()
+    );
+    // Written beside the target and renamed over it when complete: an
+    // interrupted capture leaves no half-written file.
+    let dir = args
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let partial = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let fps = if mode.fps >= 1.0 {
+        mode.fps.round() as u32
+    } else {
+        args.fps
+    };
+    let mut writer: Option<Y4mWriter<&std::fs::File>> = None;
+    let started = Instant::now();
+    let mut written = 0;
+    while written < args.frames {
+        let Some(frame) = camera.next_frame(Duration::from_secs(5))? else {
+            bail!(
+                "{}: no picture in 5 s ({} captured so far)",
+                camera.info().path.display(),
+                written
+            );
+        };
+        let out = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(Y4mWriter::new(
+                partial.as_file(),
+                Y4mHeader {
+                    width: frame.width,
+                    height: frame.height,
+                    fps_num: fps,
+                    fps_den: 1,
+                    colour: frame.colour,
+                },
+            )?),
+        };
+        out.write(&frame)?;
+        written += 1;
+    }
+    if let Some(writer) = writer {
+        writer.finish()?;
+    }
+    partial.as_file().sync_all()?;
+    partial
+        .persist(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let counters = camera.counters();
+    eprintln!(
+        "kh camera: {written} frames in {seconds:.2} s ({:.1} fps) -> {}; {} captured, {} replaced unread",
+        f64::from(written) / seconds,
+        args.out.display(),
+        counters.captured,
+        counters.overwritten
+    );
+    Ok(())
+}
