@@ -67,16 +67,21 @@ SENDER=$!
 # until the stream is stopped); the call must go on and get it back.
 set +x
 for i in $(seq 300); do grep -q '"connected"' $OUT/sender.out && break; sleep 0.2; done
+# The receiver has recorded a second of the camera's pictures.
+REC=$OUT/rec/received-{W}x{H}.y4m
+for i in $(seq 300); do
+    [ "$(cat $REC 2>/dev/null | wc -c)" -gt {one_second} ] && break; sleep 0.2
+done
 set -x
 v4l2-ctl -d /dev/video0 --list-ctrls > $OUT/controls.txt
-sleep 3
 v4l2-ctl -d /dev/video0 --set-ctrl inject_fatal_streaming_error=1
 wait $SENDER
 echo "sender exited $?"
 wait $RECEIVER
 echo "receiver exited $?"
 "#,
-        signal = signal.display()
+        signal = signal.display(),
+        one_second = 15 * (W * H * 3 / 2 + "FRAME\n".len()),
     )
 }
 
@@ -170,16 +175,6 @@ fn y4m_frames(path: &Path) -> Vec<VideoFrame> {
     frames
 }
 
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
-}
-
 #[test]
 fn a_v4l2_camera_is_listed_captured_and_sent_through_a_call() {
     let run = kh_testkit::vm::run(&[VIVID], &script(), Duration::from_secs(600));
@@ -215,7 +210,7 @@ fn a_v4l2_camera_is_listed_captured_and_sent_through_a_call() {
     assert_eq!((first.width as usize, first.height as usize), (W, H));
     // Below vivid's text (its clock and counters change frame to frame).
     let below_text = W * H / 3..W * H;
-    let db = psnr(&first.luma()[below_text.clone()], &reference[below_text]);
+    let db = kh_testkit::psnr_u8(&first.luma()[below_text.clone()], &reference[below_text]);
     assert!(db > 45.0, "kh's capture against FFmpeg's: {db:.1} dB");
     eprintln!("kh's capture against FFmpeg's: {db:.1} dB");
     assert_colour_bars("kh camera capture", first);

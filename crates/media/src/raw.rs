@@ -278,17 +278,6 @@ mod tests {
         )
     }
 
-    fn psnr(a: &[u8], b: &[u8]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        let mse = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-            .sum::<f64>()
-            / a.len() as f64;
-        10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
-    }
-
     #[test]
     fn each_camera_layout_converts_to_what_ffmpeg_makes_of_the_same_picture() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -313,8 +302,8 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{format:?}: {e}"));
             assert_eq!((frame.width, frame.height), (W, H), "{format:?}");
             assert_eq!(frame.colour.matrix, ColourMatrix::Bt601, "{format:?}");
-            let luma_db = psnr(frame.luma(), &reference[..luma]);
-            let whole_db = psnr(&frame.data, &reference);
+            let luma_db = kh_testkit::psnr_u8(frame.luma(), &reference[..luma]);
+            let whole_db = kh_testkit::psnr_u8(&frame.data, &reference);
             assert!(
                 luma_db >= min_luma_db && whole_db >= min_whole_db,
                 "{format:?}: luma {luma_db:.1} dB, whole {whole_db:.1} dB"
@@ -362,7 +351,7 @@ mod tests {
         // Converted to video range on the way to I420, and labelled so
         // (read as full range it would be near 25 dB from the reference).
         assert_eq!(frame.colour.range, ColourRange::Limited);
-        let db = psnr(frame.luma(), &reference[..(W * H) as usize]);
+        let db = kh_testkit::psnr_u8(frame.luma(), &reference[..(W * H) as usize]);
         assert!(db >= 40.0, "MJPEG luma {db:.1} dB against FFmpeg's picture");
         // A device that set another size than its JPEGs carry is named.
         let error = converter

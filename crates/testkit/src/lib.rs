@@ -16,6 +16,19 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Peak signal-to-noise ratio of two 8-bit planes (or whole pictures) of
+/// the same layout, in dB; identical inputs give a large finite figure.
+pub fn psnr_u8(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len(), "psnr of pictures of different sizes");
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
+}
+
 pub fn workspace_root() -> PathBuf {
     // This crate is crates/testkit.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
