@@ -29,6 +29,7 @@ struct Report {
     ice_servers: Vec<Reachability>,
     audio_devices: Vec<AudioDevice>,
     cameras: Vec<CameraEntry>,
+    video_codecs: VideoCodecs,
     case_database: DatabaseSection,
     problems: Vec<String>,
     warnings: Vec<String>,
@@ -44,6 +45,25 @@ struct CameraEntry {
     modes: Vec<String>,
     /// Modes offered in layouts Kakehashi does not read (H.264, …).
     unread_modes: usize,
+}
+
+/// Which encoder and decoders a call would use here, and why not hardware
+/// where it is software (what `kh call --stats-json` reports per call).
+#[derive(Serialize)]
+struct VideoCodecs {
+    /// GPU render nodes VA-API may open (`KH_VAAPI_DEVICE` picks one).
+    render_nodes: Vec<PathBuf>,
+    /// H.264 at 1080p30, the call's hardware choice.
+    h264_encoder: CodecPath,
+    decoders: Vec<CodecPath>,
+}
+
+#[derive(Serialize)]
+struct CodecPath {
+    codec: &'static str,
+    hardware: bool,
+    /// What does the work and, for software, why not hardware.
+    implementation: String,
 }
 
 #[derive(Serialize)]
@@ -163,6 +183,14 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         warnings.push("no camera Kakehashi can read: calls send the test pattern instead".into());
     }
 
+    let video_codecs = video_codecs();
+    if !video_codecs.h264_encoder.hardware {
+        warnings.push(
+            "no hardware video encoder: calls encode in software (1080p at most on a small CPU)"
+                .into(),
+        );
+    }
+
     let database_path = if settings.cases.database.is_empty() {
         kh_settings::default_cases_database()
     } else {
@@ -184,6 +212,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         ice_servers,
         audio_devices,
         cameras,
+        video_codecs,
         case_database,
         problems,
         warnings,
@@ -227,6 +256,41 @@ fn gpu_report(problems: &mut Vec<String>, warnings: &mut Vec<String>) -> GpuRepo
         );
     }
     GpuReport { adapters, chosen }
+}
+
+fn video_codecs() -> VideoCodecs {
+    use kh_media::{EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
+    let path = |codec: VideoCodec, opened: Result<(bool, String), String>| {
+        let (hardware, implementation) = opened.unwrap_or_else(|e| (false, e));
+        CodecPath {
+            codec: codec.mime(),
+            hardware,
+            implementation,
+        }
+    };
+    let encoder = VideoEncoder::preferring_hardware(EncoderConfig {
+        codec: VideoCodec::H264,
+        width: 1920,
+        height: 1080,
+        fps: 30,
+        bitrate_kbps: 4000,
+        threads: 1,
+    })
+    .map(|e| (e.is_hardware(), e.implementation().to_owned()))
+    .map_err(|e| e.to_string());
+    VideoCodecs {
+        render_nodes: kh_media::vaapi::render_nodes(std::path::Path::new("/dev/dri")),
+        h264_encoder: path(VideoCodec::H264, encoder),
+        decoders: VideoCodec::ALL
+            .into_iter()
+            .map(|codec| {
+                let decoder = VideoDecoder::preferring_hardware(codec, 1)
+                    .map(|d| (d.is_hardware(), d.implementation().to_owned()))
+                    .map_err(|e| e.to_string());
+                path(codec, decoder)
+            })
+            .collect(),
+    }
 }
 
 /// Video capture devices the OS offers (V4L2 nodes on Linux).
@@ -394,6 +458,27 @@ fn print_text(report: &Report) {
     }
     if report.cameras.is_empty() {
         println!("  none found");
+    }
+    let codecs = &report.video_codecs;
+    println!("\nVideo codecs");
+    if codecs.render_nodes.is_empty() {
+        println!("  GPU render nodes: none");
+    } else {
+        let nodes: Vec<String> = codecs
+            .render_nodes
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        println!("  GPU render nodes: {}", nodes.join(", "));
+    }
+    for (role, path) in std::iter::once(("encode", &codecs.h264_encoder))
+        .chain(codecs.decoders.iter().map(|d| ("decode", d)))
+    {
+        println!(
+            "  {role} {:<10} {}",
+            path.codec.trim_start_matches("video/"),
+            path.implementation
+        );
     }
     let db = &report.case_database;
     println!("\nCase database");

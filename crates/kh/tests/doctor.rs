@@ -140,6 +140,23 @@ database = "{}"
         "{}",
         report["gpu"]
     );
+    // Each codec path says what does the work and, in software, why not
+    // hardware (VA-API among the reasons).
+    let codecs = &report["video_codecs"];
+    let paths = std::iter::once(&codecs["h264_encoder"])
+        .chain(codecs["decoders"].as_array().expect("decoders"));
+    let mut checked = 0;
+    for path in paths {
+        let what = path["implementation"].as_str().expect("implementation");
+        let vaapi_tried = what.contains("VA-API") || what.contains("vaapi");
+        assert!(
+            path["hardware"] == true || (what.contains("not hardware:") && vaapi_tried),
+            "{path}"
+        );
+        checked += 1;
+    }
+    // The H.264 encoder and a decoder for each of the five codecs.
+    assert_eq!(checked, 6, "{codecs}");
     let db = &report["case_database"]["report"];
     assert_eq!(db["cases"], 1, "{db}");
     assert_eq!(db["integrity"][0], "ok");

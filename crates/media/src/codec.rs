@@ -127,6 +127,44 @@ enum Encoder {
 pub struct VideoEncoder {
     inner: Encoder,
     implementation: String,
+    /// When an encoder that takes a new bitrate only when opened was last
+    /// opened again for one.
+    reopens: ReopenPacing,
+}
+
+/// How often an encoder that cannot change its bitrate in place (FFmpeg's
+/// VA-API, VideoToolbox and Media Foundation wrappers) is opened again for
+/// a new one. Each reopening starts with a keyframe, several times the size
+/// of a frame, so small changes wait: a fall of a fifth or more is taken
+/// after a second, anything else after five.
+#[derive(Debug, Clone, Copy)]
+struct ReopenPacing {
+    last: std::time::Instant,
+}
+
+impl ReopenPacing {
+    const AFTER_A_FALL: std::time::Duration = std::time::Duration::from_secs(1);
+    const OTHERWISE: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn new(now: std::time::Instant) -> ReopenPacing {
+        ReopenPacing { last: now }
+    }
+
+    /// Whether to open the encoder again to go from `current_kbps` to
+    /// `wanted_kbps` at `now`.
+    fn allows(&self, now: std::time::Instant, current_kbps: u32, wanted_kbps: u32) -> bool {
+        if wanted_kbps == current_kbps {
+            return false;
+        }
+        let since = now.saturating_duration_since(self.last);
+        let big_fall = u64::from(wanted_kbps) * 5 <= u64::from(current_kbps) * 4;
+        since
+            >= if big_fall {
+                ReopenPacing::AFTER_A_FALL
+            } else {
+                ReopenPacing::OTHERWISE
+            }
+    }
 }
 
 impl VideoEncoder {
@@ -145,11 +183,12 @@ impl VideoEncoder {
         Ok(VideoEncoder {
             inner,
             implementation: implementation.to_owned(),
+            reopens: ReopenPacing::new(std::time::Instant::now()),
         })
     }
 
     /// The platform's hardware encoder where it has one for the codec
-    /// (H.264: NVENC, VideoToolbox, Media Foundation, through FFmpeg),
+    /// (H.264: NVENC, VA-API, VideoToolbox, Media Foundation, through FFmpeg),
     /// else [`VideoEncoder::new`]'s; [`VideoEncoder::implementation`] says
     /// which, and why not hardware.
     pub fn preferring_hardware(config: EncoderConfig) -> Result<VideoEncoder, CodecError> {
@@ -159,6 +198,7 @@ impl VideoEncoder {
                     return Ok(VideoEncoder {
                         inner: Encoder::Ffmpeg(Box::new(encoder)),
                         implementation: what.to_owned(),
+                        reopens: ReopenPacing::new(std::time::Instant::now()),
                     });
                 }
                 Err(reasons) => reasons,
@@ -188,11 +228,21 @@ impl VideoEncoder {
         self.implementation.contains("(hardware")
     }
 
-    /// Change the target bitrate (what congestion control asks for).
+    /// Change the target bitrate (what congestion control asks for). An
+    /// encoder that takes a bitrate only when opened is opened again, as
+    /// [`ReopenPacing`] allows; until then the change waits and
+    /// [`VideoEncoder::config`] still shows the old rate.
     pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), CodecError> {
         match &mut self.inner {
             Encoder::Vpx(e) => e.set_bitrate(kbps)?,
-            Encoder::Ffmpeg(e) => e.set_bitrate(kbps),
+            Encoder::Ffmpeg(e) if e.bitrate_in_place() => e.set_bitrate(kbps),
+            Encoder::Ffmpeg(e) => {
+                let now = std::time::Instant::now();
+                if self.reopens.allows(now, e.config().bitrate_kbps, kbps) {
+                    **e = e.reopened(kbps)?;
+                    self.reopens = ReopenPacing::new(now);
+                }
+            }
         }
         Ok(())
     }
@@ -224,6 +274,10 @@ pub struct VideoDecoder {
     codec: VideoCodec,
     inner: Decoder,
     implementation: String,
+    /// Codec threads, for a software decoder taking over from hardware.
+    threads: u32,
+    /// Whether any picture came out yet.
+    decoded_any: bool,
 }
 
 impl VideoDecoder {
@@ -244,21 +298,28 @@ impl VideoDecoder {
             codec,
             inner,
             implementation: implementation.to_owned(),
+            threads,
+            decoded_any: false,
         })
     }
 
-    /// NVIDIA's NVDEC where this machine has it (FFmpeg's CUVID decoders),
-    /// else [`VideoDecoder::new`]'s; [`VideoDecoder::implementation`] says
-    /// which, and why not hardware.
+    /// NVIDIA's NVDEC (FFmpeg's CUVID decoders) or VA-API where this
+    /// machine has them, else [`VideoDecoder::new`]'s;
+    /// [`VideoDecoder::implementation`] says which, and why not hardware.
+    /// A hardware decoder that fails before its first picture (a driver
+    /// without this codec's profile, a stream larger than it takes) hands
+    /// over to software.
     pub fn preferring_hardware(
         codec: VideoCodec,
         threads: u32,
     ) -> Result<VideoDecoder, CodecError> {
         match FfmpegDecoder::hardware(codec) {
-            Ok((decoder, library)) => Ok(VideoDecoder {
+            Ok((decoder, implementation)) => Ok(VideoDecoder {
                 codec,
                 inner: Decoder::Ffmpeg(Box::new(decoder)),
-                implementation: format!("{library} (hardware: NVIDIA NVDEC)"),
+                implementation,
+                threads,
+                decoded_any: false,
             }),
             Err(why_not) => {
                 let mut software = VideoDecoder::new(codec, threads)?;
@@ -288,10 +349,35 @@ impl VideoDecoder {
     /// pictures. Corrupt input is an error or a concealed picture, never a
     /// crash.
     pub fn decode(&mut self, data: &[u8]) -> Result<Vec<VideoFrame>, CodecError> {
-        Ok(match &mut self.inner {
-            Decoder::Vpx(d) => d.decode(data)?,
-            Decoder::Ffmpeg(d) => d.decode(data)?,
-        })
+        let decoded = match &mut self.inner {
+            Decoder::Vpx(d) => d.decode(data).map_err(CodecError::from),
+            Decoder::Ffmpeg(d) => d.decode(data).map_err(CodecError::from),
+        };
+        match decoded {
+            Ok(pictures) => {
+                self.decoded_any |= !pictures.is_empty();
+                Ok(pictures)
+            }
+            // Before the first picture, a hardware failure may be the
+            // hardware's (or just a stream joined between keyframes): the
+            // software decoder is tried on the same data, and takes over
+            // only if it makes a picture of it.
+            Err(e) if self.is_hardware() && !self.decoded_any => {
+                let mut software = VideoDecoder::new(self.codec, self.threads)?;
+                match software.decode(data) {
+                    Ok(pictures) if !pictures.is_empty() => {
+                        software.implementation = format!(
+                            "{}; not hardware: {} failed on the stream: {e}",
+                            software.implementation, self.implementation
+                        );
+                        *self = software;
+                        Ok(pictures)
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -378,6 +464,11 @@ mod tests {
                 hardware || what.contains("not hardware: h264_"),
                 "software without a reason: {what}"
             );
+            // VA-API was tried, and said why not.
+            assert!(
+                hardware || what.contains("vaapi") || what.contains("VA-API"),
+                "VA-API not tried: {what}"
+            );
         }
         let mut pattern = TestPattern::new(640, 360);
         let mut read = Vec::new();
@@ -390,6 +481,23 @@ mod tests {
         }
         assert!(read.len() >= 15, "{read:?}");
         assert!(read.windows(2).all(|w| w[0] < w[1]), "{read:?}");
+    }
+
+    #[test]
+    fn encoders_that_reopen_for_a_bitrate_do_so_sparingly() {
+        let opened = std::time::Instant::now();
+        let pacing = ReopenPacing::new(opened);
+        let at = |s: f64| opened + std::time::Duration::from_secs_f64(s);
+        // A fall of a fifth: after a second.
+        assert!(!pacing.allows(at(0.5), 1000, 800));
+        assert!(pacing.allows(at(1.0), 1000, 800));
+        // Small falls and any rise: after five.
+        assert!(!pacing.allows(at(1.0), 1000, 900));
+        assert!(!pacing.allows(at(4.9), 1000, 2000));
+        assert!(pacing.allows(at(5.0), 1000, 900));
+        assert!(pacing.allows(at(5.0), 1000, 2000));
+        // No change: never.
+        assert!(!pacing.allows(at(60.0), 1000, 1000));
     }
 
     #[test]

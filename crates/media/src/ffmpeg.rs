@@ -3,10 +3,12 @@
 //! no B-frames, no lookahead, sliced threads, pictures out as soon as they
 //! are complete.
 //!
-//! `ffmpeg-next` owns the FFI; nothing here is `unsafe`.
+//! `ffmpeg-next` owns the FFI; nothing here is `unsafe` (the hardware
+//! contexts it does not wrap are in [`crate::vaapi`]).
 
 use crate::codec::{EncodedFrame, EncoderConfig, FrameMismatch, VideoCodec, check_frame};
 use crate::frame::{ColourInfo, ColourMatrix, ColourRange, PixelLayout, VideoFrame, chroma_size};
+use crate::vaapi::{self, SurfacePool, VaapiDevice};
 use ff::codec::threading;
 use ff::format::Pixel;
 use ff::util::color;
@@ -27,6 +29,8 @@ pub enum FfmpegError {
     TooLarge { width: u32, height: u32 },
     #[error(transparent)]
     Frame(#[from] FrameMismatch),
+    #[error("{0}")]
+    Hardware(String),
 }
 
 pub(crate) fn call(what: &'static str) -> impl FnOnce(ff::Error) -> FfmpegError {
@@ -48,7 +52,12 @@ pub(crate) fn init() {
 /// make HEVC and AV1 streams.
 pub struct FfmpegEncoder {
     encoder: ff::encoder::Video,
+    /// FFmpeg's name of the encoder, to open it again.
+    library: &'static str,
     config: EncoderConfig,
+    /// GPU surfaces the pictures are uploaded into (VA-API), if the
+    /// encoder reads from GPU memory.
+    surfaces: Option<SurfacePool>,
     picture: ff::frame::Video,
     packet: ff::Packet,
     pts: i64,
@@ -61,32 +70,44 @@ impl FfmpegEncoder {
     /// no B-frames, sliced threads), CBR with a half-second VBV, keyframes on
     /// request as IDR with SPS/PPS in front, and a keyframe every 4 s.
     pub fn x264(config: EncoderConfig) -> Result<FfmpegEncoder, FfmpegError> {
+        FfmpegEncoder::named("libx264", config)
+    }
+
+    /// H.264 on VA-API (Intel and AMD GPUs on Linux): pictures uploaded
+    /// as NV12 into GPU surfaces, constrained baseline, CBR, one frame in
+    /// flight.
+    pub fn vaapi_h264(config: EncoderConfig) -> Result<FfmpegEncoder, FfmpegError> {
+        FfmpegEncoder::named("h264_vaapi", config)
+    }
+
+    /// The encoder FFmpeg calls `library`, with this crate's real-time
+    /// settings for it: how every encoder here is opened, and opened again.
+    fn named(library: &'static str, config: EncoderConfig) -> Result<FfmpegEncoder, FfmpegError> {
         let mut options = ff::Dictionary::new();
-        // superfast holds 1080p30 on one core; veryfast looks better but
-        // costs twice as much.
-        options.set("preset", "superfast");
-        options.set("tune", "zerolatency");
-        options.set("profile", "baseline");
-        options.set("forced-idr", "1");
-        FfmpegEncoder::with_library("libx264", config, options)
+        for (key, value) in encoder_options(library) {
+            options.set(key, value);
+        }
+        if library.ends_with("_vaapi") {
+            let device = VaapiDevice::open_default().map_err(FfmpegError::Hardware)?;
+            let surfaces = SurfacePool::new(&device, config.width, config.height)
+                .map_err(FfmpegError::Hardware)?;
+            FfmpegEncoder::open(library, config, options, Some(surfaces))
+        } else {
+            FfmpegEncoder::with_library(library, config, options)
+        }
     }
 
     /// H.264 on the platform's hardware encoder, in the order tried:
-    /// NVENC (NVIDIA), VideoToolbox (macOS), Media Foundation (Windows) —
-    /// each set up as x264 is (no B-frames, no lookahead, CBR, IDR on
-    /// request, baseline profile). All of them take pictures from system
-    /// memory, so the call path is the same. The error lists why each was
-    /// not available.
+    /// NVENC (NVIDIA), VA-API (Intel, AMD on Linux), VideoToolbox (macOS),
+    /// Media Foundation (Windows) — each set up as x264 is (no B-frames, no
+    /// lookahead, CBR, IDR on request, baseline profile). The error lists
+    /// why each was not available.
     pub fn hardware_h264(config: EncoderConfig) -> Result<(FfmpegEncoder, &'static str), String> {
         let mut reasons = Vec::new();
         for (library, what) in HARDWARE_H264 {
-            let mut options = ff::Dictionary::new();
-            for (key, value) in hardware_options(library) {
-                options.set(key, value);
-            }
-            match FfmpegEncoder::with_library(library, config, options) {
+            match FfmpegEncoder::named(library, config) {
                 Ok(encoder) => return Ok((encoder, what)),
-                Err(e) => reasons.push(format!("{library}: {e}")),
+                Err(e) => reasons.push(format!("{library}: {}", why_not_nvidia(library, e))),
             }
         }
         Err(reasons.join("; "))
@@ -95,7 +116,16 @@ impl FfmpegEncoder {
     pub(crate) fn with_library(
         library: &'static str,
         config: EncoderConfig,
+        options: ff::Dictionary,
+    ) -> Result<FfmpegEncoder, FfmpegError> {
+        FfmpegEncoder::open(library, config, options, None)
+    }
+
+    fn open(
+        library: &'static str,
+        config: EncoderConfig,
         mut options: ff::Dictionary,
+        surfaces: Option<SurfacePool>,
     ) -> Result<FfmpegEncoder, FfmpegError> {
         init();
         let codec = ff::encoder::find_by_name(library).ok_or(FfmpegError::Missing(library))?;
@@ -109,7 +139,13 @@ impl FfmpegEncoder {
         let fps = config.fps.max(1) as i32;
         encoder.set_width(config.width);
         encoder.set_height(config.height);
-        encoder.set_format(Pixel::YUV420P);
+        match &surfaces {
+            Some(pool) => {
+                encoder.set_format(Pixel::VAAPI);
+                vaapi::attach_encoder(&mut encoder, pool).map_err(FfmpegError::Hardware)?;
+            }
+            None => encoder.set_format(Pixel::YUV420P),
+        }
         encoder.set_time_base((1, fps));
         encoder.set_frame_rate(Some((fps, 1)));
         encoder.set_gop(config.fps.max(1) * 4);
@@ -129,7 +165,9 @@ impl FfmpegEncoder {
             .map_err(call("opening the encoder"))?;
         Ok(FfmpegEncoder {
             encoder,
+            library,
             config,
+            surfaces,
             picture: ff::frame::Video::new(Pixel::YUV420P, config.width, config.height),
             packet: ff::Packet::empty(),
             pts: 0,
@@ -141,8 +179,28 @@ impl FfmpegEncoder {
         self.config
     }
 
-    /// x264 reconfigures its rate control in place when the context's
-    /// bitrate changes (FFmpeg's libx264 wrapper checks before each frame).
+    /// Whether [`FfmpegEncoder::set_bitrate`] takes effect on the running
+    /// encoder: FFmpeg's x264 and NVENC wrappers reconfigure their rate
+    /// control when the context's bitrate changes (checked before each
+    /// frame); its VA-API, VideoToolbox and Media Foundation wrappers (in
+    /// FFmpeg 5.1) read it only when opened, so those are opened again
+    /// ([`FfmpegEncoder::reopened`]).
+    pub fn bitrate_in_place(&self) -> bool {
+        matches!(self.library, "libx264" | "h264_nvenc")
+    }
+
+    /// The same encoder opened afresh at another bitrate; its first frame
+    /// is a keyframe.
+    pub fn reopened(&self, kbps: u32) -> Result<FfmpegEncoder, FfmpegError> {
+        FfmpegEncoder::named(
+            self.library,
+            EncoderConfig {
+                bitrate_kbps: kbps.max(50),
+                ..self.config
+            },
+        )
+    }
+
     pub fn set_bitrate(&mut self, kbps: u32) {
         let bps = kbps.max(50) as usize * 1000;
         self.encoder.set_bit_rate(bps);
@@ -156,18 +214,27 @@ impl FfmpegEncoder {
 
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, FfmpegError> {
         check_frame(&self.config, frame)?;
-        fill_picture(&mut self.picture, frame);
-        self.picture.set_pts(Some(self.pts));
+        let kind = if std::mem::take(&mut self.force_keyframe) {
+            ff::picture::Type::I
+        } else {
+            ff::picture::Type::None
+        };
+        let pts = self.pts;
         self.pts += 1;
-        self.picture
-            .set_kind(if std::mem::take(&mut self.force_keyframe) {
-                ff::picture::Type::I
-            } else {
-                ff::picture::Type::None
-            });
-        self.encoder
-            .send_frame(&self.picture)
-            .map_err(call("encode"))?;
+        if let Some(pool) = self.surfaces.as_mut() {
+            fill_nv12(pool.staging(), frame);
+            let mut surface = pool.upload().map_err(call("upload to a VA-API surface"))?;
+            surface.set_pts(Some(pts));
+            surface.set_kind(kind);
+            self.encoder.send_frame(&surface).map_err(call("encode"))?;
+        } else {
+            fill_picture(&mut self.picture, frame);
+            self.picture.set_pts(Some(pts));
+            self.picture.set_kind(kind);
+            self.encoder
+                .send_frame(&self.picture)
+                .map_err(call("encode"))?;
+        }
         let mut out = Vec::new();
         while self.encoder.receive_packet(&mut self.packet).is_ok() {
             if let Some(bytes) = self.packet.data() {
@@ -181,19 +248,52 @@ impl FfmpegEncoder {
     }
 }
 
-/// The hardware H.264 encoders tried, and what each runs on.
-const HARDWARE_H264: [(&str, &str); 3] = [
+/// The hardware H.264 encoders tried on this platform, and what each runs
+/// on.
+const HARDWARE_H264: &[(&str, &str)] = &[
     ("h264_nvenc", "h264_nvenc (hardware: NVIDIA NVENC)"),
+    #[cfg(target_os = "linux")]
+    ("h264_vaapi", "h264_vaapi (hardware: VA-API)"),
+    #[cfg(target_os = "macos")]
     (
         "h264_videotoolbox",
         "h264_videotoolbox (hardware: Apple VideoToolbox)",
     ),
+    #[cfg(target_os = "windows")]
     ("h264_mf", "h264_mf (hardware: Windows Media Foundation)"),
 ];
 
-/// Real-time settings for each hardware encoder (FFmpeg's option names).
-fn hardware_options(library: &str) -> &'static [(&'static str, &'static str)] {
+/// FFmpeg's NVIDIA wrappers fail with -1 (EPERM, "Operation not
+/// permitted") when the driver's libraries do not load: say that instead.
+fn why_not_nvidia(library: &str, error: FfmpegError) -> String {
+    let nvidia = library.ends_with("_nvenc") || library.ends_with("_cuvid");
+    match error {
+        FfmpegError::Call {
+            source: ff::Error::Other { errno: 1 },
+            ..
+        } if nvidia => format!(
+            "the NVIDIA driver's libraries (libcuda, {}) did not load",
+            if library.ends_with("_nvenc") {
+                "libnvidia-encode"
+            } else {
+                "libnvcuvid"
+            }
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Real-time settings for each encoder (FFmpeg's option names).
+fn encoder_options(library: &str) -> &'static [(&'static str, &'static str)] {
     match library {
+        // superfast holds 1080p30 on one core; veryfast looks better but
+        // costs twice as much.
+        "libx264" => &[
+            ("preset", "superfast"),
+            ("tune", "zerolatency"),
+            ("profile", "baseline"),
+            ("forced-idr", "1"),
+        ],
         // Lowest-latency preset and tuning, no frame delay, constant rate.
         "h264_nvenc" => &[
             ("preset", "p1"),
@@ -203,6 +303,13 @@ fn hardware_options(library: &str) -> &'static [(&'static str, &'static str)] {
             ("rc", "cbr"),
             ("profile", "baseline"),
             ("forced-idr", "1"),
+        ],
+        // A forced I picture is an IDR in FFmpeg's VA-API encoder; one
+        // frame in flight instead of two.
+        "h264_vaapi" => &[
+            ("profile", "constrained_baseline"),
+            ("rc_mode", "CBR"),
+            ("async_depth", "1"),
         ],
         "h264_videotoolbox" => &[("realtime", "1"), ("profile", "baseline")],
         "h264_mf" => &[("scenario", "live_streaming"), ("rate_control", "cbr")],
@@ -222,25 +329,70 @@ fn hardware_decoder(codec: VideoCodec) -> &'static str {
     }
 }
 
+/// FFmpeg's own decoder for `codec` (the one its VA-API path belongs to).
+fn ffmpeg_decoder_name(codec: VideoCodec) -> &'static str {
+    match codec {
+        VideoCodec::Vp8 => "vp8",
+        VideoCodec::Vp9 => "vp9",
+        VideoCodec::H264 => "h264",
+        VideoCodec::H265 => "hevc",
+        VideoCodec::Av1 => "av1",
+    }
+}
+
 /// Decodes H.264 and HEVC (Annex B access units) and AV1 (OBUs with size
 /// fields, as the RTP depacketizer gives them) to I420.
 pub struct FfmpegDecoder {
     decoder: ff::decoder::Video,
     picture: ff::frame::Video,
+    /// A picture copied out of a GPU surface (VA-API decoding).
+    downloaded: ff::frame::Video,
     to_i420: ToI420,
 }
 
 impl FfmpegDecoder {
-    /// `codec` on NVIDIA's NVDEC, if this machine has it; the error says
-    /// why not.
-    pub fn hardware(codec: VideoCodec) -> Result<(FfmpegDecoder, &'static str), String> {
+    /// `codec` on hardware, in the order tried: NVIDIA's NVDEC, then
+    /// VA-API (Intel, AMD on Linux). Returns the decoder and what it runs
+    /// on; the error says why neither.
+    pub fn hardware(codec: VideoCodec) -> Result<(FfmpegDecoder, String), String> {
         init();
         let library = hardware_decoder(codec);
-        let found = ff::decoder::find_by_name(library)
-            .ok_or_else(|| format!("{library}: not in this FFmpeg"))?;
-        let decoder = FfmpegDecoder::open(found, 1, ff::Dictionary::new())
-            .map_err(|e| format!("{library}: {e}"))?;
-        Ok((decoder, library))
+        let nvdec = ff::decoder::find_by_name(library)
+            .ok_or_else(|| "not in this FFmpeg".to_owned())
+            .and_then(|found| {
+                FfmpegDecoder::open(found, 1, ff::Dictionary::new(), None)
+                    .map_err(|e| why_not_nvidia(library, e))
+            });
+        let why_not_nvdec = match nvdec {
+            Ok(decoder) => return Ok((decoder, format!("{library} (hardware: NVIDIA NVDEC)"))),
+            Err(e) => format!("{library}: {e}"),
+        };
+        match FfmpegDecoder::vaapi(codec) {
+            Ok((decoder, node)) => Ok((
+                decoder,
+                format!(
+                    "{} on {} (hardware: VA-API)",
+                    ffmpeg_decoder_name(codec),
+                    node.display()
+                ),
+            )),
+            Err(e) => Err(format!("{why_not_nvdec}; VA-API: {e}")),
+        }
+    }
+
+    /// `codec` through FFmpeg's own decoder with VA-API acceleration; the
+    /// render node it opened, or why not.
+    fn vaapi(codec: VideoCodec) -> Result<(FfmpegDecoder, std::path::PathBuf), String> {
+        let name = ffmpeg_decoder_name(codec);
+        let found =
+            ff::decoder::find_by_name(name).ok_or_else(|| format!("{name}: not in this FFmpeg"))?;
+        if !vaapi::decoder_has_vaapi(&found) {
+            return Err(format!("FFmpeg's {name} decoder has no VA-API path"));
+        }
+        let device = VaapiDevice::open_default()?;
+        let decoder = FfmpegDecoder::open(found, 1, ff::Dictionary::new(), Some(&device))
+            .map_err(|e| e.to_string())?;
+        Ok((decoder, device.path().to_owned()))
     }
 
     /// Motion JPEG, as USB cameras send their larger sizes: each frame a
@@ -249,7 +401,7 @@ impl FfmpegDecoder {
         init();
         let found =
             ff::decoder::find(ff::codec::Id::MJPEG).ok_or(FfmpegError::Missing("MJPEG decoder"))?;
-        FfmpegDecoder::open(found, 1, ff::Dictionary::new())
+        FfmpegDecoder::open(found, 1, ff::Dictionary::new(), None)
     }
 
     pub fn new(codec: VideoCodec, threads: u32) -> Result<FfmpegDecoder, FfmpegError> {
@@ -275,15 +427,19 @@ impl FfmpegDecoder {
         let mut options = ff::Dictionary::new();
         // dav1d otherwise buffers several frames to run frame threads.
         options.set("max_frame_delay", "1");
-        FfmpegDecoder::open(found, threads, options)
+        FfmpegDecoder::open(found, threads, options, None)
     }
 
     fn open(
         found: ff::Codec,
         threads: u32,
         options: ff::Dictionary,
+        device: Option<&VaapiDevice>,
     ) -> Result<FfmpegDecoder, FfmpegError> {
         let mut context = ff::codec::Context::new_with_codec(found);
+        if let Some(device) = device {
+            vaapi::attach_decoder(&mut context, device).map_err(FfmpegError::Hardware)?;
+        }
         // Slice threads add no delay; frame threads would hold back one
         // picture per thread.
         context.set_threading(threading::Config {
@@ -300,6 +456,7 @@ impl FfmpegDecoder {
         Ok(FfmpegDecoder {
             decoder,
             picture: ff::frame::Video::empty(),
+            downloaded: ff::frame::Video::empty(),
             to_i420: ToI420::default(),
         })
     }
@@ -313,7 +470,13 @@ impl FfmpegDecoder {
             .map_err(call("decode"))?;
         let mut out = Vec::new();
         while self.decoder.receive_frame(&mut self.picture).is_ok() {
-            out.push(self.to_i420.convert(&self.picture)?);
+            if self.picture.format() == Pixel::VAAPI {
+                vaapi::download(&self.picture, &mut self.downloaded)
+                    .map_err(call("copying a picture from the GPU"))?;
+                out.push(self.to_i420.convert(&self.downloaded)?);
+            } else {
+                out.push(self.to_i420.convert(&self.picture)?);
+            }
         }
         Ok(out)
     }
@@ -416,6 +579,31 @@ fn fill_picture(picture: &mut ff::frame::Video, frame: &VideoFrame) {
         let target = picture.data_mut(index);
         for (row, line) in source.chunks_exact(width).take(rows).enumerate() {
             target[row * stride..row * stride + width].copy_from_slice(line);
+        }
+    }
+}
+
+/// An I420 `frame` copied into an NV12 `picture` of its size: the luma
+/// rows as they are, the chroma rows interleaved U, V.
+fn fill_nv12(picture: &mut ff::frame::Video, frame: &VideoFrame) {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let (cw, ch) = chroma_size(frame.width, frame.height);
+    let (cw, ch) = (cw as usize, ch as usize);
+    let luma_stride = picture.stride(0);
+    let luma = picture.data_mut(0);
+    for (row, line) in frame.data[..w * h].chunks_exact(w).enumerate() {
+        luma[row * luma_stride..row * luma_stride + w].copy_from_slice(line);
+    }
+    let u = &frame.data[w * h..w * h + cw * ch];
+    let v = &frame.data[w * h + cw * ch..w * h + 2 * cw * ch];
+    let chroma_stride = picture.stride(1);
+    let chroma = picture.data_mut(1);
+    for row in 0..ch {
+        let target = &mut chroma[row * chroma_stride..row * chroma_stride + 2 * cw];
+        let (u_row, v_row) = (&u[row * cw..(row + 1) * cw], &v[row * cw..(row + 1) * cw]);
+        for ((pair, u), v) in target.chunks_exact_mut(2).zip(u_row).zip(v_row) {
+            pair[0] = *u;
+            pair[1] = *v;
         }
     }
 }

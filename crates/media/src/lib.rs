@@ -1,7 +1,8 @@
 //! Media for calls: frames as planar YUV with their colour description,
 //! sources (a moving test pattern with a machine-readable stamp burned in,
 //! Y4M files), VP8/VP9 through libvpx, H.264 encode and H.264/HEVC/AV1
-//! decode through FFmpeg, and Opus audio.
+//! decode through FFmpeg (on NVENC/NVDEC, VA-API, VideoToolbox or Media
+//! Foundation where the machine has them), and Opus audio.
 //!
 //! Codecs live behind small owned types ([`codec::VideoEncoder`],
 //! [`codec::VideoDecoder`], [`audio::OpusEncoder`], [`audio::OpusDecoder`])
@@ -15,6 +16,7 @@ pub mod ivf;
 pub mod pattern;
 pub mod raw;
 pub mod stamp;
+pub mod vaapi;
 pub mod vpx;
 pub mod y4m;
 
