@@ -21,7 +21,7 @@ pub struct CallBenchArgs {
     size: String,
     #[arg(long, default_value_t = 30)]
     fps: u32,
-    /// Codec both peers send: vp8, vp9 or h264.
+    /// Codec both peers send: vp8, vp9, h264 or h265.
     #[arg(long, default_value = "vp8")]
     codec: String,
     /// Length of the video call measured, in seconds.
@@ -45,7 +45,7 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     let (exe, signal) = programs(args.signal.as_deref())?;
     let codec = VideoCodec::from_name(&args.codec)
         .filter(|c| c.can_encode())
-        .with_context(|| format!("--codec {}: vp8, vp9 or h264", args.codec))?;
+        .with_context(|| format!("--codec {}: vp8, vp9, h264 or h265", args.codec))?;
     let floor = codec_floor(codec, width, height, args.fps)?;
     eprintln!("codec floor (encode + decode, one frame): median {floor:.2} ms");
 

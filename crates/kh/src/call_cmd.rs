@@ -40,7 +40,8 @@ pub struct CallArgs {
     /// pattern, so it costs bits as a camera picture does (0–64).
     #[arg(long, default_value_t = 0)]
     grain: u8,
-    /// What to send: vp8, vp9 or h264 (h265 and av1 are received only).
+    /// What to send: vp8, vp9, h264 or h265 (hevc); av1 is received only.
+    /// H.264 and HEVC go to the hardware encoder where there is one.
     #[arg(long, default_value = "vp8")]
     codec: String,
     /// Video bitrate to start at, kbit/s (congestion control moves it).
@@ -158,10 +159,10 @@ async fn call(args: CallArgs) -> Result<()> {
     options.codec = match VideoCodec::from_name(&args.codec) {
         Some(codec) if codec.can_encode() => codec,
         Some(_) => bail!(
-            "--codec {}: received and decoded, but not sent (no real-time software encoder); send vp8, vp9 or h264",
+            "--codec {}: received and decoded, but not sent (no real-time encoder); send vp8, vp9, h264 or h265",
             args.codec
         ),
-        None => bail!("--codec {}: vp8, vp9 or h264", args.codec),
+        None => bail!("--codec {}: vp8, vp9, h264 or h265", args.codec),
     };
     if args.fps == 0 || args.fps > 120 {
         bail!("--fps {}: 1 to 120", args.fps);

@@ -53,14 +53,18 @@ struct CameraEntry {
 struct VideoCodecs {
     /// GPU render nodes VA-API may open (`KH_VAAPI_DEVICE` picks one).
     render_nodes: Vec<PathBuf>,
-    /// H.264 at 1080p30, the call's hardware choice.
-    h264_encoder: CodecPath,
+    /// The call's encoder choices: H.264 at 1080p30 (every peer), HEVC at
+    /// 8K30 (how 8K goes out live; only hardware keeps up).
+    encoders: Vec<CodecPath>,
     decoders: Vec<CodecPath>,
 }
 
 #[derive(Serialize)]
 struct CodecPath {
     codec: &'static str,
+    /// The picture an encoder was opened for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    picture: Option<&'static str>,
     hardware: bool,
     /// What does the work and, for software, why not hardware.
     implementation: String,
@@ -184,11 +188,13 @@ pub fn run(args: DoctorArgs) -> Result<()> {
     }
 
     let video_codecs = video_codecs();
-    if !video_codecs.h264_encoder.hardware {
+    if !video_codecs.encoders.iter().any(|e| e.hardware) {
         warnings.push(
             "no hardware video encoder: calls encode in software (1080p at most on a small CPU)"
                 .into(),
         );
+    } else if video_codecs.encoders.iter().any(|e| !e.hardware) {
+        warnings.push("no hardware HEVC encoder for 8K: 8K is sent as recorded, not live".into());
     }
 
     let database_path = if settings.cases.database.is_empty() {
@@ -260,34 +266,44 @@ fn gpu_report(problems: &mut Vec<String>, warnings: &mut Vec<String>) -> GpuRepo
 
 fn video_codecs() -> VideoCodecs {
     use kh_media::{EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
-    let path = |codec: VideoCodec, opened: Result<(bool, String), String>| {
+    let path = |codec: VideoCodec, picture, opened: Result<(bool, String), String>| {
         let (hardware, implementation) = opened.unwrap_or_else(|e| (false, e));
         CodecPath {
             codec: codec.mime(),
+            picture,
             hardware,
             implementation,
         }
     };
-    let encoder = VideoEncoder::preferring_hardware(EncoderConfig {
-        codec: VideoCodec::H264,
-        width: 1920,
-        height: 1080,
-        fps: 30,
-        bitrate_kbps: 4000,
-        threads: 1,
+    let encoders = [
+        (VideoCodec::H264, "1080p30", 1920, 1080, 4_000),
+        (VideoCodec::H265, "8K30", 7680, 4320, 60_000),
+    ]
+    .into_iter()
+    .map(|(codec, picture, width, height, bitrate_kbps)| {
+        let encoder = VideoEncoder::preferring_hardware(EncoderConfig {
+            codec,
+            width,
+            height,
+            fps: 30,
+            bitrate_kbps,
+            threads: 1,
+        })
+        .map(|e| (e.is_hardware(), e.implementation().to_owned()))
+        .map_err(|e| e.to_string());
+        path(codec, Some(picture), encoder)
     })
-    .map(|e| (e.is_hardware(), e.implementation().to_owned()))
-    .map_err(|e| e.to_string());
+    .collect();
     VideoCodecs {
         render_nodes: kh_media::vaapi::render_nodes(std::path::Path::new("/dev/dri")),
-        h264_encoder: path(VideoCodec::H264, encoder),
+        encoders,
         decoders: VideoCodec::ALL
             .into_iter()
             .map(|codec| {
                 let decoder = VideoDecoder::preferring_hardware(codec, 1)
                     .map(|d| (d.is_hardware(), d.implementation().to_owned()))
                     .map_err(|e| e.to_string());
-                path(codec, decoder)
+                path(codec, None, decoder)
             })
             .collect(),
     }
@@ -471,14 +487,18 @@ fn print_text(report: &Report) {
             .collect();
         println!("  GPU render nodes: {}", nodes.join(", "));
     }
-    for (role, path) in std::iter::once(("encode", &codecs.h264_encoder))
+    for (role, path) in codecs
+        .encoders
+        .iter()
+        .map(|e| ("encode", e))
         .chain(codecs.decoders.iter().map(|d| ("decode", d)))
     {
-        println!(
-            "  {role} {:<10} {}",
-            path.codec.trim_start_matches("video/"),
-            path.implementation
-        );
+        let codec = path.codec.trim_start_matches("video/");
+        let what = match path.picture {
+            Some(picture) => format!("{codec} {picture}"),
+            None => codec.to_owned(),
+        };
+        println!("  {role} {what:<13} {}", path.implementation);
     }
     let db = &report.case_database;
     println!("\nCase database");

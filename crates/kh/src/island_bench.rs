@@ -39,7 +39,7 @@ pub struct IslandBenchArgs {
     /// picture, which costs bits at every rate.
     #[arg(long, default_value_t = 12)]
     grain: u8,
-    /// vp8, vp9 or h264.
+    /// vp8, vp9, h264 or h265.
     #[arg(long, default_value = "vp8")]
     codec: String,
     /// Send this recording (IVF, as coded) instead of encoding the pattern:

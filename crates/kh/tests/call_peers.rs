@@ -134,6 +134,42 @@ async fn each_side_sends_its_own_codec_h264_one_way_and_vp9_the_other() {
     server.shutdown().await;
 }
 
+/// HEVC (how 8K goes out on hardware): x265 here, packetized as RFC 7798
+/// by the library and reassembled by kh-call's depacketizer on the other
+/// side, whose decoder reads every stamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hevc_is_sent_to_a_kakehashi_peer_one_way_and_vp8_the_other() {
+    let server = server().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sa, sb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let a = peer(
+        &server,
+        "case-hevc",
+        Role::Specialist,
+        &sa,
+        &["--duration", "7", "--tone", "440", "--codec", "hevc"],
+    );
+    let b = peer(
+        &server,
+        "case-hevc",
+        Role::Presenter,
+        &sb,
+        &["--duration", "6", "--tone", "660"],
+    );
+    let (a, b) = finish_both(a, &sa, b, &sb).await;
+    assert_eq!(a["video_out"]["codec"], "video/H265", "{a}");
+    assert_eq!(b["video_in"]["codec"], "video/H265", "{b}");
+    assert_eq!(a["video_in"]["codec"], "video/VP8", "{a}");
+    let encoder = a["video_out"]["encoder"].as_str().unwrap_or_default();
+    assert!(
+        a["video_out"]["hardware"] == true || encoder.contains("not hardware: hevc_"),
+        "{a}"
+    );
+    assert_received("A", &a, 660.0);
+    assert_received("B", &b, 440.0);
+    server.shutdown().await;
+}
+
 /// `--send FILE.ivf`: a recording sent as coded, in its own codec.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_stream_is_sent_as_coded_and_counted_undecoded() {

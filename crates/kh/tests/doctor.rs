@@ -143,7 +143,10 @@ database = "{}"
     // Each codec path says what does the work and, in software, why not
     // hardware (VA-API among the reasons).
     let codecs = &report["video_codecs"];
-    let paths = std::iter::once(&codecs["h264_encoder"])
+    let paths = codecs["encoders"]
+        .as_array()
+        .expect("encoders")
+        .iter()
         .chain(codecs["decoders"].as_array().expect("decoders"));
     let mut checked = 0;
     for path in paths {
@@ -155,8 +158,10 @@ database = "{}"
         );
         checked += 1;
     }
-    // The H.264 encoder and a decoder for each of the five codecs.
-    assert_eq!(checked, 6, "{codecs}");
+    // The H.264 and HEVC encoders and a decoder for each of the five codecs.
+    assert_eq!(checked, 7, "{codecs}");
+    assert_eq!(codecs["encoders"][1]["codec"], "video/H265", "{codecs}");
+    assert_eq!(codecs["encoders"][1]["picture"], "8K30", "{codecs}");
     let db = &report["case_database"]["report"];
     assert_eq!(db["cases"], 1, "{db}");
     assert_eq!(db["integrity"][0], "ok");
@@ -175,6 +180,7 @@ database = "{}"
     assert!(out.status.success(), "{text}");
     assert!(text.contains("No problems found."), "{text}");
     assert!(text.contains("1 cases, integrity ok"), "{text}");
+    assert!(text.contains("encode H265 8K30"), "{text}");
 
     // A signalling server that is gone is named with the reason.
     server.shutdown().await;

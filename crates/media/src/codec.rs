@@ -51,10 +51,15 @@ impl VideoCodec {
         }
     }
 
-    /// Whether this build can send it (decoding covers all five). HEVC and
-    /// AV1 real-time encoding needs hardware (DESIGN.md §5).
+    /// Whether this build can send it (decoding covers all five). HEVC is
+    /// encoded on hardware where there is one, else by x265 (real time up
+    /// to about 1080p on a few cores; 8K needs the hardware, DESIGN.md §5).
+    /// AV1 is not sent: no real-time encoder in Debian's FFmpeg.
     pub fn can_encode(self) -> bool {
-        matches!(self, VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::H264)
+        matches!(
+            self,
+            VideoCodec::Vp8 | VideoCodec::Vp9 | VideoCodec::H264 | VideoCodec::H265
+        )
     }
 }
 
@@ -70,7 +75,8 @@ pub struct EncoderConfig {
     pub threads: u32,
 }
 
-/// One encoded frame: a VP8/VP9 frame, an H.264 access unit in Annex B.
+/// One encoded frame: a VP8/VP9 frame, an H.264 or HEVC access unit in
+/// Annex B.
 #[derive(Debug, Clone)]
 pub struct EncodedFrame {
     pub data: Vec<u8>,
@@ -168,16 +174,17 @@ impl ReopenPacing {
 }
 
 impl VideoEncoder {
-    /// A software encoder: libvpx for VP8 and VP9, x264 for H.264.
+    /// A software encoder: libvpx for VP8 and VP9, x264 for H.264, x265
+    /// for HEVC.
     pub fn new(config: EncoderConfig) -> Result<VideoEncoder, CodecError> {
         let (inner, implementation) = match config.codec {
             VideoCodec::Vp8 | VideoCodec::Vp9 => {
                 (Encoder::Vpx(VpxEncoder::new(config)?), "libvpx (software)")
             }
-            VideoCodec::H264 => (
-                Encoder::Ffmpeg(Box::new(FfmpegEncoder::x264(config)?)),
-                "x264 through FFmpeg (software)",
-            ),
+            VideoCodec::H264 | VideoCodec::H265 => {
+                let (encoder, what) = FfmpegEncoder::software(config)?;
+                (Encoder::Ffmpeg(Box::new(encoder)), what)
+            }
             other => return Err(CodecError::NoEncoder(other)),
         };
         Ok(VideoEncoder {
@@ -188,12 +195,12 @@ impl VideoEncoder {
     }
 
     /// The platform's hardware encoder where it has one for the codec
-    /// (H.264: NVENC, VA-API, VideoToolbox, Media Foundation, through FFmpeg),
-    /// else [`VideoEncoder::new`]'s; [`VideoEncoder::implementation`] says
-    /// which, and why not hardware.
+    /// (H.264 and HEVC: NVENC, VA-API, VideoToolbox, Media Foundation,
+    /// through FFmpeg), else [`VideoEncoder::new`]'s;
+    /// [`VideoEncoder::implementation`] says which, and why not hardware.
     pub fn preferring_hardware(config: EncoderConfig) -> Result<VideoEncoder, CodecError> {
         let why_not = match config.codec {
-            VideoCodec::H264 => match FfmpegEncoder::hardware_h264(config) {
+            VideoCodec::H264 | VideoCodec::H265 => match FfmpegEncoder::hardware(config) {
                 Ok((encoder, what)) => {
                     return Ok(VideoEncoder {
                         inner: Encoder::Ffmpeg(Box::new(encoder)),
@@ -442,12 +449,58 @@ mod tests {
         round_trip(VideoCodec::H264);
     }
 
+    #[test]
+    fn hevc_round_trip_keeps_the_stamps() {
+        round_trip(VideoCodec::H265);
+    }
+
+    /// A receiver that asked for a keyframe starts from it alone: x265
+    /// repeats its parameter sets (VPS, SPS, PPS) in front of each one.
+    #[test]
+    fn a_requested_hevc_keyframe_starts_a_new_decoder() {
+        let config = EncoderConfig {
+            codec: VideoCodec::H265,
+            width: 320,
+            height: 240,
+            fps: 30,
+            bitrate_kbps: 400,
+            threads: 1,
+        };
+        let mut encoder = VideoEncoder::new(config).expect("encoder");
+        let mut pattern = TestPattern::new(320, 240);
+        let mut late_decoder: Option<VideoDecoder> = None;
+        let mut read = Vec::new();
+        for i in 0..20 {
+            if i == 10 {
+                encoder.request_keyframe();
+                late_decoder = Some(VideoDecoder::new(VideoCodec::H265, 1).expect("decoder"));
+            }
+            for packet in encoder.encode(&pattern.next_frame(i * 33)).expect("encode") {
+                // HEVC NAL types 32-34: VPS, SPS, PPS (Annex B, 4-byte start).
+                let nal_type = packet.data[4] >> 1 & 0x3f;
+                assert_eq!(packet.keyframe, nal_type == 32, "frame {i}: NAL {nal_type}");
+                if let Some(decoder) = late_decoder.as_mut() {
+                    for picture in decoder.decode(&packet.data).expect("decode") {
+                        read.extend(stamp::read(&picture).map(|s| s.counter));
+                    }
+                }
+            }
+        }
+        assert_eq!(read.len(), 10, "{read:?}");
+        assert!(read.windows(2).all(|w| w[0] < w[1]), "{read:?}");
+    }
+
     /// Hardware where the machine has it, software with the reason where it
     /// has not (the build machines: no GPU); either way the stream is right.
     #[test]
     fn hardware_is_used_where_present_and_its_absence_is_explained() {
+        hardware_or_why_not(VideoCodec::H264, "h264_");
+        hardware_or_why_not(VideoCodec::H265, "hevc_");
+    }
+
+    fn hardware_or_why_not(codec: VideoCodec, ffmpeg_prefix: &str) {
         let config = EncoderConfig {
-            codec: VideoCodec::H264,
+            codec,
             width: 640,
             height: 360,
             fps: 30,
@@ -455,13 +508,13 @@ mod tests {
             threads: 1,
         };
         let mut encoder = VideoEncoder::preferring_hardware(config).expect("encoder");
-        let mut decoder = VideoDecoder::preferring_hardware(VideoCodec::H264, 1).expect("decoder");
+        let mut decoder = VideoDecoder::preferring_hardware(codec, 1).expect("decoder");
         for (what, hardware) in [
             (encoder.implementation().to_owned(), encoder.is_hardware()),
             (decoder.implementation().to_owned(), decoder.is_hardware()),
         ] {
             assert!(
-                hardware || what.contains("not hardware: h264_"),
+                hardware || what.contains(&format!("not hardware: {ffmpeg_prefix}")),
                 "software without a reason: {what}"
             );
             // VA-API was tried, and said why not.

@@ -73,11 +73,36 @@ impl FfmpegEncoder {
         FfmpegEncoder::named("libx264", config)
     }
 
+    /// HEVC Main through x265, set up as x264 is (zero-latency tuning, CBR
+    /// with a half-second VBV, IDR on request) with the parameter sets in
+    /// front of every keyframe, so a receiver that asked for one can start
+    /// there. Only Kakehashi peers receive it (browsers decode HEVC only on
+    /// some hardware); its point is 8K, which H.264 on NVENC cannot encode.
+    pub fn x265(config: EncoderConfig) -> Result<FfmpegEncoder, FfmpegError> {
+        FfmpegEncoder::named("libx265", config)
+    }
+
     /// H.264 on VA-API (Intel and AMD GPUs on Linux): pictures uploaded
     /// as NV12 into GPU surfaces, constrained baseline, CBR, one frame in
     /// flight.
     pub fn vaapi_h264(config: EncoderConfig) -> Result<FfmpegEncoder, FfmpegError> {
         FfmpegEncoder::named("h264_vaapi", config)
+    }
+
+    /// The software encoder for `config.codec` among FFmpeg's: x264 for
+    /// H.264, x265 for HEVC.
+    pub fn software(config: EncoderConfig) -> Result<(FfmpegEncoder, &'static str), FfmpegError> {
+        match config.codec {
+            VideoCodec::H264 => Ok((
+                FfmpegEncoder::x264(config)?,
+                "x264 through FFmpeg (software)",
+            )),
+            VideoCodec::H265 => Ok((
+                FfmpegEncoder::x265(config)?,
+                "x265 through FFmpeg (software)",
+            )),
+            _ => Err(FfmpegError::Missing("a software encoder for this codec")),
+        }
     }
 
     /// The encoder FFmpeg calls `library`, with this crate's real-time
@@ -86,6 +111,17 @@ impl FfmpegEncoder {
         let mut options = ff::Dictionary::new();
         for (key, value) in encoder_options(library) {
             options.set(key, value);
+        }
+        if library == "libx265" {
+            // x265 sizes its thread pool from the machine, not the
+            // context's thread count: give it the call's share.
+            options.set(
+                "x265-params",
+                &format!(
+                    "log-level=error:repeat-headers=1:pools={}",
+                    config.threads.max(1)
+                ),
+            );
         }
         if library.ends_with("_vaapi") {
             let device = VaapiDevice::open_default().map_err(FfmpegError::Hardware)?;
@@ -97,14 +133,19 @@ impl FfmpegEncoder {
         }
     }
 
-    /// H.264 on the platform's hardware encoder, in the order tried:
-    /// NVENC (NVIDIA), VA-API (Intel, AMD on Linux), VideoToolbox (macOS),
-    /// Media Foundation (Windows) — each set up as x264 is (no B-frames, no
-    /// lookahead, CBR, IDR on request, baseline profile). The error lists
-    /// why each was not available.
-    pub fn hardware_h264(config: EncoderConfig) -> Result<(FfmpegEncoder, &'static str), String> {
+    /// H.264 or HEVC on the platform's hardware encoder, in the order
+    /// tried: NVENC (NVIDIA), VA-API (Intel, AMD on Linux), VideoToolbox
+    /// (macOS), Media Foundation (Windows) — each set up as x264 is (no
+    /// B-frames, no lookahead, CBR, IDR on request; H.264 in the baseline
+    /// profile, HEVC in Main). The error lists why each was not available.
+    pub fn hardware(config: EncoderConfig) -> Result<(FfmpegEncoder, &'static str), String> {
+        let encoders = match config.codec {
+            VideoCodec::H264 => HARDWARE_H264,
+            VideoCodec::H265 => HARDWARE_HEVC,
+            _ => return Err("no hardware encoder is used for this codec".to_owned()),
+        };
         let mut reasons = Vec::new();
-        for (library, what) in HARDWARE_H264 {
+        for (library, what) in encoders {
             match FfmpegEncoder::named(library, config) {
                 Ok(encoder) => return Ok((encoder, what)),
                 Err(e) => reasons.push(format!("{library}: {}", why_not_nvidia(library, e))),
@@ -183,10 +224,11 @@ impl FfmpegEncoder {
     /// encoder: FFmpeg's x264 and NVENC wrappers reconfigure their rate
     /// control when the context's bitrate changes (checked before each
     /// frame); its VA-API, VideoToolbox and Media Foundation wrappers (in
-    /// FFmpeg 5.1) read it only when opened, so those are opened again
+    /// FFmpeg 5.1) and its x265 wrapper read it only when opened, so those
+    /// are opened again
     /// ([`FfmpegEncoder::reopened`]).
     pub fn bitrate_in_place(&self) -> bool {
-        matches!(self.library, "libx264" | "h264_nvenc")
+        matches!(self.library, "libx264" | "h264_nvenc" | "hevc_nvenc")
     }
 
     /// The same encoder opened afresh at another bitrate; its first frame
@@ -263,6 +305,21 @@ const HARDWARE_H264: &[(&str, &str)] = &[
     ("h264_mf", "h264_mf (hardware: Windows Media Foundation)"),
 ];
 
+/// The hardware HEVC encoders tried on this platform: how 8K is sent live
+/// (NVENC's H.264 stops at 4096 wide; its HEVC goes to 8192).
+const HARDWARE_HEVC: &[(&str, &str)] = &[
+    ("hevc_nvenc", "hevc_nvenc (hardware: NVIDIA NVENC)"),
+    #[cfg(target_os = "linux")]
+    ("hevc_vaapi", "hevc_vaapi (hardware: VA-API)"),
+    #[cfg(target_os = "macos")]
+    (
+        "hevc_videotoolbox",
+        "hevc_videotoolbox (hardware: Apple VideoToolbox)",
+    ),
+    #[cfg(target_os = "windows")]
+    ("hevc_mf", "hevc_mf (hardware: Windows Media Foundation)"),
+];
+
 /// FFmpeg's NVIDIA wrappers fail with -1 (EPERM, "Operation not
 /// permitted") when the driver's libraries do not load: say that instead.
 fn why_not_nvidia(library: &str, error: FfmpegError) -> String {
@@ -312,7 +369,29 @@ fn encoder_options(library: &str) -> &'static [(&'static str, &'static str)] {
             ("async_depth", "1"),
         ],
         "h264_videotoolbox" => &[("realtime", "1"), ("profile", "baseline")],
-        "h264_mf" => &[("scenario", "live_streaming"), ("rate_control", "cbr")],
+        "h264_mf" | "hevc_mf" => &[("scenario", "live_streaming"), ("rate_control", "cbr")],
+        // ultrafast is what x265 manages in real time on a few cores;
+        // zerolatency turns off lookahead, B-frames and frame threads.
+        "libx265" => &[
+            ("preset", "ultrafast"),
+            ("tune", "zerolatency"),
+            ("forced-idr", "1"),
+        ],
+        "hevc_nvenc" => &[
+            ("preset", "p1"),
+            ("tune", "ull"),
+            ("zerolatency", "1"),
+            ("delay", "0"),
+            ("rc", "cbr"),
+            ("profile", "main"),
+            ("forced-idr", "1"),
+        ],
+        "hevc_vaapi" => &[
+            ("profile", "main"),
+            ("rc_mode", "CBR"),
+            ("async_depth", "1"),
+        ],
+        "hevc_videotoolbox" => &[("realtime", "1"), ("profile", "main")],
         _ => &[],
     }
 }
