@@ -139,27 +139,33 @@ impl Session {
 
 impl Element<'_> {
     pub fn click(&self) {
-        self.session.call(
-            "POST",
-            &format!("/element/{}/click", self.id),
-            Some(&json!({})),
-        );
+        self.interact("click", json!({}));
     }
 
     pub fn clear(&self) {
-        self.session.call(
-            "POST",
-            &format!("/element/{}/clear", self.id),
-            Some(&json!({})),
-        );
+        self.interact("clear", json!({}));
     }
 
     pub fn type_text(&self, text: &str) {
-        self.session.call(
-            "POST",
-            &format!("/element/{}/value", self.id),
-            Some(&json!({ "text": text })),
-        );
+        self.interact("value", json!({ "text": text }));
+    }
+
+    /// POSTs `action` to the element, waiting (as a user would) while the
+    /// page has it in the DOM but not yet shown or focusable: WebKit
+    /// answers "element not interactable" for a form still being laid out.
+    fn interact(&self, action: &str, body: Value) {
+        let url = format!("{}/element/{}/{action}", self.session.base, self.id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let value = request_raw(&self.session.agent, "POST", &url, Some(&body));
+            match value.get("error").and_then(Value::as_str) {
+                None => return,
+                Some("element not interactable") if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Some(error) => panic!("POST {url}: {error:?}: {}", value["message"]),
+            }
+        }
     }
 }
 
