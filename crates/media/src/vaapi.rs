@@ -90,12 +90,7 @@ impl VaapiDevice {
     /// (FFmpeg releases it with the codec context).
     pub(crate) fn new_reference(&self) -> Result<*mut ffi::AVBufferRef, String> {
         // SAFETY: `self.device` is a live buffer reference.
-        let reference = unsafe { ffi::av_buffer_ref(self.device) };
-        if reference.is_null() {
-            Err("out of memory referencing the VA-API device".to_owned())
-        } else {
-            Ok(reference)
-        }
+        unsafe { new_buffer_reference(self.device, "the VA-API device") }
     }
 }
 
@@ -188,12 +183,7 @@ impl SurfacePool {
     /// A new reference to the pool, for an encoder context to own.
     pub(crate) fn new_reference(&self) -> Result<*mut ffi::AVBufferRef, String> {
         // SAFETY: `self.frames` is a live buffer reference.
-        let reference = unsafe { ffi::av_buffer_ref(self.frames) };
-        if reference.is_null() {
-            Err("out of memory referencing the VA-API surfaces".to_owned())
-        } else {
-            Ok(reference)
-        }
+        unsafe { new_buffer_reference(self.frames, "the VA-API surfaces") }
     }
 
     /// The NV12 staging picture, to be filled before [`SurfacePool::upload`].
@@ -315,6 +305,23 @@ pub(crate) fn download(
         }
     }
     Ok(())
+}
+
+/// One more reference to an FFmpeg buffer (`what` names it in the error).
+///
+/// # Safety
+/// `buffer` must be a live buffer reference.
+unsafe fn new_buffer_reference(
+    buffer: *mut ffi::AVBufferRef,
+    what: &str,
+) -> Result<*mut ffi::AVBufferRef, String> {
+    // SAFETY: the caller's promise.
+    let reference = unsafe { ffi::av_buffer_ref(buffer) };
+    if reference.is_null() {
+        Err(format!("out of memory referencing {what}"))
+    } else {
+        Ok(reference)
+    }
 }
 
 #[cfg(test)]
