@@ -44,10 +44,18 @@ async fn relay_only_calls_go_through_coturn() {
     let a = peer(&ws, Role::Specialist, &sa, "11");
     let b = peer(&ws, Role::Presenter, &sb, "10");
     let (a, b) = finish_both(a, &sa, b, &sb).await;
+    // coturn's own account of what it refused, for when the relay fails.
+    let coturn_log = std::fs::read_to_string(&log).unwrap_or_default();
+    let coturn_said = coturn_log
+        .lines()
+        .filter(|line| line.contains("error") || line.contains("user <"))
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n");
     for (name, s) in [("A", &a), ("B", &b)] {
         assert_eq!(
             s["transport"]["local_candidate_type"], "relay",
-            "{name}: {s}"
+            "{name}: {s}\ncoturn:\n{coturn_said}"
         );
         let frames = s["video_in"]["frames_decoded"].as_f64().unwrap_or(0.0);
         assert!(frames > 20.0, "{name}: {s}");

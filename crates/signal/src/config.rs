@@ -43,7 +43,7 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IceConfig {
     #[serde(default)]
@@ -53,8 +53,30 @@ pub struct IceConfig {
     /// coturn's `static-auth-secret`.
     #[serde(default)]
     pub turn_secret: Option<String>,
+    /// Lifetime of the TURN credentials in a welcome, seconds. coturn
+    /// refuses them after it, so it must outlast a call's setup and its
+    /// ICE restarts.
     #[serde(default = "default_turn_ttl")]
     pub turn_ttl_s: u64,
+}
+
+/// Shortest TURN credential lifetime accepted: a minute covers joining,
+/// gathering and an ICE restart on a slow link.
+pub const MIN_TURN_TTL_S: u64 = 60;
+
+// Written out rather than derived: a derived default would give the TURN
+// credentials a lifetime of zero, which coturn refuses as expired
+// ("Cannot find credentials of user") whenever a second turns over
+// between the welcome and the allocation.
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl_s: default_turn_ttl(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -225,6 +247,12 @@ impl Config {
         {
             return Err(e);
         }
+        if self.ice.turn_secret.is_some() && self.ice.turn_ttl_s < MIN_TURN_TTL_S {
+            return Err(ConfigError::Invalid(format!(
+                "ice.turn_ttl_s = {}: TURN credentials must live at least {MIN_TURN_TTL_S} s, or coturn refuses them before the call is set up",
+                self.ice.turn_ttl_s
+            )));
+        }
         if self.tls.is_none() && !self.listen.ip().is_loopback() {
             return Err(ConfigError::Invalid(format!(
                 "listening on {} without [tls]: plain WebSocket is only allowed on loopback",
@@ -287,5 +315,18 @@ mod tests {
         assert!(short.validate().is_err());
         short.token_secret = "long enough secret".into();
         short.validate().expect("valid");
+    }
+
+    #[test]
+    fn turn_credentials_outlive_the_call_setup_by_default() {
+        let loopback = Config::loopback(default_listen(), "long enough secret".into());
+        assert_eq!(loopback.ice.turn_ttl_s, 6 * 3600);
+        let without_ice =
+            Config::parse("token_secret = \"x\"\n", Path::new("x.toml")).expect("parses");
+        assert_eq!(without_ice.ice.turn_ttl_s, 6 * 3600);
+        let text = "token_secret = \"long enough secret\"\n[ice]\nturn_secret = \"long enough turn secret\"\nturn_ttl_s = 0\n";
+        let zero = Config::parse(text, Path::new("x.toml")).expect("parses");
+        let refused = zero.validate().expect_err("a zero lifetime is refused");
+        assert!(refused.to_string().contains("ice.turn_ttl_s"), "{refused}");
     }
 }
