@@ -13,6 +13,8 @@
 //!   cargo xtask bench      kh vs OpenSlide vs libvips region reads, open time;
 //!                          renderer open-to-complete, frame CPU time, pan budget
 //!   cargo xtask fuzz [S]   run each fuzz target for S seconds (default 120)
+//!   cargo xtask gpu-bundle what tests/gpu/check.sh needs on a lent GPU
+//!                          machine that has no Rust and no Debian libraries
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -860,6 +862,175 @@ fn fuzz(seconds: u64) -> Result<()> {
     Ok(())
 }
 
+/// Libraries left to the GPU machine's own system: the C and C++ runtimes
+/// (newer there than here, and shared with its NVIDIA driver libraries).
+const SYSTEM_LIBRARIES: &[&str] = &[
+    "linux-vdso.so",
+    "ld-linux-x86-64.so",
+    "libc.so",
+    "libm.so",
+    "libdl.so",
+    "libpthread.so",
+    "librt.so",
+    "libresolv.so",
+    "libgcc_s.so",
+    "libstdc++.so",
+];
+
+/// Libraries of FFmpeg's dependency tree that the bundle replaces with
+/// stubs of the same soname and symbols: codec2 (a speech codec, 16 MB) and
+/// ICU's data (31 MB, for libxml2's charset conversion in libavformat).
+/// Neither runs in a call or a render, and together they would take a
+/// quarter of what the device tool carries. A stub aborts if called.
+const STUBBED_LIBRARIES: &[&str] = &["libcodec2.so", "libicudata.so"];
+
+/// `target/gpu-check/`: `bundle.tar.xz` with release `kh` and
+/// `kakehashi-signal` and every shared library they load from this Debian
+/// (found by ldd, plus the Vulkan loader wgpu opens at run time), and
+/// `slide.tiff`, an 8880×8901 JPEG pyramid to pan. Carried to a lent GPU
+/// machine, `tests/gpu/check.sh` takes the GPU figures there in one call.
+fn gpu_bundle() -> Result<PathBuf> {
+    let fixtures = fixtures()?;
+    apt(&["libvulkan1", "xz-utils", "binutils", "gcc"])?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "kh-cli",
+        "-p",
+        "kakehashi-signal",
+    ]))?;
+    let out = root().join("target/gpu-check");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    let staging = out.join("bundle");
+    let libs = staging.join("libs");
+    std::fs::create_dir_all(&libs)?;
+    let mut wanted = std::collections::BTreeSet::new();
+    for binary in ["kh", "kakehashi-signal"] {
+        let from = root().join("target/release").join(binary);
+        run(Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(&from)
+            .arg(staging.join(binary)))?;
+        for line in output(Command::new("ldd").arg(&from))?.lines() {
+            // "libfoo.so.1 => /usr/lib/x86_64-linux-gnu/libfoo.so.1 (0x...)"
+            let Some((name, rest)) = line.trim().split_once(" => ") else {
+                continue;
+            };
+            if SYSTEM_LIBRARIES.iter().any(|s| name.starts_with(s)) {
+                continue;
+            }
+            let path = rest.split(" (").next().unwrap_or("").trim();
+            if path == "not found" || path.is_empty() {
+                bail!("{binary}: ldd finds no {name}");
+            }
+            wanted.insert(PathBuf::from(path));
+        }
+    }
+    wanted.insert(PathBuf::from("/usr/lib/x86_64-linux-gnu/libvulkan.so.1"));
+    let mut stubbed = Vec::new();
+    for path in &wanted {
+        let name = path.file_name().context("a library path")?;
+        if STUBBED_LIBRARIES
+            .iter()
+            .any(|s| name.to_string_lossy().starts_with(s))
+        {
+            stubbed.push(path.clone());
+            continue;
+        }
+        // Copy the file the soname link points to, under the soname.
+        std::fs::copy(std::fs::canonicalize(path)?, libs.join(name))
+            .with_context(|| format!("copying {}", path.display()))?;
+    }
+    for library in &stubbed {
+        stub_library(library, &staging)?;
+    }
+    run(Command::new("tar")
+        .current_dir(&out)
+        .env("XZ_OPT", "-9 -T0")
+        .args(["-cJf", "bundle.tar.xz", "bundle"]))?;
+    std::fs::remove_dir_all(&staging)?;
+    // The pan measures drawing, not image quality: a lower JPEG quality
+    // keeps the slide small enough to travel.
+    run(Command::new(venv_python()).args([
+        "-c",
+        "import pyvips, sys; pyvips.Image.new_from_file(sys.argv[1]).tiffsave(sys.argv[2], tile=True, tile_width=256, tile_height=256, pyramid=True, compression='jpeg', Q=40, bigtiff=False)",
+    ])
+    .arg(fixtures.join("vips/jpeg_q85_t256.tiff"))
+    .arg(out.join("slide.tiff")))?;
+    let bytes: u64 = std::fs::read_dir(&out)?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "xtask: {} libraries ({} stubbed); {} holds {:.1} MiB (the device tool carries 64 with the working tree)",
+        wanted.len(),
+        stubbed.len(),
+        out.display(),
+        bytes as f64 / (1 << 20) as f64
+    );
+    Ok(out)
+}
+
+/// Write into `staging/libs` a library with `library`'s soname defining
+/// just the symbols the rest of `staging` takes from it: functions that
+/// abort, data of the same size.
+fn stub_library(library: &Path, staging: &Path) -> Result<()> {
+    let soname = library.file_name().context("a library path")?;
+    let mut needed = std::collections::BTreeSet::new();
+    let mut users = vec![staging.join("kh"), staging.join("kakehashi-signal")];
+    for entry in std::fs::read_dir(staging.join("libs"))? {
+        users.push(entry?.path());
+    }
+    for user in users {
+        let symbols = output(
+            Command::new("nm")
+                .args(["-D", "--undefined-only"])
+                .arg(&user),
+        )?;
+        for line in symbols.lines() {
+            if let Some(name) = line.split_whitespace().last() {
+                needed.insert(name.split('@').next().unwrap_or(name).to_string());
+            }
+        }
+    }
+    let mut source = String::from("#include <stdlib.h>\n");
+    let defined = output(
+        Command::new("nm")
+            .args(["-D", "-S", "--defined-only"])
+            .arg(library),
+    )?;
+    for line in defined.lines() {
+        // "address [size] type name"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (size, kind, name) = match fields.as_slice() {
+            [_, size, kind, name] => (u64::from_str_radix(size, 16).unwrap_or(1), *kind, *name),
+            [_, kind, name] => (1, *kind, *name),
+            _ => continue,
+        };
+        if !needed.contains(name) {
+            continue;
+        }
+        if matches!(kind, "T" | "W" | "i") {
+            source.push_str(&format!("void {name}(void) {{ abort(); }}\n"));
+        } else {
+            source.push_str(&format!("unsigned char {name}[{}];\n", size.max(1)));
+        }
+    }
+    let c = staging.join(format!("{}.c", soname.to_string_lossy()));
+    std::fs::write(&c, source)?;
+    run(Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(staging.join("libs").join(soname))
+        .arg(&c)
+        .arg(format!("-Wl,-soname,{}", soname.to_string_lossy())))?;
+    std::fs::remove_file(&c)?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -877,9 +1048,10 @@ fn main() -> Result<()> {
         }
         Some("bench") => bench(),
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(120)),
+        Some("gpu-bundle") => gpu_bundle().map(|p| println!("{}", p.display())),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|fixtures|test|demo|package [--debug]|bench|fuzz [seconds]>"
+                "usage: cargo xtask <setup|fixtures|test|demo|package [--debug]|bench|fuzz [seconds]|gpu-bundle>"
             );
             std::process::exit(2);
         }

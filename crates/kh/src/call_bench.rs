@@ -24,6 +24,10 @@ pub struct CallBenchArgs {
     /// Codec both peers send: vp8, vp9, h264 or h265.
     #[arg(long, default_value = "vp8")]
     codec: String,
+    /// Video bitrate each peer starts at, kbit/s (congestion control moves
+    /// it from there).
+    #[arg(long, default_value_t = 6000)]
+    bitrate: u32,
     /// Length of the video call measured, in seconds.
     #[arg(long, default_value_t = 12.0)]
     seconds: f64,
@@ -46,7 +50,7 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     let codec = VideoCodec::from_name(&args.codec)
         .filter(|c| c.can_encode())
         .with_context(|| format!("--codec {}: vp8, vp9, h264 or h265", args.codec))?;
-    let floor = codec_floor(codec, width, height, args.fps)?;
+    let floor = codec_floor(codec, width, height, args.fps, args.bitrate)?;
     eprintln!("codec floor (encode + decode, one frame): median {floor:.2} ms");
 
     let (mut server, addr) = start_signal(Command::new(&signal), "127.0.0.1:0")?;
@@ -58,6 +62,7 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     // The video call: B joins second, offers, and times join → first frame.
     let video = (|| -> Result<(Value, Value)> {
         let seconds = format!("{}", args.seconds);
+        let bitrate = args.bitrate.to_string();
         let media = [
             "--size",
             &size,
@@ -66,7 +71,7 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
             "--duration",
             &seconds,
             "--bitrate",
-            "6000",
+            &bitrate,
             "--codec",
             &args.codec,
         ];
@@ -112,11 +117,25 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
     .flatten()
     .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
     let p50 = num(&a, "video_in.latency_ms_p50");
+    // Which codec implementation each side used: hardware paths fall back
+    // to software with a reason, so a figure says what it measured.
+    let path = |v: &Value, side: &str, name: &str| json!({"name": v[side][name], "hardware": v[side]["hardware"]});
+    let encoders = [
+        path(&a, "video_out", "encoder"),
+        path(&b, "video_out", "encoder"),
+    ];
+    let decoders = [
+        path(&a, "video_in", "decoder"),
+        path(&b, "video_in", "decoder"),
+    ];
     let mbit = bulk.as_ref().and_then(|b| num(b, "data.bulk_mbit_s"));
     let results = json!({
         "size": size,
         "fps": args.fps,
         "codec": codec.mime(),
+        "bitrate_kbps": args.bitrate,
+        "encoders": encoders,
+        "decoders": decoders,
         "join_to_first_frame_ms": first_frame,
         "join_to_first_frame_vs_target_500ms": first_frame.map(|x| x / 500.0),
         "glass_to_glass_ms_p50": p50,
@@ -139,13 +158,13 @@ pub fn run(args: CallBenchArgs) -> Result<()> {
 }
 
 /// Median time to encode and decode one frame of the test pattern.
-fn codec_floor(codec: VideoCodec, width: u32, height: u32, fps: u32) -> Result<f64> {
+fn codec_floor(codec: VideoCodec, width: u32, height: u32, fps: u32, kbps: u32) -> Result<f64> {
     let mut encoder = VideoEncoder::new(EncoderConfig {
         codec,
         width,
         height,
         fps,
-        bitrate_kbps: 6000,
+        bitrate_kbps: kbps,
         threads: 2,
     })?;
     let mut decoder = VideoDecoder::new(codec, 2)?;
