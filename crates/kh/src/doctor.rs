@@ -193,7 +193,11 @@ pub fn run(args: DoctorArgs) -> Result<()> {
             "no hardware video encoder: calls encode in software (1080p at most on a small CPU)"
                 .into(),
         );
-    } else if video_codecs.encoders.iter().any(|e| !e.hardware) {
+    } else if video_codecs
+        .encoders
+        .iter()
+        .any(|e| e.codec == kh_media::VideoCodec::H265.mime() && !e.hardware)
+    {
         warnings.push("no hardware HEVC encoder for 8K: 8K is sent as recorded, not live".into());
     }
 

@@ -225,8 +225,7 @@ impl FfmpegEncoder {
     /// control when the context's bitrate changes (checked before each
     /// frame); its VA-API, VideoToolbox and Media Foundation wrappers (in
     /// FFmpeg 5.1) and its x265 wrapper read it only when opened, so those
-    /// are opened again
-    /// ([`FfmpegEncoder::reopened`]).
+    /// are opened again ([`FfmpegEncoder::reopened`]).
     pub fn bitrate_in_place(&self) -> bool {
         matches!(self.library, "libx264" | "h264_nvenc" | "hevc_nvenc")
     }
