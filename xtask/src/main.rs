@@ -593,16 +593,20 @@ impl Profile {
 /// The release programs, with the front end served the production way (as
 /// `tauri build` would), and the signalling server the call bench starts:
 /// one build for the demo, the package and the bench.
+/// `kh` and the signalling server, release.
+const RELEASE_TOOLS: &[&str] = &[
+    "build",
+    "--release",
+    "-p",
+    "kh-cli",
+    "-p",
+    "kakehashi-signal",
+];
+
 fn release_build() -> Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "kh-cli",
+    run(cargo().args(RELEASE_TOOLS).args([
         "-p",
         "kakehashi",
-        "-p",
-        "kakehashi-signal",
         "--features",
         "kakehashi/custom-protocol",
     ]))
@@ -892,14 +896,8 @@ const STUBBED_LIBRARIES: &[&str] = &["libcodec2.so", "libicudata.so"];
 fn gpu_bundle() -> Result<PathBuf> {
     let fixtures = fixtures()?;
     apt(&["libvulkan1", "xz-utils", "binutils", "gcc"])?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "kh-cli",
-        "-p",
-        "kakehashi-signal",
-    ]))?;
+    // Without the console: the GPU machine runs no window.
+    run(cargo().args(RELEASE_TOOLS))?;
     let out = root().join("target/gpu-check");
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
@@ -944,8 +942,11 @@ fn gpu_bundle() -> Result<PathBuf> {
         std::fs::copy(std::fs::canonicalize(path)?, libs.join(name))
             .with_context(|| format!("copying {}", path.display()))?;
     }
-    for library in &stubbed {
-        stub_library(library, &staging)?;
+    if !stubbed.is_empty() {
+        let needed = undefined_symbols(&staging)?;
+        for library in &stubbed {
+            stub_library(library, &needed, &libs)?;
+        }
     }
     run(Command::new("tar")
         .current_dir(&out)
@@ -975,11 +976,9 @@ fn gpu_bundle() -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Write into `staging/libs` a library with `library`'s soname defining
-/// just the symbols the rest of `staging` takes from it: functions that
-/// abort, data of the same size.
-fn stub_library(library: &Path, staging: &Path) -> Result<()> {
-    let soname = library.file_name().context("a library path")?;
+/// Every dynamic symbol the binaries and libraries in `staging` take from
+/// elsewhere, without its version.
+fn undefined_symbols(staging: &Path) -> Result<std::collections::BTreeSet<String>> {
     let mut needed = std::collections::BTreeSet::new();
     let mut users = vec![staging.join("kh"), staging.join("kakehashi-signal")];
     for entry in std::fs::read_dir(staging.join("libs"))? {
@@ -997,6 +996,17 @@ fn stub_library(library: &Path, staging: &Path) -> Result<()> {
             }
         }
     }
+    Ok(needed)
+}
+
+/// Write into `libs` a library with `library`'s soname defining just the
+/// `needed` symbols it has: functions that abort, data of the same size.
+fn stub_library(
+    library: &Path,
+    needed: &std::collections::BTreeSet<String>,
+    libs: &Path,
+) -> Result<()> {
+    let soname = library.file_name().context("a library path")?;
     let mut source = String::from("#include <stdlib.h>\n");
     let defined = output(
         Command::new("nm")
@@ -1020,11 +1030,11 @@ fn stub_library(library: &Path, staging: &Path) -> Result<()> {
             source.push_str(&format!("unsigned char {name}[{}];\n", size.max(1)));
         }
     }
-    let c = staging.join(format!("{}.c", soname.to_string_lossy()));
+    let c = libs.with_file_name(format!("{}.c", soname.to_string_lossy()));
     std::fs::write(&c, source)?;
     run(Command::new("cc")
         .args(["-shared", "-fPIC", "-o"])
-        .arg(staging.join("libs").join(soname))
+        .arg(libs.join(soname))
         .arg(&c)
         .arg(format!("-Wl,-soname,{}", soname.to_string_lossy())))?;
     std::fs::remove_file(&c)?;
