@@ -1,13 +1,15 @@
 //! `kakehashi`: the console window (Tauri, front end in `ui/`) beside the
-//! GPU viewer it supervises (`kh view`, DESIGN §2). The commands below are
-//! thin: the rules live in `kh-console` and `kh-cases`, tested there.
+//! GPU viewer it supervises (`kh view`, docs/design.md §2). This file only
+//! translates: Tauri commands into calls on `kh_console::Workstation`, and
+//! its events into Tauri events for the page. The rules live in
+//! `kh-console` and `kh-cases`, tested there.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use kh_cases::{AttachmentKind, Case, CaseDetails, CaseId, CaseStatus, CaseSummary, WorklistQuery};
 use kh_console::{
-    CallDesk, CallStatus, CaseDesk, CasePage, JoinRequest, RemoteVideoSink, SettingsPage,
-    SupervisorOptions, ViewerCommand, ViewerEvent, ViewerStatus, ViewerSupervisor,
+    CallDevices, CallStatus, CaseDesk, CasePage, JoinRequest, SettingsPage, ViewerCommand,
+    ViewerStatus, Workstation,
 };
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -15,9 +17,7 @@ use std::time::Duration;
 use tauri::{Emitter, Manager};
 
 struct Console {
-    desk: CaseDesk,
-    calls: CallDesk,
-    viewer: Mutex<Option<ViewerSupervisor>>,
+    station: Workstation,
     /// The case the page opens when it loads (`--open-demo`), once.
     startup_case: Mutex<Option<CaseId>>,
 }
@@ -33,17 +33,17 @@ fn said<T, E: std::fmt::Display>(result: Result<T, E>) -> Answer<T> {
 
 #[tauri::command]
 fn worklist(console: tauri::State<'_, Console>, query: WorklistQuery) -> Answer<Vec<CaseSummary>> {
-    said(console.desk.worklist(&query))
+    said(console.station.cases.worklist(&query))
 }
 
 #[tauri::command]
 fn create_case(console: tauri::State<'_, Console>, details: CaseDetails) -> Answer<Case> {
-    said(console.desk.create_case(&details))
+    said(console.station.cases.create_case(&details))
 }
 
 #[tauri::command]
 fn open_case(console: tauri::State<'_, Console>, id: CaseId) -> Answer<CasePage> {
-    said(console.desk.open_case(id))
+    said(console.station.cases.open_case(id))
 }
 
 #[tauri::command]
@@ -53,7 +53,7 @@ fn update_case(
     revision: i64,
     details: CaseDetails,
 ) -> Answer<CasePage> {
-    said(console.desk.update_case(id, revision, &details))
+    said(console.station.cases.update_case(id, revision, &details))
 }
 
 #[tauri::command]
@@ -62,7 +62,7 @@ fn set_status(
     id: CaseId,
     status: CaseStatus,
 ) -> Answer<CasePage> {
-    said(console.desk.set_status(id, status))
+    said(console.station.cases.set_status(id, status))
 }
 
 #[tauri::command]
@@ -72,39 +72,37 @@ fn attach(
     path: PathBuf,
     kind: Option<AttachmentKind>,
 ) -> Answer<CasePage> {
-    said(console.desk.attach(id, &path, kind))
+    said(console.station.cases.attach(id, &path, kind))
 }
 
 #[tauri::command]
 fn detach(console: tauri::State<'_, Console>, id: CaseId, attachment: i64) -> Answer<CasePage> {
-    said(console.desk.detach(id, attachment))
+    said(console.station.cases.detach(id, attachment))
 }
 
 #[tauri::command]
 fn save_report(console: tauri::State<'_, Console>, id: CaseId, text: String) -> Answer<CasePage> {
-    said(console.desk.save_report(id, &text))
+    said(console.station.cases.save_report(id, &text))
 }
 
 #[tauri::command]
 fn sign_report(console: tauri::State<'_, Console>, id: CaseId) -> Answer<CasePage> {
-    said(console.desk.sign_report(id))
+    said(console.station.cases.sign_report(id))
 }
 
 #[tauri::command]
 fn open_in_viewer(console: tauri::State<'_, Console>, id: CaseId, attachment: i64) -> Answer<()> {
-    let path = said(console.desk.slide_for_viewer(id, attachment))?;
-    match console.viewer.lock().as_ref() {
-        Some(viewer) => {
-            viewer.open_slide(&path);
-            Ok(())
-        }
-        None => Err("the viewer is not running".into()),
-    }
+    let path = said(console.station.cases.slide_for_viewer(id, attachment))?;
+    console
+        .station
+        .viewer
+        .with(|viewer| viewer.open_slide(&path))
+        .ok_or_else(|| "the viewer is not running".to_owned())
 }
 
 #[tauri::command]
 fn viewer_status(console: tauri::State<'_, Console>) -> Option<ViewerStatus> {
-    console.viewer.lock().as_ref().map(|v| v.status())
+    console.station.viewer.with(|v| v.status())
 }
 
 /// The page calls this once its first worklist is on screen: the console is
@@ -130,7 +128,7 @@ fn take_startup_case(console: tauri::State<'_, Console>) -> Option<CaseId> {
 
 #[tauri::command]
 fn settings_page(console: tauri::State<'_, Console>) -> SettingsPage {
-    console.desk.settings_page()
+    console.station.cases.settings_page()
 }
 
 #[tauri::command]
@@ -139,96 +137,43 @@ fn set_setting(
     key: String,
     value: String,
 ) -> Answer<SettingsPage> {
-    said(console.desk.set_setting(&key, &value))
+    said(console.station.cases.set_setting(&key, &value))
 }
 
 /// Off the main thread: joining waits for the signalling server.
 #[tauri::command(async)]
 fn join_call(console: tauri::State<'_, Console>, request: JoinRequest) -> Answer<CallStatus> {
-    said(console.calls.join(&request, &console.desk.settings()))
+    said(
+        console
+            .station
+            .calls
+            .join(&request, &console.station.cases.settings()),
+    )
 }
 
 #[tauri::command(async)]
 fn hang_up(console: tauri::State<'_, Console>) -> Answer<CallStatus> {
-    said(console.calls.hang_up())
+    said(console.station.calls.hang_up())
 }
 
 #[tauri::command]
 fn set_muted(console: tauri::State<'_, Console>, muted: bool) -> Answer<()> {
-    said(console.calls.set_muted(muted))
+    said(console.station.calls.set_muted(muted))
 }
 
 #[tauri::command]
 fn set_camera(console: tauri::State<'_, Console>, on: bool) -> Answer<()> {
-    said(console.calls.set_camera_on(on))
+    said(console.station.calls.set_camera_on(on))
 }
 
 #[tauri::command]
 fn call_status(console: tauri::State<'_, Console>) -> Option<CallStatus> {
-    console.calls.status()
-}
-
-/// Audio devices and cameras for the call panel's pickers.
-#[derive(serde::Serialize)]
-struct CallDevices {
-    inputs: Vec<String>,
-    outputs: Vec<String>,
-    /// Camera names, as `kh camera list` shows them.
-    cameras: Vec<String>,
-    /// What the settings choose.
-    input: String,
-    output: String,
-    camera: String,
+    console.station.calls.status()
 }
 
 #[tauri::command]
 fn call_devices(console: tauri::State<'_, Console>) -> CallDevices {
-    let devices = kh_devices::devices();
-    let settings = console.desk.settings();
-    CallDevices {
-        cameras: kh_devices::camera::cameras()
-            .into_iter()
-            .filter(|c| c.modes.iter().any(|m| m.format.is_some()))
-            .map(|c| c.name)
-            .collect(),
-        camera: settings.devices.camera.clone(),
-        inputs: devices
-            .iter()
-            .filter(|d| d.input)
-            .map(|d| d.name.clone())
-            .collect(),
-        outputs: devices
-            .iter()
-            .filter(|d| d.output)
-            .map(|d| d.name.clone())
-            .collect(),
-        input: settings.devices.audio_in,
-        output: settings.devices.audio_out,
-    }
-}
-
-/// The call's remote video goes to the viewer process compressed, frame
-/// by frame, as it arrives; the viewer decodes and draws it.
-fn remote_video_to_viewer(
-    app: std::sync::Arc<std::sync::OnceLock<tauri::AppHandle>>,
-) -> RemoteVideoSink {
-    let send = move |message: kh_ipc::ToViewer| {
-        if let Some(app) = app.get()
-            && let Some(viewer) = app.state::<Console>().viewer.lock().as_ref()
-        {
-            viewer.send(&message);
-        }
-    };
-    let send_frame = send.clone();
-    RemoteVideoSink {
-        frame: kh_call::VideoForward(std::sync::Arc::new(move |codec, data| {
-            send_frame(kh_ipc::ToViewer::RemoteVideo {
-                codec: codec.mime().to_owned(),
-                data: data.to_vec(),
-            })
-        })),
-        ended: std::sync::Arc::new(move || send(kh_ipc::ToViewer::RemoteVideoEnded)),
-    }
+    console.station.call_devices()
 }
 
 /// `kh` (whose `kh view` is the viewer) beside this executable, as the
@@ -271,34 +216,22 @@ fn socket_path() -> PathBuf {
     dir.join(format!("viewer-{}.sock", std::process::id()))
 }
 
-fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) -> Option<ViewerSupervisor> {
+/// The supervised viewer; its events go to the page as "viewer".
+fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) {
     let mut command = ViewerCommand::kh_view(viewer_program());
     if let Some(backend) = backend {
         command.env.push(("WGPU_BACKEND".into(), backend.into()));
     }
-    let (viewer, events) =
-        match ViewerSupervisor::start(command, SupervisorOptions::new(socket_path())) {
-            Ok(started) => started,
-            Err(e) => {
-                tracing::error!("viewer: {e}");
-                return None;
-            }
-        };
-    let app = app.clone();
-    std::thread::Builder::new()
-        .name("viewer-events".into())
-        .spawn(move || {
-            for event in events {
-                if let ViewerEvent::Message(kh_ipc::FromViewer::KeyframeWanted) = event {
-                    // The viewer lost a frame of the call's video.
-                    let _ = app.state::<Console>().calls.request_keyframe();
-                    continue;
-                }
-                let _ = app.emit("viewer", &event);
-            }
-        })
-        .ok()?;
-    Some(viewer)
+    let page = app.clone();
+    let started =
+        app.state::<Console>()
+            .station
+            .start_viewer(command, socket_path(), move |event| {
+                let _ = page.emit("viewer", &event);
+            });
+    if let Err(e) = started {
+        tracing::error!("viewer: {e}");
+    }
 }
 
 fn main() {
@@ -363,21 +296,19 @@ fn run() -> anyhow::Result<()> {
     // Call status goes to the page as "call" events once the app exists.
     let app_handle: std::sync::Arc<std::sync::OnceLock<tauri::AppHandle>> = Default::default();
     let handle_for_calls = app_handle.clone();
-    let calls = CallDesk::new(
+    let station = Workstation::new(
+        desk,
         std::sync::Arc::new(move |status: &CallStatus| {
             if let Some(app) = handle_for_calls.get() {
                 let _ = app.emit("call", status);
             }
         }),
-        Some(remote_video_to_viewer(app_handle.clone())),
     )?;
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(StartupProblem(None))
         .manage(Console {
-            desk,
-            calls,
-            viewer: Mutex::new(None),
+            station,
             startup_case: Mutex::new(startup.as_ref().map(|(id, _)| *id)),
         })
         .invoke_handler(tauri::generate_handler![
@@ -406,23 +337,22 @@ fn run() -> anyhow::Result<()> {
         ])
         .setup(move |app| {
             let _ = app_handle.set(app.handle().clone());
-            let viewer = start_viewer(app.handle(), backend);
-            if let (Some(viewer), Some((_, slide))) = (&viewer, &startup) {
+            start_viewer(app.handle(), backend);
+            if let Some((_, slide)) = &startup {
                 // Remembered now, sent as soon as the viewer connects.
-                viewer.open_slide(slide);
+                app.state::<Console>()
+                    .station
+                    .viewer
+                    .with(|viewer| viewer.open_slide(slide));
             }
-            *app.state::<Console>().viewer.lock() = viewer;
             Ok(())
         })
         .build(context)?;
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event {
-            let console = app.state::<Console>();
-            // Leave the room rather than vanish from it.
-            let _ = console.calls.hang_up();
-            if let Some(viewer) = console.viewer.lock().take() {
-                viewer.shutdown(Duration::from_secs(3));
-            }
+            app.state::<Console>()
+                .station
+                .shut_down(Duration::from_secs(3));
         }
     });
     Ok(())

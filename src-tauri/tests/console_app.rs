@@ -36,7 +36,14 @@ fn tauri_driver() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .map(|home| home.join("bin/tauri-driver"))
         .filter(|p| p.is_file());
-    installed.unwrap_or_else(|| PathBuf::from("tauri-driver"))
+    installed.unwrap_or_else(|| {
+        kh_testkit::needs::find_program("tauri-driver").unwrap_or_else(|| {
+            kh_testkit::needs::missing(
+                "tauri-driver",
+                "`cargo install --locked tauri-driver@2.1.0` (`cargo xtask setup` does)",
+            )
+        })
+    })
 }
 
 /// Two distinct free ports: both listeners are held until both are known,
@@ -58,6 +65,7 @@ impl Drop for Driver {
 }
 
 fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path) -> (Driver, u16) {
+    kh_testkit::needs::program("WebKitWebDriver", "webkit2gtk-driver");
     let (port, native) = two_free_ports();
     let log = std::fs::File::create(log_path).expect("log");
     let child = x
@@ -84,7 +92,7 @@ fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path) -> (Driver, u16) {
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
-        .expect("tauri-driver (`cargo xtask test` installs it)");
+        .expect("starting tauri-driver");
     // tauri-driver listens at once but starts WebKitWebDriver beside itself
     // and proxies to it without retrying: a session asked for before the
     // native driver listens is dropped ("peer disconnected", seen in CI on a

@@ -24,6 +24,14 @@ fn the_package() -> Option<PathBuf> {
     std::env::var_os("KH_DEB").map(PathBuf::from)
 }
 
+/// The `kh` the package was made from.
+fn app_dir_kh() -> String {
+    Path::new(APP)
+        .with_file_name("kh")
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
@@ -84,9 +92,9 @@ impl Drop for Installed {
     }
 }
 
-struct Running(Child);
+struct RunningApp(Child);
 
-impl Drop for Running {
+impl Drop for RunningApp {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -128,6 +136,25 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
             "{path} is not in the package:\n{contents}"
         );
     }
+    // What users run, and nothing else: no benchmarks, no link emulator.
+    assert!(
+        !files.iter().any(|f| f.contains("kh-bench")),
+        "the benchmarks are in the package:\n{contents}"
+    );
+    let kh_help = run(app_dir_kh().as_str(), &["--help"]);
+    assert!(
+        !kh_help.contains("bench") && kh_help.contains("view"),
+        "the packaged kh carries benchmarks: {kh_help}"
+    );
+    // The island-link emulator would leave its source paths (panic
+    // locations) in the binary.
+    let kh_bytes = std::fs::read(app_dir_kh()).expect("the packaged kh");
+    assert!(
+        !kh_bytes
+            .windows(b"crates/netem/".len())
+            .any(|w| w == b"crates/netem/"),
+        "the packaged kh links the island-link emulator"
+    );
 
     // Every library the two programs link against comes from a package the
     // .deb depends on; so do the ones the viewer opens at run time.
@@ -189,7 +216,7 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
     // showing the packaged slide.
     let log = home.path().join("app.log");
     let log_file = std::fs::File::create(&log).expect("log");
-    let app = Running(
+    let app = RunningApp(
         installed_app(&["--open-demo"])
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Region-read benchmark: kh vs OpenSlide vs libvips, same regions, one run.
 
-    region_bench.py --kh target/release/kh --work target/bench --source SLIDE
+    region_bench.py --kh-bench target/release/kh-bench --work target/bench --source SLIDE
 
 Builds (once) a 49152 x 49152 JPEG pyramid with libvips from real tissue
 (the source slide replicated), and a 100k x 100k BigTIFF pyramid for open
@@ -101,8 +101,8 @@ def bench_vips(slide_path, regions, threads):
     return len(regions) / run_threads(work, split(regions, threads))
 
 
-def bench_kh(kh, slide_path, regions_path, threads):
-    out = subprocess.run([str(kh), "slide", "bench", str(slide_path), "--regions-file", str(regions_path),
+def bench_kh(kh_bench, slide_path, regions_path, threads):
+    out = subprocess.run([str(kh_bench), "slide", str(slide_path), "--regions-file", str(regions_path),
                           "--threads", str(threads), "--size", str(REGION), "--open-repeats", "3"],
                          check=True, capture_output=True, text=True).stdout
     r = json.loads(out)
@@ -110,8 +110,8 @@ def bench_kh(kh, slide_path, regions_path, threads):
     return r["regions_per_s"], r
 
 
-def open_times(kh, path, repeats=20):
-    out = subprocess.run([str(kh), "slide", "bench", str(path), "--regions", "1", "--open-repeats",
+def open_times(kh_bench, path, repeats=20):
+    out = subprocess.run([str(kh_bench), "slide", str(path), "--regions", "1", "--open-repeats",
                           str(repeats)], check=True, capture_output=True, text=True).stdout
     r = json.loads(out)
     os_ms, os_tile_ms = [], []
@@ -129,7 +129,7 @@ def open_times(kh, path, repeats=20):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kh", required=True)
+    ap.add_argument("--kh-bench", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--regions", type=int, default=600)
@@ -145,7 +145,7 @@ def main():
         regions = read_regions(path)
         for threads in (1, 2):
             for name, fn in (
-                ("kh", lambda: bench_kh(args.kh, big, path, threads)[0]),
+                ("kh", lambda: bench_kh(args.kh_bench, big, path, threads)[0]),
                 ("openslide", lambda: bench_openslide(big, regions, threads)),
                 ("libvips", lambda: bench_vips(big, regions, threads)),
             ):
@@ -154,7 +154,7 @@ def main():
                 results["runs"].append({"reader": name, "threads": threads, "round": rnd, "regions_per_s": rate})
                 print(f"round {rnd} {name:9s} {threads} thread(s): {rate:8.1f} regions/s", flush=True)
     med = {k: statistics.median(v) for k, v in table.items()}
-    kh_open, os_open, kh_tile, os_tile = open_times(args.kh, huge)
+    kh_open, os_open, kh_tile, os_tile = open_times(args.kh_bench, huge)
     results["median_regions_per_s"] = {f"{n}/{t}": v for (n, t), v in med.items()}
     results["open_ms"] = {"kh": kh_open, "openslide": os_open, "file": str(huge),
                           "kh_with_first_tile": kh_tile, "openslide_with_first_tile": os_tile}

@@ -33,31 +33,32 @@ if [ -e "$icd" ] && [ ! -e /usr/share/vulkan/icd.d/nvidia_icd.json ] && [ ! -e /
     export VK_DRIVER_FILES="$icd"
 fi
 kh="$unpacked/kh"
+kh_bench="$unpacked/kh-bench"
 step() { echo; echo "== $1 ($(date -u +%T))"; }
 
 step "machine"
 nvidia-smi -L || true
 nproc
-echo "libraries not found:"; for b in "$kh" "$unpacked/kakehashi-signal"; do ldd "$b" | grep "not found"; done || echo "  none"
+echo "libraries not found:"; for b in "$kh" "$kh_bench" "$unpacked/kakehashi-signal"; do ldd "$b" | grep "not found"; done || echo "  none"
 echo "libraries from the system:"; ldd "$kh" | grep -v "$libs" || true
 
 step "kh doctor"
 timeout 60 "$kh" doctor > "$out/doctor.txt" 2>&1
 echo "exit $?"; cat "$out/doctor.txt"
 
-step "render-bench: 3840x2160 open-to-complete, CPU per frame, ${pan_seconds} s pan at $pan_size"
-timeout 180 "$kh" render-bench "$bundle/slide.tiff" --rounds 3 --frames "$frames" \
+step "kh-bench render: 3840x2160 open-to-complete, CPU per frame, ${pan_seconds} s pan at $pan_size"
+timeout 180 "$kh_bench" render "$bundle/slide.tiff" --rounds 3 --frames "$frames" \
     --pan-seconds "$pan_seconds" --pan-size "$pan_size" --pan-budget-mib 256 \
     --pan-log "$out/pan.csv" --json "$out/render.json"
 echo "exit $?"
 
-step "call-bench: H.264 1920x1080 at 30 fps"
-timeout 90 "$kh" call-bench --codec h264 --size 1920x1080 --seconds 8 \
+step "kh-bench call: H.264 1920x1080 at 30 fps"
+timeout 90 "$kh_bench" call --codec h264 --size 1920x1080 --seconds 8 \
     --bulk-seconds 0 --json "$out/call_h264_1080p.json"
 echo "exit $?"
 
-step "call-bench: HEVC $hevc_size at 30 fps"
-timeout 150 "$kh" call-bench --codec h265 --size "$hevc_size" --seconds 10 --bitrate 40000 \
+step "kh-bench call: HEVC $hevc_size at 30 fps"
+timeout 150 "$kh_bench" call --codec h265 --size "$hevc_size" --seconds 10 --bitrate 40000 \
     --bulk-seconds 0 --json "$out/call_h265_8k.json"
 echo "exit $?"
 

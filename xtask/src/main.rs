@@ -12,9 +12,14 @@
 //!                          viewer/kh and the demo slide
 //!   cargo xtask bench      kh vs OpenSlide vs libvips region reads, open time;
 //!                          renderer open-to-complete, frame CPU time, pan budget
+//!   cargo xtask layers     every crate's dependencies against ARCHITECTURE.md's
+//!                          layers table (the test command runs it)
 //!   cargo xtask fuzz [S]   run each fuzz target for S seconds (default 120)
 //!   cargo xtask gpu-bundle what tests/gpu/check.sh needs on a lent GPU
 //!                          machine that has no Rust and no Debian libraries
+
+mod layers;
+mod verdict;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -319,22 +324,36 @@ fn cargo() -> Command {
     c
 }
 
+/// Everything is checked even after a failure; one summary at the end
+/// (`verdict`). What the checks need (packages, fixtures, the front end,
+/// a build) must exist first: a failure there ends the run at once.
 fn test() -> Result<()> {
     let fixtures = fixtures()?;
     ui()?;
+    let mut verdict = verdict::Verdict::default();
     // The front end's own unit tests (Node's test runner).
-    run(Command::new("npm")
-        .args(["test", "--silent"])
-        .current_dir(root().join("ui")))?;
-    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args([
+    verdict.step(
+        "front-end unit tests",
+        run(Command::new("npm")
+            .args(["test", "--silent"])
+            .current_dir(root().join("ui"))),
+    );
+    verdict.step(
+        "cargo fmt",
+        run(cargo().args(["fmt", "--all", "--", "--check"])),
+    );
+    verdict.step(
         "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+    );
+    verdict.step("layers", layers::check(&root()));
     // Built first, so the installer test has a package of exactly the
     // binaries under test; then one `cargo test --workspace` runs
     // everything (a second invocation with other targets would resolve
@@ -342,7 +361,7 @@ fn test() -> Result<()> {
     run(cargo().args(["test", "--workspace", "--no-run"]))?;
     let deb = package(Profile::Debug)?;
     let mut t = cargo();
-    t.args(["test", "--workspace"])
+    t.args(["test", "--workspace", "--no-fail-fast"])
         .env("KH_FIXTURES", &fixtures)
         .env("KH_PYTHON", venv_python())
         .env("KH_DEB", &deb)
@@ -350,9 +369,8 @@ fn test() -> Result<()> {
     if let Some(lib) = openslide_bin_library() {
         t.env("KH_OPENSLIDE_LIB", lib);
     }
-    run(&mut t)?;
-    eprintln!("xtask: all tests passed");
-    Ok(())
+    verdict.cargo_test(&mut t);
+    verdict.finish()
 }
 
 /// The built-in demo case: a real Aperio slide (CMU-1 region, from the
@@ -472,8 +490,8 @@ fn demo() -> Result<()> {
             .arg(&path))?;
     }
     println!("\n== random 512x512 regions, one thread");
-    run(Command::new(&kh)
-        .args(["slide", "bench"])
+    run(Command::new(root().join("target/release/kh-bench"))
+        .arg("slide")
         .arg(&slide)
         .args(["--regions", "300"]))?;
     workstation(&slide)
@@ -600,6 +618,8 @@ const RELEASE_TOOLS: &[&str] = &[
     "-p",
     "kh-cli",
     "-p",
+    "kh-bench",
+    "-p",
     "kakehashi-signal",
 ];
 
@@ -721,8 +741,8 @@ fn bench() -> Result<()> {
     release_build()?;
     run(Command::new(venv_python())
         .arg(root().join("tests/bench/region_bench.py"))
-        .arg("--kh")
-        .arg(root().join("target/release/kh"))
+        .arg("--kh-bench")
+        .arg(root().join("target/release/kh-bench"))
         .arg("--work")
         .arg(root().join("target/bench"))
         .arg("--source")
@@ -731,8 +751,9 @@ fn bench() -> Result<()> {
     // rasteriser (lavapipe) a 4K frame takes seconds, so few frames are
     // timed and the pan draws 720p; on a GPU pass larger numbers.
     let bench = root().join("target/bench");
-    run(Command::new(root().join("target/release/kh"))
-        .arg("render-bench")
+    let kh_bench = root().join("target/release/kh-bench");
+    run(Command::new(&kh_bench)
+        .arg("render")
         .arg(bench.join("pyramid_49152.tiff"))
         .args(["--rounds", "5", "--frames", "30", "--pan-seconds", "60"])
         .args(["--pan-size", "1280x720", "--pan-budget-mib", "256"])
@@ -742,23 +763,23 @@ fn bench() -> Result<()> {
         .arg(bench.join("render_results.json")))?;
     // Calls on loopback: two kh call processes through the signalling
     // server at 1080p30, then a bulk data-channel transfer; VP8, then H.264.
-    run(Command::new(root().join("target/release/kh"))
-        .arg("call-bench")
+    run(Command::new(&kh_bench)
+        .arg("call")
         .arg("--json")
         .arg(bench.join("call_results.json")))?;
-    run(Command::new(root().join("target/release/kh"))
-        .args(["call-bench", "--codec", "h264", "--bulk-seconds", "0"])
+    run(Command::new(&kh_bench)
+        .args(["call", "--codec", "h264", "--bulk-seconds", "0"])
         .arg("--json")
         .arg(bench.join("call_results_h264.json")))?;
     // Calls that hold: goodput over the emulated island link (network
     // namespaces: root), and RTP loss at 8K rates against webrtc-rs's
     // defaults (an 8K VP9 recording, made once and kept).
-    run(Command::new(root().join("target/release/kh"))
-        .arg("island-bench")
+    run(Command::new(&kh_bench)
+        .arg("island")
         .arg("--json")
         .arg(bench.join("island_results.json")))?;
-    run(Command::new(root().join("target/release/kh"))
-        .arg("replay-bench")
+    run(Command::new(&kh_bench)
+        .arg("replay")
         .arg("--recording")
         .arg(bench.join("replay_8k_vp9.ivf"))
         .arg("--json")
@@ -769,8 +790,8 @@ fn bench() -> Result<()> {
     let runtime = bench.join("runtime");
     std::fs::create_dir_all(&runtime)?;
     run(display
-        .command(root().join("target/release/kh"))
-        .arg("workstation-bench")
+        .command(&kh_bench)
+        .arg("workstation")
         .arg(demo_slide()?)
         .arg("--app")
         .arg(root().join("target/release/kakehashi"))
@@ -906,7 +927,7 @@ fn gpu_bundle() -> Result<PathBuf> {
     let libs = staging.join("libs");
     std::fs::create_dir_all(&libs)?;
     let mut wanted = std::collections::BTreeSet::new();
-    for binary in ["kh", "kakehashi-signal"] {
+    for binary in ["kh", "kh-bench", "kakehashi-signal"] {
         let from = root().join("target/release").join(binary);
         run(Command::new("objcopy")
             .arg("--strip-debug")
@@ -980,7 +1001,11 @@ fn gpu_bundle() -> Result<PathBuf> {
 /// elsewhere, without its version.
 fn undefined_symbols(staging: &Path) -> Result<std::collections::BTreeSet<String>> {
     let mut needed = std::collections::BTreeSet::new();
-    let mut users = vec![staging.join("kh"), staging.join("kakehashi-signal")];
+    let mut users = vec![
+        staging.join("kh"),
+        staging.join("kh-bench"),
+        staging.join("kakehashi-signal"),
+    ];
     for entry in std::fs::read_dir(staging.join("libs"))? {
         users.push(entry?.path());
     }
@@ -1057,11 +1082,12 @@ fn main() -> Result<()> {
             package(profile).map(|deb| println!("{}", deb.display()))
         }
         Some("bench") => bench(),
+        Some("layers") => layers::check(&root()),
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(120)),
         Some("gpu-bundle") => gpu_bundle().map(|p| println!("{}", p.display())),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|fixtures|test|demo|package [--debug]|bench|fuzz [seconds]|gpu-bundle>"
+                "usage: cargo xtask <setup|fixtures|test|demo|package [--debug]|bench|layers|fuzz [seconds]|gpu-bundle>"
             );
             std::process::exit(2);
         }

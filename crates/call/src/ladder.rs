@@ -192,20 +192,15 @@ impl KeyframeGate {
         self.last = Some(now);
     }
 
-    /// Whether to make the next frame a keyframe: `wanted` is set by
-    /// requests, and cleared only when one is granted.
-    pub fn take(&mut self, wanted: &std::sync::atomic::AtomicBool, now: Instant) -> bool {
-        use std::sync::atomic::Ordering;
-        if !wanted.load(Ordering::Relaxed) {
-            return false;
-        }
+    /// Whether a keyframe asked for now may be made (and is, from here
+    /// on, the last one); a request it refuses stands until it grants.
+    pub fn grants(&mut self, now: Instant) -> bool {
         if self
             .last
             .is_some_and(|last| now.duration_since(last) < KEYFRAME_GAP)
         {
             return false;
         }
-        wanted.store(false, Ordering::Relaxed);
         self.last = Some(now);
         true
     }
@@ -258,6 +253,98 @@ impl SendBacklog {
 /// The encoder's bitrate for estimate `bps`, within `max_kbps`.
 pub fn encoder_kbps(bps: f64, max_kbps: u32) -> u32 {
     ((bps * ENCODER_SHARE / 1e3) as u32).clamp(50, max_kbps.max(50))
+}
+
+/// What to do with the picture the source made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Encode it at this rung (scaled to it) and bitrate.
+    Encode { rung: Rung, encoder_kbps: u32 },
+    /// The rung's frame rate has no room for it (the source runs on, as a
+    /// camera does).
+    NotThisFrame,
+    /// The encoder is more than [`MAX_BACKLOG`] of the estimate ahead of
+    /// what the link has carried (the frame dropper).
+    Backlogged,
+}
+
+/// The send side's decisions, frame by frame, for a source that makes
+/// pictures at `fps`: the ladder's rung, the encoder's bitrate, which
+/// frames to encode — everything between the estimate and the encoder,
+/// pure and with time passed in, so the encoder's thread and the
+/// congestion simulations run the same rules.
+#[derive(Debug)]
+pub struct FramePlanner {
+    fps: u32,
+    max_kbps: u32,
+    ladder: Option<Ladder>,
+    next_encode: Instant,
+    backlog: SendBacklog,
+}
+
+impl FramePlanner {
+    pub fn new(fps: u32, max_kbps: u32, now: Instant) -> FramePlanner {
+        FramePlanner {
+            fps: fps.max(1),
+            max_kbps,
+            ladder: None,
+            next_encode: now,
+            backlog: SendBacklog::new(now),
+        }
+    }
+
+    /// Before a picture is made at `made`: the rung to make it at, where
+    /// the source can (once a ladder exists).
+    pub fn rung_for(&mut self, made: Instant, estimate_bps: f64) -> Option<Rung> {
+        self.ladder
+            .as_mut()
+            .map(|ladder| ladder.update(made, estimate_bps))
+    }
+
+    /// The picture made at `made` by a source of size `native` (the top
+    /// of the ladder; a new size starts a new ladder).
+    pub fn plan(&mut self, made: Instant, estimate_bps: f64, native: (u32, u32)) -> Plan {
+        let interval = Duration::from_secs_f64(1.0 / f64::from(self.fps));
+        let fps = self.fps;
+        let ladder = match self.ladder.as_mut() {
+            Some(ladder) if ladder.source() == (native.0 & !1, native.1 & !1) => ladder,
+            _ => self
+                .ladder
+                .insert(Ladder::new(native.0, native.1, fps, estimate_bps)),
+        };
+        let rung = ladder.current();
+        // Half a source interval of slack: a frame made a little early by
+        // the clock's jitter is still on time.
+        if made + interval / 2 < self.next_encode {
+            return Plan::NotThisFrame;
+        }
+        let every = Duration::from_secs_f64(1.0 / f64::from(rung.fps.max(1)));
+        self.next_encode = (self.next_encode + every).max(made);
+        // The encoder's rate control lags and, on grainy pictures, cannot
+        // go as low as asked: frames the estimate has no room for are not
+        // encoded.
+        if !self.backlog.has_room(made, estimate_bps) {
+            return Plan::Backlogged;
+        }
+        Plan::Encode {
+            rung,
+            encoder_kbps: encoder_kbps(estimate_bps, self.max_kbps),
+        }
+    }
+
+    /// A coded frame of `bytes` went to the network at `now`.
+    pub fn sent(&mut self, now: Instant, estimate_bps: f64, bytes: usize) {
+        self.backlog.sent(now, estimate_bps, bytes);
+    }
+
+    /// How many times the rung has changed.
+    pub fn rung_changes(&self) -> u64 {
+        self.ladder.as_ref().map_or(0, Ladder::changes)
+    }
+
+    pub fn rung(&self) -> Option<Rung> {
+        self.ladder.as_ref().map(Ladder::current)
+    }
 }
 
 #[cfg(test)]
@@ -346,24 +433,18 @@ mod tests {
 
     #[test]
     fn keyframe_requests_are_granted_at_most_one_per_gap_and_never_lost() {
-        use std::sync::atomic::AtomicBool;
         let start = Instant::now();
-        let wanted = AtomicBool::new(false);
         let mut gate = KeyframeGate::default();
-        assert!(!gate.take(&wanted, start), "none asked");
-        wanted.store(true, std::sync::atomic::Ordering::Relaxed);
-        assert!(gate.take(&wanted, start));
-        // Asked again at once (a second PLI for the same loss): waits.
-        wanted.store(true, std::sync::atomic::Ordering::Relaxed);
-        assert!(!gate.take(&wanted, start + Duration::from_millis(100)));
-        assert!(!gate.take(&wanted, start + Duration::from_millis(249)));
+        assert!(gate.grants(start));
+        // Asked again at once (a second PLI for the same loss): waits...
+        assert!(!gate.grants(start + Duration::from_millis(100)));
+        assert!(!gate.grants(start + Duration::from_millis(249)));
         // ...and is granted once the gap has passed, not forgotten.
-        assert!(gate.take(&wanted, start + KEYFRAME_GAP));
-        assert!(!gate.take(&wanted, start + Duration::from_secs(5)));
+        assert!(gate.grants(start + KEYFRAME_GAP));
         // A new encoder's own keyframe counts.
         gate.forced(start + Duration::from_secs(10));
-        wanted.store(true, std::sync::atomic::Ordering::Relaxed);
-        assert!(!gate.take(&wanted, start + Duration::from_millis(10_100)));
+        assert!(!gate.grants(start + Duration::from_millis(10_100)));
+        assert!(gate.grants(start + Duration::from_millis(10_250)));
     }
 
     #[test]

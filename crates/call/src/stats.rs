@@ -1,6 +1,8 @@
 //! What a call measured: from the transport (webrtc-rs's stats: RTT, loss,
-//! jitter, bytes) and from what was actually decoded (frames, the stamps
-//! burned into them: order and glass-to-glass latency).
+//! jitter, bytes), from what was sent and what arrived and was decoded,
+//! from the data channels, and from congestion control. What arrives is
+//! judged further by whoever receives it (`kh call` reads the stamps in
+//! the pictures and the tone in the sound).
 
 use serde::Serialize;
 
@@ -72,27 +74,11 @@ pub struct VideoIn {
     pub bytes: u64,
     /// Compressed frames the decoder refused (corrupt or missing reference).
     pub frames_dropped: u64,
-    /// Compressed frames handed on undecoded (`CallOptions::forward_video`).
+    /// Compressed frames handed on undecoded (`media::VideoReceive::Forward`).
     pub frames_forwarded: u64,
-    /// Frames per second over the last stats interval.
+    /// Frames per second over the last two seconds (decoded, or
+    /// forwarded when frames are handed on undecoded).
     pub fps: f64,
-    /// Decoded frames that carried a readable stamp.
-    pub stamps_read: u64,
-    /// Stamped frames whose counter was not above the previous one's.
-    pub out_of_order: u64,
-    /// Counters skipped between consecutive stamped frames (frames the
-    /// sender made that never showed here).
-    pub counter_gaps: u64,
-    pub first_counter: Option<u32>,
-    pub last_counter: Option<u32>,
-    /// Capture (sender's clock) to decoded (ours), over stamped frames:
-    /// meaningful when both clocks are one, as in loopback tests, or
-    /// synchronised.
-    pub latency_ms_p50: Option<f64>,
-    pub latency_ms_p95: Option<f64>,
-    pub latency_ms_max: Option<f64>,
-    /// Frames written by `--record`.
-    pub recorded: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -100,9 +86,6 @@ pub struct AudioStats {
     pub packets_sent: u64,
     pub packets_received: u64,
     pub packets_undecodable: u64,
-    /// The strongest frequency in the last second heard, in Hz.
-    pub dominant_hz: Option<f64>,
-    pub rms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -118,6 +101,8 @@ pub struct DataStats {
     pub bulk_bytes_received: u64,
     /// Received bulk bytes over the time from the first to the last.
     pub bulk_mbit_s: Option<f64>,
+    /// Every channel by its label, with what did not reach its endpoint.
+    pub channels: std::collections::BTreeMap<String, crate::channels::ChannelReport>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

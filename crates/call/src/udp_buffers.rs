@@ -2,7 +2,7 @@
 //!
 //! An 8K keyframe is a megabyte or more that leaves in one burst; Linux's
 //! default receive buffer (~208 KB) overflows before the reading task
-//! wakes, and the loss looks like network loss (`kh replay-bench` measures
+//! wakes, and the loss looks like network loss (`kh-bench replay` measures
 //! both with an 8K VP9 recording at 40 Mbit/s). webrtc-rs binds its
 //! sockets itself, so the runtime it is
 //! given is wrapped: every UDP socket passes through `wrap_udp_socket`,

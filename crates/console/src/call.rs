@@ -4,9 +4,13 @@
 //! sent whenever something changes (state, participants, mute, camera) and
 //! once a second with the network quality from the call's statistics.
 
+use crate::viewer_link::{ViewerLink, ViewerVideo};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kh_call::{Call, CallEvent, CallOptions, CallState, CallStats, VideoForward, VideoSource};
+use kh_call::media::{
+    AudioSink, AudioSource, CallMedia, Discard, Silence, VideoReceive, VideoSend,
+};
+use kh_call::{Call, CallEvent, CallOptions, CallState, CallStats};
 use kh_cases::CaseId;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -22,41 +26,74 @@ pub fn case_room(case: CaseId) -> String {
     format!("case-{case}")
 }
 
-/// The call's pictures for the camera choice `camera`, and what the panel
-/// calls them: `default` is the first camera the machine has, or the test
-/// pattern where it has none (a call should still show something).
-fn video_source(camera: &str) -> Result<(VideoSource, String), CallDeskError> {
+/// The call's pictures for the camera choice `camera` at `fps`, and what
+/// the panel calls them: `default` is the first camera the machine has,
+/// or the test pattern where it has none (a call should still show
+/// something).
+fn video_send(camera: &str, fps: u32) -> Result<(VideoSend, String), CallDeskError> {
     // 720p: what a consultation camera sends by default; the sender's
     // ladder steps it down on a thin link.
     let (width, height) = (1280, 720);
-    let pattern = VideoSource::TestPattern { width, height };
+    let pattern =
+        || VideoSend::Pictures(Box::new(kh_media::pattern::TestPattern::new(width, height)));
+    let open = |path: &std::path::Path| {
+        kh_devices::camera::LiveCamera::open(
+            &path.display().to_string(),
+            kh_devices::camera::CameraRequest { width, height, fps },
+        )
+        .map(|camera| VideoSend::Pictures(Box::new(camera)))
+        .map_err(|e| CallDeskError::Camera(e.to_string()))
+    };
     match camera.trim() {
-        "none" => Ok((VideoSource::None, "none".into())),
-        "test-pattern" => Ok((pattern, "test-pattern".into())),
+        "none" => Ok((VideoSend::None, "none".into())),
+        "test-pattern" => Ok((pattern(), "test-pattern".into())),
         "" | "default" => match kh_devices::camera::find("default") {
-            Ok(found) => Ok((
-                VideoSource::Camera {
-                    device: found.path.display().to_string(),
-                    width,
-                    height,
-                },
-                found.name,
-            )),
-            Err(_) => Ok((pattern, "test-pattern (no camera)".into())),
+            Ok(found) => Ok((open(&found.path)?, found.name)),
+            Err(_) => Ok((pattern(), "test-pattern (no camera)".into())),
         },
         named => {
             let found = kh_devices::camera::find(named)
                 .map_err(|e| CallDeskError::Camera(e.to_string()))?;
-            Ok((
-                VideoSource::Camera {
-                    device: found.path.display().to_string(),
-                    width,
-                    height,
-                },
-                found.name,
-            ))
+            Ok((open(&found.path)?, found.name))
         }
     }
+}
+
+/// The call's audio edges: what it sends, where what it hears goes.
+type AudioEdges = (Box<dyn AudioSource>, Box<dyn AudioSink>);
+
+/// The microphone and speakers by name (`none`: silence, nothing played),
+/// through the echo canceller when both are used and it is on.
+fn audio(
+    microphone: &str,
+    speaker: &str,
+    echo_cancellation: bool,
+) -> Result<AudioEdges, CallDeskError> {
+    let microphone = device(microphone)
+        .map(|name| kh_devices::Microphone::open(&name))
+        .transpose()
+        .map_err(|e| CallDeskError::Audio(e.to_string()))?;
+    let speaker = device(speaker)
+        .map(|name| kh_devices::Speaker::open(&name))
+        .transpose()
+        .map_err(|e| CallDeskError::Audio(e.to_string()))?;
+    Ok(match (microphone, speaker) {
+        (Some(microphone), Some(speaker)) if echo_cancellation => {
+            let (microphone, speaker) = kh_devices::edges::echo_cancelled(microphone, speaker)
+                .map_err(|e| CallDeskError::Audio(e.to_string()))?;
+            (Box::new(microphone), Box::new(speaker))
+        }
+        (microphone, speaker) => (
+            microphone.map_or_else(
+                || Box::new(Silence) as Box<dyn AudioSource>,
+                |m| Box::new(m) as Box<dyn AudioSource>,
+            ),
+            speaker.map_or_else(
+                || Box::new(Discard) as Box<dyn AudioSink>,
+                |s| Box::new(s) as Box<dyn AudioSink>,
+            ),
+        ),
+    })
 }
 
 /// What the page asks for when it joins.
@@ -138,6 +175,8 @@ pub enum CallDeskError {
     Busy(String),
     #[error("camera: {0}")]
     Camera(String),
+    #[error("audio: {0}")]
+    Audio(String),
     #[error("no call is running")]
     NoCall,
     #[error("the call's runtime: {0}")]
@@ -213,7 +252,7 @@ enum Command {
     HangUp,
 }
 
-struct Running {
+struct RunningCall {
     commands: mpsc::UnboundedSender<Command>,
     status: Arc<Mutex<CallStatus>>,
     stats: Arc<Mutex<Option<CallStats>>>,
@@ -223,27 +262,17 @@ struct Running {
 /// Called with every new status snapshot (the app emits it to the page).
 pub type StatusSink = Arc<dyn Fn(&CallStatus) + Send + Sync>;
 
-/// Where the call's remote video goes: each compressed frame as it
-/// arrives, and word when the call ends (the app sends both to the viewer
-/// process, which decodes and draws the video).
-#[derive(Clone)]
-pub struct RemoteVideoSink {
-    pub frame: VideoForward,
-    pub ended: Arc<dyn Fn() + Send + Sync>,
-}
-
 pub struct CallDesk {
     runtime: tokio::runtime::Runtime,
-    current: Mutex<Option<Running>>,
+    current: Mutex<Option<RunningCall>>,
     sink: StatusSink,
-    video: Option<RemoteVideoSink>,
+    /// Where a call's remote video goes: compressed, to the viewer process,
+    /// which decodes and draws it.
+    viewer: Option<ViewerLink>,
 }
 
 impl CallDesk {
-    pub fn new(
-        sink: StatusSink,
-        video: Option<RemoteVideoSink>,
-    ) -> Result<CallDesk, CallDeskError> {
+    pub fn new(sink: StatusSink, viewer: Option<ViewerLink>) -> Result<CallDesk, CallDeskError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kh-console-call")
@@ -254,7 +283,7 @@ impl CallDesk {
             runtime,
             current: Mutex::new(None),
             sink,
-            video,
+            viewer,
         })
     }
 
@@ -288,31 +317,48 @@ impl CallDesk {
         } else {
             settings.user.display_name.clone()
         };
-        options.tone_hz = None;
-        options.audio_in = device(&microphone);
-        options.audio_out = device(&speaker);
-        options.echo_cancellation = settings.devices.echo_cancellation;
-        let (video, camera) = video_source(&camera)?;
-        options.video = video;
+        self.refuse_if_busy()?;
+        let (video_send, camera) = video_send(&camera, options.fps)?;
+        let (audio_in, audio_out) =
+            audio(&microphone, &speaker, settings.devices.echo_cancellation)?;
+        let video_receive = match &self.viewer {
+            Some(viewer) => VideoReceive::Forward(Box::new(ViewerVideo::new(viewer.clone()))),
+            None => VideoReceive::Forward(Box::new(Discard)),
+        };
+        let media = CallMedia {
+            video_send,
+            video_receive,
+            audio_in,
+            audio_out,
+            channels: Vec::new(),
+        };
         let labels = Labels {
             microphone,
             speaker,
             camera,
         };
-        self.join_with(request.case, options, labels)
+        self.join_with(request.case, options, media, labels)
     }
 
-    /// [`Self::join`] with the call's options given whole (a test tone, a
-    /// pattern size, loopback addresses).
+    /// A call already running that has not ended.
+    fn refuse_if_busy(&self) -> Result<(), CallDeskError> {
+        match self.current.lock().as_ref() {
+            Some(running) if !running.task.is_finished() => {
+                Err(CallDeskError::Busy(running.status.lock().room.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Self::join`] with the call's options and media given whole (a
+    /// test pattern, a tone, loopback addresses, a sink that counts).
     pub fn join_with(
         &self,
         case: CaseId,
-        mut options: CallOptions,
+        options: CallOptions,
+        media: CallMedia,
         labels: Labels,
     ) -> Result<CallStatus, CallDeskError> {
-        if let Some(video) = &self.video {
-            options.forward_video = Some(video.frame.clone());
-        }
         let mut current = self.current.lock();
         if let Some(running) = current.as_ref()
             && !running.task.is_finished()
@@ -320,7 +366,7 @@ impl CallDesk {
             return Err(CallDeskError::Busy(running.status.lock().room.clone()));
         }
         let room = case_room(case);
-        let camera_on = !matches!(options.video, VideoSource::None);
+        let camera_on = !media.video_send.is_none();
         let status = Arc::new(Mutex::new(CallStatus {
             case,
             room: room.clone(),
@@ -336,7 +382,7 @@ impl CallDesk {
             problem: None,
         }));
         let call = self
-            .wait_on(Call::start(options))
+            .wait_on(Call::start(options, media))
             .ok_or_else(|| CallDeskError::Join {
                 room: room.clone(),
                 reason: "the call's runtime stopped".into(),
@@ -353,10 +399,9 @@ impl CallDesk {
             status.clone(),
             stats.clone(),
             self.sink.clone(),
-            self.video.as_ref().map(|v| v.ended.clone()),
         ));
         let snapshot = status.lock().clone();
-        *current = Some(Running {
+        *current = Some(RunningCall {
             commands,
             status,
             stats,
@@ -457,7 +502,6 @@ async fn run_call(
     status: Arc<Mutex<CallStatus>>,
     latest: Arc<Mutex<Option<CallStats>>>,
     sink: StatusSink,
-    video_ended: Option<Arc<dyn Fn() + Send + Sync>>,
 ) {
     let publish = |change: &dyn Fn(&mut CallStatus)| {
         let snapshot = {
@@ -521,11 +565,10 @@ async fn run_call(
             }
         }
     }
+    // Hanging up closes the tracks: the remote video's sink hears that it
+    // ended (the viewer clears its picture).
     let last = call.hang_up().await;
     *latest.lock() = Some(last);
-    if let Some(ended) = video_ended {
-        ended();
-    }
     publish(&|s| s.state = "ended".into());
 }
 

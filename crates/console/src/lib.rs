@@ -3,12 +3,16 @@
 mod call;
 mod desk;
 mod supervisor;
+mod viewer_link;
+mod workstation;
 
 pub use call::{
     CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, Participant, Quality, QualityLevel,
-    RemoteVideoSink, StatusSink, case_room, quality_from_stats, token_room,
+    StatusSink, case_room, quality_from_stats, token_room,
 };
 pub use desk::{CaseDesk, CasePage, DeskError, SettingsPage, actor_from};
+pub use viewer_link::{ViewerLink, ViewerVideo};
+pub use workstation::{CallDevices, Workstation};
 
 pub use supervisor::{
     SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerStatus, ViewerSupervisor,

@@ -1,4 +1,4 @@
-//! The viewer as a supervised child process (DESIGN §2: a GPU or driver
+//! The viewer as a supervised child process (docs/design.md §2: a GPU or driver
 //! crash kills only the viewer; the console restarts it and puts the slide
 //! and view back).
 
@@ -89,9 +89,13 @@ pub struct ViewerStatus {
 pub enum SupervisorError {
     #[error("viewer socket {path}: {source}")]
     Socket { path: PathBuf, source: IpcError },
+    #[error("starting the viewer's event thread: {0}")]
+    Thread(String),
 }
 
-struct Shared {
+/// The supervisor's line to the viewer: its status, the live
+/// connection's writing half, the child process.
+struct ViewerLine {
     status: Mutex<ViewerStatus>,
     /// The writing half of the live connection, if any.
     writer: Mutex<Option<Connection>>,
@@ -99,7 +103,7 @@ struct Shared {
     stopping: AtomicBool,
 }
 
-impl Shared {
+impl ViewerLine {
     fn send(&self, message: &ToViewer) {
         let mut writer = self.writer.lock();
         if let Some(connection) = writer.as_mut()
@@ -113,7 +117,7 @@ impl Shared {
 }
 
 pub struct ViewerSupervisor {
-    shared: Arc<Shared>,
+    shared: Arc<ViewerLine>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -128,7 +132,7 @@ impl ViewerSupervisor {
                 path: options.socket.clone(),
                 source,
             })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ViewerLine {
             status: Mutex::new(ViewerStatus::default()),
             writer: Mutex::new(None),
             child: Mutex::new(None),
@@ -209,7 +213,7 @@ impl Drop for ViewerSupervisor {
 }
 
 fn supervise(
-    shared: &Shared,
+    shared: &ViewerLine,
     listener: &Listener,
     command: &ViewerCommand,
     options: &SupervisorOptions,
@@ -258,7 +262,7 @@ fn supervise(
 /// Starts one viewer process, restores the slide and view, relays its
 /// messages until it goes, and says how it ended.
 fn run_once(
-    shared: &Shared,
+    shared: &ViewerLine,
     listener: &Listener,
     command: &ViewerCommand,
     options: &SupervisorOptions,
@@ -356,7 +360,7 @@ fn run_once(
 
 /// Waits up to `grace` for the child to end, kills it if it has not, and
 /// says how it ended.
-fn reap(shared: &Shared, grace: Duration) -> String {
+fn reap(shared: &ViewerLine, grace: Duration) -> String {
     let Some(mut child) = shared.child.lock().take() else {
         return "no process".into();
     };

@@ -163,7 +163,9 @@ struct Latest {
     error: Option<String>,
 }
 
-struct Shared {
+/// What the capture thread hands over: the newest picture (older ones are
+/// dropped), a wake-up for the reader, and the stop flag.
+struct NewestPicture {
     latest: Mutex<Latest>,
     fresh: Condvar,
     stop: AtomicBool,
@@ -173,7 +175,7 @@ struct Shared {
 pub struct Camera {
     info: CameraInfo,
     mode: CameraMode,
-    shared: Arc<Shared>,
+    shared: Arc<NewestPicture>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -603,7 +605,7 @@ mod v4l2 {
             _ => chosen.fps,
         };
         let mode = CameraMode { fps, ..chosen };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(NewestPicture {
             latest: Mutex::new(Latest::default()),
             fresh: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -642,7 +644,7 @@ mod v4l2 {
 
     fn capture_loop(
         device: &Device,
-        shared: &Shared,
+        shared: &NewestPicture,
         format: RawFormat,
         (width, height, stride): (u32, u32, usize),
         colour: ColourInfo,

@@ -13,6 +13,7 @@
 
 pub mod camera;
 pub mod echo;
+pub mod edges;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};

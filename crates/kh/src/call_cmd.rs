@@ -1,11 +1,18 @@
 //! `kh call`: a headless call peer for automated tests and IT's test calls.
-//! Sends the stamped test pattern (or a Y4M file) and a tone, pings over
-//! the control channel every second, moves a pointer at 30 Hz, and reports
-//! what it measured as JSON.
+//! Sends the stamped test pattern (or a video file, a recording, the
+//! camera) and a tone (or the microphone), moves a pointer at 30 Hz, and
+//! reports what it measured as JSON. Everything it sends and measures
+//! plugs into the call's edges (`call_sources`, `call_meters`), as a
+//! console's devices do; the call pings on `control` by itself.
 
+use crate::call_meters::{PictureMeter, Recorder, SoundMeter};
+use crate::call_sources::{Echo, FileSource, RecordingSource};
 use anyhow::{Context, Result, bail};
-use kh_call::{Call, CallEvent, CallOptions, CallState, VideoSource};
+use kh_call::channels::{BulkChunk, ControlMessage, PointerMessage, channel};
+use kh_call::media::{AudioSink, AudioSource, CallMedia, Discard, VideoReceive, VideoSend};
+use kh_call::{Call, CallEvent, CallOptions, CallState};
 use kh_media::VideoCodec;
+use kh_media::pattern::TestPattern;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -119,25 +126,28 @@ pub fn run(args: CallArgs) -> Result<()> {
     runtime.block_on(call(args))
 }
 
-async fn call(args: CallArgs) -> Result<()> {
-    let mut options = CallOptions::new(&args.server, &args.token);
-    options.name = args.name.clone();
-    options.video = match args.send.as_str() {
+/// What `--send` asks for.
+enum Sending {
+    Pattern { width: u32, height: u32 },
+    File(PathBuf),
+    Recording(PathBuf),
+    Camera { width: u32, height: u32 },
+    None,
+}
+
+fn sending(args: &CallArgs) -> Result<Sending> {
+    Ok(match args.send.as_str() {
         "testsrc" => {
             let (width, height) = crate::parse_size("--size", &args.size)?;
-            VideoSource::TestPattern { width, height }
+            Sending::Pattern { width, height }
         }
-        "none" => VideoSource::None,
+        "none" => Sending::None,
         "camera" => {
             let (width, height) = crate::parse_size("--size", &args.size)?;
             // Named before joining: a call that cannot send what was asked
             // should not start.
             kh_devices::camera::find(&args.camera).context("--send camera")?;
-            VideoSource::Camera {
-                device: args.camera.clone(),
-                width,
-                height,
-            }
+            Sending::Camera { width, height }
         }
         file => {
             let path = PathBuf::from(file);
@@ -150,12 +160,54 @@ async fn call(args: CallArgs) -> Result<()> {
                 .is_ok()
                 && kh_media::ivf::is_ivf(&prefix);
             if is_recording {
-                VideoSource::Recording(path)
+                Sending::Recording(path)
             } else {
-                VideoSource::File(path)
+                Sending::File(path)
             }
         }
-    };
+    })
+}
+
+/// The readings `kh call` takes besides the call's own statistics.
+struct Readings {
+    pictures: Option<crate::call_meters::PictureReadings>,
+    sound: crate::call_meters::SoundReadings,
+}
+
+impl Readings {
+    /// The call's statistics with what the meters read, in the shape the
+    /// tests and IT read (`video_in.stamps_read`, `audio.dominant_hz`…).
+    /// The readings are computed on a blocking thread: a spectrum of a
+    /// second of sound takes tens of milliseconds, and on a runtime worker
+    /// it delays the packets arriving meanwhile — whose arrival times are
+    /// the congestion feedback the far side's estimate is made from.
+    async fn merged(&self, stats: &kh_call::CallStats) -> serde_json::Value {
+        let mut value = serde_json::to_value(stats).unwrap_or_default();
+        let (pictures, sound) = (self.pictures.clone(), self.sound.clone());
+        let (stamps, heard) = tokio::task::spawn_blocking(move || {
+            (
+                pictures.map(|p| p.report()).unwrap_or_default(),
+                sound.report(),
+            )
+        })
+        .await
+        .unwrap_or_default();
+        merge(&mut value["video_in"], serde_json::to_value(stamps));
+        merge(&mut value["audio"], serde_json::to_value(heard));
+        value
+    }
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Result<serde_json::Value>) {
+    if let (Some(into), Ok(serde_json::Value::Object(from))) = (into.as_object_mut(), from) {
+        into.extend(from);
+    }
+}
+
+async fn call(args: CallArgs) -> Result<()> {
+    let mut options = CallOptions::new(&args.server, &args.token);
+    options.name = args.name.clone();
+    let send = sending(&args)?;
     options.codec = match VideoCodec::from_name(&args.codec) {
         Some(codec) if codec.can_encode() => codec,
         Some(_) => bail!(
@@ -168,29 +220,95 @@ async fn call(args: CallArgs) -> Result<()> {
         bail!("--fps {}: 1 to 120", args.fps);
     }
     options.fps = args.fps;
-    options.pattern_grain = args.grain;
     options.bitrate_kbps = args.bitrate;
     options.max_bitrate_kbps = args.max_bitrate.max(args.bitrate);
     options.congestion_control = !args.no_congestion_control;
-    options.tone_hz = (args.tone > 0.0).then_some(args.tone);
-    options.audio_in = args.audio_in.clone();
-    options.audio_out = args.audio_out.clone();
-    options.echo_cancellation = !args.no_echo_cancellation;
-    options.echo = args.echo;
-    options.record_dir = args.record.clone();
     options.udp_addrs = vec![format!("{}:0", args.bind)];
     options.relay_only = args.relay_only;
-    options.bulk_send = args.bulk;
     options.hardware_codecs = !args.software_codecs;
-    if args.no_decode {
-        options.forward_video = Some(kh_call::VideoForward(std::sync::Arc::new(|_, _| {})));
-    }
     options.ice_failed_after = std::time::Duration::try_from_secs_f64(args.ice_failed_after)
         .ok()
         .filter(|d| !d.is_zero())
         .context("--ice-failed-after: a positive number of seconds")?;
 
-    let mut call = Call::start(options).await.context("joining the call")?;
+    // The edges: what goes out, where what arrives goes.
+    let echo = args.echo.then(Echo::default);
+    let video_send = match (&echo, send) {
+        (Some(echo), _) => VideoSend::Pictures(Box::new(echo.clone())),
+        (None, Sending::None) => VideoSend::None,
+        (None, Sending::Pattern { width, height }) => VideoSend::Pictures(Box::new(
+            TestPattern::new(width, height).with_grain(args.grain),
+        )),
+        (None, Sending::File(path)) => VideoSend::Pictures(Box::new(
+            FileSource::open(&path).map_err(anyhow::Error::msg)?,
+        )),
+        (None, Sending::Recording(path)) => VideoSend::Coded(Box::new(
+            RecordingSource::open(&path).map_err(anyhow::Error::msg)?,
+        )),
+        (None, Sending::Camera { width, height }) => VideoSend::Pictures(Box::new(
+            kh_devices::camera::LiveCamera::open(
+                &args.camera,
+                kh_devices::camera::CameraRequest {
+                    width,
+                    height,
+                    fps: args.fps,
+                },
+            )
+            .context("--send camera")?,
+        )),
+    };
+    // Devices first: a missing microphone is an error before anyone is
+    // called, not a silent call.
+    let microphone = args
+        .audio_in
+        .as_deref()
+        .map(kh_devices::Microphone::open)
+        .transpose()
+        .context("--audio-in")?;
+    let speaker = args
+        .audio_out
+        .as_deref()
+        .map(kh_devices::Speaker::open)
+        .transpose()
+        .context("--audio-out")?;
+    let (audio_in, speaker): (Box<dyn AudioSource>, Option<Box<dyn AudioSink>>) =
+        match (echo.clone(), microphone, speaker) {
+            (Some(echo), _, speaker) => (Box::new(echo), speaker.map(boxed_sink)),
+            (None, Some(microphone), Some(speaker)) if !args.no_echo_cancellation => {
+                let (microphone, speaker) = kh_devices::edges::echo_cancelled(microphone, speaker)
+                    .context("echo cancellation")?;
+                (Box::new(microphone), Some(Box::new(speaker)))
+            }
+            (None, Some(microphone), speaker) => (Box::new(microphone), speaker.map(boxed_sink)),
+            (None, None, speaker) if args.tone > 0.0 => (
+                Box::new(kh_media::audio::Tone::new(args.tone)),
+                speaker.map(boxed_sink),
+            ),
+            (None, None, speaker) => (Box::new(kh_call::media::Silence), speaker.map(boxed_sink)),
+        };
+    let (sound_meter, sound) = SoundMeter::new(speaker, echo.clone());
+    let (video_receive, pictures) = if args.no_decode {
+        (VideoReceive::Forward(Box::new(Discard)), None)
+    } else {
+        let record = args.record.clone().map(|dir| Recorder::new(dir, args.fps));
+        let (meter, readings) = PictureMeter::new(record, echo);
+        (VideoReceive::Decode(Box::new(meter)), Some(readings))
+    };
+    let readings = Readings { pictures, sound };
+    let (mut control, control_binding) = channel::<ControlMessage>(64);
+    let (pointer, pointer_binding) = channel::<PointerMessage>(8);
+    let (mut bulk, bulk_binding) = channel::<BulkChunk>(16);
+    let media = CallMedia {
+        video_send,
+        video_receive,
+        audio_in,
+        audio_out: Box::new(sound_meter),
+        channels: vec![control_binding, pointer_binding, bulk_binding],
+    };
+
+    let mut call = Call::start(options, media)
+        .await
+        .context("joining the call")?;
     let welcome_room = call.room().to_owned();
     if welcome_room != args.room {
         bail!(
@@ -202,12 +320,19 @@ async fn call(args: CallArgs) -> Result<()> {
         "{}",
         serde_json::json!({"event": "joined", "room": welcome_room})
     );
+    if args.bulk {
+        // As fast as the channel drains: `send` waits while it is full.
+        let bulk_out = std::mem::replace(&mut bulk, channel::<BulkChunk>(1).0);
+        tokio::spawn(async move {
+            let block = BulkChunk(bytes::Bytes::from(vec![0x5a_u8; 64 * 1024]));
+            while bulk_out.send(&block).await.is_ok() {}
+        });
+    }
     let started = Instant::now();
     let deadline = args
         .duration
         .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
-    let mut ping = tokio::time::interval(Duration::from_secs(1));
-    let mut pointer = tokio::time::interval(Duration::from_millis(33));
+    let mut pointer_tick = tokio::time::interval(Duration::from_millis(33));
     let mut report = tokio::time::interval(Duration::from_secs_f64(
         args.stats_every.unwrap_or(3600.0).max(0.1),
     ));
@@ -250,31 +375,28 @@ async fn call(args: CallArgs) -> Result<()> {
                             break;
                         }
                     }
-                    CallEvent::Control(text) => {
-                        println!("{}", serde_json::json!({"event": "control", "text": text}));
-                    }
                     CallEvent::Chat { from, text } => {
                         println!("{}", serde_json::json!({"event": "chat", "from": from, "text": text}));
                     }
                 }
             }
-            _ = ping.tick() => {
-                if call.data_ready() {
-                    let _ = call.ping().await;
-                }
+            Some(message) = control.recv() => {
+                println!("{}", serde_json::json!({"event": "control", "message": message}));
             }
-            _ = pointer.tick() => {
-                if call.data_ready() {
+            // Received bulk data is counted by the call; taken and dropped.
+            Some(_) = bulk.recv() => {}
+            _ = pointer_tick.tick() => {
+                if pointer.is_open() {
                     // A slow circle, as a specialist's pointer might move.
                     let t = started.elapsed().as_secs_f64();
-                    let (x, y) = (0.5 + 0.3 * t.cos(), 0.5 + 0.3 * t.sin());
-                    if call.send_pointer(x, y, seq).await.is_ok() {
+                    let position = PointerMessage { x: 0.5 + 0.3 * t.cos(), y: 0.5 + 0.3 * t.sin(), seq };
+                    if pointer.offer(&position).unwrap_or(false) {
                         seq += 1;
                     }
                 }
             }
             _ = report.tick(), if args.stats_every.is_some() => {
-                let stats = call.stats().await;
+                let stats = readings.merged(&call.stats().await).await;
                 let t = started.elapsed().as_secs_f64();
                 println!("{}", serde_json::json!({"event": "stats", "t": t, "stats": stats}));
             }
@@ -283,6 +405,10 @@ async fn call(args: CallArgs) -> Result<()> {
         }
     }
     let stats = call.hang_up().await;
+    if let Some(pictures) = &readings.pictures {
+        pictures.finish();
+    }
+    let stats = readings.merged(&stats).await;
     let json = serde_json::to_string_pretty(&stats)?;
     println!("{}", serde_json::json!({"event": "ended", "stats": stats}));
     if let Some(path) = &args.stats_json {
@@ -293,6 +419,10 @@ async fn call(args: CallArgs) -> Result<()> {
         bail!("{why}");
     }
     Ok(())
+}
+
+fn boxed_sink(speaker: kh_devices::Speaker) -> Box<dyn AudioSink> {
+    Box::new(speaker)
 }
 
 /// Write to a temporary file beside `path`, then rename: a reader never

@@ -1,16 +1,13 @@
-//! `kh`: the Kakehashi command-line tool.
+//! `kh`: the Kakehashi command-line tool, and the viewer process the
+//! console starts (`kh view --ipc`). What the package installs; the
+//! benchmarks are `kh-bench`, which it does not.
 
-mod bench;
-mod call_bench;
 mod call_cmd;
+mod call_meters;
+mod call_sources;
 mod camera_cmd;
 mod doctor;
-mod island_bench;
-mod render_bench;
 mod render_cmd;
-mod replay_bench;
-mod samples;
-mod workstation_bench;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -27,16 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Whole-slide images: metadata, regions, tiles, benchmarks.
+    /// Whole-slide images: metadata, regions, tiles, associated images.
     #[command(subcommand)]
     Slide(SlideCommand),
     /// Draw a view of a slide offscreen with the viewer's GPU renderer (no
     /// display needed) and write it as PNG.
     Render(render_cmd::RenderArgs),
-    /// The renderer's speed targets: open to a complete full-resolution
-    /// view against the decode floor, CPU time per frame, and a scripted
-    /// pan logging GPU memory against the budget.
-    RenderBench(render_bench::RenderBenchArgs),
     /// Join a call as a headless peer: send a stamped test pattern (or a
     /// Y4M file) and a tone, measure what arrives, report JSON.
     Call(Box<call_cmd::CallArgs>),
@@ -44,25 +37,11 @@ enum Command {
     /// to a Y4M file through the path a call sends from.
     #[command(subcommand)]
     Camera(camera_cmd::CameraCommand),
-    /// The call's speed targets on loopback: join to first frame,
-    /// glass-to-glass latency against the codec floor, bulk throughput.
-    CallBench(call_bench::CallBenchArgs),
-    /// A call over an emulated island link (root: network namespaces):
-    /// goodput against the link's rate, and the ramp to it.
-    IslandBench(island_bench::IslandBenchArgs),
-    /// An 8K-rate recorded stream (VP9, sent as coded) between two peers
-    /// on loopback: RTP loss with Kakehashi's transport and with
-    /// webrtc-rs's defaults, in the same run.
-    ReplayBench(replay_bench::ReplayBenchArgs),
     /// What this workstation has and where its settings came from: GPU,
     /// settings with their sources and locks, signalling and STUN/TURN
     /// reachability, audio devices, cameras, the case database. Exits 1
     /// when a check finds a problem.
     Doctor(doctor::DoctorArgs),
-    /// The workstation's speed targets: a case's slide opened through the
-    /// console against the standalone viewer, and (with --app) the
-    /// application's start to an interactive console.
-    WorkstationBench(workstation_bench::WorkstationBenchArgs),
     /// Open the viewer window (optionally on a slide, driven by a console
     /// listening at --ipc).
     View {
@@ -123,8 +102,6 @@ enum SlideCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Read random regions and print regions/s and megapixels/s as one JSON line.
-    Bench(bench::BenchArgs),
 }
 
 fn main() {
@@ -142,13 +119,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Slide(cmd) => slide(cmd),
         Command::Render(args) => render_cmd::run(args),
-        Command::RenderBench(args) => render_bench::run(args),
         Command::Call(args) => call_cmd::run(*args),
         Command::Camera(cmd) => camera_cmd::run(cmd),
-        Command::CallBench(args) => call_bench::run(args),
-        Command::IslandBench(args) => island_bench::run(args),
-        Command::ReplayBench(args) => replay_bench::run(args),
-        Command::WorkstationBench(args) => workstation_bench::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::View {
             file,
@@ -237,7 +209,6 @@ fn slide(cmd: SlideCommand) -> Result<()> {
             let image = slide.read_associated(&name)?;
             png_out::write_rgba(&out, image.width, image.height, &image.pixels)?;
         }
-        SlideCommand::Bench(args) => bench::run(args)?,
     }
     Ok(())
 }

@@ -8,8 +8,6 @@ use kh_viewer::png_file as png_out;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::samples::median;
-
 #[derive(clap::Args)]
 pub struct RenderArgs {
     file: PathBuf,
@@ -123,4 +121,10 @@ pub fn run(args: RenderArgs) -> Result<()> {
         })
     );
     Ok(())
+}
+
+/// The median (upper middle for an even count); `None` for no samples.
+fn median(samples: &mut [f64]) -> Option<f64> {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied()
 }

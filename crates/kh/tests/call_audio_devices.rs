@@ -25,7 +25,7 @@ impl Pulse {
         std::fs::create_dir_all(&home).expect("home dir");
         let env = vec![("XDG_RUNTIME_DIR", run), ("HOME", home)];
         // --daemonize returns once the server is ready to take clients.
-        let status = Command::new("pulseaudio")
+        let status = Command::new(kh_testkit::needs::program("pulseaudio", "pulseaudio"))
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .args([
                 "-n",
@@ -38,7 +38,7 @@ impl Pulse {
             .args(["-L", "module-null-sink sink_name=speaker rate=48000"])
             .stderr(Stdio::null())
             .status()
-            .expect("pulseaudio: install it (`cargo xtask test` does)");
+            .expect("starting pulseaudio");
         assert!(status.success(), "pulseaudio did not start");
         Pulse { env }
     }

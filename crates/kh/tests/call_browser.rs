@@ -72,8 +72,8 @@ fn page_server() -> (u16, mpsc::Receiver<Value>) {
 }
 
 fn chromium(url: &str, profile: &Path) -> Child {
-    // DESIGN.md §6: root, no GPU, fake devices, loopback candidates allowed.
-    Command::new("chromium")
+    // docs/design.md: root, no GPU, fake devices, loopback candidates allowed.
+    Command::new(kh_testkit::needs::program("chromium", "chromium"))
         .args([
             "--headless",
             "--no-sandbox",
@@ -93,7 +93,7 @@ fn chromium(url: &str, profile: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromium: install it (`cargo xtask test` does)")
+        .expect("starting chromium")
 }
 
 /// kh joins `room` first and answers the browser's offer; both report.

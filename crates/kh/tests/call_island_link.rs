@@ -235,6 +235,7 @@ fn decoded(stats: &Value) -> f64 {
 #[test]
 fn a_call_on_a_thin_lossy_link_carries_video_at_the_estimate_and_continuous_audio() {
     let _one = one_at_a_time();
+    kh_testkit::needs::island_link();
     let link = IslandLink::start(LinkShape::new(20.0, 60, 1.0)).expect("island link");
     let (_signal, mut hospital, mut island) = hospital_and_island(
         &link,
@@ -302,6 +303,7 @@ fn a_call_on_a_thin_lossy_link_carries_video_at_the_estimate_and_continuous_audi
 #[test]
 fn a_ten_second_cut_heals_by_itself_without_rejoining() {
     let _one = one_at_a_time();
+    kh_testkit::needs::island_link();
     let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
     let (_signal, mut hospital, mut island) =
         hospital_and_island(&link, &["--size", "640x360", "--bitrate", "1000"]);
@@ -352,6 +354,7 @@ fn a_ten_second_cut_heals_by_itself_without_rejoining() {
 #[test]
 fn a_cut_long_enough_for_ice_to_fail_is_healed_by_ice_restarts() {
     let _one = one_at_a_time();
+    kh_testkit::needs::island_link();
     let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
     // ICE calls the path failed 2 s after it went quiet-and-disconnected
     // (about 7 s into the cut); restarts follow at 1, 2, 4, 8 s.
@@ -413,6 +416,7 @@ fn a_cut_long_enough_for_ice_to_fail_is_healed_by_ice_restarts() {
 #[test]
 fn a_network_change_restarts_ice_onto_the_new_address_at_once() {
     let _one = one_at_a_time();
+    kh_testkit::needs::island_link();
     let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
     let signal = SignalInA::start(&link);
     let kh = env!("CARGO_BIN_EXE_kh");
@@ -461,6 +465,7 @@ fn a_network_change_restarts_ice_onto_the_new_address_at_once() {
 #[test]
 fn a_link_that_drops_from_50_to_5_mbit_s_makes_the_sender_step_down() {
     let _one = one_at_a_time();
+    kh_testkit::needs::island_link();
     let link = IslandLink::start(LinkShape::new(50.0, 40, 0.0)).expect("island link");
     let (_signal, mut hospital, mut island) = hospital_and_island(
         &link,

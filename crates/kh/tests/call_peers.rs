@@ -270,13 +270,13 @@ async fn a_video_file_is_sent_frame_by_frame() {
     }
     drop(writer);
     let mp4 = dir.path().join("clip.mp4");
-    let made = Command::new("ffmpeg")
+    let made = Command::new(kh_testkit::needs::program("ffmpeg", "ffmpeg"))
         .args(["-loglevel", "error", "-y", "-i"])
         .arg(&y4m)
         .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         .arg(&mp4)
         .status()
-        .expect("the ffmpeg tool: install it (`cargo xtask test` does)");
+        .expect("running ffmpeg");
     assert!(made.success());
 
     let server = server().await;

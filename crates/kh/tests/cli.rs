@@ -79,37 +79,6 @@ fn region_png_matches_the_library() {
 }
 
 #[test]
-fn bench_prints_one_json_line() {
-    let out = kh()
-        .args(["slide", "bench"])
-        .arg(fixture("vips/jpeg_q85_t256.tiff"))
-        .args([
-            "--regions",
-            "20",
-            "--threads",
-            "2",
-            "--seed",
-            "3",
-            "--open-repeats",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 1);
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["regions"], 20);
-    assert!(v["regions_per_s"].as_f64().unwrap() > 0.0);
-    assert!(v["megapixels_per_s"].as_f64().unwrap() > 0.0);
-    assert!(v["cache_peak_bytes"].as_u64().unwrap() <= v["cache_budget_bytes"].as_u64().unwrap());
-}
-
-#[test]
 fn errors_name_the_file_and_exit_nonzero() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("not-a-slide.txt");

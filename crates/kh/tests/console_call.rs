@@ -10,11 +10,10 @@ mod call_common;
 
 use call_common::{finish_one, kh_call, server_with, token, ws_url};
 use kakehashi_signal::Role;
-use kh_call::{CallOptions, CallStats, VideoForward, VideoSource};
+use kh_call::CallOptions;
+use kh_call::media::{AudioSink, CallMedia, CodedFrameSink, VideoReceive, VideoSend};
 use kh_cases::CaseId;
-use kh_console::{
-    CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, RemoteVideoSink, case_room,
-};
+use kh_console::{CallDesk, CallDeskError, CallStatus, JoinRequest, Labels, case_room};
 use kh_media::y4m::Y4mReader;
 use std::io::BufReader;
 use std::sync::Arc;
@@ -41,11 +40,51 @@ fn wait_until<T: std::fmt::Debug>(
     }
 }
 
-fn audio(stats: &CallStats) -> (f64, f64) {
-    (
-        stats.audio.rms.unwrap_or(0.0),
-        stats.audio.dominant_hz.unwrap_or(0.0),
-    )
+/// What the console's call heard: the last second of it, at the call's
+/// audio edge (where the speakers would be).
+#[derive(Clone, Default)]
+struct Heard(Arc<std::sync::Mutex<std::collections::VecDeque<i16>>>);
+
+impl AudioSink for Heard {
+    fn play(&mut self, pcm: &[i16]) {
+        let mut heard = self.0.lock().expect("heard");
+        heard.extend(pcm);
+        let excess = heard.len().saturating_sub(48_000);
+        heard.drain(..excess);
+    }
+}
+
+impl Heard {
+    /// Level and dominant frequency of the last second.
+    fn level_and_pitch(&self) -> Option<(f64, f64)> {
+        let pcm: Vec<i16> = self.0.lock().expect("heard").iter().copied().collect();
+        (!pcm.is_empty()).then(|| {
+            (
+                kh_media::audio::rms(&pcm),
+                kh_media::audio::dominant_frequency(&pcm),
+            )
+        })
+    }
+}
+
+/// The remote video as the console hands it to the viewer: compressed
+/// frames, then word that it ended.
+struct ToTheViewer {
+    forwarded: Arc<std::sync::atomic::AtomicU64>,
+    ended: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CodedFrameSink for ToTheViewer {
+    fn frame(&mut self, codec: kh_media::VideoCodec, data: &[u8]) {
+        assert_eq!(codec, kh_media::VideoCodec::Vp8);
+        assert!(!data.is_empty());
+        self.forwarded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn ended(&mut self) {
+        self.ended.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,22 +113,11 @@ async fn the_console_calls_the_case_room_mutes_turns_the_camera_off_and_hangs_up
     let outcome = tokio::task::spawn_blocking(move || {
         let statuses: Arc<std::sync::Mutex<Vec<CallStatus>>> = Arc::default();
         let seen = statuses.clone();
-        // The remote video as the app hands it to the viewer: compressed
-        // frames, then word that it ended.
         let forwarded = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let video_ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (counted, ended_flag) = (forwarded.clone(), video_ended.clone());
-        let video = RemoteVideoSink {
-            frame: VideoForward(Arc::new(move |codec, data| {
-                assert_eq!(codec, kh_media::VideoCodec::Vp8);
-                assert!(!data.is_empty());
-                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            })),
-            ended: Arc::new(move || ended_flag.store(true, std::sync::atomic::Ordering::Relaxed)),
-        };
         let desk = CallDesk::new(
             Arc::new(move |s: &CallStatus| seen.lock().expect("statuses").push(s.clone())),
-            Some(video),
+            None,
         )
         .expect("call desk");
 
@@ -114,22 +142,36 @@ async fn the_console_calls_the_case_room_mutes_turns_the_camera_off_and_hangs_up
             other => panic!("a token for another room was not refused: {other:?}"),
         }
 
-        // The case's own room, sending a 330 Hz tone and a small pattern.
+        // The case's own room, sending a 330 Hz tone and a small pattern,
+        // its remote video going on compressed as it goes to the viewer.
         let mut options = CallOptions::new(&ws, &token(&room, Role::Presenter));
         options.name = "Island clinic".into();
-        options.tone_hz = Some(330.0);
-        options.video = VideoSource::TestPattern {
-            width: 320,
-            height: 240,
-        };
         options.fps = 15;
         options.udp_addrs = vec!["127.0.0.1:0".into()];
+        let heard = Heard::default();
+        let media = CallMedia {
+            video_send: VideoSend::Pictures(Box::new(kh_media::pattern::TestPattern::new(
+                320, 240,
+            ))),
+            video_receive: VideoReceive::Forward(Box::new(ToTheViewer {
+                forwarded: forwarded.clone(),
+                ended: video_ended.clone(),
+            })),
+            audio_in: Box::new(kh_media::audio::Tone::new(330.0)),
+            audio_out: Box::new(heard.clone()),
+            channels: Vec::new(),
+        };
         let joined = desk
-            .join_with(case, options, Labels::default())
+            .join_with(case, options, media, Labels::default())
             .expect("join");
         assert_eq!(joined.room, room);
         assert!(matches!(
-            desk.join_with(case, CallOptions::new(&ws, "x"), Labels::default()),
+            desk.join_with(
+                case,
+                CallOptions::new(&ws, "x"),
+                CallMedia::nothing(),
+                Labels::default()
+            ),
             Err(CallDeskError::Busy(_))
         ));
 
@@ -151,15 +193,16 @@ async fn the_console_calls_the_case_room_mutes_turns_the_camera_off_and_hangs_up
         // The far side sends our tone back: we hear 330 Hz...
         wait_until(
             "our tone echoed back",
-            || desk.stats(),
-            |s| {
-                let (rms, hz) = audio(s);
-                rms > 300.0 && (hz - 330.0).abs() < 15.0
-            },
+            || heard.level_and_pitch(),
+            |(rms, hz)| *rms > 300.0 && (hz - 330.0).abs() < 15.0,
         );
         // ...until we mute: then silence comes back.
         desk.set_muted(true).expect("mute");
-        wait_until("silence after mute", || desk.stats(), |s| audio(s).0 < 30.0);
+        wait_until(
+            "silence after mute",
+            || heard.level_and_pitch(),
+            |(rms, _)| *rms < 30.0,
+        );
         assert!(desk.status().is_some_and(|s| s.muted));
 
         // Camera off: black frames from here on.

@@ -53,7 +53,7 @@ impl VideoCodec {
 
     /// Whether this build can send it (decoding covers all five). HEVC is
     /// encoded on hardware where there is one, else by x265 (real time up
-    /// to about 1080p on a few cores; 8K needs the hardware, DESIGN.md §5).
+    /// to about 1080p on a few cores; 8K needs the hardware, docs/design.md §5).
     /// AV1 is not sent: no real-time encoder in Debian's FFmpeg.
     pub fn can_encode(self) -> bool {
         matches!(

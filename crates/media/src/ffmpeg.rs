@@ -1001,13 +1001,13 @@ mod tests {
             }
         }
         let out = dir.join(name);
-        let status = std::process::Command::new("ffmpeg")
+        let status = std::process::Command::new(kh_testkit::needs::program("ffmpeg", "ffmpeg"))
             .args(["-loglevel", "error", "-y", "-i"])
             .arg(&y4m)
             .args(codec_args)
             .arg(&out)
             .status()
-            .expect("the ffmpeg tool: install it (`cargo xtask test` does)");
+            .expect("running ffmpeg");
         assert!(status.success(), "ffmpeg made {name}");
         out
     }

@@ -10,13 +10,19 @@
 
 pub mod audio;
 pub mod codec;
+pub mod edge;
 pub mod ffmpeg;
 pub mod frame;
 pub mod ivf;
 pub mod pattern;
 pub mod raw;
 pub mod stamp;
+#[allow(
+    unsafe_code,
+    reason = "FFmpeg's hardware device and surface contexts have no safe binding in ffmpeg-next"
+)]
 pub mod vaapi;
+#[allow(unsafe_code, reason = "libvpx is a C library")]
 pub mod vpx;
 pub mod y4m;
 

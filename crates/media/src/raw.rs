@@ -258,14 +258,14 @@ mod tests {
     /// by the ffmpeg tool: the independent side of each comparison.
     fn ffmpeg_picture(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
         let out = dir.join(name);
-        let status = Command::new("ffmpeg")
+        let status = Command::new(kh_testkit::needs::program("ffmpeg", "ffmpeg"))
             .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
             .arg(format!("testsrc2=size={W}x{H}:rate=1"))
             .args(["-frames:v", "1"])
             .args(args)
             .arg(&out)
             .status()
-            .expect("the ffmpeg tool: install it (`cargo xtask test` does)");
+            .expect("running ffmpeg");
         assert!(status.success(), "ffmpeg made {name}");
         std::fs::read(out).expect(name)
     }

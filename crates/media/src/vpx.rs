@@ -108,6 +108,7 @@ impl VpxEncoder {
         // SAFETY: ctx is zeroed storage that vpx_codec_enc_init_ver
         // initialises; cfg outlives the call (libvpx copies it).
         let mut ctx: Box<ffi::vpx_codec_ctx_t> = unsafe { Box::new(std::mem::zeroed()) };
+        // SAFETY: as above: ctx and cfg are valid for the call.
         let err = unsafe {
             ffi::vpx_codec_enc_init_ver(
                 &mut *ctx,
@@ -179,14 +180,14 @@ impl VpxEncoder {
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Vec<EncodedFrame>, VpxError> {
         check_frame(&self.config, frame)?;
         let mut image = MaybeUninit::<ffi::vpx_image_t>::zeroed();
-        // SAFETY: vpx_img_wrap points the image at frame.data, which is a
-        // whole I420 frame (checked above) and outlives vpx_codec_encode;
-        // libvpx only reads it.
         let flags = if std::mem::take(&mut self.force_keyframe) {
             ffi::VPX_EFLAG_FORCE_KF as ffi::vpx_enc_frame_flags_t
         } else {
             0
         };
+        // SAFETY: vpx_img_wrap points the image at frame.data, which is a
+        // whole I420 frame (checked above) and outlives vpx_codec_encode;
+        // libvpx only reads it.
         let err = unsafe {
             let image = ffi::vpx_img_wrap(
                 image.as_mut_ptr(),
@@ -216,6 +217,9 @@ impl VpxEncoder {
             if packet.is_null() {
                 break;
             }
+            // SAFETY: non-null: a packet libvpx keeps valid until the next
+            // encode call; a frame packet's buffer holds `sz` bytes, copied
+            // out before then.
             unsafe {
                 if (*packet).kind != ffi::vpx_codec_cx_pkt_kind::VPX_CODEC_CX_FRAME_PKT {
                     continue;
@@ -305,6 +309,7 @@ impl VpxDecoder {
             if image.is_null() {
                 break;
             }
+            // SAFETY: non-null, and valid until the next decode call.
             out.push(unsafe { frame_from_image(&*image) }?);
         }
         Ok(out)

@@ -14,9 +14,13 @@
 //!
 //! Needs root (CAP_NET_ADMIN) and `/dev/net/tun`, which the build and CI
 //! machines have; without them [`IslandLink::start`] says which is
-//! missing.
+//! missing. What the link does to each packet is [`model::LinkModel`],
+//! sans-IO: simulations drive the same model in virtual time, without
+//! root.
 
-use std::collections::VecDeque;
+pub mod model;
+
+use model::{Dropped, LinkModel};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -178,7 +182,14 @@ impl IslandLink {
             (tap_a.clone(), tap_b.clone(), Direction::AToB),
             (tap_b, tap_a, Direction::BToA),
         ] {
-            let queue_in = Arc::new(InFlight::default());
+            let seed = match which {
+                Direction::AToB => 0x9e37_79b9_7f4a_7c15u64,
+                Direction::BToA => 0xd1b5_4a32_d192_ed03u64,
+            };
+            let queue_in = Arc::new(InFlight {
+                model: Mutex::new(LinkModel::new(shape, seed)),
+                arrived: Condvar::new(),
+            });
             let reader_control = control.clone();
             let reader_queue = queue_in.clone();
             link.threads.push(
@@ -296,6 +307,10 @@ fn command_in(namespace: &str, program: impl AsRef<std::ffi::OsStr>) -> Command 
 /// A thread that enters `namespace` and runs `work`. setns changes only
 /// the calling thread's namespace, and a socket stays in the namespace it
 /// was made in.
+#[allow(
+    unsafe_code,
+    reason = "network namespaces, poll and TAP devices are Linux system calls"
+)]
 fn spawn_in<T: Send + 'static>(
     namespace: &str,
     work: impl FnOnce() -> T + Send + 'static,
@@ -347,25 +362,16 @@ impl Direction {
     }
 }
 
-/// Frames on the wire or in the bottleneck's buffer, each with the instant
-/// it reaches the far side. Departures are in order, so delivery is too.
-#[derive(Default)]
+/// One direction's frames on the wire or in the bottleneck's buffer, as
+/// the model keeps them, and word for the writer when one is added.
 struct InFlight {
-    frames: Mutex<VecDeque<(Instant, Vec<u8>)>>,
+    model: Mutex<LinkModel<Vec<u8>>>,
     arrived: Condvar,
 }
 
-/// Read what one side sends; drop it or schedule its delivery.
+/// Read what one side sends; the model drops it or schedules its delivery.
 fn admit(tap: &File, in_flight: &InFlight, control: &Control, direction: Direction) {
     let counters = direction.counters(control);
-    // Loss draws from a fixed seed per direction, so a run's losses do
-    // not depend on the clock.
-    let mut random = match direction {
-        Direction::AToB => 0x9e37_79b9_7f4a_7c15u64,
-        Direction::BToA => 0xd1b5_4a32_d192_ed03u64,
-    };
-    // When the bottleneck is next free.
-    let mut link_free_at = Instant::now();
     let mut frame = vec![0u8; 65_536];
     while !control.stop.load(Ordering::Relaxed) {
         if !readable(tap, Duration::from_millis(50)) {
@@ -377,40 +383,32 @@ fn admit(tap: &File, in_flight: &InFlight, control: &Control, direction: Directi
             Err(_) => return,
         };
         let now = Instant::now();
-        let shape = *control.shape.lock().expect("link shape");
-        if control.cut.load(Ordering::Relaxed) {
-            counters.dropped_by_cut.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        // ARP is spared random loss: a lost ARP costs a second's retry in
-        // the kernel and says nothing about the call.
-        let is_arp = len >= 14 && frame[12..14] == [0x08, 0x06];
         if let Some(blocked) = *control.blocked_udp.lock().expect("blocked address")
             && is_udp_of(&frame[..len], blocked)
         {
             counters.dropped_by_block.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        random ^= random << 13;
-        random ^= random >> 7;
-        random ^= random << 17;
-        let draw = (random >> 11) as f64 / (1u64 << 53) as f64 * 100.0;
-        if !is_arp && draw < shape.loss_percent {
-            counters.dropped_by_loss.fetch_add(1, Ordering::Relaxed);
-            continue;
+        // ARP is spared random loss: a lost ARP costs a second's retry in
+        // the kernel and says nothing about the call.
+        let is_arp = len >= 14 && frame[12..14] == [0x08, 0x06];
+        let mut model = in_flight.model.lock().expect("the link model");
+        model.shape = *control.shape.lock().expect("link shape");
+        model.cut = control.cut.load(Ordering::Relaxed);
+        match model.offer(now, len, frame[..len].to_vec(), is_arp) {
+            Ok(_) => in_flight.arrived.notify_one(),
+            Err(dropped) => count_drop(counters, dropped),
         }
-        let serialise = Duration::from_secs_f64(len as f64 * 8.0 / shape.rate_bps.max(1) as f64);
-        let starts = link_free_at.max(now);
-        if starts.duration_since(now) > shape.queue {
-            counters.dropped_by_queue.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        link_free_at = starts + serialise;
-        let arrives = link_free_at + shape.one_way_delay;
-        let mut frames = in_flight.frames.lock().expect("frames in flight");
-        frames.push_back((arrives, frame[..len].to_vec()));
-        in_flight.arrived.notify_one();
     }
+}
+
+fn count_drop(counters: &AtomicCounters, dropped: Dropped) {
+    let counter = match dropped {
+        Dropped::Cut => &counters.dropped_by_cut,
+        Dropped::Loss => &counters.dropped_by_loss,
+        Dropped::Queue => &counters.dropped_by_queue,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Whether an Ethernet `frame` is IPv4 UDP from or to `address`.
@@ -428,38 +426,33 @@ fn deliver(tap: &File, in_flight: &InFlight, control: &Control, direction: Direc
     let counters = direction.counters(control);
     while !control.stop.load(Ordering::Relaxed) {
         let due = {
-            let mut frames = in_flight.frames.lock().expect("frames in flight");
+            let mut model = in_flight.model.lock().expect("the link model");
             loop {
                 let now = Instant::now();
-                match frames.front() {
-                    Some((at, _)) if *at <= now => break frames.pop_front(),
-                    Some((at, _)) => {
-                        let wait = (*at - now).min(Duration::from_millis(50));
-                        frames = in_flight
-                            .arrived
-                            .wait_timeout(frames, wait)
-                            .expect("wait")
-                            .0;
-                    }
-                    None => {
-                        frames = in_flight
-                            .arrived
-                            .wait_timeout(frames, Duration::from_millis(50))
-                            .expect("wait")
-                            .0;
-                    }
+                model.cut = control.cut.load(Ordering::Relaxed);
+                if let Some(arrived) = model.arrived(now) {
+                    break arrived;
                 }
+                let wait = model
+                    .next_arrival()
+                    .map_or(Duration::from_millis(50), |at| {
+                        at.saturating_duration_since(now)
+                            .min(Duration::from_millis(50))
+                    });
+                model = in_flight.arrived.wait_timeout(model, wait).expect("wait").0;
                 if control.stop.load(Ordering::Relaxed) {
                     return;
                 }
             }
         };
-        let Some((_, frame)) = due else { continue };
-        if control.cut.load(Ordering::Relaxed) {
-            // Cut while on the wire.
-            counters.dropped_by_cut.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
+        let frame = match due {
+            Ok(frame) => frame,
+            Err(dropped) => {
+                // Cut while on the wire.
+                count_drop(counters, dropped);
+                continue;
+            }
+        };
         if (&*tap).write_all(&frame).is_ok() {
             counters.frames_delivered.fetch_add(1, Ordering::Relaxed);
             counters
@@ -470,6 +463,10 @@ fn deliver(tap: &File, in_flight: &InFlight, control: &Control, direction: Direc
 }
 
 /// Whether `tap` has a frame to read within `timeout`.
+#[allow(
+    unsafe_code,
+    reason = "network namespaces, poll and TAP devices are Linux system calls"
+)]
 fn readable(tap: &File, timeout: Duration) -> bool {
     let mut poll = libc::pollfd {
         fd: tap.as_raw_fd(),
@@ -493,6 +490,10 @@ struct InterfaceRequest {
 
 /// A TAP interface called `name` in this namespace, its frames readable and
 /// writable through the returned file. It lives as long as the file.
+#[allow(
+    unsafe_code,
+    reason = "network namespaces, poll and TAP devices are Linux system calls"
+)]
 fn open_tap(name: &str) -> Result<File, NetemError> {
     assert!(
         name.len() < libc::IFNAMSIZ,

@@ -39,6 +39,7 @@ fn round_trips(link: &IslandLink, count: usize, wait: Duration) -> Vec<Option<Du
 
 #[test]
 fn the_link_delays_limits_loses_and_cuts_as_told() {
+    kh_testkit::needs::island_link();
     let link = IslandLink::start(LinkShape::new(20.0, 60, 0.0)).expect("island link");
     assert!(ADDRESS_A != ADDRESS_B);
 

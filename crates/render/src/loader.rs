@@ -33,13 +33,15 @@ struct Queue {
     shutdown: bool,
 }
 
-struct Shared {
+/// The wanted tiles and the workers' wake-up: the render thread replaces
+/// the queue each frame, the workers take from it.
+struct WorkQueue {
     queue: Mutex<Queue>,
     wake: Condvar,
 }
 
 pub struct Loader {
-    shared: Arc<Shared>,
+    shared: Arc<WorkQueue>,
     results: Receiver<LoadedTile>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -51,7 +53,7 @@ impl Loader {
         threads: usize,
         notify: Notify,
     ) -> Loader {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(WorkQueue {
             queue: Mutex::new(Queue {
                 pending: Vec::new(),
                 in_flight: HashSet::new(),
@@ -159,7 +161,7 @@ pub fn read_tile(
 }
 
 fn work(
-    shared: &Shared,
+    shared: &WorkQueue,
     slide: &Slide,
     levels: &[RenderLevel],
     send: &Sender<LoadedTile>,

@@ -34,7 +34,9 @@ enum Outbound {
     Close(u16, &'static str),
 }
 
-struct Shared {
+/// What every connection task and route of the server reads: the
+/// configuration, the token key, the rooms and each connection's outbox.
+struct ServerState {
     config: Config,
     tokens: TokenKey,
     rooms: Mutex<Rooms>,
@@ -75,7 +77,7 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, ServeError> {
         config.validate()?;
         let (stop, shutdown) = watch::channel(false);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ServerState {
             tokens: TokenKey::new(config.token_secret.as_bytes()),
             rooms: Mutex::new(Rooms::new(config.limits.rooms())),
             senders: Mutex::new(HashMap::new()),
@@ -148,7 +150,7 @@ impl Server {
     }
 }
 
-async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn health(State(shared): State<Arc<ServerState>>) -> impl IntoResponse {
     let rooms = shared.rooms.lock();
     axum::Json(serde_json::json!({
         "status": "ok",
@@ -159,7 +161,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     }))
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn metrics(State(shared): State<Arc<ServerState>>) -> impl IntoResponse {
     let (rooms, peers) = {
         let r = shared.rooms.lock();
         (r.room_count(), r.peer_count())
@@ -180,7 +182,7 @@ struct TokenRequest {
 
 /// `POST /v1/tokens` with `Authorization: Bearer <api_key>`.
 async fn issue_token(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<ServerState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -238,7 +240,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn upgrade(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<ServerState>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -283,7 +285,7 @@ impl RateLimit {
     }
 }
 
-async fn connection(shared: Arc<Shared>, socket: WebSocket, remote: SocketAddr) {
+async fn connection(shared: Arc<ServerState>, socket: WebSocket, remote: SocketAddr) {
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
     let (send, mut outbound) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
@@ -445,7 +447,7 @@ async fn connection(shared: Arc<Shared>, socket: WebSocket, remote: SocketAddr) 
     tracing::debug!(conn, "disconnected");
 }
 
-fn join(shared: &Shared, conn: ConnId, version: u32, token: &str, name: &str) -> Vec<Output> {
+fn join(shared: &ServerState, conn: ConnId, version: u32, token: &str, name: &str) -> Vec<Output> {
     let claims = match shared.tokens.verify(token, unix_now()) {
         Ok(c) => c,
         Err(e) => {
@@ -495,7 +497,7 @@ fn error_then_close(conn: ConnId, code: ErrorCode, message: &str) -> Vec<Output>
 
 /// Queue outputs on their connections. A connection whose queue is full
 /// is too slow to keep up and is closed.
-fn deliver(shared: &Shared, outputs: Vec<Output>) {
+fn deliver(shared: &ServerState, outputs: Vec<Output>) {
     let senders = shared.senders.lock();
     for output in outputs {
         let (conn, item) = match output {

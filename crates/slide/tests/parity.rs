@@ -4,7 +4,7 @@
 //!
 //! Regions are random but reproducible (seeded by the fixture name), at
 //! every level, partly outside the image, at level-0 origins that map to
-//! whole level pixels (OpenSlide resamples elsewhere; see DESIGN.md §6).
+//! whole level pixels (OpenSlide resamples elsewhere; see docs/design.md §6).
 
 mod support;
 

@@ -1,14 +1,19 @@
 //! A throwaway Linux guest for tests that need kernel drivers the build
 //! machines do not load: QEMU (software emulation, so no /dev/kvm needed)
 //! boots Debian's own kernel with a small initramfs that loads the asked
-//! modules, mounts this machine's root filesystem read-only over 9p, and
-//! runs a shell script in it: the workspace's binaries run in the guest as
-//! they are, against the guest kernel's drivers (vivid, the kernel's
-//! virtual V4L2 camera, for the camera tests).
+//! modules, and runs a shell script in this machine's own filesystem: the
+//! host's root, read-only over 9p, under an overlay whose writes go to the
+//! guest's memory. Every host path reads in the guest as it does here —
+//! `/tmp` included, where a clone of this repository and its binaries may
+//! live — and nothing the guest writes reaches the host except through
+//! `$OUT`, a shared directory mounted at a path of its own. The
+//! workspace's binaries run in the guest as they are, against the guest
+//! kernel's drivers (vivid, the kernel's virtual V4L2 camera, for the
+//! camera tests).
 //!
 //! The kernel package is fetched by `cargo xtask fixtures` from Debian's
 //! archive into `target/vm-kernel` (`KH_VM_KERNEL` elsewhere). Test code:
-//! what is missing panics with the reason.
+//! what the machine lacks fails the test with one line (`needs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,11 +25,12 @@ pub fn kernel_dir() -> PathBuf {
     let dir = std::env::var_os("KH_VM_KERNEL")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace_root().join("target/vm-kernel"));
-    assert!(
-        dir.join("root/boot").is_dir(),
-        "no guest kernel in {}: run `cargo xtask fixtures` (or the README's test command) first",
-        dir.display()
-    );
+    if !dir.join("root/boot").is_dir() {
+        crate::needs::missing(
+            &format!("a guest kernel in {}", dir.display()),
+            "run `cargo xtask fixtures` (the README's test command does)",
+        );
+    }
     dir.join("root")
 }
 
@@ -89,6 +95,7 @@ fn tail(text: &str, bytes: usize) -> &str {
 /// `limit`.
 pub fn run(modules: &[(&str, &str)], script: &str, limit: Duration) -> GuestRun {
     let kernel_root = kernel_dir();
+    let qemu = crate::needs::program("qemu-system-x86_64", "qemu-system-x86");
     let work = tempfile::tempdir().expect("guest work dir");
     let out = tempfile::tempdir().expect("guest out dir");
     let vmlinuz = std::fs::read_dir(kernel_root.join("boot"))
@@ -104,7 +111,7 @@ pub fn run(modules: &[(&str, &str)], script: &str, limit: Duration) -> GuestRun 
     std::fs::write(out.path().join("run.sh"), script).expect("script");
 
     let console = work.path().join("console.log");
-    let mut qemu = Command::new("qemu-system-x86_64")
+    let mut qemu = Command::new(qemu)
         .args(["-accel", "tcg", "-cpu", "max", "-m", "2048", "-smp", "2"])
         .args(["-nodefaults", "-display", "none", "-no-reboot"])
         .arg("-serial")
@@ -127,7 +134,7 @@ pub fn run(modules: &[(&str, &str)], script: &str, limit: Duration) -> GuestRun 
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("qemu-system-x86_64: install it (`cargo xtask setup` does)");
+        .expect("starting qemu-system-x86_64");
     let deadline = Instant::now() + limit;
     let finished = loop {
         if qemu.try_wait().expect("qemu").is_some() {
@@ -161,14 +168,24 @@ fn initramfs(kernel_root: &Path, modules: &[(&str, &str)], work: &Path) -> PathB
         .into_iter()
         .map(Path::new)
         .find(|p| p.is_file())
-        .expect("busybox: install busybox-static (`cargo xtask setup` does)");
+        .unwrap_or_else(|| {
+            crate::needs::missing(
+                "a static busybox for the guest's initramfs",
+                "install the Debian package busybox-static (`cargo xtask setup` does, as root)",
+            )
+        });
     std::fs::copy(busybox, tree.join("bin/busybox")).expect("busybox");
 
     let available = module_files(&kernel_root.join("lib/modules"));
     let mut order: Vec<String> = Vec::new();
     let mut wanted: Vec<(&str, &str)> = modules.to_vec();
-    // The 9p mounts ride on virtio-pci.
-    wanted.extend([("virtio_pci", ""), ("9pnet_virtio", ""), ("9p", "")]);
+    // The 9p mounts ride on virtio-pci; the writable root is an overlay.
+    wanted.extend([
+        ("virtio_pci", ""),
+        ("9pnet_virtio", ""),
+        ("9p", ""),
+        ("overlay", ""),
+    ]);
     for (name, _) in &wanted {
         visit(&normal(name), &available, &mut order);
     }
@@ -192,17 +209,25 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 {load}
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || echo "guest: mounting the host failed"
+mkdir -p /lower /scratch
+mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /lower || echo "guest: mounting the host failed"
+# The host's files, all of them where they are on the host (a checkout
+# under /tmp too), writable in memory: nothing is mounted over a host path.
+mount -t tmpfs scratch /scratch
+mkdir -p /scratch/upper /scratch/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/scratch/upper,workdir=/scratch/work /host \
+    || echo "guest: the overlay over the host's root failed"
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
-mount -t tmpfs tmp /host/tmp
-mkdir -p /host/tmp/out
-mount -t 9p -o trans=virtio,version=9p2000.L out /host/tmp/out || echo "guest: mounting out failed"
+# $OUT at a path that exists only in the guest's overlay: it hides no host
+# file.
+mkdir -p /host{GUEST_OUT}
+mount -t 9p -o trans=virtio,version=9p2000.L out /host{GUEST_OUT} || echo "guest: mounting out failed"
 ip link set lo up
-chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp OUT=/tmp/out \
-    /bin/sh /tmp/out/run.sh > /host/tmp/out/output 2>&1
-echo $? > /host/tmp/out/exit
+chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME={GUEST_OUT}/home OUT={GUEST_OUT} \
+    /bin/sh -c 'mkdir -p "$HOME"; exec /bin/sh "$OUT/run.sh"' > /host{GUEST_OUT}/output 2>&1
+echo $? > /host{GUEST_OUT}/exit
 sync
 poweroff -f
 "#
@@ -229,6 +254,10 @@ poweroff -f
     assert!(status.success(), "making the initramfs");
     image
 }
+
+/// Where the guest sees `$OUT`: a directory made in its overlay, under no
+/// path the host uses.
+pub const GUEST_OUT: &str = "/kh-guest-out";
 
 /// Module names as the kernel compares them (`-` and `_` alike).
 fn normal(name: &str) -> String {

@@ -15,7 +15,7 @@ pub struct Xvfb {
 impl Xvfb {
     pub fn start() -> Xvfb {
         // -displayfd: Xvfb picks a free display and prints its number.
-        let mut child = Command::new("Xvfb")
+        let mut child = Command::new(crate::needs::program("Xvfb", "xvfb"))
             .args([
                 "-displayfd",
                 "1",
@@ -35,7 +35,7 @@ impl Xvfb {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("Xvfb (apt install xvfb)");
+            .expect("starting Xvfb");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
@@ -48,6 +48,9 @@ impl Xvfb {
 
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
+        if let Some(package) = package_of(program) {
+            crate::needs::program(program, package);
+        }
         c.env("DISPLAY", &self.display);
         c
     }
@@ -60,6 +63,15 @@ impl Xvfb {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The Debian package of the X tools the window tests run.
+fn package_of(program: &str) -> Option<&'static str> {
+    match program {
+        "xdotool" => Some("xdotool"),
+        "import" | "convert" | "compare" => Some("imagemagick"),
+        _ => None,
     }
 }
 

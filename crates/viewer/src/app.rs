@@ -2,7 +2,7 @@
 //! overlay in the same render pass.
 
 use crate::ViewerArgs;
-use crate::camera::Camera;
+use crate::camera::ViewMotion;
 use crate::document::{self, display_name};
 use crate::ipc_link::IpcLink;
 use crate::remote_video::{RemotePicture, RemoteVideo, RemoteVideoEvent};
@@ -62,7 +62,7 @@ struct Doc {
     path: PathBuf,
     slide: Arc<Slide>,
     renderer: SlideRenderer,
-    camera: Camera,
+    camera: ViewMotion,
     /// Micrometres per level-0 pixel.
     mpp: Option<f64>,
     objective: Option<f64>,
@@ -381,7 +381,7 @@ impl App {
             .set_title(&format!("{} — Kakehashi viewer", display_name(&path)));
         self.doc = Some(Doc {
             path,
-            camera: Camera::new(View::fit((width, height), viewport, Rotation::Deg0)),
+            camera: ViewMotion::new(View::fit((width, height), viewport, Rotation::Deg0)),
             objective: slide.objective_power(),
             slide,
             renderer,

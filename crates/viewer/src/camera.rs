@@ -22,7 +22,7 @@ struct ZoomAnimation {
     start: Instant,
 }
 
-pub struct Camera {
+pub struct ViewMotion {
     pub view: View,
     zoom: Option<ZoomAnimation>,
     /// Inertia velocity in screen px/s, and when it was last applied.
@@ -31,9 +31,9 @@ pub struct Camera {
     recent: Vec<(Instant, DVec2)>,
 }
 
-impl Camera {
-    pub fn new(view: View) -> Camera {
-        Camera {
+impl ViewMotion {
+    pub fn new(view: View) -> ViewMotion {
+        ViewMotion {
             view,
             zoom: None,
             glide: None,
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn slow_drag_moves_exactly_and_does_not_glide() {
         let t0 = Instant::now();
-        let mut c = Camera::new(view());
+        let mut c = ViewMotion::new(view());
         c.drag(DVec2::new(10.0, 0.0), t0);
         c.drag(DVec2::new(10.0, 0.0), t0 + Duration::from_millis(10));
         c.release(t0 + Duration::from_millis(500));
@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn a_throw_glides_on_and_stops() {
         let t0 = Instant::now();
-        let mut c = Camera::new(view());
+        let mut c = ViewMotion::new(view());
         for i in 0..5 {
             c.drag(DVec2::new(20.0, 0.0), t0 + Duration::from_millis(i * 10));
         }
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn zoom_animates_to_the_anchor_fixed_target_and_compounds() {
         let t0 = Instant::now();
-        let mut c = Camera::new(view());
+        let mut c = ViewMotion::new(view());
         let anchor = DVec2::new(100.0, 100.0);
         let p = c.view.slide_from_screen(VP).transform_point2(anchor);
         c.zoom_about(0.5, anchor, VP, t0);

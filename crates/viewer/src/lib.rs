@@ -2,7 +2,7 @@
 //! an egui overlay (toolbar, minimap, scale bar, status, slide images,
 //! ruler, help), driven by mouse, keyboard and the console over IPC.
 //!
-//! It owns its main thread and window (DESIGN.md §2). Nothing here blocks the
+//! It owns its main thread and window (docs/design.md §2). Nothing here blocks the
 //! UI thread on decoding: tiles arrive from the renderer's workers, and
 //! slides, minimaps and slide images load on threads that post results back
 //! through the event loop.

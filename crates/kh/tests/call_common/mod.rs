@@ -169,7 +169,7 @@ impl Drop for Coturn {
 }
 
 pub fn coturn(port: u16, log: &Path) -> Coturn {
-    let child = Command::new("turnserver")
+    let child = Command::new(kh_testkit::needs::program("turnserver", "coturn"))
         .args([
             "-n",
             "--no-cli",
@@ -190,7 +190,7 @@ pub fn coturn(port: u16, log: &Path) -> Coturn {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("turnserver (coturn): `cargo xtask test` installs it");
+        .expect("starting turnserver");
     let coturn = Coturn(child);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("udp");
     socket
@@ -210,11 +210,11 @@ pub fn coturn(port: u16, log: &Path) -> Coturn {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
+    let status = Command::new(kh_testkit::needs::program("openssl", "openssl"))
         .current_dir(dir)
         .args(args)
         .output()
-        .expect("openssl: install it (`cargo xtask test` does)");
+        .expect("running openssl");
     assert!(
         status.status.success(),
         "openssl {args:?}: {}",

@@ -38,18 +38,18 @@ pub struct Crop {
     pub height: u32,
 }
 
-struct Handle(tj::tjhandle);
+struct Decompressor(tj::tjhandle);
 
-impl Drop for Handle {
+impl Drop for Decompressor {
     fn drop(&mut self) {
         // SAFETY: the handle came from tj3Init, is non-null, and is dropped
-        // exactly once (Handle is neither Clone nor Copy).
+        // exactly once (Decompressor is neither Clone nor Copy).
         unsafe { tj::tj3Destroy(self.0) }
     }
 }
 
-impl Handle {
-    fn new() -> FaultResult<Handle> {
+impl Decompressor {
+    fn new() -> FaultResult<Decompressor> {
         // SAFETY: tj3Init has no preconditions; a null return is checked.
         let h = unsafe { tj::tj3Init(tj::TJINIT_TJINIT_DECOMPRESS as c_int) };
         if h.is_null() {
@@ -59,7 +59,7 @@ impl Handle {
                 "libjpeg-turbo could not allocate a decompressor",
             ));
         }
-        let handle = Handle(h);
+        let handle = Decompressor(h);
         // Corrupt data is an error, not a silently grey tile (OpenSlide
         // also turns libjpeg warnings into errors). The memory cap bounds
         // progressive/multi-scan coefficient buffers a hostile header sizes.
@@ -134,14 +134,14 @@ impl Handle {
 thread_local! {
     // One decompressor per thread: TurboJPEG handles are not thread-safe,
     // and creating one per tile costs more than decoding a small tile.
-    static DECODER: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static DECODER: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
 }
 
-fn with_handle<T>(f: impl FnOnce(&Handle) -> FaultResult<T>) -> FaultResult<T> {
+fn with_handle<T>(f: impl FnOnce(&Decompressor) -> FaultResult<T>) -> FaultResult<T> {
     DECODER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            *slot = Some(Handle::new()?);
+            *slot = Some(Decompressor::new()?);
         }
         f(slot.as_ref().expect("just set"))
     })
@@ -420,6 +420,9 @@ pub(crate) mod tests {
     /// Encode RGB pixels with TurboJPEG for tests (quality 90, given
     /// subsampling), optionally with restart markers every `restart` MCUs.
     pub fn encode(rgb: &[u8], w: u32, h: u32, subsamp: tj::TJSAMP, restart: u32) -> Vec<u8> {
+        // SAFETY: a fresh compressor handle, checked non-null, destroyed at
+        // the end; `rgb` holds w × h × 3 bytes for tj3Compress8 to read;
+        // the output buffer TurboJPEG allocates is copied, then freed.
         unsafe {
             let hd = tj::tj3Init(tj::TJINIT_TJINIT_COMPRESS as c_int);
             assert!(!hd.is_null());

@@ -3,6 +3,7 @@
 //! and decoded there without re-encoding.
 
 pub mod j2k;
+#[allow(unsafe_code, reason = "libjpeg-turbo (TJ3) is a C library")]
 pub mod jpeg;
 pub mod tiff_samples;
 

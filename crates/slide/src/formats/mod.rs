@@ -7,6 +7,10 @@ mod dicom_layout;
 mod generic_tiff;
 mod hamamatsu;
 mod ome;
+#[allow(
+    unsafe_code,
+    reason = "the system's OpenSlide is a C library, loaded at run time"
+)]
 pub mod openslide_backend;
 mod philips;
 pub(crate) mod tiff_image;

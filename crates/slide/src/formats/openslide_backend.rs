@@ -111,31 +111,35 @@ pub fn library() -> Option<String> {
 }
 
 /// An open OpenSlide handle.
-struct Handle {
+struct OpenSlideHandle {
     api: &'static Api,
     osr: Osr,
 }
 
 // SAFETY: OpenSlide documents an openslide_t as safe to use from many
-// threads at once (it locks internally); the pointer is owned by Handle and
+// threads at once (it locks internally); the pointer is owned by OpenSlideHandle and
 // closed only in Drop.
-unsafe impl Send for Handle {}
+unsafe impl Send for OpenSlideHandle {}
 // SAFETY: as above, concurrent calls on one openslide_t are allowed.
-unsafe impl Sync for Handle {}
+unsafe impl Sync for OpenSlideHandle {}
 
-impl Drop for Handle {
+impl Drop for OpenSlideHandle {
     fn drop(&mut self) {
         // SAFETY: osr came from openslide_open, is non-null and closed once.
         unsafe { (self.api.close)(self.osr) }
     }
 }
 
-impl Handle {
+impl OpenSlideHandle {
     fn error(&self) -> Option<String> {
         // SAFETY: live handle; the returned string is owned by OpenSlide and
         // copied immediately.
         let e = unsafe { (self.api.get_error)(self.osr) };
-        (!e.is_null()).then(|| unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned())
+        (!e.is_null()).then(|| {
+            // SAFETY: non-null, and OpenSlide's error string is
+            // NUL-terminated and lives as long as the handle.
+            unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
+        })
     }
 
     fn check(&self, part: &str) -> FaultResult<()> {
@@ -158,6 +162,8 @@ impl Handle {
             if p.is_null() {
                 return out;
             }
+            // SAFETY: a non-null entry of that array is a NUL-terminated
+            // string owned by the handle.
             out.push(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned());
             i += 1;
         }
@@ -201,7 +207,7 @@ impl Handle {
 }
 
 struct BackendLevel {
-    handle: Arc<Handle>,
+    handle: Arc<OpenSlideHandle>,
     level: i32,
     grid: Grid,
     downsample: f64,
@@ -234,7 +240,7 @@ impl LevelSource for BackendLevel {
 }
 
 struct BackendAssociated {
-    handle: Arc<Handle>,
+    handle: Arc<OpenSlideHandle>,
     name: CString,
     size: (u32, u32),
 }
@@ -257,7 +263,7 @@ impl AssociatedSource for BackendAssociated {
         Ok(RgbaImage {
             width: self.size.0,
             height: self.size.1,
-            pixels: Handle::argb_to_rgba(&argb),
+            pixels: OpenSlideHandle::argb_to_rgba(&argb),
         })
     }
 }
@@ -286,7 +292,7 @@ pub(crate) fn open(path: &Path, format: &str, policy: BackendPolicy) -> FaultRes
             api.library
         )));
     }
-    let handle = Arc::new(Handle { api, osr });
+    let handle = Arc::new(OpenSlideHandle { api, osr });
     handle.check("open").map_err(|f| {
         Fault::new(
             ErrorKind::Corrupt,
@@ -296,24 +302,31 @@ pub(crate) fn open(path: &Path, format: &str, policy: BackendPolicy) -> FaultRes
     })?;
     // SAFETY: live handle for each of these metadata calls.
     let count = unsafe { (api.level_count)(osr) };
+    // SAFETY: as above; the array is read by `strings` while the handle
+    // lives.
     let names = handle.strings(unsafe { (api.property_names)(osr) });
     let mut properties = BTreeMap::new();
     for n in names {
         let c =
             CString::new(n.clone()).map_err(|_| Fault::corrupt("properties", "NUL in a name"))?;
+        // SAFETY: live handle and a NUL-terminated name that outlives the
+        // call.
         let v = unsafe { (api.property_value)(osr, c.as_ptr()) };
         if !v.is_null() {
-            properties.insert(
-                n,
-                unsafe { CStr::from_ptr(v) }.to_string_lossy().into_owned(),
-            );
+            // SAFETY: non-null: a NUL-terminated value owned by the handle,
+            // copied at once.
+            let value = unsafe { CStr::from_ptr(v) }.to_string_lossy().into_owned();
+            properties.insert(n, value);
         }
     }
     let mut levels: Vec<Box<dyn LevelSource>> = Vec::new();
     let mut downsamples = Vec::new();
     for level in 0..count.max(0) {
         let (mut w, mut h) = (0i64, 0i64);
+        // SAFETY: live handle; `w` and `h` are valid for writes during the
+        // call; a level outside the count makes OpenSlide write -1.
         unsafe { (api.level_dimensions)(osr, level, &mut w, &mut h) };
+        // SAFETY: live handle; a level outside the count returns -1.
         let ds = unsafe { (api.level_downsample)(osr, level) };
         let tile = |k: &str| {
             properties
@@ -337,10 +350,13 @@ pub(crate) fn open(path: &Path, format: &str, policy: BackendPolicy) -> FaultRes
     }
     handle.check("levels")?;
     let mut associated: BTreeMap<String, Box<dyn AssociatedSource>> = BTreeMap::new();
+    // SAFETY: live handle; the array is read by `strings` while it lives.
     for name in handle.strings(unsafe { (api.associated_names)(osr) }) {
         let c = CString::new(name.clone())
             .map_err(|_| Fault::corrupt("associated images", "NUL in a name"))?;
         let (mut w, mut h) = (0i64, 0i64);
+        // SAFETY: live handle, a NUL-terminated name that outlives the
+        // call, and `w`, `h` valid for writes.
         unsafe { (api.associated_dimensions)(osr, c.as_ptr(), &mut w, &mut h) };
         if w > 0 && h > 0 && w * h <= 1 << 28 {
             associated.insert(

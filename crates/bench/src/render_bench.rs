@@ -1,4 +1,4 @@
-//! `kh render-bench`: the renderer's speed targets, each against its
+//! `kh-bench render`: the renderer's speed targets, each against its
 //! reference measured in the same run.
 //!
 //! 1. Open to a complete full-resolution view (a fresh open, empty caches)

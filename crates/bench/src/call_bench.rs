@@ -1,4 +1,4 @@
-//! `kh call-bench`: the call's speed targets on loopback, with real
+//! `kh-bench call`: the call's speed targets on loopback, with real
 //! processes — a `kakehashi-signal` server and two `kh call` peers:
 //! join to first decoded frame (target 500 ms), glass-to-glass latency
 //! read from the stamps (target p95 80 ms at 1080p30) against the codec
@@ -183,18 +183,18 @@ fn codec_floor(codec: VideoCodec, width: u32, height: u32, fps: u32, kbps: u32) 
     crate::samples::median(&mut times).context("no frames timed")
 }
 
-/// This `kh`, and the signalling server binary: `given`, or the one
-/// beside this `kh`.
+/// The `kh` beside this benchmark, and the signalling server binary:
+/// `given`, or the one beside it too.
 pub(crate) fn programs(given: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
-    let exe = std::env::current_exe().context("locating kh")?;
-    let signal = given.map_or_else(|| exe.with_file_name("kakehashi-signal"), Path::to_path_buf);
+    let kh = crate::kh_beside()?;
+    let signal = given.map_or_else(|| kh.with_file_name("kakehashi-signal"), Path::to_path_buf);
     if !signal.is_file() {
         bail!(
             "{}: build it (cargo build --release -p kakehashi-signal) or pass --signal",
             signal.display()
         );
     }
-    Ok((exe, signal))
+    Ok((kh, signal))
 }
 
 /// Start the signalling server as `command` (its binary, perhaps wrapped to

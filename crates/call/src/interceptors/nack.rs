@@ -16,11 +16,12 @@
 //! buffer gives those frames up and asks for a keyframe instead, which is
 //! the cheaper repair.
 
-use rtc::interceptor::{AttributedPacket, Interceptor, Packet, StreamInfo, TaggedPacket};
+use super::rtx::RtxMap;
+use super::watching::{PacketWatcher, Watching};
+use rtc::interceptor::{AttributedPacket, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
     TransportLayerNack, nack_pairs_from_sequence_numbers,
 };
-use rtc::sansio::Protocol;
 use rtc::shared::TransportContext;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -124,11 +125,8 @@ pub struct RecentNacks {
     sender_ssrc: u32,
     patience: Duration,
     streams: HashMap<u32, Stream>,
-    /// Each remote stream's RTX (repair) SSRC, and the stream it repairs.
-    repaired_by: HashMap<u32, u32>,
+    rtx: RtxMap,
     next_tick: Option<Instant>,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
 }
 
 impl RecentNacks {
@@ -139,39 +137,22 @@ impl RecentNacks {
             sender_ssrc: rand::random(),
             patience,
             streams: HashMap::new(),
-            repaired_by: HashMap::new(),
+            rtx: RtxMap::default(),
             next_tick: None,
-            read: VecDeque::new(),
-            write: VecDeque::new(),
         }
     }
 }
 
-impl RecentNacks {
-    /// The media stream and sequence number `packet` brings: its own, or
-    /// for a repair on an RTX stream, the original's (RFC 4588: the first
-    /// two bytes of the payload). A repair without them is padding.
-    fn media_sequence(&self, packet: &rtc::rtp::Packet) -> Option<(u32, u16)> {
-        match self.repaired_by.get(&packet.header.ssrc) {
-            Some(&media) => {
-                let osn = packet.payload.get(..2)?;
-                Some((media, u16::from_be_bytes([osn[0], osn[1]])))
-            }
-            None => Some((packet.header.ssrc, packet.header.sequence_number)),
-        }
-    }
+/// The generator as an interceptor of the chain.
+pub fn recent_nacks(patience: Duration) -> Watching<RecentNacks> {
+    Watching::new(RecentNacks::new(patience))
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for RecentNacks {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+impl PacketWatcher for RecentNacks {
+    fn on_read(&mut self, msg: &mut TaggedPacket) -> bool {
+        // A repair on an RTX stream fills its original's gap.
         if let Packet::Rtp(packet) = &msg.message.packet
-            && let Some((ssrc, sequence)) = self.media_sequence(packet)
+            && let Some((ssrc, sequence)) = self.rtx.media_sequence(packet)
             && let Some(stream) = self.streams.get_mut(&ssrc)
         {
             stream.arrived(sequence, msg.now, self.patience);
@@ -179,26 +160,12 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RecentNacks {
                 self.next_tick = Some(msg.now);
             }
         }
-        self.read.push_back(msg);
-        Ok(())
+        true
     }
 
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-
-    fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
+    fn on_timeout(&mut self, now: Instant, send: &mut VecDeque<TaggedPacket>) {
         if self.next_tick.is_none_or(|tick| now < tick) {
-            return Ok(());
+            return;
         }
         for (&media_ssrc, stream) in &mut self.streams {
             let due = stream.due(now, self.patience);
@@ -210,7 +177,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RecentNacks {
                 media_ssrc,
                 nacks: nack_pairs_from_sequence_numbers(&due),
             };
-            self.write.push_back(TaggedPacket {
+            send.push_back(TaggedPacket {
                 now,
                 transport: TransportContext::default(),
                 message: AttributedPacket::new(Packet::Rtcp(vec![Box::new(nack)])),
@@ -219,15 +186,12 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RecentNacks {
         // Idle (no timer) once nothing is missing.
         let waiting = self.streams.values().any(|s| !s.missing.is_empty());
         self.next_tick = waiting.then_some(now + TICK);
-        Ok(())
     }
 
-    fn poll_timeout(&mut self) -> Option<Instant> {
+    fn next_timeout(&self) -> Option<Instant> {
         self.next_tick
     }
-}
 
-impl Interceptor for RecentNacks {
     fn bind_remote_stream(&mut self, info: &StreamInfo) {
         let asks = info
             .rtcp_feedback
@@ -235,26 +199,20 @@ impl Interceptor for RecentNacks {
             .any(|fb| fb.typ == "nack" && fb.parameter.is_empty());
         if asks {
             self.streams.insert(info.ssrc, Stream::default());
-            if let Some(rtx) = info.ssrc_rtx {
-                self.repaired_by.insert(rtx, info.ssrc);
-            }
+            self.rtx.bind(info);
         }
     }
 
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         self.streams.remove(&info.ssrc);
-        if let Some(rtx) = info.ssrc_rtx {
-            self.repaired_by.remove(&rtx);
-        }
+        self.rtx.unbind(info);
     }
-
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rtc::sansio::Protocol;
 
     const PATIENCE: Duration = Duration::from_millis(200);
 
@@ -340,16 +298,19 @@ mod tests {
     fn a_repair_on_the_rtx_stream_fills_its_gap() {
         use rtc::interceptor::RTCPFeedback;
         let t = Instant::now();
-        let mut nacks = RecentNacks::new(PATIENCE);
-        nacks.bind_remote_stream(&StreamInfo {
-            ssrc: 7,
-            ssrc_rtx: Some(8),
-            rtcp_feedback: vec![RTCPFeedback {
-                typ: "nack".into(),
-                parameter: String::new(),
-            }],
-            ..Default::default()
-        });
+        let mut nacks = recent_nacks(PATIENCE);
+        rtc::interceptor::Interceptor::bind_remote_stream(
+            &mut nacks,
+            &StreamInfo {
+                ssrc: 7,
+                ssrc_rtx: Some(8),
+                rtcp_feedback: vec![RTCPFeedback {
+                    typ: "nack".into(),
+                    parameter: String::new(),
+                }],
+                ..Default::default()
+            },
+        );
         let rtp = |ssrc: u32, seq: u16, payload: &[u8]| {
             let mut packet = rtc::rtp::Packet::default();
             packet.header.ssrc = ssrc;
@@ -370,9 +331,9 @@ mod tests {
             .handle_read(rtp(8, 500, &[0, 3, 0xaa]))
             .expect("repair");
         nacks.handle_read(rtp(8, 501, &[])).expect("padding");
-        assert!(nacks.streams[&7].missing.is_empty());
+        assert!(nacks.watcher.streams[&7].missing.is_empty());
         assert!(
-            !nacks.streams.contains_key(&8),
+            !nacks.watcher.streams.contains_key(&8),
             "no gaps kept for the RTX stream"
         );
     }
@@ -381,15 +342,18 @@ mod tests {
     fn the_interceptor_sends_nacks_for_bound_streams_and_then_idles() {
         use rtc::interceptor::RTCPFeedback;
         let t = Instant::now();
-        let mut nacks = RecentNacks::new(PATIENCE);
-        nacks.bind_remote_stream(&StreamInfo {
-            ssrc: 7,
-            rtcp_feedback: vec![RTCPFeedback {
-                typ: "nack".into(),
-                parameter: String::new(),
-            }],
-            ..Default::default()
-        });
+        let mut nacks = recent_nacks(PATIENCE);
+        rtc::interceptor::Interceptor::bind_remote_stream(
+            &mut nacks,
+            &StreamInfo {
+                ssrc: 7,
+                rtcp_feedback: vec![RTCPFeedback {
+                    typ: "nack".into(),
+                    parameter: String::new(),
+                }],
+                ..Default::default()
+            },
+        );
         let rtp = |seq: u16| {
             let mut packet = rtc::rtp::Packet::default();
             packet.header.ssrc = 7;

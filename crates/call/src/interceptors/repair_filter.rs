@@ -11,10 +11,10 @@
 //! the probe reads as loss) and drops an RTX packet whose original, or an
 //! earlier copy, already came.
 
-use rtc::interceptor::{Interceptor, Packet, StreamInfo, TaggedPacket};
-use rtc::sansio::Protocol;
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use super::rtx::RtxMap;
+use super::watching::PacketWatcher;
+use rtc::interceptor::{Packet, StreamInfo, TaggedPacket};
+use std::collections::HashMap;
 
 /// Packets remembered per stream.
 const WINDOW: usize = 4096;
@@ -46,10 +46,7 @@ impl Seen {
 pub struct RepairFilter {
     /// Media SSRC → what came.
     streams: HashMap<u32, Seen>,
-    /// RTX SSRC → the media SSRC it repairs.
-    repaired_by: HashMap<u32, u32>,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
+    rtx: RtxMap,
     /// Duplicates dropped.
     pub dropped: u64,
 }
@@ -61,74 +58,42 @@ pub const SLOT: usize = 13_500;
 impl RepairFilter {
     /// Whether `packet` brings nothing new.
     fn is_duplicate(&mut self, packet: &rtc::rtp::Packet) -> bool {
-        let ssrc = packet.header.ssrc;
-        if let Some(&media) = self.repaired_by.get(&ssrc) {
-            let Some(osn) = packet.payload.get(..2) else {
-                // Padding only: webrtc-rs drops it itself.
-                return false;
-            };
-            let original = u16::from_be_bytes([osn[0], osn[1]]);
-            return self
-                .streams
-                .get_mut(&media)
-                .is_some_and(|seen| seen.came(original));
-        }
-        if let Some(seen) = self.streams.get_mut(&ssrc) {
-            seen.came(packet.header.sequence_number);
-        }
-        false
+        let is_repair = self.rtx.media_of(packet.header.ssrc).is_some();
+        // A repair without an original sequence number is padding only:
+        // webrtc-rs drops it itself.
+        let Some((media, sequence)) = self.rtx.media_sequence(packet) else {
+            return false;
+        };
+        let came_before = self
+            .streams
+            .get_mut(&media)
+            .is_some_and(|seen| seen.came(sequence));
+        is_repair && came_before
     }
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for RepairFilter {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtp(packet) = &msg.message.packet
-            && self.is_duplicate(packet)
+impl PacketWatcher for RepairFilter {
+    fn on_read(&mut self, packet: &mut TaggedPacket) -> bool {
+        if let Packet::Rtp(rtp) = &packet.message.packet
+            && self.is_duplicate(rtp)
         {
             self.dropped += 1;
-            return Ok(());
+            return false;
         }
-        self.read.push_back(msg);
-        Ok(())
+        true
     }
 
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for RepairFilter {
     fn bind_remote_stream(&mut self, info: &StreamInfo) {
-        if let Some(rtx) = info.ssrc_rtx {
+        if info.ssrc_rtx.is_some() {
             self.streams.insert(info.ssrc, Seen::new());
-            self.repaired_by.insert(rtx, info.ssrc);
+            self.rtx.bind(info);
         }
     }
 
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         self.streams.remove(&info.ssrc);
-        if let Some(rtx) = info.ssrc_rtx {
-            self.repaired_by.remove(&rtx);
-        }
+        self.rtx.unbind(info);
     }
-
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]
@@ -136,6 +101,7 @@ mod tests {
     use super::*;
     use rtc::interceptor::AttributedPacket;
     use rtc::shared::TransportContext;
+    use std::time::Instant;
 
     fn rtp(ssrc: u32, sequence: u16, payload: &[u8]) -> TaggedPacket {
         let mut packet = rtc::rtp::Packet::default();
@@ -158,6 +124,7 @@ mod tests {
             ..Default::default()
         });
         let mut passed = Vec::new();
+        let mut filter = super::super::watching::Watching::new(filter);
         for packet in [
             rtp(7, 1, &[1]),
             rtp(7, 3, &[3]),
@@ -171,14 +138,14 @@ mod tests {
             rtp(8, 104, &[]),
             rtp(7, 4, &[4]),
         ] {
-            filter.handle_read(packet).expect("read");
-            while let Some(out) = filter.poll_read() {
+            rtc::sansio::Protocol::handle_read(&mut filter, packet).expect("read");
+            while let Some(out) = rtc::sansio::Protocol::poll_read(&mut filter) {
                 if let Packet::Rtp(p) = out.message.packet {
                     passed.push((p.header.ssrc, p.header.sequence_number));
                 }
             }
         }
         assert_eq!(passed, vec![(7, 1), (7, 3), (8, 100), (8, 104), (7, 4)]);
-        assert_eq!(filter.dropped, 3);
+        assert_eq!(filter.watcher.dropped, 3);
     }
 }

@@ -1,4 +1,4 @@
-//! `kh island-bench`: a call over an emulated island link (kh-netem: two
+//! `kh-bench island`: a call over an emulated island link (kh-netem: two
 //! network namespaces joined by a userspace link with a rate, a delay and
 //! loss), measuring goodput — the video that arrived whole at the
 //! hospital — against the link's rate (target: at least 80 %), how long the

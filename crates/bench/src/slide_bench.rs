@@ -1,4 +1,4 @@
-//! `kh slide bench`: random region reads, the workload of analysis jobs and
+//! `kh-bench slide`: random region reads, the workload of analysis jobs and
 //! of a viewer jumping around a slide. The regions can come from a file so
 //! the project's benchmark script reads exactly the same ones with
 //! OpenSlide and libvips in the same run.

@@ -1,4 +1,4 @@
-//! `kh workstation-bench`: the workstation's speed targets, each against
+//! `kh-bench workstation`: the workstation's speed targets, each against
 //! its reference measured in the same run. Needs a display (the xtask runs
 //! it under Xvfb when there is none).
 //!
@@ -55,7 +55,7 @@ pub fn run(args: WorkstationBenchArgs) -> Result<()> {
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         bail!("the workstation bench opens windows: run it with a display (or under Xvfb)");
     }
-    let kh = std::env::current_exe().context("this program's path")?;
+    let kh = crate::kh_beside()?;
     let file =
         std::fs::canonicalize(&args.file).with_context(|| format!("{}", args.file.display()))?;
     let work = tempfile::tempdir()?;

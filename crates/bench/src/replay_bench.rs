@@ -1,4 +1,4 @@
-//! `kh replay-bench`: an 8K-rate stream between two `kh call` peers on
+//! `kh-bench replay`: an 8K-rate stream between two `kh call` peers on
 //! loopback, without the CPU to encode or decode it: a recorded VP9
 //! stream (IVF, made once by this command from the stamped test pattern
 //! and kept) is sent as coded at its own rate, and the receiver counts

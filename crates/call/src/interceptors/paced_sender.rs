@@ -32,7 +32,7 @@
 //!   numbered here at release, so that every copy on the wire is a
 //!   distinct packet to the receiver's SRTP and to the feedback.
 
-use crate::congestion::EstimateCell;
+use crate::estimate::EstimateCell;
 use crate::probe::ActiveCluster;
 use rtc::interceptor::{
     Attribute, AttributedPacket, Interceptor, Pacer, Packet, StreamInfo, TaggedPacket,
@@ -646,74 +646,6 @@ impl Interceptor for PacedSender {
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
-/// An interceptor that also treats each local stream's RTX SSRC as one of
-/// its streams. webrtc-rs's transport-wide sequence numbering and send
-/// history key on the media SSRC only: without this, repairs on the RTX
-/// stream would carry no transport-wide number, the far side could not
-/// report them, and GCC would not see the bytes they put on the wire.
-pub struct WithRtx<I>(pub I);
-
-impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for WithRtx<I> {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.0.handle_read(msg)
-    }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.0.poll_read()
-    }
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.0.handle_write(msg)
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.0.poll_write()
-    }
-    fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
-        self.0.handle_timeout(now)
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        self.0.poll_timeout()
-    }
-    fn close(&mut self) -> Result<(), Self::Error> {
-        self.0.close()
-    }
-}
-
-fn rtx_stream(info: &StreamInfo) -> Option<StreamInfo> {
-    let ssrc = info.ssrc_rtx?;
-    Some(StreamInfo {
-        ssrc,
-        ssrc_rtx: None,
-        payload_type: info.payload_type_rtx.unwrap_or(info.payload_type),
-        ..info.clone()
-    })
-}
-
-impl<I: Interceptor> Interceptor for WithRtx<I> {
-    fn bind_local_stream(&mut self, info: &StreamInfo) {
-        self.0.bind_local_stream(info);
-        if let Some(rtx) = rtx_stream(info) {
-            self.0.bind_local_stream(&rtx);
-        }
-    }
-    fn unbind_local_stream(&mut self, info: &StreamInfo) {
-        self.0.unbind_local_stream(info);
-        if let Some(rtx) = rtx_stream(info) {
-            self.0.unbind_local_stream(&rtx);
-        }
-    }
-    fn bind_remote_stream(&mut self, info: &StreamInfo) {
-        self.0.bind_remote_stream(info);
-    }
-    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
-        self.0.unbind_remote_stream(info);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,9 +657,25 @@ mod tests {
     const AUDIO: u32 = 2;
     const RTX: u32 = 3;
 
-    fn sender(rate_bps: f64) -> (PacedSender, Arc<EstimateCell>) {
-        let cell = Arc::new(EstimateCell::starting_at(rate_bps));
-        let mut sender = PacedSender::new(rate_bps, cell.clone(), cell.sender.clone());
+    /// The estimate the sender reads and the counters it keeps.
+    struct Cells {
+        estimate: Arc<EstimateCell>,
+        sender: Arc<SenderCounters>,
+    }
+
+    impl std::ops::Deref for Cells {
+        type Target = EstimateCell;
+        fn deref(&self) -> &EstimateCell {
+            &self.estimate
+        }
+    }
+
+    fn sender(rate_bps: f64) -> (PacedSender, Cells) {
+        let cell = Cells {
+            estimate: Arc::new(EstimateCell::starting_at(rate_bps)),
+            sender: Arc::default(),
+        };
+        let mut sender = PacedSender::new(rate_bps, cell.estimate.clone(), cell.sender.clone());
         sender.bind_local_stream(&StreamInfo {
             ssrc: VIDEO,
             ssrc_rtx: Some(RTX),

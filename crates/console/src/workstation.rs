@@ -1,0 +1,116 @@
+//! The workstation as the console window drives it: the case store, the
+//! call desk and the supervised viewer, wired together. The rules that
+//! join them live here, not in the window's shell: the call's remote video
+//! goes to the viewer; the viewer's request for a keyframe (it lost a
+//! frame) goes to the call; the call panel's device lists come from the
+//! machine's devices and the settings.
+
+use crate::call::{CallDesk, CallDeskError, StatusSink};
+use crate::desk::CaseDesk;
+use crate::supervisor::{
+    SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerSupervisor,
+};
+use crate::viewer_link::ViewerLink;
+use kh_ipc::FromViewer;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Workstation {
+    pub cases: CaseDesk,
+    pub calls: Arc<CallDesk>,
+    pub viewer: ViewerLink,
+}
+
+/// Audio devices and cameras for the call panel's pickers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallDevices {
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    /// Camera names, as `kh camera list` shows them.
+    pub cameras: Vec<String>,
+    /// What the settings choose.
+    pub input: String,
+    pub output: String,
+    pub camera: String,
+}
+
+impl Workstation {
+    /// The workstation around `cases`; call status snapshots go to
+    /// `call_status` (the window shows them).
+    pub fn new(cases: CaseDesk, call_status: StatusSink) -> Result<Workstation, CallDeskError> {
+        let viewer = ViewerLink::default();
+        let calls = Arc::new(CallDesk::new(call_status, Some(viewer.clone()))?);
+        Ok(Workstation {
+            cases,
+            calls,
+            viewer,
+        })
+    }
+
+    /// Start the supervised viewer (`command`, connecting at `socket`).
+    /// The viewer's events go to `on_event` — except its request for a
+    /// keyframe, which goes to the call.
+    pub fn start_viewer(
+        &self,
+        command: ViewerCommand,
+        socket: PathBuf,
+        on_event: impl Fn(ViewerEvent) + Send + 'static,
+    ) -> Result<(), SupervisorError> {
+        let (viewer, events) = ViewerSupervisor::start(command, SupervisorOptions::new(socket))?;
+        let calls = self.calls.clone();
+        std::thread::Builder::new()
+            .name("viewer-events".into())
+            .spawn(move || {
+                for event in events {
+                    if let ViewerEvent::Message(FromViewer::KeyframeWanted) = event {
+                        // The viewer lost a frame of the call's video.
+                        let _ = calls.request_keyframe();
+                        continue;
+                    }
+                    on_event(event);
+                }
+            })
+            .map_err(|e| SupervisorError::Thread(e.to_string()))?;
+        if let Some(old) = self.viewer.attach(Some(viewer)) {
+            old.shutdown(Duration::from_secs(3));
+        }
+        Ok(())
+    }
+
+    /// The devices the call panel offers, and what the settings choose.
+    pub fn call_devices(&self) -> CallDevices {
+        let devices = kh_devices::devices();
+        let settings = self.cases.settings();
+        CallDevices {
+            cameras: kh_devices::camera::cameras()
+                .into_iter()
+                .filter(|c| c.modes.iter().any(|m| m.format.is_some()))
+                .map(|c| c.name)
+                .collect(),
+            camera: settings.devices.camera.clone(),
+            inputs: devices
+                .iter()
+                .filter(|d| d.input)
+                .map(|d| d.name.clone())
+                .collect(),
+            outputs: devices
+                .iter()
+                .filter(|d| d.output)
+                .map(|d| d.name.clone())
+                .collect(),
+            input: settings.devices.audio_in,
+            output: settings.devices.audio_out,
+        }
+    }
+
+    /// Leave any call (rather than vanish from the room) and stop the
+    /// viewer, giving it `grace` to exit.
+    pub fn shut_down(&self, grace: Duration) {
+        let _ = self.calls.hang_up();
+        if let Some(viewer) = self.viewer.detach() {
+            viewer.shutdown(grace);
+        }
+    }
+}
