@@ -9,6 +9,7 @@ mod island_bench;
 mod render_bench;
 mod replay_bench;
 mod samples;
+mod signal_bench;
 mod slide_bench;
 mod workstation_bench;
 
@@ -46,6 +47,10 @@ enum Command {
     /// console against the standalone viewer, and (with --app) the
     /// application's start to an interactive console.
     Workstation(workstation_bench::WorkstationBenchArgs),
+    /// The signalling server under load (N rooms of M peers held) and under
+    /// the attack mix: join latency, memory per room, CPU, and legitimate
+    /// joins under attack against the 1 s target.
+    Signal(signal_bench::SignalBenchArgs),
 }
 
 fn main() {
@@ -61,6 +66,7 @@ fn main() {
         Command::Island(args) => island_bench::run(args),
         Command::Replay(args) => replay_bench::run(args),
         Command::Workstation(args) => workstation_bench::run(args),
+        Command::Signal(args) => signal_bench::run(args),
     };
     if let Err(e) = result {
         eprintln!("kh-bench: error: {e:#}");

@@ -87,8 +87,15 @@ async fn an_offer_from_a_third_peer_does_not_break_a_running_call() {
         &sb,
         &[&small[..], &["--duration", "9"]].concat(),
     );
-    // Observers may not offer (the server refuses); a second presenter may.
-    let intruder = aiortc_peer(ws, token("case-intruder", Role::Presenter), 5).await;
+    // Observers may not offer (the server refuses), and a second presenter
+    // is refused a seat unless its token grants one: this one does, and
+    // its offer must still not take the running call over.
+    let intruder = aiortc_peer(
+        ws,
+        call_common::token_with_seats("case-intruder", Role::Presenter, 2),
+        5,
+    )
+    .await;
     let (a, b) = finish_both(a, &sa, b, &sb).await;
     assert!(
         !intruder["states"].to_string().contains("\"connected\""),

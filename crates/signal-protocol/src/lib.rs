@@ -184,6 +184,11 @@ pub enum ErrorCode {
     RateLimited,
     /// The server is shutting down.
     GoingAway,
+    /// The token already has a live connection: one connection per token.
+    TokenInUse,
+    /// The room already has its participant of this role (one presenter
+    /// and one specialist, unless the token allows more).
+    RoleTaken,
 }
 
 impl ErrorCode {
@@ -197,6 +202,8 @@ impl ErrorCode {
                 | ErrorCode::TooManyRooms
                 | ErrorCode::TooLarge
                 | ErrorCode::GoingAway
+                | ErrorCode::TokenInUse
+                | ErrorCode::RoleTaken
         )
     }
 }

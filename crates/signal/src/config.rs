@@ -23,9 +23,15 @@ pub struct Config {
     /// endpoint is off without it.
     #[serde(default)]
     pub api_key: Option<String>,
-    /// Longest token lifetime the API issues, seconds.
+    /// Longest token lifetime the API issues, and the longest a token may
+    /// live (issue to expiry) to be accepted at all, seconds.
     #[serde(default = "default_max_token_ttl")]
     pub max_token_ttl_s: u64,
+    /// Addresses that may reach `/metrics` and the token API (loopback by
+    /// default: a monitoring agent and the hospital system on this host,
+    /// or listed here).
+    #[serde(default = "default_admin_allow")]
+    pub admin_allow: Vec<std::net::IpAddr>,
     #[serde(default)]
     pub tls: Option<TlsConfig>,
     #[serde(default)]
@@ -82,18 +88,41 @@ impl Default for IceConfig {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
+    /// Open TCP connections, upgraded or not (counted when accepted).
     pub max_connections: usize,
+    /// Open TCP connections from one address: one host cannot take them
+    /// all.
+    pub max_connections_per_source: usize,
     pub max_rooms: usize,
     pub max_peers_per_room: usize,
     /// Largest WebSocket message, bytes (an SDP offer with many codecs is
     /// ~10 KB).
     pub max_message_bytes: usize,
-    /// Sustained messages per second per connection, and the burst above it.
+    /// Sustained messages per second per connection (every frame a client
+    /// sends counts, binary and ping too), and the burst above it.
     pub messages_per_second: f64,
     pub message_burst: f64,
+    /// Sustained bytes per second per connection, and the burst above it.
+    pub bytes_per_second: f64,
+    pub byte_burst: f64,
+    /// Bytes queued for one connection before it counts as not reading
+    /// and is closed.
+    pub max_queued_bytes: usize,
     pub max_chat_chars: usize,
     /// Seconds a connection may stay without joining.
     pub join_timeout_s: u64,
+    /// Seconds from accepting a connection to its first request's headers
+    /// being read (a client that sends them a byte at a time — slowloris —
+    /// is closed), and for a TLS handshake.
+    pub header_timeout_s: u64,
+    /// Seconds one message may take to be written to a client before the
+    /// connection counts as stuck and is closed.
+    pub send_timeout_s: u64,
+    /// The server pings every this many seconds; a connection from which
+    /// nothing (not even the pong) arrived for `heartbeat_timeout_s` has
+    /// lost its link, and leaves its room.
+    pub heartbeat_s: u64,
+    pub heartbeat_timeout_s: u64,
 }
 
 impl Default for Limits {
@@ -101,13 +130,23 @@ impl Default for Limits {
         let rooms = RoomLimits::default();
         Limits {
             max_connections: 4000,
+            max_connections_per_source: 64,
             max_rooms: rooms.max_rooms,
             max_peers_per_room: rooms.max_peers_per_room,
             max_message_bytes: 64 * 1024,
             messages_per_second: 50.0,
             message_burst: 200.0,
+            // An offer with every codec is ~10 KB; a renegotiation burst a
+            // few of them.
+            bytes_per_second: 64.0 * 1024.0,
+            byte_burst: 512.0 * 1024.0,
+            max_queued_bytes: 1 << 20,
             max_chat_chars: rooms.max_chat_chars,
             join_timeout_s: 10,
+            header_timeout_s: 10,
+            send_timeout_s: 5,
+            heartbeat_s: 10,
+            heartbeat_timeout_s: 30,
         }
     }
 }
@@ -124,6 +163,13 @@ impl Limits {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_admin_allow() -> Vec<std::net::IpAddr> {
+    vec![
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+    ]
 }
 
 fn default_max_token_ttl() -> u64 {
@@ -181,6 +227,7 @@ impl Config {
             token_secret,
             api_key: None,
             max_token_ttl_s: default_max_token_ttl(),
+            admin_allow: default_admin_allow(),
             tls: None,
             ice: IceConfig::default(),
             limits: Limits::default(),
@@ -259,17 +306,65 @@ impl Config {
                 self.listen
             )));
         }
-        let l = &self.limits;
-        if l.max_connections == 0
-            || l.max_rooms == 0
-            || l.max_peers_per_room < 2
-            || l.max_message_bytes < 1024
-            || l.messages_per_second <= 0.0
-            || l.message_burst < 1.0
-        {
-            return Err(ConfigError::Invalid(
-                "limits: every limit must be positive, rooms hold at least 2 peers and messages at least 1024 bytes".into(),
-            ));
+        self.limits.validate()
+    }
+}
+
+impl Limits {
+    /// Every limit a positive, finite number where zero or infinity would
+    /// mean "no limit" or "nothing gets through" (a NaN compares false with
+    /// everything, so each is checked to be a number first).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid =
+            |field: &str, why: &str| Err(ConfigError::Invalid(format!("limits.{field}: {why}")));
+        for (field, value) in [
+            ("messages_per_second", self.messages_per_second),
+            ("message_burst", self.message_burst),
+            ("bytes_per_second", self.bytes_per_second),
+            ("byte_burst", self.byte_burst),
+        ] {
+            if !value.is_finite() {
+                return invalid(field, "must be a finite number");
+            }
+            if value < 1.0 {
+                return invalid(field, "must be at least 1");
+            }
+        }
+        for (field, value) in [
+            ("max_connections", self.max_connections as u64),
+            (
+                "max_connections_per_source",
+                self.max_connections_per_source as u64,
+            ),
+            ("max_rooms", self.max_rooms as u64),
+            ("max_queued_bytes", self.max_queued_bytes as u64),
+            ("join_timeout_s", self.join_timeout_s),
+            ("header_timeout_s", self.header_timeout_s),
+            ("send_timeout_s", self.send_timeout_s),
+            ("heartbeat_s", self.heartbeat_s),
+            ("heartbeat_timeout_s", self.heartbeat_timeout_s),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be positive");
+            }
+        }
+        if self.max_peers_per_room < 2 {
+            return invalid("max_peers_per_room", "a room holds at least 2 peers");
+        }
+        if self.max_message_bytes < 1024 {
+            return invalid("max_message_bytes", "at least 1024 bytes");
+        }
+        if self.byte_burst < self.max_message_bytes as f64 {
+            return invalid(
+                "byte_burst",
+                "must hold at least one message of max_message_bytes",
+            );
+        }
+        if self.heartbeat_timeout_s <= self.heartbeat_s {
+            return invalid(
+                "heartbeat_timeout_s",
+                "must be longer than heartbeat_s, or every pong is late",
+            );
         }
         Ok(())
     }
@@ -315,6 +410,30 @@ mod tests {
         assert!(short.validate().is_err());
         short.token_secret = "long enough secret".into();
         short.validate().expect("valid");
+    }
+
+    #[test]
+    fn limits_that_are_not_numbers_or_zero_are_refused() {
+        let valid = Config::loopback(default_listen(), "long enough secret".into());
+        valid.validate().expect("the defaults are valid");
+        for (text, field) in [
+            ("messages_per_second = nan", "messages_per_second"),
+            ("messages_per_second = inf", "messages_per_second"),
+            ("bytes_per_second = -1.0", "bytes_per_second"),
+            ("message_burst = 0.0", "message_burst"),
+            ("heartbeat_s = 0", "heartbeat_s"),
+            ("heartbeat_timeout_s = 5", "heartbeat_timeout_s"),
+            (
+                "max_connections_per_source = 0",
+                "max_connections_per_source",
+            ),
+            ("send_timeout_s = 0", "send_timeout_s"),
+        ] {
+            let toml = format!("token_secret = \"long enough secret\"\n[limits]\n{text}\n");
+            let config = Config::parse(&toml, Path::new("x.toml")).expect("parses");
+            let refused = config.validate().expect_err(text);
+            assert!(refused.to_string().contains(field), "{text}: {refused}");
+        }
     }
 
     #[test]

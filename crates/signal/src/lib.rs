@@ -4,6 +4,7 @@
 //! tokens, coturn-compatible TURN credentials, health and Prometheus
 //! metrics. No media passes through it.
 
+pub mod admission;
 pub mod config;
 pub mod metrics;
 pub use kh_signal_protocol as protocol;

@@ -41,6 +41,10 @@ enum Command {
         /// Lifetime: seconds, or with a unit: 90s, 30m, 2h, 1d.
         #[arg(long, default_value = "2h")]
         ttl: String,
+        /// Participants of this role the room may hold when this token
+        /// joins (default: one presenter, one specialist).
+        #[arg(long)]
+        seats: Option<u16>,
         /// Read the token secret from this config.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -128,6 +132,7 @@ async fn main() -> Result<()> {
             room,
             role,
             ttl,
+            seats,
             config,
             token_secret,
         } => {
@@ -136,10 +141,17 @@ async fn main() -> Result<()> {
             let ttl = parse_ttl(&ttl)?;
             let config = load(config.as_ref(), token_secret, None)?;
             config.validate()?;
-            let token = TokenKey::new(config.token_secret.as_bytes()).issue(
+            if ttl > config.max_token_ttl_s {
+                bail!(
+                    "--ttl {ttl} s: the server accepts tokens of at most {} s (max_token_ttl_s)",
+                    config.max_token_ttl_s
+                );
+            }
+            let token = TokenKey::new(config.token_secret.as_bytes()).issue_seated(
                 &room,
                 role,
                 ttl,
+                seats,
                 kakehashi_signal::token::unix_now(),
             )?;
             println!("{token}");

@@ -6,7 +6,7 @@ use crate::rooms::Output;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const CODES: [ErrorCode; 13] = [
+const CODES: [ErrorCode; 15] = [
     ErrorCode::BadMessage,
     ErrorCode::UnknownType,
     ErrorCode::UnsupportedVersion,
@@ -20,6 +20,8 @@ const CODES: [ErrorCode; 13] = [
     ErrorCode::TooLarge,
     ErrorCode::RateLimited,
     ErrorCode::GoingAway,
+    ErrorCode::TokenInUse,
+    ErrorCode::RoleTaken,
 ];
 
 #[derive(Default)]
@@ -32,6 +34,14 @@ pub struct Metrics {
     messages_relayed: AtomicU64,
     tokens_issued: AtomicU64,
     api_refused: AtomicU64,
+    /// Connections closed because they did not read what was sent.
+    slow_closed: AtomicU64,
+    /// Connections whose link vanished (no pong in time).
+    heartbeat_lost: AtomicU64,
+    /// TCP connections refused when accepted: all places taken, or the
+    /// source's.
+    admission_refused_full: AtomicU64,
+    admission_refused_source: AtomicU64,
     errors: [AtomicU64; CODES.len()],
 }
 
@@ -61,6 +71,18 @@ impl Metrics {
     }
     pub fn count_api_refused(&self) {
         add(&self.api_refused);
+    }
+    pub fn count_slow_closed(&self) {
+        add(&self.slow_closed);
+    }
+    pub fn count_heartbeat_lost(&self) {
+        add(&self.heartbeat_lost);
+    }
+    pub fn count_admission_refused(&self, refused: crate::admission::Refused) {
+        match refused {
+            crate::admission::Refused::Full => add(&self.admission_refused_full),
+            crate::admission::Refused::SourceFull => add(&self.admission_refused_source),
+        }
     }
     pub fn count_error(&self, code: ErrorCode) {
         if let Some(i) = CODES.iter().position(|c| *c == code) {
@@ -157,6 +179,30 @@ impl Metrics {
             "counter",
             "Token API requests with a wrong key.",
             get(&self.api_refused),
+        );
+        metric(
+            "kakehashi_signal_slow_closed_total",
+            "counter",
+            "Connections closed because they did not read what was sent to them.",
+            get(&self.slow_closed),
+        );
+        metric(
+            "kakehashi_signal_heartbeat_lost_total",
+            "counter",
+            "Connections closed because nothing came back for the heartbeat timeout.",
+            get(&self.heartbeat_lost),
+        );
+        metric(
+            "kakehashi_signal_admission_refused_full_total",
+            "counter",
+            "TCP connections refused when accepted: the server's cap.",
+            get(&self.admission_refused_full),
+        );
+        metric(
+            "kakehashi_signal_admission_refused_source_total",
+            "counter",
+            "TCP connections refused when accepted: the cap per source address.",
+            get(&self.admission_refused_source),
         );
         let _ = writeln!(
             out,

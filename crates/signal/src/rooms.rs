@@ -44,6 +44,8 @@ struct Member {
     peer_id: String,
     role: Role,
     name: String,
+    /// The id of the token it joined with: one live connection a token.
+    token_id: String,
 }
 
 #[derive(Default)]
@@ -133,6 +135,37 @@ impl Rooms {
                 ),
             );
         }
+        if self.members.values().any(|m| m.token_id == claims.jti) {
+            return error(
+                conn,
+                ErrorCode::TokenInUse,
+                "this token already has a connection in its room: one connection a token",
+            );
+        }
+        let seats = claims.seats.map(usize::from).unwrap_or(match claims.role {
+            // The consultation's two sides: one each, so that a leaked or
+            // second token cannot step into either (observers watch).
+            Role::Presenter | Role::Specialist => 1,
+            Role::Observer => self.limits.max_peers_per_room,
+        });
+        let taken = self
+            .rooms
+            .get(&claims.room)
+            .into_iter()
+            .flatten()
+            .filter(|c| self.members.get(c).is_some_and(|m| m.role == claims.role))
+            .count();
+        if taken >= seats {
+            return error(
+                conn,
+                ErrorCode::RoleTaken,
+                format!(
+                    "the room already has its {} {}",
+                    taken,
+                    claims.role.as_str()
+                ),
+            );
+        }
         let peer_id = crate::token::random_id();
         let name: String = name
             .chars()
@@ -187,6 +220,7 @@ impl Rooms {
                 peer_id,
                 role: claims.role,
                 name,
+                token_id: claims.jti.clone(),
             },
         );
         out
@@ -333,8 +367,49 @@ mod tests {
             role,
             iat: 0,
             exp: u64::MAX,
-            jti: "t".into(),
+            jti: crate::token::random_id(),
+            seats: None,
         }
+    }
+
+    fn refused_with(out: &[Output]) -> Option<ErrorCode> {
+        match out.first() {
+            Some(Output::Send(_, ServerMessage::Error { code, .. })) => Some(*code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_token_joins_once_at_a_time() {
+        let mut rooms = Rooms::new(RoomLimits::default());
+        let token = claims("r", Role::Specialist);
+        peer_id(&rooms.join(1, &token, 1, "Dr A", |_| vec![]));
+        let again = rooms.join(2, &token, 1, "someone with the same token", |_| vec![]);
+        assert_eq!(refused_with(&again), Some(ErrorCode::TokenInUse));
+        assert!(matches!(again.last(), Some(Output::Close(2))));
+        // Once its connection has left, the token may join again (a
+        // restart, a dropped link).
+        rooms.leave(1);
+        peer_id(&rooms.join(3, &token, 1, "Dr A again", |_| vec![]));
+    }
+
+    #[test]
+    fn a_room_holds_one_presenter_and_one_specialist_unless_a_token_allows_more() {
+        let mut rooms = Rooms::new(RoomLimits::default());
+        peer_id(&rooms.join(1, &claims("r", Role::Observer), 1, "", |_| vec![]));
+        peer_id(&rooms.join(2, &claims("r", Role::Presenter), 1, "", |_| vec![]));
+        peer_id(&rooms.join(3, &claims("r", Role::Specialist), 1, "", |_| vec![]));
+        let second = rooms.join(4, &claims("r", Role::Presenter), 1, "", |_| vec![]);
+        assert_eq!(refused_with(&second), Some(ErrorCode::RoleTaken));
+        // Observers are not capped below the room's limit.
+        peer_id(&rooms.join(5, &claims("r", Role::Observer), 1, "", |_| vec![]));
+        // A token that says so seats a second specialist (a trainee).
+        let mut trainee = claims("r", Role::Specialist);
+        trainee.seats = Some(2);
+        peer_id(&rooms.join(6, &trainee, 1, "", |_| vec![]));
+        // The presenter's seat is free again once it has left.
+        rooms.leave(2);
+        peer_id(&rooms.join(7, &claims("r", Role::Presenter), 1, "", |_| vec![]));
     }
 
     fn peer_id(out: &[Output]) -> String {

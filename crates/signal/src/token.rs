@@ -31,6 +31,11 @@ pub struct Claims {
     pub exp: u64,
     /// Random id (logs can name a token without showing it).
     pub jti: String,
+    /// How many participants of this role the room may hold when this
+    /// token joins (absent: one presenter, one specialist, observers up to
+    /// the room's limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +50,8 @@ pub enum TokenError {
     WrongRoom,
     #[error("the room name is empty, too long or has control characters")]
     BadRoom,
+    #[error("the token lives {lives_s} s, longer than the {max_s} s this server accepts")]
+    TooLong { lives_s: u64, max_s: u64 },
 }
 
 /// Room names: 1..=128 bytes of printable characters.
@@ -87,6 +94,19 @@ impl TokenKey {
         ttl_s: u64,
         now: u64,
     ) -> Result<String, TokenError> {
+        self.issue_seated(room, role, ttl_s, None, now)
+    }
+
+    /// [`Self::issue`], letting the room hold `seats` participants of
+    /// `role` when this token joins.
+    pub fn issue_seated(
+        &self,
+        room: &str,
+        role: Role,
+        ttl_s: u64,
+        seats: Option<u16>,
+        now: u64,
+    ) -> Result<String, TokenError> {
         if !valid_room(room) {
             return Err(TokenError::BadRoom);
         }
@@ -96,6 +116,7 @@ impl TokenKey {
             iat: now,
             exp: now.saturating_add(ttl_s),
             jti: random_id(),
+            seats,
         };
         let json = serde_json::to_vec(&claims).map_err(|_| TokenError::Malformed)?;
         let signed = format!("{PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
@@ -131,6 +152,27 @@ impl TokenKey {
         }
         if !valid_room(&claims.room) {
             return Err(TokenError::BadRoom);
+        }
+        Ok(claims)
+    }
+
+    /// [`Self::verify`], and the token may not live longer than
+    /// `max_lifetime_s` from issue to expiry: a token signed with the
+    /// right key but for a year (by a tool, or leaked from a test) is
+    /// refused whatever its expiry says.
+    pub fn verify_lifetime(
+        &self,
+        token: &str,
+        now: u64,
+        max_lifetime_s: u64,
+    ) -> Result<Claims, TokenError> {
+        let claims = self.verify(token, now)?;
+        let lives_s = claims.exp.saturating_sub(claims.iat);
+        if lives_s > max_lifetime_s {
+            return Err(TokenError::TooLong {
+                lives_s,
+                max_s: max_lifetime_s,
+            });
         }
         Ok(claims)
     }
@@ -170,6 +212,27 @@ mod tests {
             TokenKey::new(b"secret two").verify(&token, NOW),
             Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_token_that_lives_too_long_is_refused_when_verified() {
+        let key = TokenKey::new(b"k");
+        let year = key
+            .issue("r", Role::Presenter, 365 * 24 * 3600, NOW)
+            .unwrap_or_default();
+        assert!(key.verify(&year, NOW).is_ok());
+        assert_eq!(
+            key.verify_lifetime(&year, NOW, 24 * 3600),
+            Err(TokenError::TooLong {
+                lives_s: 365 * 24 * 3600,
+                max_s: 24 * 3600
+            })
+        );
+        let day = key
+            .issue_seated("r", Role::Observer, 3600, Some(3), NOW)
+            .unwrap_or_default();
+        let claims = key.verify_lifetime(&day, NOW, 24 * 3600);
+        assert!(matches!(&claims, Ok(c) if c.seats == Some(3)), "{claims:?}");
     }
 
     #[test]

@@ -30,6 +30,20 @@ pub fn token(room: &str, role: Role) -> String {
         .expect("token")
 }
 
+/// A token that lets the room hold `seats` participants of `role` (a
+/// second presenter, say, which the server otherwise refuses).
+pub fn token_with_seats(room: &str, role: Role, seats: u16) -> String {
+    TokenKey::new(SECRET.as_bytes())
+        .issue_seated(
+            room,
+            role,
+            600,
+            Some(seats),
+            kakehashi_signal::token::unix_now(),
+        )
+        .expect("token")
+}
+
 /// Start `kh call` on loopback and return once it has joined the room.
 pub fn kh_call(ws: &str, room: &str, role: Role, stats: &Path, extra: &[&str]) -> Child {
     kh_call_with_env(ws, room, role, stats, extra, &[])
