@@ -206,29 +206,26 @@ fn demo_slide(package: &tauri::PackageInfo) -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
-/// A private directory for the viewer's socket.
-fn socket_path() -> PathBuf {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join("kakehashi");
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("viewer-{}.sock", std::process::id()))
-}
-
 /// The supervised viewer; its events go to the page as "viewer".
 fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) {
     let mut command = ViewerCommand::kh_view(viewer_program());
     if let Some(backend) = backend {
         command.env.push(("WGPU_BACKEND".into(), backend.into()));
     }
+    let socket = match kh_console::viewer_socket() {
+        Ok(socket) => socket,
+        Err(e) => {
+            tracing::error!("viewer: {e}");
+            return;
+        }
+    };
     let page = app.clone();
-    let started =
-        app.state::<Console>()
-            .station
-            .start_viewer(command, socket_path(), move |event| {
-                let _ = page.emit("viewer", &event);
-            });
+    let started = app
+        .state::<Console>()
+        .station
+        .start_viewer(command, socket, move |event| {
+            let _ = page.emit("viewer", &event);
+        });
     if let Err(e) = started {
         tracing::error!("viewer: {e}");
     }

@@ -58,7 +58,10 @@ pub fn run(args: WorkstationBenchArgs) -> Result<()> {
     let kh = crate::kh_beside()?;
     let file =
         std::fs::canonicalize(&args.file).with_context(|| format!("{}", args.file.display()))?;
-    let work = tempfile::tempdir()?;
+    // Private, as the console's socket folder must be.
+    let work = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()?;
     let desk = bench_desk(work.path())?;
     desk.ensure_demo_case(&file)?;
     let (case, _) = desk
@@ -175,7 +178,8 @@ fn standalone_open_ms(kh: &Path, file: &Path, socket: &Path) -> Result<f64> {
         .stderr(Stdio::null())
         .spawn()
         .context("kh view")?;
-    let accepted = listener.accept_until(start + OPEN_TIMEOUT, || {
+    let pid = child.id();
+    let accepted = listener.accept_until(start + OPEN_TIMEOUT, Some(pid), || {
         matches!(child.try_wait(), Ok(None))
     });
     let result = (|| -> Result<f64> {

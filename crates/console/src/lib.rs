@@ -4,6 +4,7 @@ mod call;
 mod desk;
 mod supervisor;
 mod viewer_link;
+mod viewer_outbox;
 mod workstation;
 
 pub use call::{
@@ -16,5 +17,5 @@ pub use workstation::{CallDevices, Workstation};
 
 pub use supervisor::{
     SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerStatus, ViewerSupervisor,
-    end_child,
+    end_child, viewer_socket,
 };

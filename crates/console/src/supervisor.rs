@@ -2,6 +2,7 @@
 //! crash kills only the viewer; the console restarts it and puts the slide
 //! and view back).
 
+use crate::viewer_outbox::{Outbox, Queued};
 use kh_ipc::{Connection, FromViewer, IpcError, Listener, ToViewer, ViewState};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -13,6 +14,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// The viewer's socket for this console process, in a directory only this user can enter
+/// (`$XDG_RUNTIME_DIR/kakehashi`, else a fresh one under the temporary
+/// directory); one socket per console process.
+pub fn viewer_socket() -> Result<PathBuf, IpcError> {
+    static DIR: std::sync::OnceLock<kh_ipc::SocketDir> = std::sync::OnceLock::new();
+    let dir = match DIR.get() {
+        Some(dir) => dir,
+        None => {
+            let made = kh_ipc::SocketDir::for_this_session()?;
+            DIR.get_or_init(|| made)
+        }
+    };
+    Ok(dir
+        .path()
+        .join(format!("viewer-{}.sock", std::process::id())))
+}
 
 /// How to start the viewer; `--ipc SOCKET` is appended.
 #[derive(Clone, Debug)]
@@ -35,8 +53,12 @@ impl ViewerCommand {
 
 #[derive(Clone, Debug)]
 pub struct SupervisorOptions {
-    /// The local socket the viewer connects to.
+    /// The local socket the viewer connects to, in a private directory
+    /// (`kh_ipc::SocketDir`; binding elsewhere is refused).
     pub socket: PathBuf,
+    /// Where the viewer may write screenshots (`--screenshots`); without
+    /// one it refuses the console's screenshot requests.
+    pub screenshots: Option<PathBuf>,
     /// How long a started viewer may take to connect (a software renderer
     /// on a loaded machine takes seconds).
     pub connect_timeout: Duration,
@@ -44,15 +66,24 @@ pub struct SupervisorOptions {
     /// that dies at once every time would otherwise spin.
     pub max_restarts: usize,
     pub restart_window: Duration,
+    /// The console pings the viewer's event loop this often …
+    pub ping_every: Duration,
+    /// … and a viewer silent for this long is hung: killed and restarted.
+    /// Generous, as a software renderer on a loaded machine can take
+    /// seconds over one frame.
+    pub hung_after: Duration,
 }
 
 impl SupervisorOptions {
     pub fn new(socket: PathBuf) -> SupervisorOptions {
         SupervisorOptions {
             socket,
+            screenshots: None,
             connect_timeout: Duration::from_secs(30),
             max_restarts: 5,
             restart_window: Duration::from_secs(60),
+            ping_every: Duration::from_secs(2),
+            hung_after: Duration::from_secs(15),
         }
     }
 }
@@ -69,6 +100,9 @@ pub enum ViewerEvent {
     Exited { status: String, restarting: bool },
     /// Restarting stopped, with why; the console shows it.
     GaveUp { reason: String },
+    /// The viewer fell behind and `frames` of the call's video were
+    /// dropped before reaching it: the call is asked for a keyframe.
+    VideoDropped { frames: usize },
 }
 
 /// A snapshot for the console's status line.
@@ -94,24 +128,29 @@ pub enum SupervisorError {
 }
 
 /// The supervisor's line to the viewer: its status, the live
-/// connection's writing half, the child process.
+/// connection's outbox, the child process.
 struct ViewerLine {
     status: Mutex<ViewerStatus>,
-    /// The writing half of the live connection, if any.
-    writer: Mutex<Option<Connection>>,
+    /// The writing half of the live connection, if any: queued, never
+    /// waiting on the viewer.
+    outbox: Mutex<Option<Outbox>>,
     child: Mutex<Option<Child>>,
     stopping: AtomicBool,
+    events: Sender<ViewerEvent>,
 }
 
 impl ViewerLine {
     fn send(&self, message: &ToViewer) {
-        let mut writer = self.writer.lock();
-        if let Some(connection) = writer.as_mut()
-            && let Err(e) = connection.send(message)
+        let queued = match self.outbox.lock().as_ref() {
+            Some(outbox) => outbox.push(message),
+            None => return,
+        };
+        if let Queued::Yes { dropped_video } = queued
+            && dropped_video > 0
         {
-            // The reader sees the same failure and handles the restart.
-            tracing::warn!("viewer link: {e}");
-            *writer = None;
+            let _ = self.events.send(ViewerEvent::VideoDropped {
+                frames: dropped_video,
+            });
         }
     }
 }
@@ -132,17 +171,18 @@ impl ViewerSupervisor {
                 path: options.socket.clone(),
                 source,
             })?;
+        let (events, receiver) = channel();
         let shared = Arc::new(ViewerLine {
             status: Mutex::new(ViewerStatus::default()),
-            writer: Mutex::new(None),
+            outbox: Mutex::new(None),
             child: Mutex::new(None),
             stopping: AtomicBool::new(false),
+            events,
         });
-        let (events, receiver) = channel();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("viewer-supervisor".into())
-            .spawn(move || supervise(&thread_shared, &listener, &command, &options, &events))
+            .spawn(move || supervise(&thread_shared, &listener, &command, &options))
             .ok();
         Ok((ViewerSupervisor { shared, thread }, receiver))
     }
@@ -169,7 +209,8 @@ impl ViewerSupervisor {
         self.shared.send(&ToViewer::SetView { view });
     }
 
-    /// Passes a message through (pointer, screenshot).
+    /// Passes a message through (pointer, screenshot, video); never waits
+    /// for the viewer.
     pub fn send(&self, message: &ToViewer) {
         self.shared.send(message);
     }
@@ -217,8 +258,8 @@ fn supervise(
     listener: &Listener,
     command: &ViewerCommand,
     options: &SupervisorOptions,
-    events: &Sender<ViewerEvent>,
 ) {
+    let events = &shared.events;
     let mut recent_starts: Vec<Instant> = Vec::new();
     let mut restarts = 0u32;
     while !shared.stopping.load(Ordering::SeqCst) {
@@ -241,8 +282,10 @@ fn supervise(
         }
         recent_starts.push(Instant::now());
 
-        let status = run_once(shared, listener, command, options, events, restarts);
-        *shared.writer.lock() = None;
+        let status = run_once(shared, listener, command, options, restarts);
+        // Dropping the outbox ends its writer, even one stuck on a viewer
+        // that stopped reading.
+        *shared.outbox.lock() = None;
         {
             let mut s = shared.status.lock();
             s.connected = false;
@@ -260,21 +303,21 @@ fn supervise(
 }
 
 /// Starts one viewer process, restores the slide and view, relays its
-/// messages until it goes, and says how it ended.
+/// messages until it goes (or hangs), and says how it ended.
 fn run_once(
     shared: &ViewerLine,
     listener: &Listener,
     command: &ViewerCommand,
     options: &SupervisorOptions,
-    events: &Sender<ViewerEvent>,
     restarts: u32,
 ) -> String {
-    let spawned = Command::new(&command.program)
-        .args(&command.args)
-        .arg("--ipc")
-        .arg(&options.socket)
-        .envs(command.env.iter().map(|(k, v)| (k, v)))
-        .spawn();
+    let events = &shared.events;
+    let mut spawn = Command::new(&command.program);
+    spawn.args(&command.args).arg("--ipc").arg(&options.socket);
+    if let Some(screenshots) = &options.screenshots {
+        spawn.arg("--screenshots").arg(screenshots);
+    }
+    let spawned = spawn.envs(command.env.iter().map(|(k, v)| (k, v))).spawn();
     let child = match spawned {
         Ok(child) => child,
         Err(e) => return format!("could not start {}: {e}", command.program.display()),
@@ -289,7 +332,9 @@ fn run_once(
                 Some(Ok(None))
             )
     };
-    let connection = match listener.accept_until(deadline, alive) {
+    // Only the process just started may connect; anyone else who tries
+    // first is closed and the wait goes on.
+    let connection = match listener.accept_until(deadline, Some(pid), alive) {
         Ok(Some(connection)) => connection,
         Ok(None) => {
             let how = reap(shared, Duration::ZERO);
@@ -304,7 +349,14 @@ fn run_once(
         Ok(reader) => reader,
         Err(e) => return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO)),
     };
-    *shared.writer.lock() = Some(connection);
+    if let Err(why) = greeted(&mut reader, pid, deadline) {
+        return format!("{why} ({})", reap(shared, Duration::ZERO));
+    }
+    let outbox = match Outbox::start(connection) {
+        Ok(outbox) => outbox,
+        Err(e) => return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO)),
+    };
+    *shared.outbox.lock() = Some(outbox);
     let (slide, view) = {
         let mut s = shared.status.lock();
         s.connected = true;
@@ -320,9 +372,21 @@ fn run_once(
         shared.send(&ToViewer::OpenSlide { path: slide });
         view_to_restore = view;
     }
+    // The reader wakes at least every `ping_every` to ping and to notice
+    // a viewer that has gone quiet.
+    if let Err(e) = reader.set_read_timeout(Some(options.ping_every)) {
+        return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO));
+    }
+    let mut heard_at = Instant::now();
+    let mut pinged_at = Instant::now();
+    let mut ping = 0u64;
     loop {
         match reader.recv::<FromViewer>() {
             Ok(message) => {
+                heard_at = Instant::now();
+                if matches!(message, FromViewer::Pong { .. }) {
+                    continue;
+                }
                 match &message {
                     FromViewer::Opened { path, .. } => {
                         let current = shared.status.lock().slide.clone();
@@ -346,6 +410,11 @@ fn run_once(
                 }
                 let _ = events.send(ViewerEvent::Message(message));
             }
+            Err(IpcError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => {
                 let grace = if shared.stopping.load(Ordering::SeqCst) {
                     Duration::from_secs(2)
@@ -355,6 +424,59 @@ fn run_once(
                 return format!("{e}; {}", reap(shared, grace));
             }
         }
+        if shared.stopping.load(Ordering::SeqCst) {
+            continue;
+        }
+        let failed = shared.outbox.lock().as_ref().and_then(Outbox::failed);
+        if let Some(why) = failed {
+            return format!(
+                "hung: it stopped reading its messages ({why}); {}",
+                reap(shared, Duration::ZERO)
+            );
+        }
+        let silent = heard_at.elapsed();
+        if silent >= options.hung_after {
+            tracing::error!(
+                pid,
+                "the viewer has not answered for {silent:?}: restarting it"
+            );
+            return format!(
+                "hung: no answer for {:.0} s; {}",
+                silent.as_secs_f64(),
+                reap(shared, Duration::ZERO)
+            );
+        }
+        if pinged_at.elapsed() >= options.ping_every {
+            ping += 1;
+            pinged_at = Instant::now();
+            shared.send(&ToViewer::Ping { seq: ping });
+        }
+    }
+}
+
+/// Reads the viewer's first message: a Hello from the process we started,
+/// speaking our protocol. (With peer credentials the listener has checked
+/// the pid already; where there are none, this is the check.)
+fn greeted(reader: &mut Connection, pid: u32, deadline: Instant) -> Result<(), String> {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
+    reader
+        .set_read_timeout(Some(left))
+        .map_err(|e| format!("viewer link: {e}"))?;
+    match reader.recv::<FromViewer>() {
+        Ok(FromViewer::Hello { version, pid: said })
+            if said == pid && version == kh_ipc::VERSION =>
+        {
+            Ok(())
+        }
+        Ok(FromViewer::Hello { version, pid: said }) => Err(format!(
+            "refused: its greeting names process {said} and protocol {version}, \
+             expected {pid} and {}",
+            kh_ipc::VERSION
+        )),
+        Ok(other) => Err(format!("refused: it spoke before greeting ({other:?})")),
+        Err(e) => Err(format!("no greeting: {e}")),
     }
 }
 

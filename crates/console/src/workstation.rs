@@ -64,8 +64,11 @@ impl Workstation {
             .name("viewer-events".into())
             .spawn(move || {
                 for event in events {
-                    if let ViewerEvent::Message(FromViewer::KeyframeWanted) = event {
-                        // The viewer lost a frame of the call's video.
+                    if let ViewerEvent::Message(FromViewer::KeyframeWanted)
+                    | ViewerEvent::VideoDropped { .. } = event
+                    {
+                        // The viewer lost a frame of the call's video, or
+                        // was too far behind to be sent one.
                         let _ = calls.request_keyframe();
                         continue;
                     }

@@ -9,12 +9,14 @@
 //! fuzzed without sockets.
 
 mod connection;
+mod socket_dir;
 
 pub use connection::{Connection, Listener};
 use serde::{Deserialize, Serialize};
+pub use socket_dir::{SocketDir, check_private_dir, ensure_private_dir};
 
-/// Protocol version carried in every frame.
-pub const VERSION: u32 = 1;
+/// Protocol version carried in every frame (2: screenshots by name, ping).
+pub const VERSION: u32 = 2;
 /// Largest frame accepted: control messages are small, and an encoded 8K
 /// keyframe (a few MB, base64 in JSON) fits; a peer announcing more is
 /// broken or hostile.
@@ -46,9 +48,16 @@ pub enum ToViewer {
         p_slide: Option<[f64; 2]>,
         label: String,
     },
-    /// Write the view (with its scale bar) as PNG to `path`.
+    /// Write the view (with its scale bar) as PNG named `name` in the
+    /// screenshot folder the viewer was started with (`--screenshots`):
+    /// a plain file name, never a path, and never over an existing file.
     Screenshot {
-        path: String,
+        name: String,
+    },
+    /// Answer with `Pong { seq }` from the window's event loop: the console
+    /// learns that the viewer is alive, not just its socket.
+    Ping {
+        seq: u64,
     },
     /// One encoded frame of the call's remote video, as it arrived
     /// (`codec` a MIME type such as `video/VP8`): the viewer decodes and
@@ -107,6 +116,10 @@ pub enum FromViewer {
     /// The viewer needs a keyframe to show the remote video again (it
     /// dropped or could not decode a frame).
     KeyframeWanted,
+    /// The answer to `Ping { seq }`.
+    Pong {
+        seq: u64,
+    },
     /// Something failed: a slide that did not open, tiles that did not read,
     /// a screenshot that could not be written.
     Error {
@@ -150,6 +163,26 @@ pub enum IpcError {
     Io(#[from] std::io::Error),
     #[error("IPC connection closed")]
     Closed,
+    #[error("IPC socket directory {path}: {why}; refusing to use it")]
+    UnsafeDirectory {
+        path: std::path::PathBuf,
+        why: String,
+    },
+}
+
+/// Whether `name` may name a screenshot: one plain `.png` file name, no
+/// directory part, not hidden. The viewer writes only such names, inside
+/// the folder it was given.
+pub fn is_screenshot_name(name: &str) -> bool {
+    let plain = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && !name.chars().any(char::is_control);
+    plain
+        && std::path::Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
 }
 
 /// A message as one frame.
@@ -233,6 +266,10 @@ mod tests {
                 data: (0..=255u8).cycle().take(1000).collect(),
             },
             ToViewer::RemoteVideoEnded,
+            ToViewer::Screenshot {
+                name: "view.png".into(),
+            },
+            ToViewer::Ping { seq: 7 },
             ToViewer::Quit,
         ];
         let stream: Vec<u8> = sent
@@ -253,6 +290,30 @@ mod tests {
     }
 
     #[test]
+    fn a_screenshot_is_named_by_a_plain_png_file_name_only() {
+        for good in ["view.png", "kakehashi-view-1700000000.PNG", "所見 1.png"] {
+            assert!(is_screenshot_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../view.png",
+            "/etc/passwd",
+            "/home/dr/view.png",
+            "a/b.png",
+            "a\\b.png",
+            ".hidden.png",
+            "..",
+            "view.txt",
+            "view",
+            "view.png\0.txt",
+            "line\nbreak.png",
+        ] {
+            assert!(!is_screenshot_name(bad), "{bad:?}");
+        }
+        assert!(!is_screenshot_name(&format!("{}.png", "a".repeat(300))));
+    }
+
+    #[test]
     fn hostile_frames_are_errors_not_allocations() {
         let mut decoder = FrameDecoder::new();
         decoder.feed(&u32::MAX.to_le_bytes());
@@ -269,7 +330,7 @@ mod tests {
             Err(IpcError::Version(7))
         ));
         let mut decoder = FrameDecoder::new();
-        let body = br#"{"v":1,"msg":{"type":"format_disk"}}"#;
+        let body = br#"{"v":2,"msg":{"type":"format_disk"}}"#;
         decoder.feed(&(body.len() as u32).to_le_bytes());
         decoder.feed(body);
         assert!(matches!(

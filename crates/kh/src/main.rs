@@ -49,6 +49,10 @@ enum Command {
         /// The console's local socket to connect to.
         #[arg(long)]
         ipc: Option<PathBuf>,
+        /// The folder screenshots are written to (the console's requests
+        /// name a file in it; without it they are refused).
+        #[arg(long)]
+        screenshots: Option<PathBuf>,
         /// Window size in physical pixels, WIDTHxHEIGHT.
         #[arg(long)]
         size: Option<String>,
@@ -125,6 +129,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::View {
             file,
             ipc,
+            screenshots,
             size,
             budget_mib,
             no_vsync,
@@ -136,6 +141,7 @@ fn run(cli: Cli) -> Result<()> {
             kh_viewer::run(kh_viewer::ViewerArgs {
                 slide: file,
                 ipc,
+                screenshots,
                 size,
                 budget_bytes: budget_mib.map(|m| m << 20),
                 no_vsync,

@@ -96,17 +96,15 @@ impl Peer {
     fn start(
         mut command: std::process::Command,
         signal: &SignalInA,
+        role: Role,
         bind: &str,
         extra: &[&str],
     ) -> Peer {
         let room = "case-island";
+        // The room seats one presenter and one specialist: each peer takes
+        // its own seat, as the clinic and the hospital do.
         let token = TokenKey::new(SECRET.as_bytes())
-            .issue(
-                room,
-                Role::Presenter,
-                600,
-                kakehashi_signal::token::unix_now(),
-            )
+            .issue(room, role, 600, kakehashi_signal::token::unix_now())
             .expect("token");
         let mut child = command
             .env("SSL_CERT_FILE", &signal.ca)
@@ -213,13 +211,20 @@ fn hospital_and_island_with(
     let hospital = Peer::start(
         link.command_in_a(kh),
         &signal,
+        Role::Specialist,
         ADDRESS_A,
         &[both, &["--send", "none", "--tone", "440"]].concat(),
     );
     let mut args = both.to_vec();
     args.extend_from_slice(&["--tone", "330"]);
     args.extend_from_slice(island_video);
-    let island = Peer::start(link.command_in_b(kh), &signal, ADDRESS_B, &args);
+    let island = Peer::start(
+        link.command_in_b(kh),
+        &signal,
+        Role::Presenter,
+        ADDRESS_B,
+        &args,
+    );
     (signal, hospital, island)
 }
 
@@ -423,6 +428,7 @@ fn a_network_change_restarts_ice_onto_the_new_address_at_once() {
     let mut hospital = Peer::start(
         link.command_in_a(kh),
         &signal,
+        Role::Specialist,
         ADDRESS_A,
         &["--send", "none", "--tone", "440"],
     );
@@ -430,6 +436,7 @@ fn a_network_change_restarts_ice_onto_the_new_address_at_once() {
     let mut island = Peer::start(
         link.command_in_b(kh),
         &signal,
+        Role::Presenter,
         "0.0.0.0",
         &["--tone", "330", "--size", "640x360", "--bitrate", "1000"],
     );

@@ -34,7 +34,11 @@ fn wait_for(
 #[test]
 fn remote_video_frames_are_decoded_and_drawn_in_the_viewer() {
     let x = Xvfb::start();
-    let dir = tempfile::tempdir().expect("tmp");
+    // The console's socket lives in a directory only we can enter.
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .expect("a private tmp");
     let socket = dir.path().join("viewer.sock");
     let listener = Listener::bind(&socket).expect("listen");
     let mut child = x
@@ -48,7 +52,7 @@ fn remote_video_frames_are_decoded_and_drawn_in_the_viewer() {
         .spawn()
         .expect("kh view");
     let mut link = listener
-        .accept_until(Instant::now() + WAIT, || true)
+        .accept_until(Instant::now() + WAIT, Some(child.id()), || true)
         .expect("accept")
         .expect("the viewer connects");
     let messages = x11::messages_from(&link);

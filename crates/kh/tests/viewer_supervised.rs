@@ -52,7 +52,10 @@ fn window_of(x: &Xvfb) -> String {
 fn a_killed_viewer_comes_back_with_its_slide_and_view() {
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_supervised");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
-    let dir = tempfile::tempdir().expect("tmp");
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .expect("a private tmp");
     let x = Xvfb::start();
     let slide = fixture("real/cmu_small_region.svs");
     let mut command = ViewerCommand::kh_view(KH.into());
@@ -147,7 +150,10 @@ fn a_killed_viewer_comes_back_with_its_slide_and_view() {
 
 #[test]
 fn a_viewer_that_cannot_start_is_given_up_on_with_a_reason() {
-    let dir = tempfile::tempdir().expect("tmp");
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .expect("a private tmp");
     // `kh view` with no display: it exits at once, every time.
     let mut command = ViewerCommand::kh_view(KH.into());
     command.env = vec![
@@ -166,4 +172,148 @@ fn a_viewer_that_cannot_start_is_given_up_on_with_a_reason() {
     assert!(reason.contains("stopped 3 times"), "{reason}");
     assert_eq!(supervisor.status().gave_up, Some(reason));
     supervisor.shutdown(Duration::from_secs(1));
+}
+
+/// Starts a supervised viewer on `slide` in `x`, with `options` changed by
+/// `adjust`; returns the supervisor, its events and the viewer's pid.
+fn supervised_viewer(
+    x: &Xvfb,
+    dir: &std::path::Path,
+    adjust: impl FnOnce(&mut SupervisorOptions),
+) -> (ViewerSupervisor, Receiver<ViewerEvent>) {
+    let mut command = ViewerCommand::kh_view(KH.into());
+    command
+        .args
+        .extend(["--size".into(), format!("{WIDTH}x{HEIGHT}").into()]);
+    command.env = x11::display_env(x);
+    command
+        .env
+        .push(("XDG_RUNTIME_DIR".into(), dir.as_os_str().to_owned()));
+    let mut options = SupervisorOptions::new(dir.join("viewer.sock"));
+    adjust(&mut options);
+    ViewerSupervisor::start(command, options).expect("start")
+}
+
+fn connected_pid(events: &Receiver<ViewerEvent>) -> (u32, u32) {
+    match next_event(events, "a connection", |e| {
+        matches!(e, ViewerEvent::Connected { .. })
+    }) {
+        ViewerEvent::Connected { pid, restarts } => (pid, restarts),
+        _ => unreachable!(),
+    }
+}
+
+/// Another local process that reaches the socket first is shut out; the
+/// viewer the console started still connects.
+#[test]
+fn a_foreign_client_on_the_viewer_socket_is_refused_and_the_viewer_connects() {
+    use std::io::{Read, Write};
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .expect("a private tmp");
+    let socket = dir.path().join("viewer.sock");
+    let x = Xvfb::start();
+    let (supervisor, events) = supervised_viewer(&x, dir.path(), |_| {});
+    // The squatter connects as soon as the socket exists: before the
+    // viewer (which needs hundreds of milliseconds to start).
+    let deadline = Instant::now() + WAIT;
+    let mut squatter = loop {
+        match std::os::unix::net::UnixStream::connect(&socket) {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => panic!("the socket never appeared: {e}"),
+        }
+    };
+    // It pretends to be the viewer.
+    let hello = kh_ipc::encode(&FromViewer::Hello {
+        version: kh_ipc::VERSION,
+        pid: std::process::id(),
+    })
+    .expect("encode");
+    let _ = squatter.write_all(&hello);
+    let (pid, restarts) = connected_pid(&events);
+    assert_ne!(pid, std::process::id());
+    assert_eq!(restarts, 0);
+    assert_eq!(supervisor.status().pid, Some(pid));
+    // The squatter was closed without a word.
+    squatter
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut heard = Vec::new();
+    let _ = squatter.read_to_end(&mut heard);
+    assert!(heard.is_empty(), "the squatter was sent {heard:?}");
+    supervisor.shutdown(Duration::from_secs(10));
+}
+
+/// A viewer that stops (SIGSTOP: alive, but answering nothing) neither
+/// blocks the console — video keeps being handed over without waiting —
+/// nor stays: it is found hung, killed and started again, slide and all.
+#[test]
+fn a_stopped_viewer_is_found_hung_and_restarted_without_blocking_the_console() {
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .expect("a private tmp");
+    let x = Xvfb::start();
+    let slide = fixture("real/cmu_small_region.svs");
+    let (supervisor, events) = supervised_viewer(&x, dir.path(), |o| {
+        o.ping_every = Duration::from_millis(500);
+        o.hung_after = Duration::from_secs(6);
+    });
+    let (first, _) = connected_pid(&events);
+    supervisor.open_slide(&slide.display().to_string());
+    next_event(&events, "the slide open", |e| {
+        matches!(e, ViewerEvent::Message(FromViewer::Opened { .. }))
+    });
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &first.to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    // The call's receive path goes on handing the viewer its video: 64 MiB
+    // of frames to a process that reads nothing. Each hand-over returns
+    // (the thread finishing at all is the check; a minute is a hang
+    // detector), and older frames are dropped rather than queued forever.
+    let supervisor = std::sync::Arc::new(supervisor);
+    let sender = supervisor.clone();
+    let (done, handed_over) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let frame = kh_ipc::ToViewer::RemoteVideo {
+            codec: "video/VP8".into(),
+            data: vec![0x9d; 1 << 20],
+        };
+        for _ in 0..64 {
+            sender.send(&frame);
+        }
+        let _ = done.send(());
+    });
+    handed_over
+        .recv_timeout(Duration::from_secs(60))
+        .expect("handing video to a stopped viewer blocked");
+    next_event(&events, "dropped video", |e| {
+        matches!(e, ViewerEvent::VideoDropped { .. })
+    });
+    let exited = next_event(&events, "the exit", |e| {
+        matches!(e, ViewerEvent::Exited { .. })
+    });
+    assert!(
+        matches!(&exited, ViewerEvent::Exited { restarting: true, status } if status.contains("hung")),
+        "{exited:?}"
+    );
+    let (second, restarts) = connected_pid(&events);
+    assert_ne!(second, first);
+    assert_eq!(restarts, 1);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{first}")).exists(),
+        "the hung viewer is gone"
+    );
+    // The new viewer shows the slide again.
+    next_event(&events, "the slide open again", |e| {
+        matches!(e, ViewerEvent::Message(FromViewer::Opened { .. }))
+    });
+    let Ok(supervisor) = std::sync::Arc::try_unwrap(supervisor) else {
+        panic!("the sender thread still holds the supervisor");
+    };
+    supervisor.shutdown(Duration::from_secs(10));
 }

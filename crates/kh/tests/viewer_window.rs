@@ -27,7 +27,9 @@ struct Viewer {
 
 impl Viewer {
     fn start(x: &Xvfb, slide: &Path, dir: &Path) -> Viewer {
-        let socket = dir.join("viewer.sock");
+        let run = dir.join("run");
+        kh_ipc::ensure_private_dir(&run).expect("a private socket folder");
+        let socket = run.join("viewer.sock");
         let listener = Listener::bind(&socket).expect("listen");
         let child = x
             .command(KH)
@@ -37,12 +39,15 @@ impl Viewer {
             .arg(&socket)
             .arg("--size")
             .arg(format!("{WIDTH}x{HEIGHT}"))
+            .arg("--screenshots")
+            .arg(dir)
             .env("XDG_RUNTIME_DIR", dir)
             .spawn()
             .expect("kh view");
         let (send, accepted) = channel();
+        let pid = child.id();
         std::thread::spawn(move || {
-            let _ = send.send(listener.accept());
+            let _ = send.send(listener.accept(Some(pid)));
         });
         let connection = accepted
             .recv_timeout(WAIT)
@@ -274,12 +279,13 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
     assert_eq!(v.rotation_degrees, 90);
     assert_window_shows(&x, &viewer.window, &slide, v, &shots, "keys");
 
-    // A screenshot over IPC: a PNG of the view at the window's size.
+    // A screenshot over IPC: a PNG of the view at the window's size, in
+    // the screenshot folder the viewer was started with.
     let shot = dir.path().join("screenshot.png");
     viewer
         .connection
         .send(&ToViewer::Screenshot {
-            path: shot.display().to_string(),
+            name: "screenshot.png".into(),
         })
         .expect("send");
     viewer.wait_for("screenshot", |m| {
@@ -287,6 +293,38 @@ fn viewer_window_follows_mouse_keys_and_ipc() {
     });
     let (sw, sh, _) = read_png(&shot);
     assert_eq!((sw, sh), (WIDTH, HEIGHT));
+    // A request to write anywhere else is refused, and nothing is written;
+    // nor is the screenshot already there overwritten.
+    let outside = dir
+        .path()
+        .parent()
+        .expect("a parent")
+        .join("kh-escaped.png");
+    for name in [outside.display().to_string(), "../kh-escaped.png".into()] {
+        viewer
+            .connection
+            .send(&ToViewer::Screenshot { name })
+            .expect("send");
+        viewer.wait_for(
+            "the refusal",
+            |m| matches!(m, FromViewer::Error { message } if message.contains("refused")),
+        );
+    }
+    assert!(!outside.exists());
+    let before = std::fs::read(&shot).expect("the screenshot");
+    x.run("xdotool", &["key", "r"]);
+    viewer.settle();
+    viewer
+        .connection
+        .send(&ToViewer::Screenshot {
+            name: "screenshot.png".into(),
+        })
+        .expect("send");
+    viewer.wait_for(
+        "the refusal to overwrite",
+        |m| matches!(m, FromViewer::Error { message } if message.contains("screenshot")),
+    );
+    assert_eq!(std::fs::read(&shot).expect("the screenshot"), before);
 
     viewer.quit();
 }

@@ -431,9 +431,25 @@ impl App {
                 self.remote_pointer = p_slide.map(|p| (p, label));
                 self.request_redraw();
             }
-            ToViewer::Screenshot { path } => {
-                self.pending_screenshot = Some(PathBuf::from(path));
-                self.request_redraw();
+            ToViewer::Screenshot { name } => match &self.args.screenshots {
+                // Only a plain file name, only in the folder we were given:
+                // the console's link must not become a way to write files.
+                Some(folder) if kh_ipc::is_screenshot_name(&name) => {
+                    self.pending_screenshot = Some(folder.join(name));
+                    self.request_redraw();
+                }
+                Some(_) => self.report(format!(
+                    "screenshot {name:?} refused: a screenshot is named by a plain .png file name"
+                )),
+                None => self.report(
+                    "screenshot refused: the viewer was started without a screenshot folder"
+                        .to_owned(),
+                ),
+            },
+            ToViewer::Ping { seq } => {
+                if let Some(link) = &mut self.ipc {
+                    link.send(&FromViewer::Pong { seq });
+                }
             }
             ToViewer::RemoteVideo { codec, data } => {
                 if self.remote_video.is_none() {
@@ -567,12 +583,19 @@ impl App {
         }
     }
 
-    fn screenshot_path() -> PathBuf {
+    /// Where S puts a screenshot: the screenshot folder, else the working
+    /// directory, under a name from the time (to the millisecond: two
+    /// presses in a second must not collide, and nothing is overwritten).
+    fn screenshot_path(&self) -> PathBuf {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
+            .map(|d| d.as_millis())
             .unwrap_or(0);
-        PathBuf::from(format!("kakehashi-view-{stamp}.png"))
+        let name = format!("kakehashi-view-{stamp}.png");
+        match &self.args.screenshots {
+            Some(folder) => folder.join(name),
+            None => PathBuf::from(name),
+        }
     }
 
     fn on_key(&mut self, event_loop: &ActiveEventLoop, key: &Key, shift: bool, ctrl: bool) {
@@ -618,7 +641,7 @@ impl App {
                 "l" | "L" => self.hide_label = !self.hide_label,
                 "i" | "I" => self.show_pictures = !self.show_pictures,
                 "a" | "A" => self.show_adjust = !self.show_adjust,
-                "s" | "S" => self.pending_screenshot = Some(Self::screenshot_path()),
+                "s" | "S" => self.pending_screenshot = Some(self.screenshot_path()),
                 "h" | "H" | "?" => self.show_help = !self.show_help,
                 "o" | "O" if ctrl => {
                     let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -896,9 +919,13 @@ impl App {
                 if let Some(um_per_px) = um_per_px {
                     scalebar::burn_in(&mut pixels, viewport.width, viewport.height, um_per_px);
                 }
-                let written =
-                    crate::png_file::write_rgba(&path, viewport.width, viewport.height, &pixels)
-                        .map_err(|e| format!("{e:#}"));
+                let written = crate::png_file::write_rgba_new(
+                    &path,
+                    viewport.width,
+                    viewport.height,
+                    &pixels,
+                )
+                .map_err(|e| format!("{e:#}"));
                 let _ = proxy.send_event(UserEvent::ScreenshotWritten(path, written));
             });
         if let Err(e) = spawned {
@@ -995,7 +1022,7 @@ impl App {
                         ui.toggle_value(&mut self.ruler.active, "Ruler")
                             .on_hover_text("M");
                         if ui.button("Screenshot").on_hover_text("S").clicked() {
-                            self.pending_screenshot = Some(Self::screenshot_path());
+                            self.pending_screenshot = Some(self.screenshot_path());
                         }
                         ui.toggle_value(&mut self.show_pictures, "Slide images")
                             .on_hover_text("I");

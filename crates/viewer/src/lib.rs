@@ -23,6 +23,9 @@ pub struct ViewerArgs {
     pub slide: Option<PathBuf>,
     /// The console's socket to connect to.
     pub ipc: Option<PathBuf>,
+    /// The folder screenshots go to: the console's requests name a file
+    /// in it, and nothing else is written to.
+    pub screenshots: Option<PathBuf>,
     /// Initial inner size in physical pixels.
     pub size: Option<(u32, u32)>,
     /// GPU memory for tiles in bytes (default: from the adapter).

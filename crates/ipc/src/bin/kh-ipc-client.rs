@@ -24,7 +24,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     let listener = Listener::bind(&socket)?;
     let viewer: Vec<_> = args.collect();
-    let _child = match viewer.split_first() {
+    let child = match viewer.split_first() {
         Some((program, rest)) => Some(
             std::process::Command::new(program)
                 .args(rest)
@@ -34,7 +34,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => None,
     };
-    let mut connection = listener.accept()?;
+    // Only the viewer it started, when it started one.
+    let mut connection = listener.accept(child.as_ref().map(std::process::Child::id))?;
     let mut reader = connection.try_clone()?;
     std::thread::spawn(move || {
         while let Ok(msg) = reader.recv::<FromViewer>() {
