@@ -207,11 +207,9 @@ fn demo_slide(package: &tauri::PackageInfo) -> Option<PathBuf> {
 }
 
 /// The supervised viewer; its events go to the page as "viewer".
-fn start_viewer(app: &tauri::AppHandle, backend: Option<&str>) {
-    let mut command = ViewerCommand::kh_view(viewer_program());
-    if let Some(backend) = backend {
-        command.env.push(("WGPU_BACKEND".into(), backend.into()));
-    }
+fn start_viewer(app: &tauri::AppHandle) {
+    let settings = app.state::<Console>().station.cases.settings();
+    let command = ViewerCommand::from_settings(viewer_program(), &settings);
     let socket = match kh_console::viewer_socket() {
         Ok(socket) => socket,
         Err(e) => {
@@ -271,15 +269,15 @@ fn run() -> anyhow::Result<()> {
     let context = tauri::generate_context!();
     let opened = kh_settings::LoadedSettings::load()
         .map_err(anyhow::Error::from)
-        .and_then(|settings| {
-            let backend = settings.settings.gpu.backend.wgpu_env_name();
-            Ok((CaseDesk::open(settings)?, backend))
-        });
-    let (desk, backend) = match opened {
+        .and_then(|settings| Ok(CaseDesk::open(settings)?));
+    let desk = match opened {
         Ok(opened) => opened,
         Err(e) => return show_startup_problem(context, format!("{e:#}")),
     };
-    if let Some(slide) = demo_slide(context.package_info())
+    // The demo case exists only for the demo: a fresh install at a
+    // hospital starts with an empty worklist.
+    if open_demo
+        && let Some(slide) = demo_slide(context.package_info())
         && let Some(id) = desk.ensure_demo_case(Path::new(&slide))?
     {
         tracing::info!(case = %id, "demo case created");
@@ -334,7 +332,7 @@ fn run() -> anyhow::Result<()> {
         ])
         .setup(move |app| {
             let _ = app_handle.set(app.handle().clone());
-            start_viewer(app.handle(), backend);
+            start_viewer(app.handle());
             if let Some((_, slide)) = &startup {
                 // Remembered now, sent as soon as the viewer connects.
                 app.state::<Console>()

@@ -211,6 +211,17 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
         said,
         String::from_utf8_lossy(&out.stderr)
     );
+    // A fresh install starts with an empty worklist: the demo case is made
+    // only for the demo (`--open-demo`, below).
+    let cases = home.path().join(".local/share/kakehashi/cases.sqlite");
+    assert_eq!(
+        kh_cases::CaseStore::open(&cases)
+            .expect("the case database the console made")
+            .case_count()
+            .expect("count"),
+        0,
+        "a fresh install showed cases"
+    );
 
     // The demo case opened: the console window, and the installed viewer
     // showing the packaged slide.

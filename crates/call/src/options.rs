@@ -28,6 +28,10 @@ pub struct CallOptions {
     pub udp_addrs: Vec<String>,
     /// Only relay (TURN) candidates: proves the relay path.
     pub relay_only: bool,
+    /// STUN/TURN servers the site lists (the settings' `turn.urls`), used
+    /// beside those the signalling server hands out; a `turn:` one borrows
+    /// the server's per-call credentials (see `peer::ice_servers`).
+    pub site_ice_urls: Vec<String>,
     /// Use the platform's hardware encoder and decoder where it has them
     /// (FFmpeg's NVENC/NVDEC, VA-API, VideoToolbox, Media Foundation),
     /// software otherwise.
@@ -50,6 +54,7 @@ impl CallOptions {
             congestion_control: true,
             udp_addrs: vec!["0.0.0.0:0".to_owned()],
             relay_only: false,
+            site_ice_urls: Vec::new(),
             hardware_codecs: true,
             ice_failed_after: ICE_FAILED_AFTER,
         }

@@ -100,14 +100,7 @@ pub(crate) async fn connect(
         Slot::from(crate::interceptors::keyframe_requests::SLOT),
         crate::interceptors::keyframe_requests::keyframe_requests(),
     );
-    let ice_servers = ice
-        .iter()
-        .map(|s| RTCIceServer {
-            urls: s.urls.clone(),
-            username: s.username.clone().unwrap_or_default(),
-            credential: s.credential.clone().unwrap_or_default(),
-        })
-        .collect();
+    let ice_servers = ice_servers(ice, &options.site_ice_urls);
     let mut config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
     if options.relay_only {
         config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
@@ -169,4 +162,93 @@ pub(crate) async fn connect(
         .build()
         .await?;
     Ok(Arc::new(pc))
+}
+
+/// The ICE servers of a call: those the signalling server handed out
+/// (TURN with this call's credentials), then the site's own. A site's
+/// `stun:` server needs nothing; its `turn:`/`turns:` relays take the
+/// credentials of the server's TURN entry (coturn's shared secret is the
+/// site's), and are left out, with a log line, when there are none.
+pub fn ice_servers(
+    from_server: &[kh_signal_protocol::IceServer],
+    site_urls: &[String],
+) -> Vec<RTCIceServer> {
+    let mut servers: Vec<RTCIceServer> = from_server
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    let credentials = from_server
+        .iter()
+        .find_map(|s| Some((s.username.clone()?, s.credential.clone()?)));
+    for url in site_urls {
+        let known = servers.iter().any(|s| s.urls.contains(url));
+        if known {
+            continue;
+        }
+        if url.starts_with("stun:") {
+            servers.push(RTCIceServer {
+                urls: vec![url.clone()],
+                ..RTCIceServer::default()
+            });
+        } else if let Some((username, credential)) = &credentials {
+            servers.push(RTCIceServer {
+                urls: vec![url.clone()],
+                username: username.clone(),
+                credential: credential.clone(),
+            });
+        } else {
+            tracing::warn!(
+                "turn.urls: {url} left out: the signalling server gave no TURN credentials for this call"
+            );
+        }
+    }
+    servers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kh_signal_protocol::IceServer;
+
+    #[test]
+    fn the_sites_ice_urls_join_the_servers_with_its_turn_credentials() {
+        let from_server = vec![
+            IceServer {
+                urls: vec!["stun:signal.example:3478".into()],
+                username: None,
+                credential: None,
+            },
+            IceServer {
+                urls: vec!["turn:relay.example:3478?transport=udp".into()],
+                username: Some("1700000000:case-1".into()),
+                credential: Some("hmac".into()),
+            },
+        ];
+        let site = vec![
+            "stun:stun.hospital.example:3478".to_owned(),
+            "turns:relay2.hospital.example:5349".to_owned(),
+            "stun:signal.example:3478".to_owned(),
+        ];
+        let servers = ice_servers(&from_server, &site);
+        let urls: Vec<&str> = servers.iter().map(|s| s.urls[0].as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "stun:signal.example:3478",
+                "turn:relay.example:3478?transport=udp",
+                "stun:stun.hospital.example:3478",
+                "turns:relay2.hospital.example:5349",
+            ]
+        );
+        assert_eq!(servers[3].username, "1700000000:case-1");
+        assert_eq!(servers[3].credential, "hmac");
+        assert!(servers[2].username.is_empty());
+        // Without credentials from the server a site relay cannot be used.
+        let servers = ice_servers(&from_server[..1], &site);
+        assert_eq!(servers.len(), 2);
+    }
 }

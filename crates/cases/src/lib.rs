@@ -1,6 +1,7 @@
 //! The workstation's case store. See the crate README for the why.
 
 pub mod model;
+mod private;
 mod schema;
 mod store;
 

@@ -2,6 +2,7 @@
 //! audit entry, so the record and its history never disagree.
 
 use crate::model::*;
+use crate::private;
 use crate::schema;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
@@ -94,14 +95,18 @@ pub struct CaseStore {
 
 impl CaseStore {
     /// Opens (creating if needed) the database at `path` and brings its
-    /// schema up to date.
+    /// schema up to date. The database holds patient data: a directory made
+    /// for it is 0700 and the file is 0600 (an existing file open to others
+    /// is closed to them; SQLite gives its journal files the same mode).
     pub fn open(path: &Path) -> Result<CaseStore> {
+        let io_error = |e: std::io::Error| CaseStoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| CaseStoreError::Open {
-                path: path.to_owned(),
-                source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
-            })?;
+            private::make_dir(parent).map_err(io_error)?;
         }
+        private::make_file(path).map_err(io_error)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

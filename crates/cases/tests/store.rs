@@ -464,3 +464,30 @@ fn inspecting_a_database_changes_nothing() {
     let err = CaseStore::inspect(&text).expect_err("not sqlite");
     assert!(err.to_string().contains("notes.txt"), "{err}");
 }
+
+/// The database holds patient data: no other local user may read it.
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_directory_are_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("data/kakehashi");
+    let path = dir.join("cases.sqlite");
+    let mut store = CaseStore::open(&path).expect("open");
+    store
+        .create_case(&details("Yamada Taro", "P-1", "?"), "dr")
+        .expect("a case");
+    drop(store);
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+    }
+    // A database left readable by others (an older build, a copy) is
+    // closed to them when opened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = CaseStore::open(&path).expect("reopen");
+    assert_eq!(store.case_count().expect("count"), 1);
+    assert_eq!(mode(&path), 0o600);
+}

@@ -26,6 +26,19 @@ pub fn case_room(case: CaseId) -> String {
     format!("case-{case}")
 }
 
+/// The call's options from the settings: the server, the name shown to
+/// the room, and the site's own STUN/TURN servers (`turn.urls`).
+fn call_options(settings: &kh_settings::Settings, request: &JoinRequest) -> CallOptions {
+    let mut options = CallOptions::new(settings.signalling.url.trim(), request.token.trim());
+    options.name = if settings.user.display_name.is_empty() {
+        "Kakehashi".to_owned()
+    } else {
+        settings.user.display_name.clone()
+    };
+    options.site_ice_urls = settings.turn.urls.clone();
+    options
+}
+
 /// The call's pictures for the camera choice `camera` at `fps`, and what
 /// the panel calls them: `default` is the first camera the machine has,
 /// or the test pattern where it has none (a call should still show
@@ -311,12 +324,7 @@ impl CallDesk {
         let microphone = chosen(&request.microphone, &settings.devices.audio_in);
         let speaker = chosen(&request.speaker, &settings.devices.audio_out);
         let camera = chosen(&request.camera, &settings.devices.camera);
-        let mut options = CallOptions::new(settings.signalling.url.trim(), request.token.trim());
-        options.name = if settings.user.display_name.is_empty() {
-            "Kakehashi".to_owned()
-        } else {
-            settings.user.display_name.clone()
-        };
+        let options = call_options(settings, request);
         self.refuse_if_busy()?;
         let (video_send, camera) = video_send(&camera, options.fps)?;
         let (audio_in, audio_out) =
@@ -575,6 +583,26 @@ async fn run_call(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_reach_the_calls_options() {
+        let mut settings = kh_settings::Settings::default();
+        settings.signalling.url = " wss://signal.hospital.example/ws ".into();
+        settings.user.display_name = "Dr Sato".into();
+        settings.turn.urls = vec!["turn:relay.hospital.example:3478".into()];
+        let request = JoinRequest {
+            case: CaseId::new_random(),
+            token: " t ".into(),
+            microphone: None,
+            speaker: None,
+            camera: None,
+        };
+        let options = call_options(&settings, &request);
+        assert_eq!(options.server, "wss://signal.hospital.example/ws");
+        assert_eq!(options.token, "t");
+        assert_eq!(options.name, "Dr Sato");
+        assert_eq!(options.site_ice_urls, settings.turn.urls);
+    }
 
     fn stats(rtt: f64, lost: i64, received: u64, jitter: f64) -> CallStats {
         let mut s = CallStats::default();

@@ -49,6 +49,27 @@ impl ViewerCommand {
             env: Vec::new(),
         }
     }
+
+    /// `kh view` from `program` as the settings have it: the tile cache
+    /// (`cache.tile_cache_mib`), the GPU budget (`cache.gpu_budget_mib`,
+    /// 0 leaving it to the adapter) and the GPU backend (`gpu.backend`).
+    pub fn from_settings(program: PathBuf, settings: &kh_settings::Settings) -> ViewerCommand {
+        let mut command = ViewerCommand::kh_view(program);
+        command.args.extend([
+            "--tile-cache-mib".into(),
+            settings.cache.tile_cache_mib.to_string().into(),
+        ]);
+        if settings.cache.gpu_budget_mib > 0 {
+            command.args.extend([
+                "--budget-mib".into(),
+                settings.cache.gpu_budget_mib.to_string().into(),
+            ]);
+        }
+        if let Some(backend) = settings.gpu.backend.wgpu_env_name() {
+            command.env.push(("WGPU_BACKEND".into(), backend.into()));
+        }
+        command
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -512,5 +533,36 @@ fn ended_within(grace: Duration, mut ended: impl FnMut() -> bool) {
     let deadline = Instant::now() + grace;
     while !ended() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_viewer_is_started_with_the_settings_caches_and_backend() {
+        let mut settings = kh_settings::Settings::default();
+        settings.cache.tile_cache_mib = 2048;
+        settings.cache.gpu_budget_mib = 768;
+        settings.gpu.backend = kh_settings::GpuBackend::Vulkan;
+        let command = ViewerCommand::from_settings("kh".into(), &settings);
+        let args: Vec<String> = command
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            ["view", "--tile-cache-mib", "2048", "--budget-mib", "768"]
+        );
+        assert_eq!(
+            command.env,
+            [(OsString::from("WGPU_BACKEND"), OsString::from("vulkan"))]
+        );
+        // 0 leaves the GPU budget to the adapter; auto leaves the backend.
+        let command = ViewerCommand::from_settings("kh".into(), &kh_settings::Settings::default());
+        assert_eq!(command.args.len(), 3);
+        assert!(command.env.is_empty());
     }
 }

@@ -59,6 +59,9 @@ enum Command {
         /// GPU memory for tiles in MiB (default: from the adapter).
         #[arg(long)]
         budget_mib: Option<u64>,
+        /// Decoded tiles kept in memory, in MiB (default: 256).
+        #[arg(long)]
+        tile_cache_mib: Option<u64>,
         /// Present without vsync (frame-rate measurements).
         #[arg(long)]
         no_vsync: bool,
@@ -132,6 +135,7 @@ fn run(cli: Cli) -> Result<()> {
             screenshots,
             size,
             budget_mib,
+            tile_cache_mib,
             no_vsync,
         } => {
             let size = size
@@ -144,6 +148,7 @@ fn run(cli: Cli) -> Result<()> {
                 screenshots,
                 size,
                 budget_bytes: budget_mib.map(|m| m << 20),
+                cache_bytes: tile_cache_mib.map(|m| m << 20),
                 no_vsync,
             })
         }

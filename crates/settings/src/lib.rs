@@ -27,7 +27,31 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct Signalling {
     /// `wss://host/ws` of the hospital's kakehashi-signal; empty until set.
+    /// `ws://` only to this machine (loopback) unless
+    /// `allow_plain_ws_for_development`.
     pub url: String,
+    /// Lets `url` be plain `ws://` to another host: room tokens and the
+    /// call's signalling then cross the network unencrypted. For a
+    /// developer's test network only; logged whenever it takes effect.
+    pub allow_plain_ws_for_development: bool,
+}
+
+/// Whether `url` is `ws://` to a host other than this machine.
+pub fn is_plain_ws_off_loopback(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("ws://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -135,6 +159,16 @@ impl Settings {
             return Err((
                 "signalling.url",
                 format!("{url:?} is not a ws:// or wss:// URL"),
+            ));
+        }
+        if is_plain_ws_off_loopback(url) && !self.signalling.allow_plain_ws_for_development {
+            return Err((
+                "signalling.url",
+                format!(
+                    "{url:?} is plain ws:// to another machine: room tokens and the call's \
+                     signalling would cross the network unencrypted; use wss:// (or, on a \
+                     development network only, signalling.allow_plain_ws_for_development = true)"
+                ),
             ));
         }
         if let Some(bad) = self.turn.urls.iter().find(|u| {
@@ -457,6 +491,16 @@ impl LoadedSettings {
                 key,
                 reason,
             })?;
+        if settings.signalling.allow_plain_ws_for_development
+            && is_plain_ws_off_loopback(&settings.signalling.url)
+        {
+            warnings.push(format!(
+                "signalling.url {} is plain ws:// to another machine, allowed by \
+                 signalling.allow_plain_ws_for_development: tokens and signalling travel \
+                 unencrypted (development only)",
+                settings.signalling.url
+            ));
+        }
         for warning in &warnings {
             tracing::warn!("{warning}");
         }

@@ -242,3 +242,66 @@ fn every_setting_has_an_environment_variable() {
         "KAKEHASHI_CACHE_TILE_CACHE_MIB"
     );
 }
+
+#[test]
+fn plain_ws_to_another_machine_is_refused_unless_explicitly_allowed_and_then_said() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let paths = paths(dir.path());
+    for url in [
+        "ws://signal.hospital.example/ws",
+        "ws://192.0.2.10:8443/ws",
+        "ws://[2001:db8::1]:8080/ws",
+        "ws://user@10.0.0.1/ws",
+    ] {
+        write(&paths.user, &format!("[signalling]\nurl = {url:?}\n"));
+        let refused = load(&paths, &[]);
+        assert!(
+            matches!(&refused, Err(SettingsError::Invalid { key, reason, .. })
+                if key == "signalling.url" && reason.contains("unencrypted")),
+            "{url}: {:?}",
+            refused.err()
+        );
+    }
+    // This machine, or TLS: fine, and nothing to warn about.
+    for url in [
+        "ws://127.0.0.1:8080/ws",
+        "ws://localhost/ws",
+        "ws://[::1]:9/ws",
+        "wss://signal.hospital.example/ws",
+    ] {
+        write(&paths.user, &format!("[signalling]\nurl = {url:?}\n"));
+        let loaded = load(&paths, &[]).expect(url);
+        assert!(loaded.warnings.is_empty(), "{url}: {:?}", loaded.warnings);
+    }
+    // The development override works, and is said every time it does.
+    write(
+        &paths.user,
+        "[signalling]\nurl = \"ws://192.0.2.10/ws\"\nallow_plain_ws_for_development = true\n",
+    );
+    let loaded = load(&paths, &[]).expect("allowed");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("unencrypted") && w.contains("192.0.2.10")),
+        "{:?}",
+        loaded.warnings
+    );
+    // IT can lock it off: the user's override is then not used.
+    write(
+        &paths.system,
+        "locked = [\"signalling.allow_plain_ws_for_development\"]\n",
+    );
+    assert!(matches!(
+        load(&paths, &[]),
+        Err(SettingsError::Invalid { key, .. }) if key == "signalling.url"
+    ));
+    // Nor through the environment.
+    assert!(matches!(
+        load(
+            &paths,
+            &[("KAKEHASHI_SIGNALLING_ALLOW_PLAIN_WS_FOR_DEVELOPMENT", "true")]
+        ),
+        Err(SettingsError::Invalid { key, .. }) if key == "signalling.url"
+    ));
+}

@@ -264,7 +264,7 @@ impl App {
 
     fn open(&mut self, path: PathBuf) {
         self.opening = Some(path.clone());
-        document::open_in_background(path, self.proxy.clone());
+        document::open_in_background(path, self.args.cache_bytes, self.proxy.clone());
         self.request_redraw();
     }
 

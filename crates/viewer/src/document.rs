@@ -10,12 +10,23 @@ use winit::event_loop::EventLoopProxy;
 /// Longest side of the minimap image.
 pub const MINIMAP_SIDE: u32 = 240;
 
-/// Open a slide on a thread; the result comes back as `UserEvent::Opened`.
-pub fn open_in_background(path: PathBuf, proxy: EventLoopProxy<UserEvent>) {
+/// Open a slide on a thread (its decoded-tile cache `cache_bytes`, else
+/// the library's default); the result comes back as `UserEvent::Opened`.
+pub fn open_in_background(
+    path: PathBuf,
+    cache_bytes: Option<u64>,
+    proxy: EventLoopProxy<UserEvent>,
+) {
+    let mut options = kh_slide::OpenOptions::default();
+    if let Some(bytes) = cache_bytes {
+        options.cache_bytes = bytes;
+    }
     let spawned = std::thread::Builder::new()
         .name("kh-open".into())
         .spawn(move || {
-            let result = Slide::open(&path).map(Arc::new).map_err(|e| e.to_string());
+            let result = Slide::open_with(&path, &options)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
             let _ = proxy.send_event(UserEvent::Opened(path, result));
         });
     if let Err(e) = spawned {

@@ -30,6 +30,9 @@ pub struct ViewerArgs {
     pub size: Option<(u32, u32)>,
     /// GPU memory for tiles in bytes (default: from the adapter).
     pub budget_bytes: Option<u64>,
+    /// Decoded tiles kept in memory, in bytes (default: the slide
+    /// library's).
+    pub cache_bytes: Option<u64>,
     /// Present without waiting for vertical blank (frame-rate benchmarks).
     pub no_vsync: bool,
 }
