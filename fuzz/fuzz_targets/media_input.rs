@@ -1,6 +1,7 @@
 //! What a file or a hostile peer controls in kh-media: the bytes of a Y4M
 //! or IVF file (a `kh call --send` source), compressed frames of every video codec
-//! (the first byte picks which) and Opus packets arriving over RTP, and the
+//! (the first byte picks which; VP8/VP9 headers are read for the picture
+//! size they declare before libvpx sees them) and Opus packets arriving over RTP, and the
 //! pixels a stamp is read from.
 #![no_main]
 use kh_media::audio::OpusDecoder;

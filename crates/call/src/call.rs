@@ -176,6 +176,7 @@ impl Call {
             codecs: codecs.clone(),
             ask_keyframe: ask_keyframe.clone(),
             hardware: options.hardware_codecs,
+            picture_limit: options.picture_limit,
             started,
             arrival: reporters.arrival,
             decode: reporters.decode,

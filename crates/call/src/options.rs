@@ -36,6 +36,10 @@ pub struct CallOptions {
     /// (FFmpeg's NVENC/NVDEC, VA-API, VideoToolbox, Media Foundation),
     /// software otherwise.
     pub hardware_codecs: bool,
+    /// The largest picture the far side may send (default 8K; the
+    /// settings' `video.max_picture_*`): frames declaring more are refused
+    /// before a decoder allocates for them.
+    pub picture_limit: kh_media::PictureLimit,
     /// How long ICE stays "disconnected" (no answer to its checks for 5 s)
     /// before it declares the path failed and the call restarts ICE.
     pub ice_failed_after: Duration,
@@ -56,6 +60,7 @@ impl CallOptions {
             relay_only: false,
             site_ice_urls: Vec::new(),
             hardware_codecs: true,
+            picture_limit: kh_media::PictureLimit::default(),
             ice_failed_after: ICE_FAILED_AFTER,
         }
     }

@@ -13,7 +13,7 @@ use crate::state::CallState;
 use crate::tracks::codec_threads;
 use bytes::Bytes;
 use kh_media::audio::OpusDecoder;
-use kh_media::{VideoCodec, VideoDecoder};
+use kh_media::{PictureLimit, VideoCodec, VideoDecoder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use std::sync::Arc;
@@ -42,6 +42,9 @@ pub(crate) struct Receivers {
     /// back: ask the far end for a keyframe.
     pub ask_keyframe: Flag,
     pub hardware: bool,
+    /// The largest picture the far side may send (frames declaring more
+    /// are refused before decoding).
+    pub picture_limit: PictureLimit,
     pub started: Instant,
     pub arrival: watch::Sender<VideoArrivalReport>,
     pub decode: watch::Sender<DecodeReport>,
@@ -72,6 +75,7 @@ impl Receivers {
                         codecs: self.codecs.clone(),
                         ask_keyframe: self.ask_keyframe.clone(),
                         hardware: self.hardware,
+                        picture_limit: self.picture_limit,
                         started: self.started,
                         arrival: self.arrival.clone(),
                         decode: self.decode.clone(),
@@ -157,6 +161,7 @@ struct VideoContext {
     codecs: watch::Receiver<SessionCodecs>,
     ask_keyframe: Flag,
     hardware: bool,
+    picture_limit: PictureLimit,
     started: Instant,
     arrival: watch::Sender<VideoArrivalReport>,
     decode: watch::Sender<DecodeReport>,
@@ -176,6 +181,7 @@ async fn receive_video(track: Arc<dyn TrackRemote>, sink: VideoReceive, context:
         codecs,
         ask_keyframe,
         hardware,
+        picture_limit,
         started,
         arrival,
         decode,
@@ -191,6 +197,7 @@ async fn receive_video(track: Arc<dyn TrackRemote>, sink: VideoReceive, context:
                 pictures,
                 ask_keyframe: ask_keyframe.clone(),
                 hardware,
+                picture_limit,
                 started,
                 report: decode,
                 fps: fps.clone(),
@@ -298,6 +305,7 @@ struct Decoding {
     pictures: Box<dyn PictureSink>,
     ask_keyframe: Flag,
     hardware: bool,
+    picture_limit: PictureLimit,
     started: Instant,
     report: watch::Sender<DecodeReport>,
     fps: watch::Sender<f64>,
@@ -317,11 +325,11 @@ impl Decoding {
                 .is_none_or(|(d, t)| d.codec() != codec || *t != threads)
             {
                 let open = if self.hardware {
-                    VideoDecoder::preferring_hardware
+                    VideoDecoder::preferring_hardware_with_limit
                 } else {
-                    VideoDecoder::new
+                    VideoDecoder::with_limit
                 };
-                decoder = match open(codec, threads) {
+                decoder = match open(codec, threads, self.picture_limit) {
                     Ok(d) => {
                         self.report.send_modify(|r| {
                             r.decoder = d.implementation().to_owned();

@@ -36,6 +36,10 @@ fn call_options(settings: &kh_settings::Settings, request: &JoinRequest) -> Call
         settings.user.display_name.clone()
     };
     options.site_ice_urls = settings.turn.urls.clone();
+    options.picture_limit = kh_media::PictureLimit::from_sides(
+        settings.video.max_picture_width,
+        settings.video.max_picture_height,
+    );
     options
 }
 
@@ -602,6 +606,7 @@ mod tests {
         assert_eq!(options.token, "t");
         assert_eq!(options.name, "Dr Sato");
         assert_eq!(options.site_ice_urls, settings.turn.urls);
+        assert_eq!(options.picture_limit, kh_media::PictureLimit::EIGHT_K);
     }
 
     fn stats(rtt: f64, lost: i64, received: u64, jitter: f64) -> CallStats {

@@ -65,6 +65,14 @@ impl ViewerCommand {
                 settings.cache.gpu_budget_mib.to_string().into(),
             ]);
         }
+        command.args.extend([
+            "--max-picture".into(),
+            format!(
+                "{}x{}",
+                settings.video.max_picture_width, settings.video.max_picture_height
+            )
+            .into(),
+        ]);
         if let Some(backend) = settings.gpu.backend.wgpu_env_name() {
             command.env.push(("WGPU_BACKEND".into(), backend.into()));
         }
@@ -554,7 +562,15 @@ mod tests {
             .collect();
         assert_eq!(
             args,
-            ["view", "--tile-cache-mib", "2048", "--budget-mib", "768"]
+            [
+                "view",
+                "--tile-cache-mib",
+                "2048",
+                "--budget-mib",
+                "768",
+                "--max-picture",
+                "8192x8192"
+            ]
         );
         assert_eq!(
             command.env,
@@ -562,7 +578,7 @@ mod tests {
         );
         // 0 leaves the GPU budget to the adapter; auto leaves the backend.
         let command = ViewerCommand::from_settings("kh".into(), &kh_settings::Settings::default());
-        assert_eq!(command.args.len(), 3);
+        assert_eq!(command.args.len(), 5);
         assert!(command.env.is_empty());
     }
 }

@@ -62,6 +62,10 @@ enum Command {
         /// Decoded tiles kept in memory, in MiB (default: 256).
         #[arg(long)]
         tile_cache_mib: Option<u64>,
+        /// The largest remote-video picture decoded, WIDTHxHEIGHT (default
+        /// 8192x8192, 8192x4608 pixels in all).
+        #[arg(long)]
+        max_picture: Option<String>,
         /// Present without vsync (frame-rate measurements).
         #[arg(long)]
         no_vsync: bool,
@@ -136,8 +140,14 @@ fn run(cli: Cli) -> Result<()> {
             size,
             budget_mib,
             tile_cache_mib,
+            max_picture,
             no_vsync,
         } => {
+            let picture_limit = max_picture
+                .as_deref()
+                .map(|s| parse_size("--max-picture", s))
+                .transpose()?
+                .map(|(w, h)| kh_media::PictureLimit::from_sides(w, h));
             let size = size
                 .as_deref()
                 .map(|s| parse_size("--size", s))
@@ -149,6 +159,7 @@ fn run(cli: Cli) -> Result<()> {
                 size,
                 budget_bytes: budget_mib.map(|m| m << 20),
                 cache_bytes: tile_cache_mib.map(|m| m << 20),
+                picture_limit,
                 no_vsync,
             })
         }

@@ -5,6 +5,7 @@
 
 use crate::ffmpeg::{FfmpegDecoder, FfmpegEncoder, FfmpegError};
 use crate::frame::VideoFrame;
+use crate::picture_size::PictureLimit;
 use crate::vpx::{VpxDecoder, VpxEncoder, VpxError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,6 +123,24 @@ pub enum CodecError {
     Ffmpeg(#[from] FfmpegError),
     #[error("{} cannot be encoded here: VP8, VP9 and H.264 can", .0.mime())]
     NoEncoder(VideoCodec),
+    #[error("{} frame: {why}", codec.mime())]
+    Header {
+        why: &'static str,
+        codec: VideoCodec,
+    },
+    #[error(
+        "{} frame declares a {width}×{height} picture, over the {max_width}×{max_height} \
+         ({max_pixels} pixels) this workstation accepts; not decoded",
+        codec.mime()
+    )]
+    TooLarge {
+        codec: VideoCodec,
+        width: u32,
+        height: u32,
+        max_width: u32,
+        max_height: u32,
+        max_pixels: u64,
+    },
 }
 
 enum Encoder {
@@ -285,19 +304,31 @@ pub struct VideoDecoder {
     threads: u32,
     /// Whether any picture came out yet.
     decoded_any: bool,
+    /// The largest picture a frame may declare.
+    limit: PictureLimit,
 }
 
 impl VideoDecoder {
     /// A software decoder: libvpx for VP8 and VP9, FFmpeg (dav1d for AV1)
     /// for the rest.
     pub fn new(codec: VideoCodec, threads: u32) -> Result<VideoDecoder, CodecError> {
+        VideoDecoder::with_limit(codec, threads, PictureLimit::default())
+    }
+
+    /// As [`VideoDecoder::new`], refusing frames that declare a picture
+    /// over `limit` before anything is allocated for them.
+    pub fn with_limit(
+        codec: VideoCodec,
+        threads: u32,
+        limit: PictureLimit,
+    ) -> Result<VideoDecoder, CodecError> {
         let (inner, implementation) = match codec {
             VideoCodec::Vp8 | VideoCodec::Vp9 => (
                 Decoder::Vpx(VpxDecoder::new(codec, threads)?),
                 "libvpx (software)",
             ),
             other => (
-                Decoder::Ffmpeg(Box::new(FfmpegDecoder::new(other, threads)?)),
+                Decoder::Ffmpeg(Box::new(FfmpegDecoder::with_limit(other, threads, limit)?)),
                 "FFmpeg (software)",
             ),
         };
@@ -307,6 +338,7 @@ impl VideoDecoder {
             implementation: implementation.to_owned(),
             threads,
             decoded_any: false,
+            limit,
         })
     }
 
@@ -320,16 +352,27 @@ impl VideoDecoder {
         codec: VideoCodec,
         threads: u32,
     ) -> Result<VideoDecoder, CodecError> {
-        match FfmpegDecoder::hardware(codec) {
+        VideoDecoder::preferring_hardware_with_limit(codec, threads, PictureLimit::default())
+    }
+
+    /// As [`VideoDecoder::preferring_hardware`], refusing pictures over
+    /// `limit` (see [`VideoDecoder::with_limit`]).
+    pub fn preferring_hardware_with_limit(
+        codec: VideoCodec,
+        threads: u32,
+        limit: PictureLimit,
+    ) -> Result<VideoDecoder, CodecError> {
+        match FfmpegDecoder::hardware(codec, limit) {
             Ok((decoder, implementation)) => Ok(VideoDecoder {
                 codec,
                 inner: Decoder::Ffmpeg(Box::new(decoder)),
                 implementation,
                 threads,
                 decoded_any: false,
+                limit,
             }),
             Err(why_not) => {
-                let mut software = VideoDecoder::new(codec, threads)?;
+                let mut software = VideoDecoder::with_limit(codec, threads, limit)?;
                 software.implementation =
                     format!("{}; not hardware: {why_not}", software.implementation);
                 Ok(software)
@@ -356,6 +399,7 @@ impl VideoDecoder {
     /// pictures. Corrupt input is an error or a concealed picture, never a
     /// crash.
     pub fn decode(&mut self, data: &[u8]) -> Result<Vec<VideoFrame>, CodecError> {
+        self.check_declared_size(data)?;
         let decoded = match &mut self.inner {
             Decoder::Vpx(d) => d.decode(data).map_err(CodecError::from),
             Decoder::Ffmpeg(d) => d.decode(data).map_err(CodecError::from),
@@ -370,7 +414,7 @@ impl VideoDecoder {
             // software decoder is tried on the same data, and takes over
             // only if it makes a picture of it.
             Err(e) if self.is_hardware() && !self.decoded_any => {
-                let mut software = VideoDecoder::new(self.codec, self.threads)?;
+                let mut software = VideoDecoder::with_limit(self.codec, self.threads, self.limit)?;
                 match software.decode(data) {
                     Ok(pictures) if !pictures.is_empty() => {
                         software.implementation = format!(
@@ -384,6 +428,34 @@ impl VideoDecoder {
                 }
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl VideoDecoder {
+    /// Refuses a frame that declares a picture over the limit, before any
+    /// decoder sees it. VP8 and VP9 headers are read here (libvpx has no
+    /// limit of its own); FFmpeg's decoders check `max_pixels` themselves.
+    fn check_declared_size(&self, data: &[u8]) -> Result<(), CodecError> {
+        if !matches!(self.codec, VideoCodec::Vp8 | VideoCodec::Vp9) || data.is_empty() {
+            return Ok(());
+        }
+        let sizes = crate::picture_size::declared_sizes(self.codec, data).map_err(|why| {
+            CodecError::Header {
+                why,
+                codec: self.codec,
+            }
+        })?;
+        match sizes.iter().find(|(w, h)| !self.limit.allows(*w, *h)) {
+            Some(&(width, height)) => Err(CodecError::TooLarge {
+                codec: self.codec,
+                width,
+                height,
+                max_width: self.limit.max_width,
+                max_height: self.limit.max_height,
+                max_pixels: self.limit.max_pixels,
+            }),
+            None => Ok(()),
         }
     }
 }
@@ -432,6 +504,37 @@ mod tests {
             "every stamp reads: {counters:?}"
         );
         assert!(read.windows(2).all(|w| w[0] < w[1]), "{read:?}");
+    }
+
+    /// FFmpeg's decoders (H.264 here; HEVC and dav1d's AV1 read the same
+    /// option) refuse a picture over the limit instead of making it.
+    #[test]
+    fn ffmpeg_decoders_refuse_pictures_over_the_limit() {
+        let config = EncoderConfig {
+            codec: VideoCodec::H264,
+            width: 320,
+            height: 176,
+            fps: 30,
+            bitrate_kbps: 300,
+            threads: 1,
+        };
+        let mut encoder = VideoEncoder::new(config).expect("encoder");
+        let frame = TestPattern::new(320, 176).next_frame(0);
+        let keyframe = encoder.encode(&frame).expect("encode").remove(0).data;
+        let small = PictureLimit {
+            max_width: 8192,
+            max_height: 8192,
+            max_pixels: 160 * 90,
+        };
+        let mut limited = VideoDecoder::with_limit(VideoCodec::H264, 1, small).expect("decoder");
+        let refused = limited.decode(&keyframe);
+        assert!(
+            !matches!(&refused, Ok(pictures) if !pictures.is_empty()),
+            "a 320×176 picture came out of a decoder limited to 160×90 pixels"
+        );
+        let mut default = VideoDecoder::new(VideoCodec::H264, 1).expect("decoder");
+        let pictures = default.decode(&keyframe).expect("decode");
+        assert_eq!((pictures[0].width, pictures[0].height), (320, 176));
     }
 
     #[test]

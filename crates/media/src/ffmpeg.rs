@@ -407,6 +407,15 @@ fn hardware_decoder(codec: VideoCodec) -> &'static str {
     }
 }
 
+/// Decoder options that refuse pictures over `limit`: FFmpeg's decoders
+/// (and dav1d, as its frame size limit) check `max_pixels` before they
+/// allocate a picture (see picture_size.rs).
+fn limited(limit: crate::PictureLimit) -> ff::Dictionary<'static> {
+    let mut options = ff::Dictionary::new();
+    options.set("max_pixels", &limit.max_pixels.to_string());
+    options
+}
+
 /// FFmpeg's own decoder for `codec` (the one its VA-API path belongs to).
 fn ffmpeg_decoder_name(codec: VideoCodec) -> &'static str {
     match codec {
@@ -432,20 +441,23 @@ impl FfmpegDecoder {
     /// `codec` on hardware, in the order tried: NVIDIA's NVDEC, then
     /// VA-API (Intel, AMD on Linux). Returns the decoder and what it runs
     /// on; the error says why neither.
-    pub fn hardware(codec: VideoCodec) -> Result<(FfmpegDecoder, String), String> {
+    pub fn hardware(
+        codec: VideoCodec,
+        limit: crate::PictureLimit,
+    ) -> Result<(FfmpegDecoder, String), String> {
         init();
         let library = hardware_decoder(codec);
         let nvdec = ff::decoder::find_by_name(library)
             .ok_or_else(|| "not in this FFmpeg".to_owned())
             .and_then(|found| {
-                FfmpegDecoder::open(found, 1, ff::Dictionary::new(), None)
+                FfmpegDecoder::open(found, 1, limited(limit), None)
                     .map_err(|e| why_not_nvidia(library, e))
             });
         let why_not_nvdec = match nvdec {
             Ok(decoder) => return Ok((decoder, format!("{library} (hardware: NVIDIA NVDEC)"))),
             Err(e) => format!("{library}: {e}"),
         };
-        match FfmpegDecoder::vaapi(codec) {
+        match FfmpegDecoder::vaapi(codec, limit) {
             Ok((decoder, node)) => Ok((
                 decoder,
                 format!(
@@ -460,7 +472,10 @@ impl FfmpegDecoder {
 
     /// `codec` through FFmpeg's own decoder with VA-API acceleration; the
     /// render node it opened, or why not.
-    fn vaapi(codec: VideoCodec) -> Result<(FfmpegDecoder, std::path::PathBuf), String> {
+    fn vaapi(
+        codec: VideoCodec,
+        limit: crate::PictureLimit,
+    ) -> Result<(FfmpegDecoder, std::path::PathBuf), String> {
         let name = ffmpeg_decoder_name(codec);
         let found =
             ff::decoder::find_by_name(name).ok_or_else(|| format!("{name}: not in this FFmpeg"))?;
@@ -468,7 +483,7 @@ impl FfmpegDecoder {
             return Err(format!("FFmpeg's {name} decoder has no VA-API path"));
         }
         let device = VaapiDevice::open_default()?;
-        let decoder = FfmpegDecoder::open(found, 1, ff::Dictionary::new(), Some(&device))
+        let decoder = FfmpegDecoder::open(found, 1, limited(limit), Some(&device))
             .map_err(|e| e.to_string())?;
         Ok((decoder, device.path().to_owned()))
     }
@@ -483,6 +498,15 @@ impl FfmpegDecoder {
     }
 
     pub fn new(codec: VideoCodec, threads: u32) -> Result<FfmpegDecoder, FfmpegError> {
+        FfmpegDecoder::with_limit(codec, threads, crate::PictureLimit::default())
+    }
+
+    /// As [`FfmpegDecoder::new`], making no picture over `limit`.
+    pub fn with_limit(
+        codec: VideoCodec,
+        threads: u32,
+        limit: crate::PictureLimit,
+    ) -> Result<FfmpegDecoder, FfmpegError> {
         init();
         let found =
             match codec {
@@ -502,7 +526,7 @@ impl FfmpegDecoder {
                     ff::decoder::find(ff::codec::Id::VP9).ok_or(FfmpegError::Missing("VP9 decoder"))
                 }
             }?;
-        let mut options = ff::Dictionary::new();
+        let mut options = limited(limit);
         // dav1d otherwise buffers several frames to run frame threads.
         options.set("max_frame_delay", "1");
         FfmpegDecoder::open(found, threads, options, None)
@@ -511,9 +535,17 @@ impl FfmpegDecoder {
     fn open(
         found: ff::Codec,
         threads: u32,
-        options: ff::Dictionary,
+        mut options: ff::Dictionary,
         device: Option<&VaapiDevice>,
     ) -> Result<FfmpegDecoder, FfmpegError> {
+        // A peer's stream may declare any size: 8K unless the caller set
+        // a limit of its own (`limited`).
+        if options.get("max_pixels").is_none() {
+            options.set(
+                "max_pixels",
+                &crate::PictureLimit::default().max_pixels.to_string(),
+            );
+        }
         let mut context = ff::codec::Context::new_with_codec(found);
         if let Some(device) = device {
             vaapi::attach_decoder(&mut context, device).map_err(FfmpegError::Hardware)?;

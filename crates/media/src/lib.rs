@@ -15,6 +15,7 @@ pub mod ffmpeg;
 pub mod frame;
 pub mod ivf;
 pub mod pattern;
+pub mod picture_size;
 pub mod raw;
 pub mod stamp;
 #[allow(
@@ -28,4 +29,5 @@ pub mod y4m;
 
 pub use codec::{EncodedFrame, EncoderConfig, VideoCodec, VideoDecoder, VideoEncoder};
 pub use frame::{ColourInfo, ColourMatrix, ColourRange, VideoFrame};
+pub use picture_size::PictureLimit;
 pub use stamp::Stamp;

@@ -286,7 +286,8 @@ impl VpxDecoder {
     }
 
     /// Decode one compressed frame into zero or more pictures. Corrupt
-    /// input is an error, never a crash: libvpx validates its input.
+    /// input is an error, never a crash: libvpx validates its input (the
+    /// size a frame declares is checked before, by `VideoDecoder`).
     pub fn decode(&mut self, data: &[u8]) -> Result<Vec<VideoFrame>, VpxError> {
         if data.is_empty() {
             return Ok(Vec::new());

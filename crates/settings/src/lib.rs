@@ -19,6 +19,7 @@ pub struct Settings {
     pub devices: Devices,
     pub gpu: Gpu,
     pub cache: Cache,
+    pub video: Video,
     pub user: User,
     pub cases: Cases,
 }
@@ -137,6 +138,25 @@ impl Default for Cache {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Video {
+    /// The largest picture a call's far side may send, in pixels a side
+    /// (8K by default, either orientation); larger frames are refused
+    /// before a decoder allocates for them.
+    pub max_picture_width: u32,
+    pub max_picture_height: u32,
+}
+
+impl Default for Video {
+    fn default() -> Self {
+        Video {
+            max_picture_width: 8192,
+            max_picture_height: 8192,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct User {
@@ -186,6 +206,14 @@ impl Settings {
                 "cache.tile_cache_mib",
                 format!("{} is outside 64..=262144", self.cache.tile_cache_mib),
             ));
+        }
+        for (key, side) in [
+            ("video.max_picture_width", self.video.max_picture_width),
+            ("video.max_picture_height", self.video.max_picture_height),
+        ] {
+            if !(64..=16_384).contains(&side) {
+                return Err((key, format!("{side} is outside 64..=16384")));
+            }
         }
         if self.cache.gpu_budget_mib > 262_144 {
             return Err((

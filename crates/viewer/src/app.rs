@@ -453,7 +453,8 @@ impl App {
             }
             ToViewer::RemoteVideo { codec, data } => {
                 if self.remote_video.is_none() {
-                    match RemoteVideo::start(self.proxy.clone()) {
+                    let limit = self.args.picture_limit.unwrap_or_default();
+                    match RemoteVideo::start(self.proxy.clone(), limit) {
                         Ok(video) => self.remote_video = Some(video),
                         Err(e) => {
                             self.report(format!("remote video: starting the decoder: {e}"));

@@ -33,6 +33,8 @@ pub struct ViewerArgs {
     /// Decoded tiles kept in memory, in bytes (default: the slide
     /// library's).
     pub cache_bytes: Option<u64>,
+    /// The largest remote-video picture it decodes (default 8K).
+    pub picture_limit: Option<kh_media::PictureLimit>,
     /// Present without waiting for vertical blank (frame-rate benchmarks).
     pub no_vsync: bool,
 }

@@ -76,11 +76,15 @@ pub struct RemoteVideo {
 }
 
 impl RemoteVideo {
-    pub fn start(proxy: EventLoopProxy<UserEvent>) -> std::io::Result<RemoteVideo> {
+    /// The decoder thread, refusing pictures over `limit`.
+    pub fn start(
+        proxy: EventLoopProxy<UserEvent>,
+        limit: kh_media::PictureLimit,
+    ) -> std::io::Result<RemoteVideo> {
         let (frames, queue) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("kh-remote-video".into())
-            .spawn(move || decode_loop(&queue, &proxy))?;
+            .spawn(move || decode_loop(&queue, limit, &proxy))?;
         Ok(RemoteVideo {
             frames,
             texture: None,
@@ -112,12 +116,16 @@ impl RemoteVideo {
     }
 }
 
-fn decode_loop(queue: &Receiver<(VideoCodec, Vec<u8>)>, proxy: &EventLoopProxy<UserEvent>) {
+fn decode_loop(
+    queue: &Receiver<(VideoCodec, Vec<u8>)>,
+    limit: kh_media::PictureLimit,
+    proxy: &EventLoopProxy<UserEvent>,
+) {
     let mut decoder: Option<VideoDecoder> = None;
     // Ends when the window drops its `RemoteVideo`.
     while let Ok((codec, data)) = queue.recv() {
         if decoder.as_ref().is_none_or(|d| d.codec() != codec) {
-            decoder = match VideoDecoder::preferring_hardware(codec, 2) {
+            decoder = match VideoDecoder::preferring_hardware_with_limit(codec, 2, limit) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     let _ = proxy.send_event(UserEvent::RemoteVideo(
