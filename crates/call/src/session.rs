@@ -47,6 +47,11 @@ pub const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Durat
 pub const RESTART_GIVE_UP: Duration = Duration::from_secs(180);
 /// How often the local addresses are looked at for a network change.
 pub const NETWORK_CHECK: Duration = Duration::from_secs(1);
+/// Remote candidates held until the remote description arrives, at most.
+/// A browser or `kh call` gathers a handful per interface and relay (a
+/// laptop with Wi-Fi, VPN and TURN: ~15); a peer sending thousands before
+/// its offer is not gathering, and what is over this is dropped.
+pub const MAX_HELD_CANDIDATES: usize = 128;
 
 /// ICE restarts after the path failed, with backoff.
 #[derive(Debug, Clone, Copy)]
@@ -460,8 +465,8 @@ impl Session {
                 };
                 if self.have_remote {
                     self.pc.add_ice_candidate(init).await?;
-                } else {
-                    self.pending.push(init);
+                } else if !hold_candidate(&mut self.pending, init) {
+                    tracing::debug!("a remote candidate before the offer, past the limit: dropped");
                 }
             }
             ServerMessage::IceRestart { from } => {
@@ -506,6 +511,16 @@ impl Session {
     }
 }
 
+/// Holds `init` until the remote description is set, unless
+/// [`MAX_HELD_CANDIDATES`] are held already; whether it was kept.
+fn hold_candidate(pending: &mut Vec<RTCIceCandidateInit>, init: RTCIceCandidateInit) -> bool {
+    if pending.len() >= MAX_HELD_CANDIDATES {
+        return false;
+    }
+    pending.push(init);
+    true
+}
+
 /// This machine's addresses that a call could use (not loopback or
 /// link-local), sorted.
 fn local_addresses() -> std::collections::BTreeSet<std::net::IpAddr> {
@@ -531,6 +546,26 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidates_before_the_offer_are_held_up_to_a_bound() {
+        let mut pending = Vec::new();
+        let kept = (0..100_000)
+            .filter(|i| {
+                hold_candidate(
+                    &mut pending,
+                    RTCIceCandidateInit {
+                        candidate: format!("candidate:{i} 1 udp 1 192.0.2.1 {i} typ host"),
+                        ..Default::default()
+                    },
+                )
+            })
+            .count();
+        assert_eq!(kept, MAX_HELD_CANDIDATES);
+        assert_eq!(pending.len(), MAX_HELD_CANDIDATES);
+        // The first ones are the ones kept: a real peer's come first.
+        assert!(pending[0].candidate.starts_with("candidate:0 "));
+    }
 
     #[test]
     fn restarts_back_off_doubling_to_the_most() {

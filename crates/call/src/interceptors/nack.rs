@@ -33,6 +33,12 @@ pub const MAX_TRIES: u8 = 3;
 pub const RETRY_AFTER: Duration = Duration::from_millis(100);
 /// A gap longer than this (packets) is a cut or a reset, not loss.
 pub const MAX_GAP: u64 = 1000;
+/// Packets remembered as missing at most, whatever the gaps: a peer that
+/// jumps its sequence numbers by just under `MAX_GAP` again and again
+/// would otherwise grow the set by a thousand entries a packet until
+/// patience runs out. An 8K keyframe at 100 Mbit/s is ~2,000 packets; the
+/// oldest (the least likely to arrive in time) go first.
+pub const MAX_MISSING: usize = 2 * MAX_GAP as usize;
 /// How often the list of missing packets is looked at.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -83,6 +89,9 @@ impl Stream {
                         last_try: None,
                     },
                 );
+            }
+            while self.missing.len() > MAX_MISSING {
+                self.missing.pop_first();
             }
         }
         self.highest = Some(extended);
@@ -224,6 +233,27 @@ mod tests {
         fn got(&mut self, seq: u16, at: Instant) {
             self.arrived(seq, at, PATIENCE);
         }
+    }
+
+    #[test]
+    fn sequence_jumps_just_under_a_cut_cannot_grow_the_missing_set_without_bound() {
+        let t = Instant::now();
+        let mut s = Stream::default();
+        let mut seq = 0u16;
+        // Each packet jumps 999 ahead (a gap of 998, not a cut), wrapping
+        // the 16-bit sequence many times over, all within patience.
+        for i in 0..10_000u32 {
+            s.got(seq, t + Duration::from_micros(u64::from(i)));
+            seq = seq.wrapping_add(999);
+        }
+        assert!(s.missing.len() <= MAX_MISSING, "{}", s.missing.len());
+        // The newest gaps are the ones remembered.
+        let newest = s.highest.expect("highest");
+        assert!(
+            s.missing
+                .keys()
+                .all(|&k| newest - k <= MAX_MISSING as u64 + MAX_GAP)
+        );
     }
 
     #[test]
