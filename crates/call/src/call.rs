@@ -203,8 +203,24 @@ impl Call {
             },
         );
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let first = welcome.participants.first().cloned();
-        let session_task = tokio::spawn(session.run(connection.inbox, peer_rx, commands_rx, first));
+        // We joined last, so we offer: to our counterpart (the specialist
+        // for a presenter, and back), if it is here; observers and peers
+        // of our own role are not called.
+        let first = welcome
+            .participants
+            .iter()
+            .find(|p| crate::session::counterparts(welcome.role, p.role))
+            .cloned();
+        let roles = crate::session::RoomRoles {
+            me: Some(welcome.role),
+            peers: welcome
+                .participants
+                .iter()
+                .map(|p| (p.peer_id.clone(), p.role))
+                .collect(),
+        };
+        let session_task =
+            tokio::spawn(session.run(connection.inbox, peer_rx, commands_rx, first, roles));
         Ok(Call {
             pc,
             events,

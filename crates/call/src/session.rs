@@ -16,7 +16,7 @@ use crate::reports::LinkReport;
 use crate::signalling::SignalError;
 use crate::state::{CallError, CallEvent, CallState};
 use kh_media::VideoCodec;
-use kh_signal_protocol::{ClientMessage, ServerMessage};
+use kh_signal_protocol::{ClientMessage, Role, ServerMessage};
 use rtc::data_channel::RTCDataChannelInit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,6 +101,37 @@ pub(crate) struct Session {
     pub offerer: bool,
     restart: Option<Restart>,
     was_connected: bool,
+    /// Who is in the room by peer id, and our own role: a call is between
+    /// the presenter and the specialist, never whoever came first.
+    roles: RoomRoles,
+}
+
+/// The roles in the room, as the server announced them.
+#[derive(Debug, Default)]
+pub struct RoomRoles {
+    pub me: Option<Role>,
+    pub peers: std::collections::HashMap<String, Role>,
+}
+
+impl RoomRoles {
+    /// Whether `peer` is the one our call is with: the presenter for a
+    /// specialist, the specialist for a presenter. An observer (or a peer
+    /// we were not told of) is nobody's counterpart: it cannot take the
+    /// call, by offering or by being offered to.
+    pub fn is_counterpart(&self, peer: &str) -> bool {
+        match (self.me, self.peers.get(peer)) {
+            (Some(me), Some(&them)) => counterparts(me, them),
+            _ => false,
+        }
+    }
+}
+
+/// Whether roles `a` and `b` make a call.
+pub fn counterparts(a: Role, b: Role) -> bool {
+    matches!(
+        (a, b),
+        (Role::Presenter, Role::Specialist) | (Role::Specialist, Role::Presenter)
+    )
 }
 
 impl Session {
@@ -136,6 +167,7 @@ impl Session {
             offerer: false,
             restart: None,
             was_connected: false,
+            roles: RoomRoles::default(),
         }
     }
 
@@ -177,8 +209,10 @@ impl Session {
         mut peer: mpsc::UnboundedReceiver<PeerEvent>,
         mut commands: mpsc::UnboundedReceiver<SessionCommand>,
         first: Option<kh_signal_protocol::Participant>,
+        roles: RoomRoles,
     ) {
         let _ = self.events.send(CallEvent::State(CallState::Waiting));
+        self.roles = roles;
         if let Some(participant) = first {
             self.offerer = true;
             let _ = self.events.send(CallEvent::PeerJoined {
@@ -392,6 +426,13 @@ impl Session {
     /// remote peer, then only that peer. Another participant's offer would
     /// otherwise be applied to the running call and take it over.
     fn speaks_for_our_call(&self, from: &str, what: &str) -> bool {
+        if !self.roles.is_counterpart(from) {
+            tracing::warn!(
+                from,
+                "ignoring {what}: not the presenter or specialist our call is with"
+            );
+            return false;
+        }
         match self.remote.as_deref() {
             Some(current) if current != from => {
                 // Peer ids are random room-local handles, not identities.
@@ -413,6 +454,9 @@ impl Session {
             ServerMessage::IceRestart { ref from }
                 if !self.speaks_for_our_call(from, "an ICE restart") => {}
             ServerMessage::PeerJoined { participant } => {
+                self.roles
+                    .peers
+                    .insert(participant.peer_id.clone(), participant.role);
                 let _ = self.events.send(CallEvent::PeerJoined {
                     peer_id: participant.peer_id,
                     name: participant.name,

@@ -32,6 +32,8 @@ pub enum SignalError {
 pub struct Welcome {
     pub peer_id: String,
     pub room: String,
+    /// Ours, as the token says.
+    pub role: kh_signal_protocol::Role,
     pub participants: Vec<kh_signal_protocol::Participant>,
     pub ice_servers: Vec<kh_signal_protocol::IceServer>,
 }
@@ -78,12 +80,14 @@ pub async fn join(url: &str, token: &str, name: &str) -> Result<SignalConnection
         ServerMessage::Welcome {
             peer_id,
             room,
+            role,
             participants,
             ice_servers,
             ..
         } => Welcome {
             peer_id,
             room,
+            role,
             participants,
             ice_servers,
         },

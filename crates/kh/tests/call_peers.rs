@@ -5,7 +5,7 @@
 
 mod call_common;
 
-use call_common::{f, finish_both, kh_call, server_with, token, ws_url};
+use call_common::{f, finish_both, finish_one, kh_call, server_with, token, ws_url};
 use kakehashi_signal::{Role, Server};
 use kh_media::stamp;
 use kh_media::y4m::Y4mReader;
@@ -440,5 +440,50 @@ async fn the_bulk_channel_carries_data_reliably() {
         (1.0..300.0).contains(&peak),
         "the sender peaked at {peak} MiB"
     );
+    server.shutdown().await;
+}
+
+/// A call joins the presenter and the specialist, whoever came first: an
+/// observer already in the room is not offered the call (before, the
+/// presenter offered to the first participant it found, and an observer
+/// there took the call and its media), and the specialist who comes
+/// after gets the presenter's video.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_in_the_room_first_does_not_take_the_presenters_call() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = server().await;
+    let (so, sa, sb) = (
+        dir.path().join("observer.json"),
+        dir.path().join("presenter.json"),
+        dir.path().join("specialist.json"),
+    );
+    let room = "case-roles";
+    let pause = std::time::Duration::from_millis(1500);
+    let observer = peer(
+        &server,
+        room,
+        Role::Observer,
+        &so,
+        &["--duration", "10", "--send", "none"],
+    );
+    tokio::time::sleep(pause).await;
+    let presenter = peer(&server, room, Role::Presenter, &sa, &["--duration", "8"]);
+    tokio::time::sleep(pause).await;
+    let specialist = peer(
+        &server,
+        room,
+        Role::Specialist,
+        &sb,
+        &["--duration", "6", "--send", "none"],
+    );
+    let (a, b) = finish_both(presenter, &sa, specialist, &sb).await;
+    let observer = finish_one(observer, &so).await;
+    assert!(f(&b, "video_in.frames_decoded") >= 30.0, "{b}");
+    assert!(f(&a, "video_out.frames_encoded") >= 30.0, "{a}");
+    assert!(
+        observer["connected_after_ms"].is_null(),
+        "the observer connected: {observer}"
+    );
+    assert_eq!(f(&observer, "video_in.frames_decoded"), 0.0, "{observer}");
     server.shutdown().await;
 }

@@ -52,25 +52,10 @@ fn window_of(x: &Xvfb) -> String {
 fn a_killed_viewer_comes_back_with_its_slide_and_view() {
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_supervised");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
-    let dir = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .expect("a private tmp");
+    let dir = private_tmp();
     let x = Xvfb::start();
     let slide = fixture("real/cmu_small_region.svs");
-    let mut command = ViewerCommand::kh_view(KH.into());
-    command
-        .args
-        .extend(["--size".into(), format!("{WIDTH}x{HEIGHT}").into()]);
-    command.env = x11::display_env(&x);
-    command
-        .env
-        .push(("XDG_RUNTIME_DIR".into(), dir.path().as_os_str().to_owned()));
-    let (supervisor, events) = ViewerSupervisor::start(
-        command,
-        SupervisorOptions::new(dir.path().join("viewer.sock")),
-    )
-    .expect("start");
+    let (supervisor, events) = supervised_viewer(&x, dir.path(), |_| {});
     let first_pid = match next_event(&events, "a connection", |e| {
         matches!(e, ViewerEvent::Connected { .. })
     }) {
@@ -150,10 +135,7 @@ fn a_killed_viewer_comes_back_with_its_slide_and_view() {
 
 #[test]
 fn a_viewer_that_cannot_start_is_given_up_on_with_a_reason() {
-    let dir = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .expect("a private tmp");
+    let dir = private_tmp();
     // `kh view` with no display: it exits at once, every time.
     let mut command = ViewerCommand::kh_view(KH.into());
     command.env = vec![
@@ -174,8 +156,16 @@ fn a_viewer_that_cannot_start_is_given_up_on_with_a_reason() {
     supervisor.shutdown(Duration::from_secs(1));
 }
 
-/// Starts a supervised viewer on `slide` in `x`, with `options` changed by
-/// `adjust`; returns the supervisor, its events and the viewer's pid.
+/// A temporary folder only we can enter, as the viewer's socket needs.
+fn private_tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .expect("a private tmp")
+}
+
+/// Starts a supervised viewer in `x` (its socket in `dir`), with the
+/// options changed by `adjust`; returns the supervisor and its events.
 fn supervised_viewer(
     x: &Xvfb,
     dir: &std::path::Path,
@@ -208,10 +198,7 @@ fn connected_pid(events: &Receiver<ViewerEvent>) -> (u32, u32) {
 #[test]
 fn a_foreign_client_on_the_viewer_socket_is_refused_and_the_viewer_connects() {
     use std::io::{Read, Write};
-    let dir = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .expect("a private tmp");
+    let dir = private_tmp();
     let socket = dir.path().join("viewer.sock");
     let x = Xvfb::start();
     let (supervisor, events) = supervised_viewer(&x, dir.path(), |_| {});
@@ -251,10 +238,7 @@ fn a_foreign_client_on_the_viewer_socket_is_refused_and_the_viewer_connects() {
 /// nor stays: it is found hung, killed and started again, slide and all.
 #[test]
 fn a_stopped_viewer_is_found_hung_and_restarted_without_blocking_the_console() {
-    let dir = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .expect("a private tmp");
+    let dir = private_tmp();
     let x = Xvfb::start();
     let slide = fixture("real/cmu_small_region.svs");
     let (supervisor, events) = supervised_viewer(&x, dir.path(), |o| {

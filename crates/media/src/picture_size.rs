@@ -272,53 +272,8 @@ mod tests {
         }
     }
 
-    /// A VP9 keyframe header declaring `width` × `height` (profile 0).
-    fn vp9_keyframe_declaring(width: u32, height: u32) -> Vec<u8> {
-        let mut bits: Vec<u8> = Vec::new();
-        let mut push = |value: u32, n: u32| {
-            for i in (0..n).rev() {
-                bits.push(((value >> i) & 1) as u8);
-            }
-        };
-        push(2, 2); // frame marker
-        push(0, 2); // profile 0
-        push(0, 1); // show_existing_frame
-        push(0, 1); // keyframe
-        push(1, 1); // show_frame
-        push(0, 1); // error_resilient
-        push(0x49_83_42, 24);
-        push(1, 3); // BT.601
-        push(0, 1); // studio range
-        push(width - 1, 16);
-        push(height - 1, 16);
-        for _ in 0..5 {
-            push(0, 8); // what would follow
-        }
-        bits.chunks(8)
-            .map(|byte| byte.iter().fold(0u8, |acc, &b| (acc << 1) | b))
-            .collect()
-    }
-
     #[test]
-    fn a_huge_declared_size_is_read_from_a_keyframe_and_from_a_superframe() {
-        let huge = vp9_keyframe_declaring(16384, 16384);
-        assert_eq!(
-            declared_sizes(VideoCodec::Vp9, &huge).expect("header"),
-            [(16384, 16384)]
-        );
-        // Hidden as the second frame of a superframe behind a small one.
-        let small = vp9_keyframe_declaring(64, 64);
-        let mut superframe = small.clone();
-        superframe.extend_from_slice(&huge);
-        let marker = 0xc0 | (1 << 3) | 1; // two sizes of two bytes each
-        superframe.push(marker);
-        superframe.extend_from_slice(&(small.len() as u16).to_le_bytes());
-        superframe.extend_from_slice(&(huge.len() as u16).to_le_bytes());
-        superframe.push(marker);
-        assert_eq!(
-            declared_sizes(VideoCodec::Vp9, &superframe).expect("header"),
-            [(64, 64), (16384, 16384)]
-        );
+    fn the_8k_limit_takes_either_orientation_but_not_more() {
         assert!(!PictureLimit::default().allows(16384, 16384));
         assert!(PictureLimit::default().allows(7680, 4320));
         assert!(PictureLimit::default().allows(4320, 7680));

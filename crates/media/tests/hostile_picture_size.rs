@@ -115,6 +115,23 @@ fn a_keyframe_declaring_16384_squared_is_refused_before_any_allocation() {
             [(320, 176)]
         );
     }
+    // A huge keyframe hidden as the second frame of a superframe, behind
+    // a small one, is found too.
+    let small = vp9_keyframe_declaring(64, 64);
+    let huge = vp9_keyframe_declaring(16384, 16384);
+    let mut superframe = small.clone();
+    superframe.extend_from_slice(&huge);
+    let marker = 0xc0 | (1 << 3) | 1; // two sizes of two bytes each
+    superframe.push(marker);
+    superframe.extend_from_slice(&(small.len() as u16).to_le_bytes());
+    superframe.extend_from_slice(&(huge.len() as u16).to_le_bytes());
+    superframe.push(marker);
+    let mut decoder = VideoDecoder::new(VideoCodec::Vp9, 2).expect("decoder");
+    let refused = decoder.decode(&superframe).map(|p| p.len());
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("16384×16384")),
+        "{refused:?}"
+    );
     let (_, peak) = memory();
     let grew = peak.saturating_sub(before);
     assert!(grew < 64 << 20, "peak memory grew by {} MiB", grew >> 20);
