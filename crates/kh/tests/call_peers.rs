@@ -443,6 +443,39 @@ async fn the_bulk_channel_carries_data_reliably() {
     server.shutdown().await;
 }
 
+/// The server's `/metrics` value `name` (0 when it has none).
+async fn metric(server: &Server, name: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect to the server");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("ask for metrics");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .await
+        .expect("read metrics");
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits (up to a minute) until the server has seen `joins` joins.
+async fn joins_reach(server: &Server, joins: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while metric(server, "kakehashi_signal_joins_total").await < joins {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not see {joins} joins within a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A call joins the presenter and the specialist, whoever came first: an
 /// observer already in the room is not offered the call (before, the
 /// presenter offered to the first participant it found, and an observer
@@ -458,7 +491,6 @@ async fn an_observer_in_the_room_first_does_not_take_the_presenters_call() {
         dir.path().join("specialist.json"),
     );
     let room = "case-roles";
-    let pause = std::time::Duration::from_millis(1500);
     let observer = peer(
         &server,
         room,
@@ -466,9 +498,10 @@ async fn an_observer_in_the_room_first_does_not_take_the_presenters_call() {
         &so,
         &["--duration", "10", "--send", "none"],
     );
-    tokio::time::sleep(pause).await;
+    // Each joins once the one before is in the room: the order is the test.
+    joins_reach(&server, 1.0).await;
     let presenter = peer(&server, room, Role::Presenter, &sa, &["--duration", "8"]);
-    tokio::time::sleep(pause).await;
+    joins_reach(&server, 2.0).await;
     let specialist = peer(
         &server,
         room,
