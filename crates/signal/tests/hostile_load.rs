@@ -10,13 +10,13 @@
 use futures_util::{SinkExt, StreamExt};
 use kakehashi_signal::{Role, TokenKey};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kakehashi-signal");
+mod common;
 const SECRET: &str = "hostile load test secret 0123456789";
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -35,23 +35,8 @@ impl ServerProcess {
             format!("listen = \"127.0.0.1:0\"\ntoken_secret = \"{SECRET}\"\n[limits]\n{limits}\n"),
         )
         .expect("config");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env_remove("KAKEHASHI_SIGNAL_TOKEN_SECRET")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("kakehashi-signal");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the server prints its address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (child, addr) = common::serve(&config, Stdio::null());
+        let addr = addr.parse().expect("a socket address");
         ServerProcess {
             child,
             addr,

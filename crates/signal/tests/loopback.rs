@@ -5,13 +5,15 @@
 use futures_util::{SinkExt, StreamExt};
 use kakehashi_signal::{Role, TokenKey};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kakehashi-signal");
+mod common;
+
+use common::BIN;
 const SECRET: &str = "loopback test secret 0123456789";
 const API_KEY: &str = "hospital system key 0123456789";
 const WAIT: Duration = Duration::from_secs(10);
@@ -47,23 +49,7 @@ join_timeout_s = 1
             ),
         )
         .expect("config");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env_remove("KAKEHASHI_SIGNAL_TOKEN_SECRET")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("kakehashi-signal");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the server prints its address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let (child, addr) = common::serve(&config, Stdio::inherit());
         ServerProcess {
             child,
             addr,

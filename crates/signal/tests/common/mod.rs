@@ -1,0 +1,32 @@
+//! What the signalling server's process tests share: starting the real
+//! binary on a config and learning the address it listens on.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kakehashi-signal");
+
+/// `kakehashi-signal serve --config CONFIG` (the environment's token secret
+/// removed, so the config's applies), and the `host:port` its first line
+/// says it listens on.
+pub fn serve(config: &Path, stderr: Stdio) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_remove("KAKEHASHI_SIGNAL_TOKEN_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("kakehashi-signal");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the server prints its address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr)
+}
