@@ -231,12 +231,9 @@ fn start_viewer(app: &tauri::AppHandle) {
 
 fn main() {
     STARTED.get_or_init(std::time::Instant::now);
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    kh_log::init();
     if let Err(e) = run() {
-        eprintln!("kakehashi: {e:#}");
+        eprintln!("kakehashi: {}", kh_log::scrub(&format!("{e:#}")));
         std::process::exit(1);
     }
 }

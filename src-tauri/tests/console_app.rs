@@ -230,8 +230,21 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     for sub in ["run", "home"] {
         std::fs::create_dir_all(dir.path().join(sub)).expect("dir");
     }
-    let slide = kh_testkit::fixtures_dir().join("real/cmu_small_region.svs");
+    // Slides are named after patients often enough: the name must reach
+    // the screen and no log.
+    let slides = dir.path().join("slides");
+    std::fs::create_dir_all(&slides).expect("slides folder");
+    let slide = slides.join("Yamada_Taro.svs");
+    std::fs::copy(
+        kh_testkit::fixtures_dir().join("real/cmu_small_region.svs"),
+        &slide,
+    )
+    .expect("the patient's slide");
+    // And one the viewer cannot read, whose error names it.
+    let broken = slides.join("Yamada_Jiro.svs");
+    std::fs::write(&broken, b"II*\0not a slide at all").expect("a broken slide");
     let log = dir.path().join("app.log");
+    let far_log = dir.path().join("far.log");
     let x = Xvfb::start();
     // The hospital's signalling server, as IT's managed config names it.
     let (_signalling, signal_url) = signalling_server();
@@ -274,7 +287,7 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         WAIT,
         |v| {
             v.as_str()
-                .is_some_and(|t| t.contains("Showing cmu_small_region.svs"))
+                .is_some_and(|t| t.contains("Showing Yamada_Taro.svs"))
         },
     );
     let complete = |restarts: u64| {
@@ -287,7 +300,7 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     };
     // The viewer's window against `kh render` of the view it reports.
     let viewer_shows = |view, step| {
-        let window = viewer_window(&x, "cmu_small_region.svs");
+        let window = viewer_window(&x, "Yamada_Taro.svs");
         assert_window_shows(&x, &kh(), &window, &slide, view, &shots, step);
     };
     let status = complete(0);
@@ -329,7 +342,9 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
             "Dr. Far",
         ])
         .args(["--bind", "127.0.0.1", "--size", "320x240", "--fps", "15"])
+        .env("RUST_LOG", "debug")
         .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&far_log).expect("far log"))
         .spawn()
         .expect("kh call"));
     app.script(
@@ -369,6 +384,29 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     );
     far.ends_by_itself();
 
+    // The broken slide: the viewer's error reaches the screen, naming it.
+    let page = app.invoke("attach", json!({ "id": id, "path": broken, "kind": null }));
+    let attachment = page["attachments"]
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["file_name"] == "Yamada_Jiro.svs"))
+        .and_then(|a| a["id"].as_i64())
+        .expect("the broken slide attached");
+    app.invoke(
+        "open_in_viewer",
+        json!({ "id": id, "attachment": attachment }),
+    );
+    app.wait_for(
+        "the viewer's error on screen",
+        &text_of("#viewer-line"),
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.contains("Yamada_Jiro.svs")),
+    );
+    // The attachment changed the case behind the page's back: reload it.
+    app.find("#cases tr.selected td", WAIT).click();
+    app.wait_for("the page reloaded", &text_of("#attachments"), WAIT, |v| {
+        v.as_str().is_some_and(|t| t.contains("Yamada_Jiro.svs"))
+    });
+
     // An edit saved, then another typed but not saved when the app dies.
     let question = app.find("#question", WAIT);
     question.clear();
@@ -399,17 +437,27 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     assert_eq!(case.details.specimen, "");
     assert_eq!(case.details.patient.name.reveal(), PATIENT_NAME);
 
-    // Logs: plenty of them, and not one naming the patient.
+    // Logs of every process (the console, its viewer, the far side's `kh
+    // call`): plenty of them, the viewer's error about the broken slide
+    // among them, and not one naming the patient or their slides.
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(
         text.contains("case created") && text.contains("attached"),
         "{text}"
     );
-    for secret in [PATIENT_NAME, "Tanaka", "Hanako", PATIENT_ID] {
-        assert!(
-            !text.contains(secret),
-            "{secret} is in the log {}",
-            log.display()
-        );
+    assert!(
+        text.contains("[redacted]"),
+        "the broken slide's error: {text}"
+    );
+    let far_text = std::fs::read_to_string(&far_log).expect("far log");
+    assert!(far_text.contains("joined"), "{far_text}");
+    for (log, text) in [(&log, &text), (&far_log, &far_text)] {
+        for secret in [PATIENT_NAME, "Tanaka", "Hanako", PATIENT_ID, "Yamada"] {
+            assert!(
+                !text.to_lowercase().contains(&secret.to_lowercase()),
+                "{secret} is in the log {}",
+                log.display()
+            );
+        }
     }
 }

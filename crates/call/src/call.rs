@@ -67,7 +67,7 @@ impl Call {
         }
         let connection = signalling::join(&options.server, &options.token, &options.name).await?;
         let welcome = connection.welcome.clone();
-        tracing::info!(room = %welcome.room, peer = %welcome.peer_id, "joined");
+        tracing::info!(room = %kh_log::tag(&welcome.room), peer = %welcome.peer_id, "joined");
 
         let (reporters, mut reports) = reporters();
         let estimate = options.congestion_control.then(|| {

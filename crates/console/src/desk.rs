@@ -78,10 +78,16 @@ impl CaseDesk {
     }
 
     pub fn worklist(&self, query: &WorklistQuery) -> Result<Vec<CaseSummary>, DeskError> {
-        Ok(self.store.lock().worklist(query)?)
+        let cases = self.store.lock().worklist(query)?;
+        for case in &cases {
+            kh_log::remember_name(case.patient_name.reveal());
+            kh_log::remember(case.patient_id.reveal());
+        }
+        Ok(cases)
     }
 
     pub fn create_case(&self, details: &CaseDetails) -> Result<Case, DeskError> {
+        keep_out_of_logs(details);
         Ok(self.store.lock().create_case(details, &self.actor)?)
     }
 
@@ -105,6 +111,7 @@ impl CaseDesk {
         revision: i64,
         details: &CaseDetails,
     ) -> Result<CasePage, DeskError> {
+        keep_out_of_logs(details);
         self.store
             .lock()
             .update_case(id, revision, details, &self.actor)?;
@@ -122,6 +129,7 @@ impl CaseDesk {
         path: &Path,
         kind: Option<AttachmentKind>,
     ) -> Result<CasePage, DeskError> {
+        kh_log::remember_path(path);
         self.store.lock().attach(id, path, kind, &self.actor)?;
         self.page_of(id)
     }
@@ -234,15 +242,33 @@ impl CaseDesk {
 /// The demo case's patient ID: what marks it as the demo.
 const DEMO_PATIENT_ID: &str = "DEMO-0001";
 
+/// Patient data this process now holds, for `kh_log` to scrub from any
+/// line that would carry it (an error quoting a file, say).
+fn keep_out_of_logs(details: &CaseDetails) {
+    kh_log::remember_name(details.patient.name.reveal());
+    kh_log::remember(details.patient.id.reveal());
+    kh_log::remember(&details.clinical_question);
+    kh_log::remember(&details.specimen);
+}
+
 fn page(store: &CaseStore, case: Case) -> Result<CasePage, DeskError> {
     let id = case.id;
+    keep_out_of_logs(&case.details);
+    let attachments = store.attachments(id)?;
+    for attachment in &attachments {
+        kh_log::remember_path(Path::new(&attachment.path));
+    }
+    let report = store.report(id)?;
+    if let Some(report) = &report {
+        kh_log::remember(&report.text);
+    }
     let next_statuses = CaseStatus::ALL
         .into_iter()
         .filter(|to| case.status.may_become(*to))
         .collect();
     Ok(CasePage {
-        attachments: store.attachments(id)?,
-        report: store.report(id)?,
+        attachments,
+        report,
         audit: store.audit_trail(id)?,
         next_statuses,
         case,

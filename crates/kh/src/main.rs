@@ -116,12 +116,9 @@ enum SlideCommand {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    kh_log::init();
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("kh: error: {e:#}");
+        eprintln!("kh: error: {}", kh_log::scrub(&format!("{e:#}")));
         std::process::exit(1);
     }
 }

@@ -103,10 +103,7 @@ fn load(
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(kh_log::env_filter("info"))
         .json()
         .with_writer(std::io::stderr)
         .init();

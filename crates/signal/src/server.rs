@@ -302,13 +302,15 @@ async fn issue_token(
         Ok(token) => {
             shared.metrics.count_token_issued();
             // Who may enter which room, for the audit: the token's id, the
-            // room (a case number, never patient data) and the role.
+            // room as a tag (a room name is the client's to choose, and
+            // clients have put patient names in them; the token id links
+            // this line to the join) and the role.
             let id = shared
                 .tokens
                 .verify(&token, now)
                 .map(|c| c.jti)
                 .unwrap_or_default();
-            tracing::info!(token = %id, room = %request.room, role = request.role.as_str(), ttl_s = request.ttl_s, "token issued");
+            tracing::info!(token = %id, room = %kh_log::tag(&request.room), role = request.role.as_str(), ttl_s = request.ttl_s, "token issued");
             axum::Json(serde_json::json!({
                 "token": token, "expires_at": now + request.ttl_s,
             }))
@@ -671,7 +673,7 @@ fn join(shared: &ServerState, conn: ConnId, version: u32, token: &str, name: &st
     if let Some(Output::Send(_, ServerMessage::Welcome { peer_id, room, .. })) = out.first() {
         // Room names are case numbers chosen by the hospital system, not
         // patient data; display names are never logged.
-        tracing::info!(conn, peer = %peer_id, room = %room, role = claims.role.as_str(), token = %claims.jti, "joined");
+        tracing::info!(conn, peer = %peer_id, room = %kh_log::tag(room), role = claims.role.as_str(), token = %claims.jti, "joined");
         shared.metrics.count_join();
     }
     out

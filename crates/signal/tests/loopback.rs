@@ -26,6 +26,18 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start() -> ServerProcess {
+        ServerProcess::start_with(Stdio::inherit(), |_| {})
+    }
+
+    /// The server logging everything it can (`RUST_LOG=trace`) into `log`.
+    fn start_logging_into(log: &std::path::Path) -> ServerProcess {
+        let file = std::fs::File::create(log).expect("log file");
+        ServerProcess::start_with(file.into(), |command| {
+            command.env("RUST_LOG", "trace");
+        })
+    }
+
+    fn start_with(stderr: Stdio, adjust: impl FnOnce(&mut Command)) -> ServerProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("signal.toml");
         std::fs::write(
@@ -49,7 +61,7 @@ join_timeout_s = 1
             ),
         )
         .expect("config");
-        let (child, addr) = common::serve(&config, Stdio::inherit());
+        let (child, addr) = common::serve_with(&config, stderr, adjust);
         ServerProcess {
             child,
             addr,
@@ -497,4 +509,57 @@ async fn shutdown_tells_peers_and_exits_cleanly() {
         exit.1.expect("wait").success(),
         "the server exits 0 on SIGTERM"
     );
+}
+
+/// Clients choose room names and display names, and hospitals have put
+/// patients' names in both: the server's log — at its most verbose, every
+/// library included — keeps the audit (who was issued what, who joined)
+/// and names neither.
+#[tokio::test]
+async fn the_log_names_no_room_no_person_and_no_chat() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("signal.log");
+    let mut server = ServerProcess::start_logging_into(&log);
+    let room = "Yamada_Taro-biopsy";
+    let body = format!(r#"{{"room":"{room}","role":"presenter","ttl_s":600}}"#);
+    let (status, issued) = server.http(&format!(
+        "POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(status, 200, "{issued}");
+    let issued: Value = serde_json::from_str(&issued).expect("JSON");
+    let mut a = Client::connect(&server).await;
+    a.send(
+        json!({"type": "join", "version": 1, "token": issued["token"], "name": "Yamada Taro's GP"}),
+    )
+    .await;
+    a.expect("welcome").await;
+    let (mut b, _) = Client::join(&server, room, Role::Specialist, "Dr Suzuki").await;
+    a.expect("peer_joined").await;
+    b.send(json!({"type": "chat", "text": "Yamada-san's margins look clear"}))
+        .await;
+    a.expect("chat").await;
+    drop(b);
+    a.expect("peer_left").await;
+    let pid = server.child.id().to_string();
+    let stopped = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(stopped.expect("kill").success());
+    let server = tokio::task::spawn_blocking(move || {
+        let _ = server.child.wait();
+        server
+    })
+    .await
+    .expect("join");
+    drop(server);
+
+    let text = std::fs::read_to_string(&log).expect("log");
+    for audit in ["token issued", "joined", "disconnected"] {
+        assert!(text.contains(audit), "no {audit:?} in the log:\n{text}");
+    }
+    for secret in ["Yamada", "Suzuki", "margins"] {
+        assert!(
+            !text.to_lowercase().contains(&secret.to_lowercase()),
+            "{secret} is in the server's log:\n{text}"
+        );
+    }
 }

@@ -263,6 +263,8 @@ impl App {
     }
 
     fn open(&mut self, path: PathBuf) {
+        // Its name may be a patient's: no log line of this process says it.
+        kh_log::remember_path(&path);
         self.opening = Some(path.clone());
         document::open_in_background(path, self.args.cache_bytes, self.proxy.clone());
         self.request_redraw();
