@@ -5,7 +5,13 @@ each received frame, measures the pitch it hears, answers pings on
 `control`, moves a pointer on `pointer`, and prints what it saw as one JSON
 object on stdout.
 
-usage: aiortc_peer.py WS_URL TOKEN SECONDS
+usage: aiortc_peer.py WS_URL TOKEN SECONDS [hostile]
+
+`hostile`: once `control` is open, also open a second channel labelled
+`control` (which must not displace the first) and flood: pongs to no ping,
+a ping storm, messages over `control`'s and `pointer`'s sizes, a pointer
+storm; then go on calling as before. Its own pings' pongs after the flood
+are counted apart (`pong_rtts_after_flood`).
 """
 
 import asyncio
@@ -30,7 +36,10 @@ RESULT = {
     "joined": False, "states": [], "frames": 0, "stamps": [], "latencies": [],
     "audio_frames": 0, "audio_hz": None, "pointer_received": 0,
     "control_received": 0, "pong_rtts": [], "video_codec": None, "errors": [],
+    "flooded": False, "pong_rtts_after_flood": 0,
 }
+
+FLOOD = 5000
 
 
 def crc8(data):
@@ -143,7 +152,24 @@ def pitch(pcm, rate):
     return rising * rate / len(pcm)
 
 
-async def main(url, token, seconds):
+def flood(pc, channels):
+    """What a hostile peer with a valid seat can send on the data channels."""
+    control, pointer = channels["control"], channels.get("pointer")
+    pc.createDataChannel("control")
+    for i in range(FLOOD):
+        control.send(json.dumps({"type": "pong", "t": 1e12 + i}))
+    for i in range(FLOOD):
+        # t = 0: their pongs are not counted as round trips here.
+        control.send(json.dumps({"type": "ping", "t": 0}))
+    for _ in range(5):
+        control.send(json.dumps({"type": "note", "text": "x" * (40 * 1024)}))
+    if pointer:
+        for i in range(FLOOD):
+            pointer.send(json.dumps({"x": 0.5, "y": 0.5, "seq": i, "pad": "y" * 600 * (i % 2)}))
+    RESULT["flooded"] = True
+
+
+async def main(url, token, seconds, hostile=False):
     channels = {}
     started = time.monotonic()
 
@@ -159,8 +185,10 @@ async def main(url, token, seconds):
             m = json.loads(message)
             if m.get("type") == "ping":
                 channel.send(json.dumps({"type": "pong", "t": m.get("t")}))
-            elif m.get("type") == "pong":
+            elif m.get("type") == "pong" and isinstance(m.get("t"), (int, float)) and m["t"] > 0:
                 RESULT["pong_rtts"].append((time.monotonic() - started) * 1000 - m["t"])
+                if RESULT["flooded"]:
+                    RESULT["pong_rtts_after_flood"] += 1
 
     async with websockets.connect(url) as ws:
         await ws.send(json.dumps({"type": "join", "version": 1, "token": token, "name": "aiortc"}))
@@ -207,6 +235,12 @@ async def main(url, token, seconds):
                 t = (time.monotonic() - started) * 1000
                 c, p = channels.get("control"), channels.get("pointer")
                 if c and c.readyState == "open":
+                    if hostile and not RESULT["flooded"]:
+                        try:
+                            flood(pc, channels)
+                        except Exception as e:  # the test reads it
+                            RESULT["errors"].append("flood: " + repr(e))
+                            return
                     c.send(json.dumps({"type": "ping", "t": t}))
                 if p and p.readyState == "open":
                     for i in range(15):
@@ -247,7 +281,8 @@ async def main(url, token, seconds):
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+        asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]),
+                         hostile=sys.argv[4:5] == ["hostile"]))
     except Exception as e:  # reported, not swallowed: the test prints it
         RESULT["errors"].append(repr(e))
     print(json.dumps(RESULT))

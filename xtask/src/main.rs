@@ -862,6 +862,12 @@ fn fuzz(seconds: u64) -> Result<()> {
         "signal_input",
         "media_input",
         "rtp_video",
+        "rtp_order",
+        "rtcp_feedback",
+        "data_channel",
+        "session_codecs",
+        "server_message",
+        "dicom_series",
     ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);

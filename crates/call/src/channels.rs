@@ -14,13 +14,23 @@
 //! waits for the endpoint to take a message (SCTP then slows the sender);
 //! an unreliable one drops it (a late pointer position is worthless).
 //! A message that does not decode as its type is counted and dropped.
+//!
+//! The far side decides what arrives, so each type states its [`Limits`]:
+//! a message over its size is dropped before it is parsed; over its rate,
+//! a reliable channel's messages are paced (read later: nothing is lost,
+//! the sender is slowed), an unreliable one's dropped. Pings and pongs on
+//! `control` are bounded in [`crate::keepalive`].
 
+use crate::keepalive::{Keepalive, KeepaliveState};
+use crate::pace::Bucket;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
+
+pub use crate::keepalive::KeepaliveReport;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 
 /// How a channel delivers.
@@ -48,11 +58,22 @@ impl Payload {
     }
 }
 
+/// What one message type accepts from the far side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Larger messages are dropped unread.
+    pub max_bytes: usize,
+    /// Messages a second on average and at once (`None`: no rate; the
+    /// queues and SCTP's window bound it).
+    pub rate: Option<(f64, f64)>,
+}
+
 /// A type of message with a channel of its own.
 pub trait ChannelMessage: Sized + Send + 'static {
     /// The data channel's label: both sides must agree on it.
     const LABEL: &'static str;
     const DELIVERY: Delivery;
+    const LIMITS: Limits;
     fn to_payload(&self) -> Payload;
     /// `text` is whether the far side sent it as a string.
     fn from_payload(data: &[u8], text: bool) -> Result<Self, String>;
@@ -81,6 +102,16 @@ impl ControlMessage {
 impl ChannelMessage for ControlMessage {
     const LABEL: &'static str = "control";
     const DELIVERY: Delivery = Delivery::Reliable;
+    /// SCTP here carries at most 64 KiB a message (webrtc-rs's
+    /// `a=max-message-size`; aiortc refuses to send more). A control
+    /// message is a command or an annotation: 32 KiB holds a polygon of
+    /// ~1500 vertices, and larger geometry belongs on `bulk`. View changes
+    /// come at most at the display's rate; a case's annotations sent on
+    /// joining come as a burst.
+    const LIMITS: Limits = Limits {
+        max_bytes: 32 * 1024,
+        rate: Some((500.0, 2000.0)),
+    };
 
     fn to_payload(&self) -> Payload {
         Payload::Text(serde_json::to_string(self).unwrap_or_default())
@@ -103,6 +134,12 @@ pub struct PointerMessage {
 impl ChannelMessage for PointerMessage {
     const LABEL: &'static str = "pointer";
     const DELIVERY: Delivery = Delivery::Latest;
+    /// A position is ~40 bytes; a mouse reports at most a few hundred a
+    /// second and a 240 Hz display shows no more.
+    const LIMITS: Limits = Limits {
+        max_bytes: 512,
+        rate: Some((240.0, 480.0)),
+    };
 
     fn to_payload(&self) -> Payload {
         Payload::Text(format!(
@@ -128,6 +165,12 @@ pub struct BulkChunk(pub Bytes);
 impl ChannelMessage for BulkChunk {
     const LABEL: &'static str = "bulk";
     const DELIVERY: Delivery = Delivery::Reliable;
+    /// Chunks are 64 KiB (`kh call --bulk`), and SCTP's window and the
+    /// endpoint's queue pace them.
+    const LIMITS: Limits = Limits {
+        max_bytes: 256 * 1024,
+        rate: None,
+    };
 
     fn to_payload(&self) -> Payload {
         Payload::Binary(self.0.clone())
@@ -190,6 +233,7 @@ impl<M: ChannelMessage> Endpoint<M> {
 pub struct ChannelBinding {
     pub(crate) label: &'static str,
     pub(crate) delivery: Delivery,
+    limits: Limits,
     outgoing: mpsc::Receiver<Payload>,
     inbox: Box<dyn Inbox>,
     open: watch::Sender<bool>,
@@ -216,6 +260,7 @@ pub fn channel<M: ChannelMessage>(capacity: usize) -> (Endpoint<M>, ChannelBindi
         ChannelBinding {
             label: M::LABEL,
             delivery: M::DELIVERY,
+            limits: M::LIMITS,
             outgoing: outgoing_rx,
             inbox: Box::new(TypedInbox::<M> { to: incoming_tx }),
             open: open_tx,
@@ -275,35 +320,19 @@ pub struct ChannelReport {
     /// Messages that did not decode as the channel's type.
     pub malformed: u64,
     /// Messages of an unreliable channel dropped because the endpoint was
-    /// behind.
+    /// behind, or because they came faster than its rate.
     pub dropped: u64,
+    /// Messages over the type's size, dropped unread.
+    pub too_large: u64,
+    /// Messages of a reliable channel read later to keep to its rate.
+    pub paced: u64,
     /// Received bytes over the time from the first message to the last,
     /// Mbit/s.
     pub received_mbit_s: Option<f64>,
 }
 
-/// The `control` channel's own traffic: pings answered and round trips
-/// measured.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct KeepaliveReport {
-    pub pings_answered: u64,
-    pub round_trips_ms: Vec<f64>,
-}
-
 /// The label of the channel that carries keepalive pings.
 pub const CONTROL: &str = ControlMessage::LABEL;
-
-/// Round trips kept for the statistics: the newest.
-const MAX_ROUND_TRIPS: usize = 1024;
-
-/// A ping on `control`: `{"type":"ping","t":MS}`, answered with a pong of
-/// the same `t`. Browsers' and aiortc's test peers send and answer them.
-#[derive(Deserialize)]
-struct Keepalive {
-    #[serde(rename = "type")]
-    kind: String,
-    t: Option<serde_json::Value>,
-}
 
 /// The bindings not yet attached to a data channel, by label, and what
 /// every channel reported.
@@ -377,10 +406,14 @@ async fn run(
     let ChannelBinding {
         label,
         delivery,
+        limits,
         outgoing,
         mut inbox,
         open,
     } = binding;
+    let mut rate = limits.rate.map(|(per_s, burst)| Bucket::new(per_s, burst));
+    let mut answering = KeepaliveState::default();
+    let mut said_too_large = false;
     let report = Arc::new(report);
     if channel.ready_state().await.ok() == Some(RTCDataChannelState::Open) {
         open.send_replace(true);
@@ -410,11 +443,58 @@ async fn run(
                         r.received_mbit_s = Some(r.bytes_received as f64 * 8.0 / secs / 1e6);
                     }
                 });
-                if let Some(keepalive) = &keepalive
-                    && answered_keepalive(&channel, &message.data, keepalive, &report, started)
-                        .await
-                {
+                if message.data.len() > limits.max_bytes {
+                    if !std::mem::replace(&mut said_too_large, true) {
+                        tracing::warn!(
+                            label,
+                            bytes = message.data.len(),
+                            "the far side sends messages over {} bytes: dropped",
+                            limits.max_bytes
+                        );
+                    }
+                    report.send_modify(|r| r.too_large += 1);
                     continue;
+                }
+                if let Some(keepalive) = &keepalive {
+                    let now_ms = started.elapsed().as_secs_f64() * 1e3;
+                    let mut action = Keepalive::NotOne;
+                    keepalive.send_modify(|k| {
+                        action = answering.on_message(k, &message.data, now_ms);
+                    });
+                    match action {
+                        Keepalive::NotOne => {}
+                        Keepalive::Taken => continue,
+                        Keepalive::Answer(pong) => {
+                            // Inline: a peer that pings faster than it reads
+                            // its pongs waits here (back-pressure), and
+                            // its pings are also paced by the rate.
+                            if channel.send_text(&pong).await.is_ok() {
+                                report.send_modify(|r| {
+                                    r.messages_sent += 1;
+                                    r.bytes_sent += pong.len() as u64;
+                                });
+                            }
+                            continue;
+                        }
+                    }
+                }
+                if let Some(bucket) = &mut rate {
+                    let now_s = started.elapsed().as_secs_f64();
+                    match delivery {
+                        Delivery::Latest => {
+                            if !bucket.take(now_s) {
+                                report.send_modify(|r| r.dropped += 1);
+                                continue;
+                            }
+                        }
+                        Delivery::Reliable => {
+                            let wait = bucket.take_or_wait(now_s);
+                            if wait > 0.0 {
+                                report.send_modify(|r| r.paced += 1);
+                                tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+                            }
+                        }
+                    }
                 }
                 match inbox
                     .deliver(&message.data, message.is_string, delivery)
@@ -482,46 +562,6 @@ async fn write(
 /// How often the call pings the far side on `control`: its round trip is
 /// the data channels' (`data.control_rtt_ms_p50`).
 pub const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Answer a ping, or take a pong's round trip; whether `data` was one.
-async fn answered_keepalive(
-    channel: &Arc<dyn DataChannel>,
-    data: &[u8],
-    keepalive: &watch::Sender<KeepaliveReport>,
-    report: &watch::Sender<ChannelReport>,
-    started: Instant,
-) -> bool {
-    let Ok(message) = serde_json::from_slice::<Keepalive>(data) else {
-        return false;
-    };
-    match message.kind.as_str() {
-        "ping" => {
-            let t = message.t.unwrap_or_default();
-            let reply = serde_json::json!({"type": "pong", "t": t}).to_string();
-            if channel.send_text(&reply).await.is_ok() {
-                report.send_modify(|r| {
-                    r.messages_sent += 1;
-                    r.bytes_sent += reply.len() as u64;
-                });
-                keepalive.send_modify(|k| k.pings_answered += 1);
-            }
-            true
-        }
-        "pong" => {
-            if let Some(t) = message.t.as_ref().and_then(|t| t.as_f64()) {
-                let rtt = started.elapsed().as_secs_f64() * 1e3 - t;
-                keepalive.send_modify(|k| {
-                    if k.round_trips_ms.len() == MAX_ROUND_TRIPS {
-                        k.round_trips_ms.remove(0);
-                    }
-                    k.round_trips_ms.push(rtt);
-                });
-            }
-            true
-        }
-        _ => false,
-    }
-}
 
 /// A ping for the far side to answer on `control`, stamped with the call's
 /// clock (ms since it started).

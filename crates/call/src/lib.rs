@@ -23,10 +23,14 @@ pub mod depacketize;
 mod estimate;
 pub mod estimator;
 mod flag;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod interceptors;
+pub mod keepalive;
 pub mod ladder;
 pub mod media;
 mod options;
+pub mod pace;
 mod peer;
 pub mod probe;
 pub mod reachability;

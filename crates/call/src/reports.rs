@@ -227,17 +227,21 @@ impl Reports {
             .collect();
         let of = |label: &str| channels.get(label).cloned().unwrap_or_default();
         let (control, pointer, bulk) = (of("control"), of("pointer"), of("bulk"));
-        let mut round_trips = self
+        let keepalive = self
             .keepalive
             .as_ref()
-            .map(|k| k.borrow().round_trips_ms.clone())
+            .map(|k| k.borrow().clone())
             .unwrap_or_default();
+        let mut round_trips = Vec::from(keepalive.round_trips_ms);
         DataStats {
             control_sent: control.messages_sent,
             control_received: control.messages_received,
             pointer_sent: pointer.messages_sent,
             pointer_received: pointer.messages_received,
             control_rtt_ms_p50: percentiles(&mut round_trips).map(|(p50, _, _)| p50),
+            pings_answered: keepalive.pings_answered,
+            pings_refused: keepalive.pings_refused,
+            pongs_ignored: keepalive.pongs_ignored,
             bulk_bytes_sent: bulk.bytes_sent,
             bulk_bytes_received: bulk.bytes_received,
             bulk_mbit_s: bulk.received_mbit_s,

@@ -96,6 +96,11 @@ pub struct DataStats {
     pub pointer_received: u64,
     /// Round trips of `ping`s on the control channel.
     pub control_rtt_ms_p50: Option<f64>,
+    /// The far side's pings answered, and those over the rate refused.
+    pub pings_answered: u64,
+    pub pings_refused: u64,
+    /// Pongs that answered no ping of ours.
+    pub pongs_ignored: u64,
     /// The `bulk` channel (reliable, ordered: files, slide regions).
     pub bulk_bytes_sent: u64,
     pub bulk_bytes_received: u64,

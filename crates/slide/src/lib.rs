@@ -712,6 +712,26 @@ pub fn exercise(name: &str, bytes: Vec<u8>) -> Vec<SlideError> {
     }
 }
 
+/// A multi-file DICOM slide from memory, read as [`exercise`] reads one
+/// (fuzzing: instances that disagree with each other).
+#[doc(hidden)]
+pub fn exercise_dicom_series(instances: Vec<Vec<u8>>) -> Vec<SlideError> {
+    let options = OpenOptions {
+        backend: BackendPolicy::Never,
+        ..OpenOptions::default()
+    };
+    let sources = instances
+        .into_iter()
+        .map(|bytes| Arc::new(bytes) as source::SharedSource)
+        .collect();
+    let opened = formats::dicom::open_sources(sources)
+        .and_then(|opened| Slide::assemble(PathBuf::from("series"), opened, &options));
+    match opened {
+        Ok(slide) => exercise_slide(&slide),
+        Err(fault) => vec![fault.at("series")],
+    }
+}
+
 #[doc(hidden)]
 pub fn exercise_slide(slide: &Slide) -> Vec<SlideError> {
     let mut errors = Vec::new();

@@ -481,10 +481,34 @@ pub(crate) fn open_folder(dir: &Path) -> FaultResult<Opened> {
             Err(e) => rejected.push(e.to_string()),
         }
     }
+    one_series(instances, &rejected, files.is_empty())
+}
+
+/// The slide of several instances from memory (fuzzing the series logic:
+/// instances that disagree on levels, frames and series).
+pub(crate) fn open_sources(sources: Vec<SharedSource>) -> FaultResult<Opened> {
+    let mut instances = Vec::new();
+    let mut rejected = Vec::new();
+    let none = sources.is_empty();
+    for (i, src) in sources.into_iter().enumerate() {
+        match read_instance(src, &format!("instance {i}")) {
+            Ok(instance) => instances.push(instance),
+            Err(e) => rejected.push(e.to_string()),
+        }
+    }
+    one_series(instances, &rejected, none)
+}
+
+/// The instances of one folder as one slide, or why they are not one.
+fn one_series(
+    instances: Vec<Instance>,
+    rejected: &[String],
+    no_files: bool,
+) -> FaultResult<Opened> {
     let Some(first) = instances.first() else {
         return Err(Fault::unsupported(
             "folder",
-            if files.is_empty() {
+            if no_files {
                 "no DICOM files".to_string()
             } else {
                 format!("no whole-slide DICOM instances: {}", rejected.join("; "))
