@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -205,24 +206,39 @@ async fn slowloris_and_non_reading_floods_are_shed_and_a_legitimate_client_joins
     }
     let flooding = floods.len();
     let (stop, _) = tokio::sync::watch::channel(false);
+    let frames_sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let cut_off = std::sync::Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for mut socket in floods {
         let mut stop = stop.subscribe();
+        let (frames_sent, cut_off) = (frames_sent.clone(), cut_off.clone());
         tasks.push(tokio::spawn(async move {
             let frame = Message::Binary(vec![0x5a; 512].into());
             loop {
                 tokio::select! {
-                    sent = socket.send(frame.clone()) => if sent.is_err() { break },
+                    sent = socket.send(frame.clone()) => match sent {
+                        Ok(()) => frames_sent.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => break,
+                    },
                     _ = stop.changed() => break,
-                }
+                };
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
+            cut_off.fetch_add(1, Ordering::Relaxed);
             // Held open until the end: the server must let go of its side.
             let _ = stop.wait_for(|stopped| *stopped).await;
             drop(socket);
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The flood under way (every socket has sent a few frames, or the
+    // server has already cut it off) before the legitimate client comes.
+    let deadline = Instant::now() + WAIT;
+    while frames_sent.load(Ordering::Relaxed) < flooding * 4
+        && cut_off.load(Ordering::Relaxed) < flooding
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Under that, a legitimate client from elsewhere joins.
     let started = Instant::now();
