@@ -212,12 +212,12 @@ pub(crate) fn start_signal(mut command: Command, listen: &str) -> Result<(Child,
         .next()
         .and_then(Result::ok)
         .unwrap_or_default();
-    let Some(addr) = line.strip_prefix("listening ") else {
+    let Some(addr) = kakehashi_signal::address_from_listening_line(&line) else {
         let _ = server.kill();
         let _ = server.wait();
         bail!("the signalling server did not start: {line:?}");
     };
-    Ok((server, addr.to_owned()))
+    Ok((server, addr.to_string()))
 }
 
 /// Start `kh call` as `command` (a path, or one wrapped to run in a

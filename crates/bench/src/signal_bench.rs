@@ -81,7 +81,7 @@ impl Server {
             .next()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let Some(addr) = line.strip_prefix("listening ").and_then(|a| a.parse().ok()) else {
+        let Some(addr) = kakehashi_signal::address_from_listening_line(&line) else {
             bail!("the signalling server did not start: {line:?}");
         };
         Ok(Server {

@@ -120,7 +120,7 @@ async fn main() -> Result<()> {
             let server = Server::start(config).await?;
             // The bound address on stdout, for scripts and tests that ask
             // for port 0.
-            println!("listening {}", server.addr);
+            println!("{}", kakehashi_signal::listening_line(server.addr));
             stop.await?;
             server.shutdown().await;
             Ok(())

@@ -35,9 +35,7 @@ pub fn serve_with(
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("the server prints its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
+    let addr = kakehashi_signal::address_from_listening_line(&line)
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (child, addr)
