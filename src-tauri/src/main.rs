@@ -345,6 +345,7 @@ fn run() -> anyhow::Result<()> {
             app.state::<Console>()
                 .station
                 .shut_down(Duration::from_secs(3));
+            kh_console::remove_viewer_socket();
         }
     });
     Ok(())

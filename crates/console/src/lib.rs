@@ -17,5 +17,5 @@ pub use workstation::{CallDevices, Workstation};
 
 pub use supervisor::{
     SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerStatus, ViewerSupervisor,
-    end_child, viewer_socket,
+    end_child, remove_viewer_socket, viewer_socket,
 };

@@ -19,17 +19,29 @@ use std::time::{Duration, Instant};
 /// (`$XDG_RUNTIME_DIR/kakehashi`, else a fresh one under the temporary
 /// directory); one socket per console process.
 pub fn viewer_socket() -> Result<PathBuf, IpcError> {
-    static DIR: std::sync::OnceLock<kh_ipc::SocketDir> = std::sync::OnceLock::new();
-    let dir = match DIR.get() {
+    let dir = match SOCKET_DIR.get() {
         Some(dir) => dir,
         None => {
             let made = kh_ipc::SocketDir::for_this_session()?;
-            DIR.get_or_init(|| made)
+            SOCKET_DIR.get_or_init(|| made)
         }
     };
-    Ok(dir
-        .path()
-        .join(format!("viewer-{}.sock", std::process::id())))
+    Ok(socket_in(dir))
+}
+
+static SOCKET_DIR: std::sync::OnceLock<kh_ipc::SocketDir> = std::sync::OnceLock::new();
+
+fn socket_in(dir: &kh_ipc::SocketDir) -> PathBuf {
+    dir.path()
+        .join(format!("viewer-{}.sock", std::process::id()))
+}
+
+/// Removes what [`viewer_socket`] made, as the console exits (its process
+/// ends without dropping statics).
+pub fn remove_viewer_socket() {
+    if let Some(dir) = SOCKET_DIR.get() {
+        dir.clean_up(&socket_in(dir));
+    }
 }
 
 /// How to start the viewer; `--ipc SOCKET` is appended.

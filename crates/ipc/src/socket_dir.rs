@@ -54,6 +54,20 @@ impl SocketDir {
             SocketDir::Temporary(dir) => dir.path(),
         }
     }
+
+    /// Removes `socket` (a name in this directory) and, for a directory
+    /// made for this process alone, the directory: for a process that
+    /// holds its `SocketDir` in a static and exits without running
+    /// destructors (the console under Tauri), which would otherwise leave
+    /// an empty `kakehashi-*` folder in /tmp at every start.
+    pub fn clean_up(&self, socket: &Path) {
+        if socket.parent() == Some(self.path()) {
+            let _ = std::fs::remove_file(socket);
+        }
+        if let SocketDir::Temporary(dir) = self {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
 }
 
 /// Makes `dir` (mode 0700) unless it exists, then checks that it is
@@ -110,6 +124,34 @@ fn with_path(e: std::io::Error, path: &Path) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleaning_up_removes_a_temporary_directory_but_not_the_runtime_one() {
+        let made = tempfile::Builder::new()
+            .prefix("kakehashi-")
+            .tempdir()
+            .unwrap();
+        let temporary = SocketDir::Temporary(made);
+        let socket = temporary.path().join("viewer-1.sock");
+        std::fs::write(&socket, b"").unwrap();
+        temporary.clean_up(&socket);
+        assert!(!temporary.path().exists());
+
+        let base = tempfile::tempdir().unwrap();
+        let runtime = SocketDir::Runtime(base.path().join("kakehashi"));
+        ensure_private_dir(runtime.path()).unwrap();
+        let ours = runtime.path().join("viewer-2.sock");
+        let anothers = runtime.path().join("viewer-3.sock");
+        std::fs::write(&ours, b"").unwrap();
+        std::fs::write(&anothers, b"").unwrap();
+        runtime.clean_up(&ours);
+        assert!(!ours.exists() && anothers.exists());
+        // Never outside the directory.
+        let outside = base.path().join("viewer-4.sock");
+        std::fs::write(&outside, b"").unwrap();
+        runtime.clean_up(&outside);
+        assert!(outside.exists());
+    }
 
     #[test]
     fn a_new_directory_is_made_private() {
