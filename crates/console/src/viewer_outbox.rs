@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Bytes waiting for the viewer at most. An 8K HEVC keyframe is ~2 MB
-/// (~2.7 MB as base64 in its frame) and the call's receive path delivers
+/// (its bytes travel raw in the frame) and the call's receive path delivers
 /// ~12 MB/s at 100 Mbit/s: 32 MiB is over two seconds of the heaviest video,
 /// far more than a healthy viewer ever lets pile up.
 pub const MAX_QUEUED_BYTES: usize = 32 << 20;

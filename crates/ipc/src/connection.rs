@@ -15,7 +15,6 @@
 
 use crate::socket_dir::check_private_dir;
 use crate::{FrameDecoder, IpcError, encode};
-use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -206,14 +205,14 @@ impl Connection {
         Ok(())
     }
 
-    pub fn send<M: Serialize>(&mut self, msg: &M) -> Result<(), IpcError> {
+    pub fn send<M: crate::Message>(&mut self, msg: &M) -> Result<(), IpcError> {
         let frame = encode(msg)?;
         self.stream.write_all(&frame)?;
         Ok(())
     }
 
     /// Block until a whole message arrives; `Closed` when the peer hangs up.
-    pub fn recv<M: for<'de> Deserialize<'de>>(&mut self) -> Result<M, IpcError> {
+    pub fn recv<M: crate::Message>(&mut self) -> Result<M, IpcError> {
         let mut chunk = [0u8; 8192];
         loop {
             if let Some(msg) = self.decoder.next_message()? {
