@@ -1,5 +1,6 @@
-// A decoded video picture (NV12: a luma plane and a half-size plane of
-// interleaved chroma) converted to RGB on the GPU, into a texture the
+// A decoded 4:2:0 video picture — NV12 (a luma plane and a half-size
+// plane of interleaved chroma) or I420 (luma, then U and V planes), as the
+// decoder made it — converted to RGB on the GPU, into a texture the
 // viewer's interface draws. The upload is 1.5 bytes per pixel instead of
 // 4, and no CPU touches each pixel: what an 8K stream needs.
 
@@ -11,7 +12,9 @@ struct Params {
     y_offset: f32,
     y_scale: f32,
     c_scale: f32,
-    _pad0: f32,
+    // 1: chroma in two planes (`chroma` holds U, `chroma_v` V); 0: one
+    // plane of (U, V) pairs in `chroma`.
+    planar: u32,
     _pad1: f32,
     _pad2: f32,
 }
@@ -19,6 +22,7 @@ struct Params {
 @group(0) @binding(0) var luma: texture_2d<f32>;
 @group(0) @binding(1) var chroma: texture_2d<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var chroma_v: texture_2d<f32>;
 
 @fragment
 fn fs_convert(in: VertexOut) -> @location(0) vec4<f32> {
@@ -26,7 +30,11 @@ fn fs_convert(in: VertexOut) -> @location(0) vec4<f32> {
     // as the CPU conversion (`VideoFrame::rgba`) does.
     let p = vec2<i32>(in.position.xy);
     let y = (textureLoad(luma, p, 0).r * 255.0 - params.y_offset) * params.y_scale;
-    let uv = textureLoad(chroma, p / 2, 0).rg * 255.0 - vec2<f32>(128.0);
+    var uv = textureLoad(chroma, p / 2, 0).rg;
+    if params.planar == 1u {
+        uv = vec2<f32>(uv.r, textureLoad(chroma_v, p / 2, 0).r);
+    }
+    uv = uv * 255.0 - vec2<f32>(128.0);
     let pb = uv.x * params.c_scale;
     let pr = uv.y * params.c_scale;
     let r = y + 2.0 * (1.0 - params.kr) * pr;

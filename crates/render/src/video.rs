@@ -1,8 +1,11 @@
-//! Video pictures on the GPU: an NV12 frame (luma plane, half-size plane of
-//! interleaved chroma) is uploaded as two textures and converted to RGB by
+//! Video pictures on the GPU: a 4:2:0 frame is uploaded plane by plane as
+//! the decoder made it — NV12 (luma, one half-size plane of interleaved
+//! chroma: hardware decoders) or I420 (luma, then U and V planes: libvpx,
+//! FFmpeg's software decoders) — and converted to RGB by
 //! `shaders/video.wgsl` into an sRGB texture that the viewer's interface
 //! (or any pass) draws. 1.5 bytes per pixel cross the bus instead of 4, and
-//! the CPU never touches a pixel: an 8K frame is 50 MB as RGBA.
+//! the CPU never touches a pixel, not even to interleave chroma: an 8K
+//! frame is 50 MB as RGBA, and its chroma alone 16.6 MB.
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
@@ -16,14 +19,43 @@ pub const VIDEO_SHADER: &str = concat!(
 /// The texture format of [`VideoPlane::output`].
 pub const VIDEO_OUTPUT_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 
-/// One NV12 picture and how to turn it into RGB.
-pub struct Nv12<'a> {
+/// How a picture's chroma is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChromaLayout {
+    /// NV12: one plane of (U, V) pairs.
+    Interleaved,
+    /// I420: a U plane, then a V plane.
+    Planar,
+}
+
+/// A picture's chroma planes, `ceil(width/2) * ceil(height/2)` samples each.
+#[derive(Debug, Clone, Copy)]
+pub enum Chroma<'a> {
+    /// (U, V) pairs.
+    Interleaved(&'a [u8]),
+    Planar {
+        u: &'a [u8],
+        v: &'a [u8],
+    },
+}
+
+impl Chroma<'_> {
+    pub fn layout(&self) -> ChromaLayout {
+        match self {
+            Chroma::Interleaved(_) => ChromaLayout::Interleaved,
+            Chroma::Planar { .. } => ChromaLayout::Planar,
+        }
+    }
+}
+
+/// One 8-bit 4:2:0 picture and how to turn it into RGB.
+#[derive(Debug, Clone, Copy)]
+pub struct Picture<'a> {
     pub width: u32,
     pub height: u32,
     /// `width * height` luma samples.
     pub luma: &'a [u8],
-    /// `ceil(width/2) * ceil(height/2)` (U, V) pairs.
-    pub chroma: &'a [u8],
+    pub chroma: Chroma<'a>,
     /// Kr and Kb of the colour matrix (BT.709: 0.2126, 0.0722).
     pub kr: f32,
     pub kb: f32,
@@ -39,15 +71,21 @@ struct Params {
     y_offset: f32,
     y_scale: f32,
     c_scale: f32,
-    _pad: [f32; 3],
+    /// 1 for planar chroma (I420), 0 for interleaved (NV12).
+    planar: u32,
+    _pad: [f32; 2],
 }
 
-/// The textures and pass for pictures of one size.
+/// The textures and pass for pictures of one size and chroma layout.
 pub struct VideoPlane {
     width: u32,
     height: u32,
+    layout: ChromaLayout,
     luma: wgpu::Texture,
+    /// Interleaved (U, V) pairs, or the U plane.
     chroma: wgpu::Texture,
+    /// The V plane (1×1 and unused for interleaved chroma).
+    chroma_v: wgpu::Texture,
     output: wgpu::Texture,
     output_view: wgpu::TextureView,
     params: wgpu::Buffer,
@@ -59,6 +97,11 @@ pub struct VideoPlane {
 pub enum VideoError {
     #[error("a {width}x{height} picture is larger than this GPU's {max}-pixel textures")]
     TooLarge { width: u32, height: u32, max: u32 },
+    #[error("a picture with {got:?} chroma for a plane made for {want:?} chroma")]
+    WrongLayout {
+        got: ChromaLayout,
+        want: ChromaLayout,
+    },
     #[error("the {what} plane has {got} bytes; a {width}x{height} picture needs {want}")]
     WrongPlane {
         what: &'static str,
@@ -70,7 +113,12 @@ pub enum VideoError {
 }
 
 impl VideoPlane {
-    pub fn new(device: &wgpu::Device, width: u32, height: u32) -> Result<VideoPlane, VideoError> {
+    pub fn new(
+        device: &wgpu::Device,
+        width: u32,
+        height: u32,
+        chroma_layout: ChromaLayout,
+    ) -> Result<VideoPlane, VideoError> {
         let max = device.limits().max_texture_dimension_2d;
         if width == 0 || height == 0 || width > max || height > max {
             return Err(VideoError::TooLarge { width, height, max });
@@ -98,12 +146,37 @@ impl VideoPlane {
             wgpu::TextureFormat::R8Unorm,
             sampled,
         );
-        let chroma = texture(
-            "video chroma",
-            (width.div_ceil(2), height.div_ceil(2)),
-            wgpu::TextureFormat::Rg8Unorm,
-            sampled,
-        );
+        let chroma_size = (width.div_ceil(2), height.div_ceil(2));
+        let (chroma, chroma_v) = match chroma_layout {
+            ChromaLayout::Interleaved => (
+                texture(
+                    "video chroma",
+                    chroma_size,
+                    wgpu::TextureFormat::Rg8Unorm,
+                    sampled,
+                ),
+                texture(
+                    "video V (unused)",
+                    (1, 1),
+                    wgpu::TextureFormat::R8Unorm,
+                    sampled,
+                ),
+            ),
+            ChromaLayout::Planar => (
+                texture(
+                    "video U",
+                    chroma_size,
+                    wgpu::TextureFormat::R8Unorm,
+                    sampled,
+                ),
+                texture(
+                    "video V",
+                    chroma_size,
+                    wgpu::TextureFormat::R8Unorm,
+                    sampled,
+                ),
+            ),
+        };
         let output = texture(
             "video picture",
             (width, height),
@@ -137,6 +210,7 @@ impl VideoPlane {
             entries: &[
                 plane_entry(0),
                 plane_entry(1),
+                plane_entry(3),
                 wgpu::BindGroupLayoutEntry {
                     binding: 2,
                     visibility: wgpu::ShaderStages::FRAGMENT,
@@ -151,6 +225,7 @@ impl VideoPlane {
         });
         let luma_view = luma.create_view(&Default::default());
         let chroma_view = chroma.create_view(&Default::default());
+        let chroma_v_view = chroma_v.create_view(&Default::default());
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("video"),
             layout: &layout,
@@ -166,6 +241,10 @@ impl VideoPlane {
                 wgpu::BindGroupEntry {
                     binding: 2,
                     resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::TextureView(&chroma_v_view),
                 },
             ],
         });
@@ -198,8 +277,10 @@ impl VideoPlane {
         Ok(VideoPlane {
             width,
             height,
+            layout: chroma_layout,
             luma,
             chroma,
+            chroma_v,
             output,
             output_view,
             params,
@@ -210,6 +291,10 @@ impl VideoPlane {
 
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)
+    }
+
+    pub fn layout(&self) -> ChromaLayout {
+        self.layout
     }
 
     /// The converted picture (sRGB, `width x height`).
@@ -226,17 +311,27 @@ impl VideoPlane {
         &self,
         queue: &wgpu::Queue,
         encoder: &mut wgpu::CommandEncoder,
-        picture: &Nv12<'_>,
+        picture: &Picture<'_>,
     ) -> Result<(), VideoError> {
         let (cw, ch) = (self.width.div_ceil(2), self.height.div_ceil(2));
-        let planes = [
-            (
-                "luma",
-                picture.luma.len(),
-                (self.width * self.height) as usize,
-            ),
-            ("chroma", picture.chroma.len(), (cw * ch * 2) as usize),
-        ];
+        let chroma_len = (cw * ch) as usize;
+        let luma = (
+            "luma",
+            picture.luma.len(),
+            (self.width * self.height) as usize,
+        );
+        let planes = match picture.chroma {
+            Chroma::Interleaved(uv) => vec![luma, ("chroma", uv.len(), 2 * chroma_len)],
+            Chroma::Planar { u, v } => {
+                vec![luma, ("U", u.len(), chroma_len), ("V", v.len(), chroma_len)]
+            }
+        };
+        if picture.chroma.layout() != self.layout {
+            return Err(VideoError::WrongLayout {
+                got: picture.chroma.layout(),
+                want: self.layout,
+            });
+        }
         for (what, got, want) in planes {
             if got != want || (picture.width, picture.height) != (self.width, self.height) {
                 return Err(VideoError::WrongPlane {
@@ -270,7 +365,13 @@ impl VideoPlane {
             );
         };
         write(&self.luma, picture.luma, (self.width, self.height), 1);
-        write(&self.chroma, picture.chroma, (cw, ch), 2);
+        match picture.chroma {
+            Chroma::Interleaved(uv) => write(&self.chroma, uv, (cw, ch), 2),
+            Chroma::Planar { u, v } => {
+                write(&self.chroma, u, (cw, ch), 1);
+                write(&self.chroma_v, v, (cw, ch), 1);
+            }
+        }
         let (y_offset, y_scale, c_scale) = if picture.limited_range {
             (16.0, 255.0 / 219.0, 255.0 / 224.0)
         } else {
@@ -285,7 +386,8 @@ impl VideoPlane {
                 y_offset,
                 y_scale,
                 c_scale,
-                _pad: [0.0; 3],
+                planar: u32::from(self.layout == ChromaLayout::Planar),
+                _pad: [0.0; 2],
             }),
         );
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {

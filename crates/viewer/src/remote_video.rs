@@ -1,6 +1,7 @@
 //! The call's remote video in the viewer: encoded frames arrive from the
-//! console over IPC, a decoder thread turns them into NV12 pictures, the
-//! GPU converts the latest to RGB (kh-render's `VideoPlane`) and the window
+//! console over IPC, a decoder thread turns them into pictures (I420 or
+//! NV12, as the decoder makes them), the GPU converts the latest to RGB
+//! (kh-render's `VideoPlane`) and the window
 //! shows it. Raw pictures never cross the link (an 8K
 //! frame is 50 MB; its encoded form a few hundred kB).
 
@@ -13,41 +14,50 @@ use winit::event_loop::EventLoopProxy;
 /// drops frames and asks for a keyframe rather than showing stale ones.
 const QUEUE: usize = 4;
 
-/// A decoded picture for the window, as NV12 for the GPU's conversion.
+/// A decoded picture for the window, its planes as the decoder made them
+/// (I420 from libvpx and FFmpeg's software decoders, NV12 from hardware):
+/// the GPU takes either, so the CPU neither converts nor interleaves.
 pub struct RemotePicture {
     pub width: u32,
     pub height: u32,
-    pub luma: Vec<u8>,
-    pub chroma: Vec<u8>,
+    layout: kh_media::frame::PixelLayout,
+    /// Luma, then the chroma as `layout` says.
+    data: Vec<u8>,
     pub kr: f32,
     pub kb: f32,
     pub limited_range: bool,
 }
 
 impl RemotePicture {
-    fn from_frame(frame: &kh_media::VideoFrame) -> RemotePicture {
-        let nv12 = frame.nv12_from_i420();
-        let luma_len = (nv12.width * nv12.height) as usize;
-        let (kr, kb) = nv12.colour.matrix.kr_kb();
-        let mut data = nv12.data;
-        let chroma = data.split_off(luma_len);
+    fn from_frame(frame: kh_media::VideoFrame) -> RemotePicture {
+        let (kr, kb) = frame.colour.matrix.kr_kb();
         RemotePicture {
-            width: nv12.width,
-            height: nv12.height,
-            luma: data,
-            chroma,
+            width: frame.width,
+            height: frame.height,
+            layout: frame.layout,
             kr,
             kb,
-            limited_range: nv12.colour.range == kh_media::ColourRange::Limited,
+            limited_range: frame.colour.range == kh_media::ColourRange::Limited,
+            data: frame.data,
         }
     }
 
-    pub fn nv12(&self) -> kh_render::video::Nv12<'_> {
-        kh_render::video::Nv12 {
+    /// The picture's planes for kh-render's video pass.
+    pub fn planes(&self) -> kh_render::video::Picture<'_> {
+        let luma_len = (self.width as usize) * (self.height as usize);
+        let (luma, chroma) = self.data.split_at(luma_len.min(self.data.len()));
+        let chroma = match self.layout {
+            kh_media::frame::PixelLayout::Nv12 => kh_render::video::Chroma::Interleaved(chroma),
+            kh_media::frame::PixelLayout::I420 => {
+                let (u, v) = chroma.split_at(chroma.len() / 2);
+                kh_render::video::Chroma::Planar { u, v }
+            }
+        };
+        kh_render::video::Picture {
             width: self.width,
             height: self.height,
-            luma: &self.luma,
-            chroma: &self.chroma,
+            luma,
+            chroma,
             kr: self.kr,
             kb: self.kb,
             limited_range: self.limited_range,
@@ -140,7 +150,7 @@ fn decode_loop(
         };
         let event = match d.decode(&data) {
             // The latest picture only: the window shows one at a time.
-            Ok(frames) => match frames.last() {
+            Ok(frames) => match frames.into_iter().last() {
                 Some(frame) => RemoteVideoEvent::Picture(RemotePicture::from_frame(frame)),
                 None => continue,
             },

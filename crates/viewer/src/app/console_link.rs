@@ -205,7 +205,7 @@ impl App {
     }
 }
 
-/// The latest remote picture onto the GPU: NV12 planes uploaded and
+/// The latest remote picture onto the GPU: its planes uploaded as decoded and
 /// converted by kh-render's video pass into the texture the "Remote camera"
 /// window draws (made, or remade at a new size, as pictures need).
 pub(super) fn show_remote_picture(
@@ -215,8 +215,14 @@ pub(super) fn show_remote_picture(
 ) {
     let device = &gfx.gpu.device;
     let size = (picture.width, picture.height);
-    if gfx.video_plane.as_ref().is_none_or(|p| p.size() != size) {
-        match kh_render::video::VideoPlane::new(device, size.0, size.1) {
+    let planes = picture.planes();
+    let layout = planes.chroma.layout();
+    if gfx
+        .video_plane
+        .as_ref()
+        .is_none_or(|p| p.size() != size || p.layout() != layout)
+    {
+        match kh_render::video::VideoPlane::new(device, size.0, size.1, layout) {
             Ok(plane) => {
                 let view = plane.output();
                 match video.texture {
@@ -249,7 +255,7 @@ pub(super) fn show_remote_picture(
     let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
         label: Some("remote video"),
     });
-    match plane.convert(&gfx.gpu.queue, &mut encoder, &picture.nv12()) {
+    match plane.convert(&gfx.gpu.queue, &mut encoder, &planes) {
         Ok(()) => {
             gfx.gpu.queue.submit([encoder.finish()]);
         }
