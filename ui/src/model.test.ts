@@ -191,11 +191,18 @@ test("the viewer's remote-video reports become the call panel's video line", () 
   assert.equal(remoteVideoLine({ kind: "message", type: "opened", path: "/a.svs" }), null);
   assert.equal(
     remoteVideoLine({ kind: "message", type: "remote_video_shown", width: 1920, height: 1080, frames: 60, dropped: 0 }),
-    "Remote video in the viewer: 1920 × 1080, 60 frames",
+    "Remote video in the viewer: 1920 × 1080, 60 frames shown",
   );
   assert.match(
     remoteVideoLine({ kind: "message", type: "remote_video_shown", width: 320, height: 240, frames: 30, dropped: 2 }) ?? "",
     /\(2 dropped\)$/,
+  );
+  assert.equal(
+    remoteVideoLine({
+      kind: "message", type: "remote_video_shown", width: 7680, height: 4320,
+      received: 64, decoded: 62, frames: 58, late: 4, dropped: 2,
+    }),
+    "Remote video in the viewer: 7680 × 4320, 58 frames shown of 64 received (4 late, 2 dropped)",
   );
 });
 

@@ -246,6 +246,9 @@ export interface ViewerEvent {
   height?: number;
   frames?: number;
   dropped?: number;
+  received?: number;
+  decoded?: number;
+  late?: number;
 }
 
 /// The status line's words for what the viewer supervisor said; null for
@@ -393,8 +396,13 @@ export function tokenProblem(token: string): string | null {
 /// viewer's `remote_video_shown` reports; null for other viewer events.
 export function remoteVideoLine(event: ViewerEvent): string | null {
   if (event.kind !== "message" || event.type !== "remote_video_shown") return null;
-  const dropped = event.dropped ? ` (${event.dropped} dropped)` : "";
-  return `Remote video in the viewer: ${event.width ?? "?"} × ${event.height ?? "?"}, ${event.frames ?? 0} frames${dropped}`;
+  const losses = [
+    event.late ? `${event.late} late` : "",
+    event.dropped ? `${event.dropped} dropped` : "",
+  ].filter((s) => s !== "");
+  const received = event.received ? ` of ${event.received} received` : "";
+  const lost = losses.length ? ` (${losses.join(", ")})` : "";
+  return `Remote video in the viewer: ${event.width ?? "?"} × ${event.height ?? "?"}, ${event.frames ?? 0} frames shown${received}${lost}`;
 }
 
 /// What `call_devices` answers: the audio devices and cameras the machine

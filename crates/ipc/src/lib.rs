@@ -130,13 +130,22 @@ pub enum FromViewer {
     ScreenshotSaved {
         path: String,
     },
-    /// The remote video on screen: its size, frames shown and frames that
-    /// could not be shown (undecodable, or skipped until a keyframe). Sent
-    /// when the size changes and every 30 frames.
+    /// The remote video on screen: its size and its counters since the
+    /// call began — coded frames received, pictures decoded, pictures
+    /// drawn (`frames`), pictures replaced by a newer one before they were
+    /// drawn (`late`: the newest wins), and frames that could not be shown
+    /// (`dropped`: undecodable, the decoder behind, or skipped until a
+    /// keyframe). Sent when the size changes and every 30 pictures decoded.
     RemoteVideoShown {
         width: u32,
         height: u32,
+        #[serde(default)]
+        received: u64,
+        #[serde(default)]
+        decoded: u64,
         frames: u64,
+        #[serde(default)]
+        late: u64,
         dropped: u64,
     },
     /// The viewer needs a keyframe to show the remote video again (it

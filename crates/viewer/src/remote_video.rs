@@ -80,7 +80,15 @@ pub struct RemoteVideo {
     pub size: Option<[u32; 2]>,
     /// The latest decoded picture, not yet on the GPU.
     pub pending: Option<RemotePicture>,
+    /// Coded frames handed to the decoder.
+    pub received: u64,
+    /// Pictures out of the decoder.
+    pub decoded: u64,
+    /// Pictures drawn.
     pub shown: u64,
+    /// Pictures a newer one replaced before they were drawn.
+    pub late: u64,
+    /// Frames that could not be shown: undecodable, or the decoder behind.
     pub dropped: u64,
     pub problem: Option<String>,
 }
@@ -100,7 +108,10 @@ impl RemoteVideo {
             texture: None,
             size: None,
             pending: None,
+            received: 0,
+            decoded: 0,
             shown: 0,
+            late: 0,
             dropped: 0,
             problem: None,
         })
@@ -117,7 +128,10 @@ impl RemoteVideo {
             return false;
         };
         match self.frames.try_send((codec, data)) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.received += 1;
+                true
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped += 1;
                 false

@@ -100,22 +100,16 @@ impl App {
         };
         match event {
             RemoteVideoEvent::Picture(picture) => {
+                video.decoded += 1;
                 let size = [picture.width, picture.height];
                 let resized = video.size.replace(size) != Some(size);
-                // Only the latest waits for the GPU; older ones are skipped.
-                video.pending = Some(picture);
-                video.shown += 1;
-                video.problem = None;
-                if (resized || video.shown % 30 == 0)
-                    && let Some(link) = &mut self.ipc
-                {
-                    link.send(&FromViewer::RemoteVideoShown {
-                        width: size[0],
-                        height: size[1],
-                        frames: video.shown,
-                        dropped: video.dropped,
-                    });
+                // Only the latest waits for the GPU; one not yet drawn is
+                // late, and skipped.
+                if video.pending.replace(picture).is_some() {
+                    video.late += 1;
                 }
+                video.problem = None;
+                self.report_remote_video(resized);
             }
             RemoteVideoEvent::Undecodable(why) => {
                 video.dropped += 1;
@@ -126,6 +120,28 @@ impl App {
             }
         }
         self.request_redraw();
+    }
+
+    /// Tells the console what the remote video is showing: when its size
+    /// changed, and every 30 pictures decoded.
+    fn report_remote_video(&mut self, resized: bool) {
+        let (Some(video), Some(link)) = (&self.remote_video, &mut self.ipc) else {
+            return;
+        };
+        let Some(size) = video.size else {
+            return;
+        };
+        if resized || video.decoded % 30 == 0 {
+            link.send(&FromViewer::RemoteVideoShown {
+                width: size[0],
+                height: size[1],
+                received: video.received,
+                decoded: video.decoded,
+                frames: video.shown,
+                late: video.late,
+                dropped: video.dropped,
+            });
+        }
     }
 
     /// Where S puts a screenshot: the screenshot folder, else the working
@@ -258,6 +274,7 @@ pub(super) fn show_remote_picture(
     match plane.convert(&gfx.gpu.queue, &mut encoder, &planes) {
         Ok(()) => {
             gfx.gpu.queue.submit([encoder.finish()]);
+            video.shown += 1;
         }
         Err(e) => video.problem = Some(e.to_string()),
     }

@@ -301,7 +301,15 @@ impl App {
                         let width = ui.available_width().max(64.0);
                         let height = width * size[1] as f32 / size[0].max(1) as f32;
                         ui.image((texture, egui::vec2(width, height)));
-                        ui.small(format!("{} × {}", size[0], size[1]));
+                        ui.small(format!(
+                            "{} × {} · {} shown of {} received, {} late, {} dropped",
+                            size[0],
+                            size[1],
+                            video.shown,
+                            video.received,
+                            video.late,
+                            video.dropped
+                        ));
                     }
                     _ => {
                         ui.label("Waiting for the first picture…");
