@@ -458,8 +458,11 @@ async fn run(
                 if let Some(keepalive) = &keepalive {
                     let now_ms = started.elapsed().as_secs_f64() * 1e3;
                     let mut action = Keepalive::NotOne;
-                    keepalive.send_modify(|k| {
+                    // Watchers (the statistics) are woken only for pings
+                    // and pongs, not for every annotation.
+                    keepalive.send_if_modified(|k| {
                         action = answering.on_message(k, &message.data, now_ms);
+                        action != Keepalive::NotOne
                     });
                     match action {
                         Keepalive::NotOne => {}
