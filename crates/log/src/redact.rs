@@ -61,6 +61,16 @@ pub fn remember(text: &str) {
     if !long_enough(text) {
         return;
     }
+    // The worklist remembers every row on every refresh: what is known
+    // already is found under the read lock, so log lines are not held up.
+    if remembered()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .texts
+        .contains(text)
+    {
+        return;
+    }
     let mut all = remembered().write().unwrap_or_else(|e| e.into_inner());
     if all.texts.contains(text) {
         return;
