@@ -92,12 +92,7 @@ fn sign_report(console: tauri::State<'_, Console>, id: CaseId) -> Answer<CasePag
 
 #[tauri::command]
 fn open_in_viewer(console: tauri::State<'_, Console>, id: CaseId, attachment: i64) -> Answer<()> {
-    let path = said(console.station.cases.slide_for_viewer(id, attachment))?;
-    console
-        .station
-        .viewer
-        .with(|viewer| viewer.open_slide(&path))
-        .ok_or_else(|| "the viewer is not running".to_owned())
+    console.station.open_in_viewer(id, attachment)
 }
 
 #[tauri::command]

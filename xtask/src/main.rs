@@ -761,6 +761,20 @@ fn bench() -> Result<()> {
         .arg(bench.join("render_pan.csv"))
         .arg("--json")
         .arg(bench.join("render_results.json")))?;
+    // Annotations: a million detections read, indexed and tessellated
+    // against orjson's parse; the overlay's frames (the file is made once).
+    run(Command::new(&kh_bench)
+        .arg("annotations")
+        .arg("--slide")
+        .arg(fixtures.join("real/cmu_small_region.svs"))
+        .arg("--work")
+        .arg(&bench)
+        .arg("--python")
+        .arg(venv_python())
+        .arg("--script")
+        .arg(root().join("tests/bench/detections.py"))
+        .arg("--json")
+        .arg(bench.join("annotations_results.json")))?;
     // Calls on loopback: two kh call processes through the signalling
     // server at 1080p30, then a bulk data-channel transfer; VP8, then H.264.
     run(Command::new(&kh_bench)
@@ -868,6 +882,8 @@ fn fuzz(seconds: u64) -> Result<()> {
         "session_codecs",
         "server_message",
         "dicom_series",
+        "annotations_geojson",
+        "annotations_asap",
     ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);

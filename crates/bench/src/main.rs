@@ -4,6 +4,7 @@
 //! package installs `kh` and the console; this binary, and the island-link
 //! emulator it links, stay in the build tree.
 
+mod annotations_bench;
 mod call_bench;
 mod island_bench;
 mod render_bench;
@@ -51,6 +52,10 @@ enum Command {
     /// the attack mix: join latency, memory per room, CPU, and legitimate
     /// joins under attack against the 1 s target.
     Signal(signal_bench::SignalBenchArgs),
+    /// The annotation targets: a million-detection QuPath GeoJSON read,
+    /// indexed and tessellated against orjson's parse of it; the overlay's
+    /// first 4K frame and CPU time per frame at several zooms.
+    Annotations(annotations_bench::AnnotationsBenchArgs),
 }
 
 fn main() {
@@ -67,6 +72,7 @@ fn main() {
         Command::Replay(args) => replay_bench::run(args),
         Command::Workstation(args) => workstation_bench::run(args),
         Command::Signal(args) => signal_bench::run(args),
+        Command::Annotations(args) => annotations_bench::run(args),
     };
     if let Err(e) = result {
         eprintln!("kh-bench: error: {e:#}");

@@ -288,10 +288,12 @@ pub enum AuditAction {
     ReportEdit,
     SignOff,
     Export,
+    /// A finding of an analysis confirmed or rejected in the viewer.
+    Review,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::Create,
         AuditAction::Open,
         AuditAction::Edit,
@@ -301,6 +303,7 @@ impl AuditAction {
         AuditAction::ReportEdit,
         AuditAction::SignOff,
         AuditAction::Export,
+        AuditAction::Review,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -314,6 +317,7 @@ impl AuditAction {
             AuditAction::ReportEdit => "report_edit",
             AuditAction::SignOff => "sign_off",
             AuditAction::Export => "export",
+            AuditAction::Review => "review",
         }
     }
 

@@ -548,6 +548,18 @@ impl CaseStore {
         Ok(())
     }
 
+    /// Records a verdict on one finding of an analysis (`what`: the
+    /// annotation file's name, the object, its score, the verdict and the
+    /// review's progress — never patient data).
+    pub fn record_review(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
+        check_len("the review's note", what, MAX_SHORT_FIELD)?;
+        let tx = self.connection.transaction()?;
+        case_in(&tx, id)?;
+        audit(&tx, id, actor, AuditAction::Review, what)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn audit_trail(&self, id: CaseId) -> Result<Vec<AuditEntry>> {
         let mut statement = self.connection.prepare(
             "SELECT at_ms, actor, action, detail FROM audit WHERE case_id = ?1 ORDER BY id",

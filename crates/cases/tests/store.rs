@@ -121,13 +121,21 @@ fn a_case_goes_from_draft_to_a_signed_report_and_is_then_locked() {
         .record_export(case.id, "report pdf", "prof.hub")
         .expect("export");
     store.open_case(case.id, "auditor").expect("open");
+    // Reviewing findings reads the case: recorded even once it is closed.
+    store
+        .record_review(
+            case.id,
+            "nuclei.geojson object 7 (score 0.930) confirmed; 1 of 40 reviewed",
+            "prof.hub",
+        )
+        .expect("review");
 
     use AuditAction::*;
     assert_eq!(
         actions(&store, case.id),
         [
             Create, Attach, Edit, Status, Status, ReportEdit, ReportEdit, SignOff, Status, Export,
-            Open
+            Open, Review
         ]
     );
     let trail = store.audit_trail(case.id).expect("trail");

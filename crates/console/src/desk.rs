@@ -171,6 +171,12 @@ impl CaseDesk {
         Ok(found.path)
     }
 
+    /// Records a verdict on an analysis's finding in the case's audit trail.
+    pub fn record_review(&self, id: CaseId, note: &str) -> Result<(), DeskError> {
+        self.store.lock().record_review(id, note, &self.actor)?;
+        Ok(())
+    }
+
     /// The settings in force now (the user may have changed some).
     pub fn settings(&self) -> kh_settings::Settings {
         self.settings.lock().settings.clone()

@@ -3,7 +3,8 @@
 //! join them live here, not in the window's shell: the call's remote video
 //! goes to the viewer; the viewer's request for a keyframe (it lost a
 //! frame) goes to the call; the call panel's device lists come from the
-//! machine's devices and the settings.
+//! machine's devices and the settings; a verdict on an AI finding in the
+//! viewer goes to the audit trail of the case whose slide it shows.
 
 use crate::call::{CallDesk, CallDeskError, StatusSink};
 use crate::desk::CaseDesk;
@@ -11,6 +12,7 @@ use crate::supervisor::{
     SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerSupervisor,
 };
 use crate::viewer_link::ViewerLink;
+use kh_cases::CaseId;
 use kh_ipc::FromViewer;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -18,9 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Workstation {
-    pub cases: CaseDesk,
+    pub cases: Arc<CaseDesk>,
     pub calls: Arc<CallDesk>,
     pub viewer: ViewerLink,
+    /// The case whose slide the viewer was last asked to show.
+    viewer_case: Arc<parking_lot::Mutex<Option<CaseId>>>,
 }
 
 /// Audio devices and cameras for the call panel's pickers.
@@ -43,10 +47,24 @@ impl Workstation {
         let viewer = ViewerLink::default();
         let calls = Arc::new(CallDesk::new(call_status, Some(viewer.clone()))?);
         Ok(Workstation {
-            cases,
+            cases: Arc::new(cases),
             calls,
             viewer,
+            viewer_case: Arc::default(),
         })
+    }
+
+    /// Show a case's slide attachment in the viewer (the viewing audited);
+    /// the viewer's verdicts on findings are recorded against this case.
+    pub fn open_in_viewer(&self, id: CaseId, attachment: i64) -> Result<(), String> {
+        let path = self
+            .cases
+            .slide_for_viewer(id, attachment)
+            .map_err(|e| e.to_string())?;
+        *self.viewer_case.lock() = Some(id);
+        self.viewer
+            .with(|viewer| viewer.open_slide(&path))
+            .ok_or_else(|| "the viewer is not running".to_owned())
     }
 
     /// Start the supervised viewer (`command`, connecting at `socket`).
@@ -60,6 +78,8 @@ impl Workstation {
     ) -> Result<(), SupervisorError> {
         let (viewer, events) = ViewerSupervisor::start(command, SupervisorOptions::new(socket))?;
         let calls = self.calls.clone();
+        let cases = self.cases.clone();
+        let viewer_case = self.viewer_case.clone();
         std::thread::Builder::new()
             .name("viewer-events".into())
             .spawn(move || {
@@ -71,6 +91,23 @@ impl Workstation {
                         // was too far behind to be sent one.
                         let _ = calls.request_keyframe();
                         continue;
+                    }
+                    if let ViewerEvent::Message(FromViewer::FindingReviewed {
+                        file,
+                        object,
+                        score,
+                        verdict,
+                        reviewed,
+                        total,
+                    }) = &event
+                        && let Some(case) = *viewer_case.lock()
+                    {
+                        let note = format!(
+                            "{file} object {object} (score {score:.3}) {verdict}; {reviewed} of {total} reviewed"
+                        );
+                        if let Err(e) = cases.record_review(case, &note) {
+                            tracing::error!("could not record a finding's review: {e}");
+                        }
                     }
                     on_event(event);
                 }

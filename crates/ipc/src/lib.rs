@@ -95,6 +95,12 @@ pub enum ToViewer {
     },
     /// The remote video stopped (the call ended): hide it.
     RemoteVideoEnded,
+    /// Draw an annotation file (QuPath GeoJSON, ASAP XML) over the open
+    /// slide as a layer of its own; answered by `AnnotationsShown` or an
+    /// `Error` naming the file.
+    ShowAnnotations {
+        path: String,
+    },
     Quit,
 }
 
@@ -151,6 +157,23 @@ pub enum FromViewer {
     /// The viewer needs a keyframe to show the remote video again (it
     /// dropped or could not decode a frame).
     KeyframeWanted,
+    /// An annotation file is drawn over the slide (`objects` in it).
+    AnnotationsShown {
+        path: String,
+        objects: usize,
+    },
+    /// The specialist marked an AI finding (findings review): the
+    /// annotation file's name, the object's index in it, its score, the
+    /// verdict ("confirmed" or "rejected"), and how many of the listed
+    /// findings now have one.
+    FindingReviewed {
+        file: String,
+        object: u64,
+        score: f64,
+        verdict: String,
+        reviewed: usize,
+        total: usize,
+    },
     /// The answer to `Ping { seq }`.
     Pong {
         seq: u64,

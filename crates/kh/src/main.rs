@@ -2,6 +2,8 @@
 //! console starts (`kh view --ipc`). What the package installs; the
 //! benchmarks are `kh-bench`, which it does not.
 
+mod analyze_cmd;
+mod annotations_cmd;
 mod call_cmd;
 mod call_meters;
 mod call_sources;
@@ -27,6 +29,13 @@ enum Command {
     /// Whole-slide images: metadata, regions, tiles, associated images.
     #[command(subcommand)]
     Slide(SlideCommand),
+    /// Annotation files (QuPath GeoJSON, ASAP XML): what they hold, and
+    /// converting between them.
+    #[command(subcommand)]
+    Annotations(annotations_cmd::AnnotationsCommand),
+    /// Run an analysis on a slide (tissue detection) and write what it
+    /// finds as QuPath GeoJSON; progress on stderr.
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Draw a view of a slide offscreen with the viewer's GPU renderer (no
     /// display needed) and write it as PNG.
     Render(render_cmd::RenderArgs),
@@ -69,6 +78,10 @@ enum Command {
         /// Present without vsync (frame-rate measurements).
         #[arg(long)]
         no_vsync: bool,
+        /// Draw an annotation file (QuPath GeoJSON, ASAP XML) over the
+        /// slide; repeat for more layers.
+        #[arg(long = "annotations")]
+        annotations: Vec<PathBuf>,
     },
 }
 
@@ -126,6 +139,8 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Slide(cmd) => slide(cmd),
+        Command::Annotations(cmd) => annotations_cmd::run(cmd),
+        Command::Analyze(args) => analyze_cmd::run(args),
         Command::Render(args) => render_cmd::run(args),
         Command::Call(args) => call_cmd::run(*args),
         Command::Camera(cmd) => camera_cmd::run(cmd),
@@ -139,6 +154,7 @@ fn run(cli: Cli) -> Result<()> {
             tile_cache_mib,
             max_picture,
             no_vsync,
+            annotations,
         } => {
             let picture_limit = max_picture
                 .as_deref()
@@ -158,6 +174,7 @@ fn run(cli: Cli) -> Result<()> {
                 cache_bytes: tile_cache_mib.map(|m| m << 20),
                 picture_limit,
                 no_vsync,
+                annotations,
             })
         }
     }

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use kh_render::offscreen::Target;
+use kh_render::overlay::{AnnotationOverlay, OverlayStyle};
 use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
 use kh_slide::Slide;
 use kh_viewer::png_file as png_out;
@@ -42,6 +43,20 @@ pub struct RenderArgs {
     /// time until the GPU has finished each frame.
     #[arg(long, default_value_t = 0)]
     frames: usize,
+    /// Draw an annotation file (QuPath GeoJSON, ASAP XML) over the slide as
+    /// the viewer does; repeat for more layers, drawn in order.
+    #[arg(long = "annotations")]
+    annotations: Vec<PathBuf>,
+    /// Fill opacity of annotations, 0 to 1 (at 1 an object's interior is
+    /// exactly its colour).
+    #[arg(long, default_value_t = 0.25)]
+    fill_opacity: f32,
+    /// Outline width of annotations in screen pixels (0: none).
+    #[arg(long, default_value_t = 1.5)]
+    outline_px: f32,
+    /// Leave out the objects of this class (repeatable).
+    #[arg(long = "hide-class")]
+    hide_class: Vec<String>,
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
@@ -86,8 +101,30 @@ pub fn run(args: RenderArgs) -> Result<()> {
         ..Default::default()
     };
     let mut renderer = SlideRenderer::new(&gpu.device, slide, &options, Arc::new(|| {}))?;
+    if !(0.0..=1.0).contains(&args.fill_opacity) {
+        bail!("--fill-opacity {} is outside 0..=1", args.fill_opacity);
+    }
+    if !(args.outline_px.is_finite() && (0.0..=64.0).contains(&args.outline_px)) {
+        bail!("--outline-px {} is outside 0..=64", args.outline_px);
+    }
+    let style = OverlayStyle {
+        fill_opacity: args.fill_opacity,
+        outline_px: args.outline_px,
+        hidden_classes: args.hide_class.iter().cloned().collect(),
+        ..OverlayStyle::default()
+    };
+    let mut overlays = Vec::new();
+    let mut objects = 0;
+    for file in &args.annotations {
+        let (_, annotations) = kh_annotations::read(file)?;
+        objects += annotations.objects.len();
+        let overlay = AnnotationOverlay::new(&gpu.device, &annotations, style.clone())
+            .with_context(|| format!("drawing {}", file.display()))?;
+        overlays.push(overlay);
+    }
     let target = Target::new(&gpu, viewport)?;
-    let pixels = target.render_complete(&gpu, &mut renderer, &view, &adjustments)?;
+    let pixels =
+        target.render_complete_with(&gpu, &mut renderer, &mut overlays, &view, &adjustments)?;
     let gpu_errors = gpu.take_errors();
     if !gpu_errors.is_empty() {
         bail!("the GPU reported errors: {}", gpu_errors.join("; "));
@@ -100,7 +137,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let mut frame_done_ms = Vec::with_capacity(args.frames);
     for _ in 0..args.frames {
         let start = std::time::Instant::now();
-        target.draw(&gpu, &mut renderer, &view, &adjustments);
+        target.draw_with(&gpu, &mut renderer, &mut overlays, &view, &adjustments);
         frame_us.push(start.elapsed().as_secs_f64() * 1e6);
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -118,6 +155,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
             "frames": args.frames, "frame_cpu_us_median": median_us,
             "frame_until_gpu_done_ms_median": done_ms,
             "gpu_bytes": stats.gpu_bytes, "resident_bytes": stats.resident_bytes,
+            "annotation_objects": objects,
+            "annotation_gpu_bytes": overlays.iter().map(AnnotationOverlay::gpu_bytes).sum::<u64>(),
+            "annotation_draw_calls": overlays.iter().map(AnnotationOverlay::draw_calls).sum::<usize>(),
         })
     );
     Ok(())

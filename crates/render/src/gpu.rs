@@ -18,9 +18,20 @@ impl Gpu {
     /// A device with no window (tests, `kh render`): any adapter, a
     /// software one (lavapipe) included.
     pub fn headless() -> Result<Gpu, RenderError> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        Self::with_instance(instance, None)
+        let from_env = wgpu::InstanceDescriptor::new_without_display_handle_from_env;
+        if std::env::var_os("WGPU_BACKEND").is_some() {
+            return Self::with_instance(wgpu::Instance::new(from_env()), None);
+        }
+        // The native APIs (Vulkan, Metal, D3D12) first: initialising GL's
+        // EGL to look for an adapter logs errors and makes Mesa print
+        // "XDG_RUNTIME_DIR is invalid" on a machine without a session, for
+        // nothing when a native adapter (lavapipe included) is there.
+        let mut native = from_env();
+        native.backends = wgpu::Backends::PRIMARY;
+        match Self::with_instance(wgpu::Instance::new(native), None) {
+            Ok(gpu) => Ok(gpu),
+            Err(_) => Self::with_instance(wgpu::Instance::new(from_env()), None),
+        }
     }
 
     /// A device able to present to `surface`.

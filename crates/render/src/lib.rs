@@ -7,11 +7,14 @@
 //! - [`residency`] keeps them in a fixed pool of GPU slots (LRU);
 //! - [`renderer`] uploads, builds mips and draws everything in one pass
 //!   (`shaders/tile.wgsl`), falling back to coarser levels per pixel;
+//! - [`overlay`] draws annotations over the slide (fills, outlines,
+//!   markers; small objects as markers), geometry uploaded once;
 //! - [`offscreen`] renders to memory: `kh render`, tests, screenshots.
 
 pub mod gpu;
 pub mod loader;
 pub mod offscreen;
+pub mod overlay;
 pub mod pyramid;
 pub mod renderer;
 pub mod residency;

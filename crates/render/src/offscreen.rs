@@ -2,6 +2,7 @@
 
 use crate::RenderError;
 use crate::gpu::{Gpu, read_texture};
+use crate::overlay::AnnotationOverlay;
 use crate::renderer::SlideRenderer;
 use crate::view::{Adjustments, View, Viewport};
 use std::time::Duration;
@@ -56,7 +57,23 @@ impl Target {
         view: &View,
         adjustments: &Adjustments,
     ) {
+        self.draw_with(gpu, renderer, &mut [], view, adjustments);
+    }
+
+    /// Draw one frame with annotation overlays over the slide, in order.
+    pub fn draw_with(
+        &self,
+        gpu: &Gpu,
+        renderer: &mut SlideRenderer,
+        overlays: &mut [AnnotationOverlay],
+        view: &View,
+        adjustments: &Adjustments,
+    ) {
         renderer.prepare_target(&gpu.device, FORMAT);
+        for o in overlays.iter_mut() {
+            o.prepare_target(&gpu.device, FORMAT);
+            o.prepare(&gpu.queue, view, self.viewport);
+        }
         let mut encoder = gpu
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -82,6 +99,9 @@ impl Target {
                 multiview_mask: None,
             });
             renderer.draw(&mut pass, FORMAT);
+            for o in overlays.iter() {
+                o.draw(&mut pass, FORMAT);
+            }
         }
         gpu.queue.submit([encoder.finish()]);
     }
@@ -95,8 +115,20 @@ impl Target {
         view: &View,
         adjustments: &Adjustments,
     ) -> Result<Vec<u8>, RenderError> {
+        self.render_complete_with(gpu, renderer, &mut [], view, adjustments)
+    }
+
+    /// [`Self::render_complete`] with annotation overlays drawn over it.
+    pub fn render_complete_with(
+        &self,
+        gpu: &Gpu,
+        renderer: &mut SlideRenderer,
+        overlays: &mut [AnnotationOverlay],
+        view: &View,
+        adjustments: &Adjustments,
+    ) -> Result<Vec<u8>, RenderError> {
         loop {
-            self.draw(gpu, renderer, view, adjustments);
+            self.draw_with(gpu, renderer, overlays, view, adjustments);
             if renderer.is_complete() {
                 break;
             }

@@ -31,6 +31,11 @@ fn video_shader_validates() {
 }
 
 #[test]
+fn overlay_shader_validates() {
+    validate("overlay.wgsl", kh_render::overlay::OVERLAY_SHADER);
+}
+
+#[test]
 fn a_broken_shader_is_caught() {
     let broken = kh_render::renderer::TILE_SHADER.replace("fn srgb_encode", "fn srgb_encode_");
     let result = std::panic::catch_unwind(|| validate("broken", &broken));

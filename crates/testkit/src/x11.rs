@@ -107,12 +107,7 @@ pub fn assert_window_shows(
     dir: &Path,
     step: &str,
 ) {
-    let view_args = [
-        format!("--center-x={}", view.center_slide[0]),
-        format!("--center-y={}", view.center_slide[1]),
-        format!("--zoom={}", view.zoom),
-        format!("--rotation={}", view.rotation_degrees),
-    ];
+    let view_args = view_args(view);
     assert_window_matches_render(
         x,
         kh,
@@ -123,6 +118,28 @@ pub fn assert_window_shows(
         dir,
         step,
     );
+}
+
+/// Waits (up to `wait`) until the window shows `kh render` of `view` with
+/// `extra` arguments (annotations, their style) over the part no panel
+/// covers: for changes that complete no new view, such as a layer drawn
+/// over the one already shown.
+#[allow(clippy::too_many_arguments)]
+pub fn wait_until_window_shows(
+    x: &Xvfb,
+    kh: &Path,
+    window: &str,
+    slide: &Path,
+    view: ViewState,
+    extra: &[String],
+    dir: &Path,
+    step: &str,
+    wait: std::time::Duration,
+) {
+    let mut args = view_args(view);
+    args.extend(extra.iter().cloned());
+    let said = args.join(" ");
+    wait_until_window_matches(x, kh, window, slide, &args, &said, dir, step, wait);
 }
 
 /// Waits (up to `wait`) until the window shows `kh render` of the whole
@@ -137,6 +154,34 @@ pub fn wait_until_window_shows_fit(
     step: &str,
     wait: std::time::Duration,
 ) {
+    let said = "of the fitted slide";
+    wait_until_window_matches(x, kh, window, slide, &[], said, dir, step, wait);
+}
+
+/// `kh render`'s arguments for a view.
+fn view_args(view: ViewState) -> Vec<String> {
+    vec![
+        format!("--center-x={}", view.center_slide[0]),
+        format!("--center-y={}", view.center_slide[1]),
+        format!("--zoom={}", view.zoom),
+        format!("--rotation={}", view.rotation_degrees),
+    ]
+}
+
+/// Polls the window (a screenshot every 300 ms) until it matches `kh
+/// render` with `args`, panicking with both pictures' paths at `wait`.
+#[allow(clippy::too_many_arguments)]
+fn wait_until_window_matches(
+    x: &Xvfb,
+    kh: &Path,
+    window: &str,
+    slide: &Path,
+    args: &[String],
+    said: &str,
+    dir: &Path,
+    step: &str,
+    wait: std::time::Duration,
+) {
     let deadline = std::time::Instant::now() + wait;
     let shot = dir.join(format!("{step}-window.png"));
     let (width, height, _) = screenshot(x, window, &shot);
@@ -144,7 +189,7 @@ pub fn wait_until_window_shows_fit(
         kh,
         slide,
         (width, height),
-        &[],
+        args,
         &dir.join(format!("{step}-render.png")),
     );
     loop {
@@ -152,11 +197,11 @@ pub fn wait_until_window_shows_fit(
         match compare(&window_rgb, &expected) {
             Ok(()) => return,
             Err(why) if std::time::Instant::now() > deadline => panic!(
-                "{step}: after {wait:?} the window still differs from kh render of the fitted slide: {why} (see {} and {})",
+                "{step}: after {wait:?} the window still differs from kh render {said}: {why} (see {} and {})",
                 shot.display(),
                 expected.3.display()
             ),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(500)),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
         }
     }
 }

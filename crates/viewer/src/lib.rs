@@ -10,7 +10,9 @@
 mod app;
 pub mod camera;
 mod document;
+mod findings;
 mod ipc_link;
+mod layers;
 pub mod png_file;
 mod remote_video;
 pub mod scalebar;
@@ -37,6 +39,8 @@ pub struct ViewerArgs {
     pub picture_limit: Option<kh_media::PictureLimit>,
     /// Present without waiting for vertical blank (frame-rate benchmarks).
     pub no_vsync: bool,
+    /// Annotation files drawn over the first slide opened.
+    pub annotations: Vec<PathBuf>,
 }
 
 /// Open the window and run until it closes (or the console says quit).

@@ -89,6 +89,7 @@ impl App {
                 }
                 self.request_redraw();
             }
+            ToViewer::ShowAnnotations { path } => self.open_annotations(PathBuf::from(path)),
             ToViewer::Quit => event_loop.exit(),
         }
     }

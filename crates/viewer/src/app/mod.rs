@@ -1,6 +1,7 @@
 //! The window, its event handling, and each frame: slide pass, then the egui
 //! overlay in the same render pass.
 
+mod annotations;
 mod console_link;
 mod panels;
 
@@ -9,7 +10,9 @@ use console_link::show_remote_picture;
 use crate::ViewerArgs;
 use crate::camera::ViewMotion;
 use crate::document::{self, display_name};
+use crate::findings::{Findings, Verdict};
 use crate::ipc_link::IpcLink;
+use crate::layers::{Layers, Loaded};
 use crate::remote_video::{RemotePicture, RemoteVideo, RemoteVideoEvent};
 use crate::scalebar;
 use anyhow::Context as _;
@@ -49,6 +52,7 @@ pub enum UserEvent {
     IpcClosed(String),
     RemoteVideo(RemoteVideoEvent),
     ScreenshotWritten(PathBuf, Result<(), String>),
+    AnnotationsLoaded(PathBuf, Result<Box<Loaded>, String>),
 }
 
 struct Graphics {
@@ -188,6 +192,13 @@ struct App {
     adjustments: Adjustments,
     last_frame: Instant,
     fps: f64,
+    /// Annotation layers over the slide.
+    layers: Layers,
+    /// Annotation files waiting for a slide to open.
+    pending_annotations: Vec<PathBuf>,
+    /// AI findings being reviewed.
+    findings: Findings,
+    loading_annotations: usize,
 }
 
 pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
@@ -223,7 +234,12 @@ pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
         adjustments: Adjustments::default(),
         last_frame: Instant::now(),
         fps: 0.0,
+        layers: Layers::default(),
+        pending_annotations: Vec::new(),
+        loading_annotations: 0,
+        findings: Findings::default(),
     };
+    app.pending_annotations = app.args.annotations.clone();
     if let Some(path) = app.args.ipc.clone() {
         app.ipc = Some(IpcLink::connect(&path, app.proxy.clone())?);
     }
@@ -401,6 +417,7 @@ impl App {
         self.last_sent_view = None;
         self.complete_sent = false;
         self.ruler = Ruler::default();
+        self.reset_annotations();
         self.request_redraw();
     }
 
@@ -511,6 +528,12 @@ impl App {
                 "l" | "L" => self.hide_label = !self.hide_label,
                 "i" | "I" => self.show_pictures = !self.show_pictures,
                 "a" | "A" => self.show_adjust = !self.show_adjust,
+                "n" | "N" => self.layers.panel_open = !self.layers.panel_open,
+                "g" | "G" => self.findings.panel_open = !self.findings.panel_open,
+                "j" | "J" => self.step_finding(true),
+                "k" | "K" => self.step_finding(false),
+                "c" | "C" if !ctrl => self.mark_finding(Verdict::Confirmed),
+                "x" | "X" if !ctrl => self.mark_finding(Verdict::Rejected),
                 "s" | "S" => self.pending_screenshot = Some(self.screenshot_path()),
                 "h" | "H" | "?" => self.show_help = !self.show_help,
                 "o" | "O" if ctrl => {
@@ -654,6 +677,11 @@ impl App {
                 viewport,
                 &self.adjustments,
             );
+            self.layers.apply_style(queue);
+            for layer in &mut self.layers.layers {
+                layer.overlay.prepare_target(device, format);
+                layer.overlay.prepare(queue, &doc.camera.view, viewport);
+            }
         }
         let extra =
             gfx.egui_renderer
@@ -684,6 +712,9 @@ impl App {
             let mut pass = pass.forget_lifetime();
             if let Some(doc) = &self.doc {
                 doc.renderer.draw(&mut pass, format);
+                for layer in &self.layers.layers {
+                    layer.overlay.draw(&mut pass, format);
+                }
             }
             gfx.egui_renderer.render(&mut pass, &paint_jobs, &screen);
         }
@@ -811,6 +842,9 @@ impl ApplicationHandler<UserEvent> for App {
                 self.request_redraw();
             }
             WindowEvent::RedrawRequested => self.render(),
+            WindowEvent::DroppedFile(path) if crate::layers::is_annotation_file(&path) => {
+                self.open_annotations(path)
+            }
             WindowEvent::DroppedFile(path) => self.open(path),
             WindowEvent::CursorMoved { position, .. } => {
                 self.on_cursor(DVec2::new(position.x, position.y));
@@ -869,6 +903,7 @@ impl ApplicationHandler<UserEvent> for App {
             UserEvent::ScreenshotWritten(path, written) => {
                 self.on_screenshot_written(path, written)
             }
+            UserEvent::AnnotationsLoaded(path, loaded) => self.on_annotations_loaded(path, loaded),
             UserEvent::IpcClosed(reason) => {
                 // A viewer started for a console is that console's window:
                 // when the console goes (closed or crashed) the viewer goes

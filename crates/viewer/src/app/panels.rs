@@ -13,6 +13,10 @@ impl App {
         self.minimap(&ctx);
         self.overlays(&ctx, ppp, viewport);
         self.windows(&ctx);
+        self.annotations_panel(&ctx);
+        self.findings_panel(&ctx);
+        self.finding_ring(&ctx);
+        self.hover_card(&ctx);
         let now = Instant::now();
         self.messages
             .retain(|(t, _)| now.duration_since(*t) < MESSAGE_TIME);
@@ -129,6 +133,12 @@ impl App {
         ));
         if view.rotation != Rotation::Deg0 {
             parts.push(format!("{}°", view.rotation.degrees()));
+        }
+        let objects = self.layers.objects();
+        if objects > 0 {
+            parts.push(format!("{objects} annotations (N)"));
+        } else if self.loading_annotations > 0 {
+            parts.push("reading annotations…".to_owned());
         }
         parts.push(format!("{:.0} fps", self.fps));
         egui::Area::new(egui::Id::unique("status"))
@@ -498,7 +508,13 @@ const HELP: &[(&str, &str)] = &[
     ("S", "screenshot (PNG with scale bar)"),
     ("I / L", "slide images / show or hide the label"),
     ("A", "brightness, contrast, gamma"),
+    ("N", "annotations: layers, classes, fill, threshold"),
+    (
+        "G; J / K; C / X",
+        "findings review; next / previous; confirm / reject",
+    ),
     ("Ctrl+O, drop a file", "open a slide"),
+    ("drop .geojson / .xml", "draw annotations over the slide"),
     ("F11 / Esc", "fullscreen / leave, close"),
     ("H, ?, F1", "this help"),
 ];

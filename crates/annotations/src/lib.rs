@@ -1,0 +1,190 @@
+//! Annotations on a slide: the objects AI analyses and people mark (cells,
+//! detections, regions, tiles with scores), and the files they come in —
+//! QuPath GeoJSON and ASAP XML read and written. No GPU, no UI: the
+//! renderer draws these, the viewer and the console act on them.
+//!
+//! Coordinates are level-0 slide pixels. Every reader streams: memory is
+//! the result plus one object, whatever the file declares, and every count,
+//! size and coordinate is checked against [`Limits`] before it is kept.
+
+pub mod asap;
+pub mod cache;
+mod error;
+pub mod geojson;
+mod index;
+mod limits;
+mod model;
+pub mod plane;
+mod summary;
+
+pub use error::{Error, ErrorKind, Fault};
+pub use index::{SpatialIndex, hit};
+pub use limits::Limits;
+pub use model::{
+    Annotations, Bounds, Class, ClassId, Colour, Geometry, Kind, NameId, Object, Point, Polygon,
+    Provenance, ProvenanceId,
+};
+pub use summary::Summary;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+/// The file formats read and written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// QuPath's GeoJSON (and plain GeoJSON, which it extends).
+    GeoJson,
+    /// ASAP XML.
+    AsapXml,
+}
+
+impl Format {
+    /// The name `kh annotations info` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::GeoJson => "geojson",
+            Format::AsapXml => "asap-xml",
+        }
+    }
+
+    /// The format a file name asks for: `.geojson` or `.json`, `.xml`.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "geojson" | "json" => Some(Format::GeoJson),
+            "xml" => Some(Format::AsapXml),
+            _ => None,
+        }
+    }
+
+    /// The format the first bytes show.
+    pub fn sniff(head: &[u8]) -> Option<Format> {
+        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        match head.iter().find(|b| !b.is_ascii_whitespace())? {
+            b'{' | b'[' => Some(Format::GeoJson),
+            b'<' => Some(Format::AsapXml),
+            _ => None,
+        }
+    }
+}
+
+/// Read an annotation file, its format from its contents.
+pub fn read(path: &Path) -> Result<(Format, Annotations), Error> {
+    read_with(path, &Limits::default())
+}
+
+pub fn read_with(path: &Path, limits: &Limits) -> Result<(Format, Annotations), Error> {
+    let open = || {
+        File::open(path)
+            .map(|f| BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| Fault::io(&e).at(path))
+    };
+    let mut r = open()?;
+    let head = r.fill_buf().map_err(|e| Fault::io(&e).at(path))?;
+    let format = Format::sniff(head).ok_or_else(|| {
+        Fault::unsupported("neither GeoJSON nor XML: not an annotation file this reads").at(path)
+    })?;
+    let result = match format {
+        // Collections and arrays on every core; anything else, and any
+        // file the fast path does not take, by the serial reader.
+        Format::GeoJson => match geojson::annotations_from_big_geojson(r, limits) {
+            Some(result) => result,
+            None => read_serial_geojson(open()?, limits, open)?,
+        },
+        Format::AsapXml => asap::annotations_from_asap(r, limits),
+    };
+    result.map(|a| (format, a)).map_err(|f| f.at(path))
+}
+
+fn read_serial_geojson(
+    r: BufReader<File>,
+    limits: &Limits,
+    open: impl Fn() -> Result<BufReader<File>, Error>,
+) -> Result<Result<Annotations, Fault>, Error> {
+    Ok(match geojson::annotations_from_geojson(r, limits) {
+        // QuPath's files may hold bare NaN (not JSON): read once more
+        // with those as null. A file broken otherwise fails the same
+        // way again, and that is the error reported.
+        Err(f) if f.kind == ErrorKind::Corrupt => {
+            geojson::annotations_from_lenient_geojson(open()?, limits)
+        }
+        other => other,
+    })
+}
+
+/// Whether [`read_cached`] used the binary cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Read from the cache.
+    Hit,
+    /// Parsed, and the cache written for next time.
+    Written,
+    /// Parsed; the cache could not be written (the reason is logged by
+    /// the caller, the file was read all the same).
+    NotWritten,
+}
+
+/// Read an annotation file through a binary cache in `cache_dir`: a cache
+/// made from this very file (same size and modification time) is decoded
+/// instead of parsing; otherwise the file is parsed and the cache written
+/// (atomically) for next time.
+pub fn read_cached(
+    path: &Path,
+    cache_dir: &Path,
+    limits: &Limits,
+) -> Result<(Format, Annotations, CacheUse), Error> {
+    let stamp = cache::SourceStamp::of(path).map_err(|e| Fault::io(&e).at(path))?;
+    let cache_path = cache_dir.join(cache::file_name(path));
+    let format = Format::from_extension(path);
+    if let Ok(bytes) = std::fs::read(&cache_path)
+        && let Ok(a) = cache::annotations_from_cache(&bytes, stamp, limits)
+    {
+        return Ok((format.unwrap_or(Format::GeoJson), a, CacheUse::Hit));
+    }
+    let (format, a) = read_with(path, limits)?;
+    let written = cache::write_cache(&cache_path, &a, stamp).is_ok();
+    let used = if written {
+        CacheUse::Written
+    } else {
+        CacheUse::NotWritten
+    };
+    Ok((format, a, used))
+}
+
+/// What writing had to approximate (formats that cannot hold everything),
+/// one line each for the user.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Written {
+    pub notes: Vec<String>,
+}
+
+/// Write annotations in `format`, atomically: to a temporary file beside
+/// `path`, flushed to disk, then renamed over it. A crash or a full disk
+/// leaves the old file or none, never half of one.
+pub fn write(path: &Path, a: &Annotations, format: Format) -> Result<Written, Error> {
+    let io = |e: std::io::Error| Fault::io(&e).at(path);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".kh-annotations-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 16, tmp);
+    let written = match format {
+        Format::GeoJson => {
+            geojson::geojson_from_annotations(a, &mut w).map_err(io)?;
+            Written::default()
+        }
+        Format::AsapXml => Written {
+            notes: asap::asap_from_annotations(a, &mut w).map_err(io)?.notes(),
+        },
+    };
+    w.flush().map_err(io)?;
+    let tmp = w.into_inner().map_err(|e| io(e.into_error()))?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(written)
+}

@@ -1,0 +1,196 @@
+//! What is written reads back the same (GeoJSON whole; ASAP as far as it
+//! can hold), and writes never leave half a file.
+
+use kh_annotations::{
+    Annotations, Colour, Format, Geometry, Kind, Object, Point, Polygon, Provenance, read, write,
+};
+
+fn sample() -> Annotations {
+    let mut a = Annotations::default();
+    let tumour = a.class_id("Tumor: Positive", Some(Colour::rgb(200, 0, 0)));
+    let plain = a.class_id("Stroma", None);
+    let area = a.measurement_id("Nucleus: Area µm^2");
+    let prob = a.measurement_id("Probability");
+    let ai = a.provenance_id(Provenance::Algorithm {
+        name: "nuclei".into(),
+        version: "0.1".into(),
+        when: Some("2026-12-07T09:00:00Z".into()),
+    });
+    let square = |x: f64| {
+        vec![
+            Point::new(x, 0.0),
+            Point::new(x + 10.0, 0.0),
+            Point::new(x + 10.0, 10.0),
+            Point::new(x, 10.0),
+        ]
+    };
+    let mut cell = Object::new(
+        Kind::Cell,
+        Geometry::Polygon(Polygon {
+            exterior: square(0.0),
+            holes: vec![vec![
+                Point::new(2.0, 2.0),
+                Point::new(4.0, 2.0),
+                Point::new(3.0, 4.0),
+            ]],
+        }),
+    );
+    cell.nucleus = Some(Box::new(Geometry::Polygon(Polygon {
+        exterior: square(3.25),
+        holes: vec![],
+    })));
+    cell.class = Some(tumour);
+    cell.measurements = vec![(area, 468.01523701590645), (prob, 0.875), (prob, f64::NAN)];
+    cell.provenance = ai;
+    cell.id = Some("0b8f9a4e-1c1d-4b8e-9b1a-2f4d6c8e0a11".into());
+    cell.name = Some("細胞 \"1\"".into());
+    a.objects.push(cell);
+    let mut line = Object::new(
+        Kind::Annotation,
+        Geometry::Polyline(vec![
+            Point::new(0.5, 0.5),
+            Point::new(100.25, 3.0),
+            Point::new(7.0, 8.0),
+        ]),
+    );
+    line.colour = Some(Colour::rgb(1, 2, 3));
+    line.locked = true;
+    line.class = Some(plain);
+    a.objects.push(line);
+    a.objects.push(Object::new(
+        Kind::Detection,
+        Geometry::MultiPoint(vec![Point::new(1.0, 2.0), Point::new(3.0, 4.0)]),
+    ));
+    a.objects.push(Object::new(
+        Kind::Tile,
+        Geometry::MultiPolygon(vec![
+            Polygon {
+                exterior: square(20.0),
+                holes: vec![],
+            },
+            Polygon {
+                exterior: square(40.0),
+                holes: vec![],
+            },
+        ]),
+    ));
+    a.objects.push(Object::new(
+        Kind::Annotation,
+        Geometry::Point(Point::new(123456.789, 0.001)),
+    ));
+    a
+}
+
+#[test]
+fn geojson_round_trips_everything_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.geojson");
+    let a = sample();
+    let written = write(&path, &a, Format::GeoJson).unwrap();
+    assert!(written.notes.is_empty());
+    let (format, b) = read(&path).unwrap();
+    assert_eq!(format, Format::GeoJson);
+    assert_eq!(b.objects.len(), a.objects.len());
+    for (x, y) in a.objects.iter().zip(&b.objects) {
+        assert_eq!(x.kind, y.kind);
+        assert_eq!(x.geometry, y.geometry);
+        assert_eq!(x.nucleus, y.nucleus);
+        assert_eq!(x.id, y.id);
+        assert_eq!(x.name, y.name);
+        assert_eq!(x.colour, y.colour);
+        assert_eq!(x.locked, y.locked);
+        assert_eq!(x.class.map(|c| a.class(c)), y.class.map(|c| b.class(c)));
+        assert_eq!(a.provenance(x.provenance), b.provenance(y.provenance));
+        // NaN measurements are left out (QuPath reads "missing" as NaN).
+        let finite = |ann: &Annotations, o: &Object| -> Vec<(String, f64)> {
+            o.measurements
+                .iter()
+                .filter(|m| m.1.is_finite())
+                .map(|m| (ann.measurement_name(m.0).to_owned(), m.1))
+                .collect()
+        };
+        assert_eq!(finite(&a, x), finite(&b, y));
+    }
+}
+
+#[test]
+fn asap_keeps_what_it_can_and_says_what_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.xml");
+    let a = sample();
+    let written = write(&path, &a, Format::AsapXml).unwrap();
+    let notes = written.notes.join("\n");
+    assert!(notes.contains("1 polygon holes left out"), "{notes}");
+    assert!(
+        notes.contains("1 polylines written as point sets"),
+        "{notes}"
+    );
+    assert!(notes.contains("1 cell nuclei left out"), "{notes}");
+    let (format, b) = read(&path).unwrap();
+    assert_eq!(format, Format::AsapXml);
+    // The multipolygon became two annotations.
+    assert_eq!(b.objects.len(), a.objects.len() + 1);
+    let Geometry::Polygon(p) = &b.objects[0].geometry else {
+        panic!()
+    };
+    let Geometry::Polygon(q) = &a.objects[0].geometry else {
+        panic!()
+    };
+    assert_eq!(p.exterior, q.exterior);
+    assert_eq!(b.class(b.objects[0].class.unwrap()).name, "Tumor: Positive");
+    assert_eq!(
+        b.class(b.objects[0].class.unwrap()).colour,
+        Some(Colour::rgb(200, 0, 0))
+    );
+    assert_eq!(b.objects[0].name.as_deref(), Some("細胞 \"1\""));
+    assert_eq!(
+        b.objects.last().unwrap().geometry,
+        Geometry::Point(Point::new(123456.789, 0.001))
+    );
+}
+
+#[test]
+fn a_failed_write_leaves_the_old_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.geojson");
+    std::fs::write(&path, "old").unwrap();
+    // A directory where the file's folder should be: the write fails.
+    let bad = dir.path().join("keep.geojson").join("x.geojson");
+    assert!(write(&bad, &sample(), Format::GeoJson).is_err());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+    write(&path, &sample(), Format::GeoJson).unwrap();
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("{\"type\":\"FeatureCollection\"")
+    );
+    // No temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
+#[test]
+fn a_second_read_comes_from_the_cache_and_a_changed_file_is_parsed_again() {
+    use kh_annotations::{CacheUse, Limits, read_cached};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let path = dir.path().join("a.geojson");
+    write(&path, &sample(), Format::GeoJson).unwrap();
+    let limits = Limits::default();
+    let (_, first, used) = read_cached(&path, &cache, &limits).unwrap();
+    assert_eq!(used, CacheUse::Written);
+    let (_, second, used) = read_cached(&path, &cache, &limits).unwrap();
+    assert_eq!(used, CacheUse::Hit);
+    assert_eq!(first, second);
+    // The file changes (another size): parsed again, never the stale cache.
+    let mut fewer = sample();
+    fewer.objects.truncate(2);
+    write(&path, &fewer, Format::GeoJson).unwrap();
+    let (_, third, used) = read_cached(&path, &cache, &limits).unwrap();
+    assert_eq!(used, CacheUse::Written);
+    assert_eq!(third.objects.len(), 2);
+}

@@ -1,0 +1,263 @@
+//! Annotations in the real viewer window (Xvfb): a file the console asks
+//! for over IPC is read, answered with its object count and drawn over the
+//! slide exactly as `kh render --annotations` draws the same view; a file
+//! that cannot be read is reported, naming it, and the viewer goes on.
+
+mod x11;
+
+use kh_ipc::{FromViewer, Listener, ToViewer, ViewState};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+use x11::{HEIGHT, KH, WIDTH, Xvfb, fixture};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const SHAPES: &str = r#"{"type":"FeatureCollection","features":[
+ {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[900,1300],[1300,1350],[1250,1700],[950,1650],[900,1300]],[[1000,1400],[1150,1420],[1100,1550],[1000,1400]]]},
+  "properties":{"objectType":"annotation","classification":{"name":"Tumor","color":[200,0,0]}}},
+ {"type":"Feature","geometry":{"type":"LineString","coordinates":[[800,1250],[1400,1800]]},
+  "properties":{"classification":{"name":"Margin","color":[0,0,255]}}},
+ {"type":"Feature","geometry":{"type":"Point","coordinates":[1200,1300]},
+  "properties":{"classification":{"name":"Mitosis","color":[255,200,0]}}}
+]}"#;
+
+fn wait_for(
+    messages: &Receiver<FromViewer>,
+    what: &str,
+    want: impl Fn(&FromViewer) -> bool,
+) -> FromViewer {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match messages.recv_timeout(left) {
+            Ok(m) if want(&m) => return m,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} from the viewer within {WAIT:?}"),
+        }
+    }
+}
+
+/// `kh view SLIDE` in `x`, connected to this test as its console; its
+/// caches kept in `dir`.
+struct Viewer {
+    child: std::process::Child,
+    connection: kh_ipc::Connection,
+    messages: Receiver<FromViewer>,
+    window: String,
+}
+
+impl Viewer {
+    fn start(x: &Xvfb, slide: &std::path::Path, dir: &std::path::Path) -> Viewer {
+        let run = dir.join("run");
+        kh_ipc::ensure_private_dir(&run).unwrap();
+        let socket = run.join("viewer.sock");
+        let listener = Listener::bind(&socket).unwrap();
+        let child = x
+            .command(KH)
+            .arg("view")
+            .arg(slide)
+            .arg("--ipc")
+            .arg(&socket)
+            .arg("--size")
+            .arg(format!("{WIDTH}x{HEIGHT}"))
+            .env("XDG_RUNTIME_DIR", dir)
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .spawn()
+            .unwrap();
+        let connection = listener.accept(Some(child.id())).unwrap();
+        let messages = x11::messages_from(&connection);
+        let window = x11::viewer_window(x);
+        Viewer {
+            child,
+            connection,
+            messages,
+            window,
+        }
+    }
+}
+
+/// Asked to quit, the viewer exits (checked every 50 ms up to WAIT).
+fn quit(connection: &mut kh_ipc::Connection, child: &mut std::process::Child) {
+    connection.send(&ToViewer::Quit).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the viewer did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn annotations_asked_for_are_drawn_as_kh_render_draws_them() {
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_annotations");
+    std::fs::create_dir_all(&shots).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shapes = dir.path().join("shapes.geojson");
+    std::fs::write(&shapes, SHAPES).unwrap();
+    let broken = dir.path().join("broken.geojson");
+    std::fs::write(&broken, &SHAPES[..200]).unwrap();
+    let slide = fixture("real/cmu_small_region.svs");
+    let x = Xvfb::start();
+    let Viewer {
+        mut child,
+        mut connection,
+        messages,
+        window,
+    } = Viewer::start(&x, &slide, dir.path());
+    wait_for(&messages, "opened", |m| {
+        matches!(m, FromViewer::Opened { .. })
+    });
+    let view = ViewState {
+        center_slide: [1100.0, 1500.0],
+        zoom: 1.0,
+        rotation_degrees: 90,
+    };
+    connection.send(&ToViewer::SetView { view }).unwrap();
+    wait_for(
+        &messages,
+        "the view",
+        |m| matches!(m, FromViewer::ViewComplete { view: v } if *v == view),
+    );
+
+    connection
+        .send(&ToViewer::ShowAnnotations {
+            path: broken.display().to_string(),
+        })
+        .unwrap();
+    let FromViewer::Error { message } = wait_for(&messages, "an error", |m| {
+        matches!(m, FromViewer::Error { .. })
+    }) else {
+        unreachable!()
+    };
+    assert!(message.contains("broken.geojson"), "{message}");
+
+    connection
+        .send(&ToViewer::ShowAnnotations {
+            path: shapes.display().to_string(),
+        })
+        .unwrap();
+    let shown = wait_for(&messages, "annotations shown", |m| {
+        matches!(m, FromViewer::AnnotationsShown { .. })
+    });
+    assert_eq!(
+        shown,
+        FromViewer::AnnotationsShown {
+            path: shapes.display().to_string(),
+            objects: 3
+        }
+    );
+    kh_testkit::x11::wait_until_window_shows(
+        &x,
+        std::path::Path::new(KH),
+        &window,
+        &slide,
+        view,
+        &["--annotations".to_owned(), shapes.display().to_string()],
+        &shots,
+        "annotations",
+        WAIT,
+    );
+    quit(&mut connection, &mut child);
+}
+
+const FINDINGS: &str = r#"{"type":"FeatureCollection","features":[
+ {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[950,950],[1050,950],[1050,1050],[950,1050],[950,950]]]},
+  "properties":{"objectType":"detection","classification":{"name":"Mitosis","color":[200,0,0]},"measurements":{"Probability":0.55}}},
+ {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[400,400],[500,400],[500,500],[400,500],[400,400]]]},
+  "properties":{"objectType":"detection","classification":{"name":"Mitosis","color":[200,0,0]},"measurements":{"Probability":0.9}}},
+ {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[1450,1950],[1550,1950],[1550,2050],[1450,2050],[1450,1950]]]},
+  "properties":{"objectType":"detection","classification":{"name":"Mitosis","color":[200,0,0]},"measurements":{"Probability":0.7}}},
+ {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[200,2000],[300,2000],[300,2100],[200,2100],[200,2000]]]},
+  "properties":{"objectType":"detection","classification":{"name":"Mitosis","color":[200,0,0]},"measurements":{"Probability":0.3}}}
+]}"#;
+
+/// Findings review in the window: J moves to the highest score first, C and
+/// X mark and move on, K goes back; each verdict reaches the console with
+/// the review's progress.
+#[test]
+fn findings_are_stepped_through_by_score_and_each_verdict_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mitoses.geojson");
+    std::fs::write(&file, FINDINGS).unwrap();
+    let slide = fixture("real/cmu_small_region.svs");
+    let x = Xvfb::start();
+    let Viewer {
+        mut child,
+        mut connection,
+        messages,
+        window,
+    } = Viewer::start(&x, &slide, dir.path());
+    wait_for(&messages, "opened", |m| {
+        matches!(m, FromViewer::Opened { .. })
+    });
+    wait_for(&messages, "the fitted view", |m| {
+        matches!(m, FromViewer::ViewComplete { .. })
+    });
+    connection
+        .send(&ToViewer::ShowAnnotations {
+            path: file.display().to_string(),
+        })
+        .unwrap();
+    wait_for(&messages, "annotations shown", |m| {
+        matches!(m, FromViewer::AnnotationsShown { objects: 4, .. })
+    });
+    x.run("xdotool", &["windowfocus", "--sync", &window]);
+    let key = |k: &str| {
+        x.run("xdotool", &["key", k]);
+    };
+    let centred_on = |messages: &Receiver<FromViewer>, c: [f64; 2]| {
+        wait_for(
+            messages,
+            "the view on a finding",
+            |m| matches!(m, FromViewer::ViewComplete { view } if view.center_slide == c),
+        );
+    };
+    let verdict = |messages: &Receiver<FromViewer>| {
+        let FromViewer::FindingReviewed {
+            file,
+            object,
+            score,
+            verdict,
+            reviewed,
+            total,
+        } = wait_for(messages, "a verdict", |m| {
+            matches!(m, FromViewer::FindingReviewed { .. })
+        })
+        else {
+            unreachable!()
+        };
+        (file, object, score, verdict, reviewed, total)
+    };
+    key("g");
+    key("j");
+    centred_on(&messages, [450.0, 450.0]);
+    key("c");
+    assert_eq!(
+        verdict(&messages),
+        (
+            "mitoses.geojson".to_owned(),
+            1,
+            0.9,
+            "confirmed".to_owned(),
+            1,
+            3
+        )
+    );
+    // Marking moves on to the next score.
+    centred_on(&messages, [1500.0, 2000.0]);
+    key("x");
+    assert_eq!(
+        verdict(&messages),
+        (
+            "mitoses.geojson".to_owned(),
+            2,
+            0.7,
+            "rejected".to_owned(),
+            2,
+            3
+        )
+    );
+    centred_on(&messages, [1000.0, 1000.0]);
+    key("k");
+    centred_on(&messages, [1500.0, 2000.0]);
+    quit(&mut connection, &mut child);
+}

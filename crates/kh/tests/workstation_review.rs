@@ -1,0 +1,117 @@
+//! The findings review's whole path, with real parts: a case in a real
+//! database with a real slide, the Workstation's supervised viewer in a
+//! real X window, a verdict given with the keyboard — and a `review`
+//! entry in that case's audit trail.
+
+mod x11;
+
+use kh_cases::AuditAction;
+use kh_console::{CaseDesk, ViewerCommand, ViewerEvent, Workstation};
+use kh_ipc::{FromViewer, ToViewer};
+use kh_settings::{LoadedSettings, SettingsPaths};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+use x11::{HEIGHT, KH, WIDTH, Xvfb, fixture};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn next_event(events: &Receiver<ViewerEvent>, what: &str, want: impl Fn(&ViewerEvent) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(e) if want(&e) => return,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} within {WAIT:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_verdict_in_the_viewer_lands_in_the_cases_audit_trail() {
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .unwrap();
+    let paths = SettingsPaths {
+        system: dir.path().join("config.toml"),
+        user: dir.path().join("user.toml"),
+    };
+    std::fs::write(
+        &paths.system,
+        format!(
+            "[cases]\ndatabase = \"{}\"\n[user]\ndisplay_name = \"Dr. Review\"\n",
+            dir.path().join("cases.sqlite").display()
+        ),
+    )
+    .unwrap();
+    let desk = CaseDesk::open(LoadedSettings::load_from(paths, |_| None).unwrap()).unwrap();
+    let slide = fixture("real/cmu_small_region.svs");
+    let case = desk.ensure_demo_case(&slide).unwrap().expect("a new case");
+    let station = Workstation::new(desk, std::sync::Arc::new(|_: &_| {})).unwrap();
+    let attachment = station.cases.open_case(case).unwrap().attachments[0].id;
+
+    let x = Xvfb::start();
+    let mut command = ViewerCommand::kh_view(KH.into());
+    command
+        .args
+        .extend(["--size".into(), format!("{WIDTH}x{HEIGHT}").into()]);
+    command.env = x11::display_env(&x);
+    command
+        .env
+        .push(("XDG_RUNTIME_DIR".into(), dir.path().as_os_str().to_owned()));
+    command.env.push((
+        "XDG_CACHE_HOME".into(),
+        dir.path().join("cache").into_os_string(),
+    ));
+    let (send, events) = channel();
+    station
+        .start_viewer(command, dir.path().join("viewer.sock"), move |e| {
+            let _ = send.send(e);
+        })
+        .unwrap();
+    next_event(&events, "the viewer", |e| {
+        matches!(e, ViewerEvent::Connected { .. })
+    });
+    station.open_in_viewer(case, attachment).unwrap();
+    next_event(&events, "the slide", |e| {
+        matches!(e, ViewerEvent::Message(FromViewer::ViewComplete { .. }))
+    });
+    let findings = dir.path().join("mitoses.geojson");
+    std::fs::write(
+        &findings,
+        r#"[{"type":"Feature","geometry":{"type":"Point","coordinates":[700,900]},
+             "properties":{"objectType":"detection","measurements":{"Probability":0.8}}}]"#,
+    )
+    .unwrap();
+    station.viewer.with(|v| {
+        v.send(&ToViewer::ShowAnnotations {
+            path: findings.display().to_string(),
+        })
+    });
+    next_event(&events, "the annotations", |e| {
+        matches!(
+            e,
+            ViewerEvent::Message(FromViewer::AnnotationsShown { objects: 1, .. })
+        )
+    });
+    let window = x11::viewer_window(&x);
+    x.run("xdotool", &["windowfocus", "--sync", &window]);
+    x.run("xdotool", &["key", "j"]);
+    x.run("xdotool", &["key", "c"]);
+    next_event(&events, "the verdict", |e| {
+        matches!(e, ViewerEvent::Message(FromViewer::FindingReviewed { .. }))
+    });
+    // The relay records it before passing the event on.
+    let trail = station.cases.open_case(case).unwrap().audit;
+    let review = trail
+        .iter()
+        .find(|e| e.action == AuditAction::Review)
+        .expect("a review entry");
+    assert_eq!(review.actor, "Dr. Review");
+    assert_eq!(
+        review.detail,
+        "mitoses.geojson object 0 (score 0.800) confirmed; 1 of 1 reviewed"
+    );
+    station.shut_down(Duration::from_secs(3));
+}

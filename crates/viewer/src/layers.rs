@@ -1,0 +1,320 @@
+//! Annotation layers over the slide: one per file, each read, indexed and
+//! tessellated on a worker thread, then uploaded; the style the user sets
+//! (fill, outline, hidden classes, colours, a measurement threshold)
+//! shared by all of them; what lies under the cursor.
+
+use kh_annotations::{Annotations, Kind, Object, Point, Provenance, SpatialIndex};
+use kh_render::overlay::mesh::OverlayMesh;
+use kh_render::overlay::{AnnotationOverlay, OverlayStyle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A file read and prepared off the UI thread.
+pub struct Loaded {
+    pub annotations: Arc<Annotations>,
+    pub index: SpatialIndex,
+    pub mesh: OverlayMesh,
+    pub totals: Totals,
+}
+
+/// What the panels show of a layer, counted once when it is read: the
+/// panels are drawn every frame, and a pass over a million objects per
+/// frame would be the frame.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Objects per class (by class index).
+    pub class_counts: Vec<usize>,
+    /// Least and greatest finite value per measurement (by name index).
+    pub ranges: Vec<Option<(f64, f64)>>,
+}
+
+impl Totals {
+    pub fn of(a: &Annotations) -> Totals {
+        let mut t = Totals {
+            class_counts: vec![0; a.classes().len()],
+            ranges: vec![None; a.measurement_names().len()],
+        };
+        for o in &a.objects {
+            if let Some(c) = o.class {
+                t.class_counts[c as usize] += 1;
+            }
+            for &(name, v) in &o.measurements {
+                if v.is_finite() {
+                    let r = &mut t.ranges[name as usize];
+                    *r = Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+                }
+            }
+        }
+        t
+    }
+}
+
+/// Read, index and tessellate a file (run on a worker thread).
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let limits = kh_annotations::Limits::default();
+    // Through the binary cache when there is a cache folder: a second open
+    // of a million objects decodes flat records instead of parsing JSON.
+    let annotations = match kh_annotations::cache::default_dir() {
+        Some(dir) => {
+            let (_, a, used) =
+                kh_annotations::read_cached(path, &dir, &limits).map_err(|e| e.to_string())?;
+            if used == kh_annotations::CacheUse::NotWritten {
+                tracing::warn!("could not write the annotation cache in {}", dir.display());
+            }
+            a
+        }
+        None => {
+            kh_annotations::read_with(path, &limits)
+                .map_err(|e| e.to_string())?
+                .1
+        }
+    };
+    // The index on a thread of its own beside the (parallel) mesh.
+    let (index, mesh) = std::thread::scope(|scope| {
+        let index = scope.spawn(|| SpatialIndex::build(&annotations));
+        let mesh = OverlayMesh::from_annotations(&annotations);
+        (index.join(), mesh)
+    });
+    let index = index.map_err(|_| "building the annotation index failed".to_owned())?;
+    Ok(Loaded {
+        totals: Totals::of(&annotations),
+        annotations: Arc::new(annotations),
+        index,
+        mesh,
+    })
+}
+
+/// Whether a dropped or named file is an annotation file (by extension).
+pub fn is_annotation_file(path: &Path) -> bool {
+    kh_annotations::Format::from_extension(path).is_some()
+}
+
+pub struct Layer {
+    pub path: PathBuf,
+    pub annotations: Arc<Annotations>,
+    pub index: SpatialIndex,
+    pub overlay: AnnotationOverlay,
+    pub totals: Totals,
+}
+
+/// A class as the panel lists it: its name, colour and objects in all
+/// layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassRow {
+    pub name: String,
+    pub colour: [u8; 3],
+    pub count: usize,
+}
+
+#[derive(Default)]
+pub struct Layers {
+    pub layers: Vec<Layer>,
+    pub style: OverlayStyle,
+    /// The style changed: colours to re-upload before the next frame.
+    pub dirty: bool,
+    pub panel_open: bool,
+}
+
+impl Layers {
+    pub fn add(
+        &mut self,
+        device: &wgpu::Device,
+        path: PathBuf,
+        loaded: Loaded,
+    ) -> Result<(), String> {
+        let overlay = AnnotationOverlay::from_mesh(
+            device,
+            loaded.mesh,
+            &loaded.annotations,
+            self.style.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+        // The same file again replaces its layer.
+        self.layers.retain(|l| l.path != path);
+        self.layers.push(Layer {
+            path,
+            annotations: loaded.annotations,
+            index: loaded.index,
+            overlay,
+            totals: loaded.totals,
+        });
+        Ok(())
+    }
+
+    /// Apply a changed style to every layer (one colour word per object).
+    pub fn apply_style(&mut self, queue: &wgpu::Queue) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        for l in &mut self.layers {
+            l.overlay
+                .set_style(queue, &l.annotations, self.style.clone());
+        }
+    }
+
+    /// Every class in any layer, in name order, with the colour drawn.
+    pub fn classes(&self) -> Vec<ClassRow> {
+        let mut rows: BTreeMap<String, ClassRow> = BTreeMap::new();
+        for l in &self.layers {
+            let a = &l.annotations;
+            for (class, &n) in a.classes().iter().zip(&l.totals.class_counts) {
+                let colour = self
+                    .style
+                    .class_colours
+                    .get(&class.name)
+                    .copied()
+                    .or(class.colour)
+                    .unwrap_or(kh_annotations::Colour::rgb(255, 0, 0));
+                let row = rows.entry(class.name.clone()).or_insert(ClassRow {
+                    name: class.name.clone(),
+                    colour: [colour.r, colour.g, colour.b],
+                    count: 0,
+                });
+                row.count += n;
+            }
+        }
+        rows.into_values().collect()
+    }
+
+    /// Measurement names in any layer, for the threshold's choice.
+    pub fn measurement_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.annotations.measurement_names().iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The smallest and largest value of a measurement over all layers.
+    pub fn measurement_range(&self, name: &str) -> Option<(f64, f64)> {
+        self.layers
+            .iter()
+            .filter_map(|l| {
+                let i = l
+                    .annotations
+                    .measurement_names()
+                    .iter()
+                    .position(|n| n == name)?;
+                l.totals.ranges[i]
+            })
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+    }
+
+    /// The object drawn under a slide point (the smallest, in the topmost
+    /// visible layer that has one), if it is shown.
+    pub fn at(&self, p: Point, tolerance: f64) -> Option<(usize, u32)> {
+        for (li, l) in self.layers.iter().enumerate().rev() {
+            if !l.overlay.visible {
+                continue;
+            }
+            let shown =
+                |i: &u32| self.is_shown(&l.annotations, &l.annotations.objects[*i as usize]);
+            if let Some(i) = l
+                .index
+                .at(&l.annotations, p, tolerance)
+                .into_iter()
+                .find(shown)
+            {
+                return Some((li, i));
+            }
+        }
+        None
+    }
+
+    fn is_shown(&self, a: &Annotations, o: &Object) -> bool {
+        if let Some(c) = o.class
+            && self.style.hidden_classes.contains(&a.class(c).name)
+        {
+            return false;
+        }
+        match &self.style.threshold {
+            Some((name, min)) => a.measurement(o, name).is_some_and(|v| v >= *min),
+            None => true,
+        }
+    }
+
+    /// Lines describing an object, for the hover card.
+    pub fn describe(&self, layer: usize, object: u32) -> Vec<String> {
+        let l = &self.layers[layer];
+        let a = &l.annotations;
+        let o = &a.objects[object as usize];
+        let mut lines = Vec::new();
+        let kind = match o.kind {
+            Kind::Annotation => "Annotation",
+            Kind::Detection => "Detection",
+            Kind::Cell => "Cell",
+            Kind::Tile => "Tile",
+        };
+        let class = o.class.map(|c| a.class(c).name.clone());
+        lines.push(match (&class, &o.name) {
+            (Some(c), Some(n)) => format!("{kind}: {c} — {n}"),
+            (Some(c), None) => format!("{kind}: {c}"),
+            (None, Some(n)) => format!("{kind} — {n}"),
+            (None, None) => kind.to_owned(),
+        });
+        match a.provenance(o.provenance) {
+            Provenance::Algorithm {
+                name,
+                version,
+                when,
+            } => lines.push(format!(
+                "AI: {name} {version}{}",
+                when.as_deref()
+                    .map(|w| format!(", {w}"))
+                    .unwrap_or_default()
+            )),
+            Provenance::Person { name, when } => lines.push(format!(
+                "By {name}{}",
+                when.as_deref()
+                    .map(|w| format!(", {w}"))
+                    .unwrap_or_default()
+            )),
+            Provenance::Unknown => {}
+        }
+        const SHOWN: usize = 10;
+        for (name, value) in o.measurements.iter().take(SHOWN) {
+            lines.push(format!(
+                "{}: {}",
+                a.measurement_name(*name),
+                format_value(*value)
+            ));
+        }
+        if o.measurements.len() > SHOWN {
+            lines.push(format!(
+                "… {} more measurements",
+                o.measurements.len() - SHOWN
+            ));
+        }
+        lines.push(format!(
+            "{} · {}",
+            l.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            o.geometry.name()
+        ));
+        lines
+    }
+
+    pub fn objects(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.annotations.objects.len())
+            .sum()
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "—".to_owned()
+    } else if v.abs() >= 1000.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
