@@ -4,12 +4,24 @@
 //! pixels, provenance naming the analysis and its version) that any
 //! annotation format can hold.
 //!
-//! - [`tissue`]: where the tissue is (background, dust and specks left out).
+//! - [`tissue`]: where the tissue is (background, dust and specks left out);
+//! - [`nuclei`]: nuclei on H&E, from the haematoxylin channel ([`stain`]);
+//! - [`focus`]: how sharp each tile of tissue is.
+//!
+//! The tile-by-tile analyses share [`tiles`] (which tiles, on every core)
+//! and [`morphology`] (mask operations).
 
 pub mod contour;
+pub mod focus;
+pub mod morphology;
+pub mod nuclei;
+pub mod stain;
+pub mod tiles;
 pub mod tissue;
 
+use kh_annotations::Provenance;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
@@ -29,6 +41,15 @@ pub struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Runs `f` with progress 0–1 mapped into `from`–`to` of this run's.
+    pub fn within<T>(&self, from: f32, to: f32, f: impl FnOnce(&Run) -> T) -> T {
+        let progress = |p: f32| (self.progress)(from + (to - from) * p);
+        f(&Run {
+            progress: &progress,
+            cancel: self.cancel,
+        })
+    }
+
     pub fn check(&self, done: f32) -> Result<(), AnalysisError> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(AnalysisError::Cancelled);
@@ -40,3 +61,105 @@ impl Run<'_> {
 
 /// The version analyses put in their provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What an analysis's findings carry as provenance: that an algorithm
+/// made them, which (its name and Kakehashi's version) and when (UTC).
+pub fn provenance_of(name: &str) -> Provenance {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Provenance::Algorithm {
+        name: name.into(),
+        version: VERSION.into(),
+        when: Some(iso8601_from_unix(seconds)),
+    }
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` for a Unix time (days to a civil date by
+/// Howard Hinnant's algorithm, exact for the proleptic Gregorian calendar).
+pub fn iso8601_from_unix(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let m = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * m + 2) / 5 + 1;
+    let month = if m < 10 { m + 3 } else { m - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// A rectangle of the slide in level-0 pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub x: i64,
+    pub y: i64,
+    pub width: u64,
+    pub height: u64,
+}
+
+impl std::str::FromStr for Region {
+    type Err = String;
+
+    /// `X,Y,W,H`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let bad = || format!("{s:?}: expected X,Y,W,H in level-0 pixels (W and H above 0)");
+        let [x, y, w, h] = parts[..] else {
+            return Err(bad());
+        };
+        let region = Region {
+            x: x.parse().map_err(|_| bad())?,
+            y: y.parse().map_err(|_| bad())?,
+            width: w.parse().map_err(|_| bad())?,
+            height: h.parse().map_err(|_| bad())?,
+        };
+        if region.width == 0
+            || region.height == 0
+            || region.width > 1 << 32
+            || region.height > 1 << 32
+        {
+            return Err(bad());
+        }
+        Ok(region)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_times_become_dates() {
+        assert_eq!(iso8601_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601_from_unix(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601_from_unix(1_796_643_778), "2026-12-07T11:42:58Z");
+        assert_eq!(iso8601_from_unix(4_107_628_799), "2100-03-01T23:59:59Z");
+    }
+
+    #[test]
+    fn regions_parse_and_bad_ones_say_why() {
+        assert_eq!(
+            "10, -5,300,200".parse::<Region>(),
+            Ok(Region {
+                x: 10,
+                y: -5,
+                width: 300,
+                height: 200
+            })
+        );
+        for bad in ["1,2,3", "1,2,0,4", "a,b,c,d", "1,2,3,4,5"] {
+            let e = bad.parse::<Region>().unwrap_err();
+            assert!(e.contains("X,Y,W,H"), "{e}");
+        }
+    }
+}

@@ -2,8 +2,10 @@
 //! QuPath GeoJSON (QuPath opens the result), progress on stderr.
 
 use anyhow::{Result, bail};
-use kh_analysis::Run;
+use kh_analysis::focus::{self, FocusOptions};
+use kh_analysis::nuclei::{self, NucleiOptions};
 use kh_analysis::tissue::{self, TissueOptions};
+use kh_analysis::{Region, Run};
 use kh_slide::Slide;
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,9 +20,10 @@ pub struct AnalyzeArgs {
     /// The level to read (default: chosen by the analysis).
     #[arg(long)]
     level: Option<usize>,
-    /// X,Y,W,H in level-0 pixels (analyses that work on a region).
+    /// X,Y,W,H in level-0 pixels (nuclei, focus and ONNX models; default:
+    /// all tissue).
     #[arg(long)]
-    region: Option<String>,
+    region: Option<Region>,
     /// Patch stride in pixels of the level (ONNX models).
     #[arg(long)]
     stride: Option<u32>,
@@ -60,13 +63,28 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
                 &run,
             )?
         }
-        other @ ("nuclei" | "focus") => {
-            bail!(
-                "--model {other}: not built yet (tissue is); see the README's Annotations section"
-            )
+        "nuclei" | "focus" if args.stride.is_some() || args.all_patches => {
+            bail!("--stride and --all-patches apply to ONNX models only")
         }
+        "nuclei" => nuclei::detect(
+            &slide,
+            &NucleiOptions {
+                level: args.level,
+                region: args.region,
+                ..NucleiOptions::default()
+            },
+            &run,
+        )?,
+        "focus" => focus::detect(
+            &slide,
+            &FocusOptions {
+                level: args.level,
+                region: args.region,
+            },
+            &run,
+        )?,
         other if other.starts_with("onnx:") => {
-            bail!("--model {other}: ONNX models are not built yet (tissue is)")
+            bail!("--model {other}: ONNX models are not built yet (tissue, nuclei and focus are)")
         }
         other => bail!("--model {other}: expected tissue, nuclei, focus or onnx:PATH"),
     };

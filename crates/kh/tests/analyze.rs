@@ -1,9 +1,16 @@
-//! `kh analyze --model tissue` on a slide whose tissue is known (the
-//! fixture draws it, dust specks and a grey smudge beside it): the
-//! polygons it writes cover the true tissue (IoU by shapely), leave the
-//! dust and the smudge out, are valid, and keep the hole.
+//! `kh analyze` on slides the fixtures draw, against what they drew and
+//! against independent computations:
+//! - tissue (an ellipse, a polygon with a lumen, a strip, dust and a grey
+//!   smudge beside them): the polygons cover the true tissue (IoU by
+//!   shapely), leave the dust and the smudge out, are valid, keep the hole;
+//! - nuclei (H&E made in optical density, touching pairs among them):
+//!   matched one to one with the true ellipses, split where they touch,
+//!   their stain means those of scikit-image's `rgb2hed`;
+//! - focus (the same slide, its right part blurred): each tile's sharpness
+//!   as numpy computes it, the blurred tiles flagged and no sharp one.
 
 use kh_testkit::{fixtures_dir, python, workspace_root};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
@@ -54,14 +61,131 @@ fn tissue_is_found_and_dust_is_not() {
         written["features"][0]["properties"]["provenance"]["kind"],
         "algorithm"
     );
-    // An analysis that is not built says so, naming it.
+}
+
+/// Runs `kh analyze` and the named oracle on its output, returning the
+/// oracle's JSON and what kh said on stderr.
+fn analyze_and_judge(
+    slide: &Path,
+    args: &[&str],
+    oracle: &str,
+    oracle_args: &[&str],
+) -> (serde_json::Value, String, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("found.geojson");
     let run = Command::new(env!("CARGO_BIN_EXE_kh"))
         .arg("analyze")
-        .arg(fixtures.join("tissue.tiff"))
-        .args(["--model", "nuclei", "--out"])
+        .arg(slide)
+        .args(args)
+        .arg("--out")
         .arg(&out)
         .output()
+        .expect("kh runs");
+    let said = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{said}");
+    let fixtures = fixtures_dir().join("analysis");
+    let judged = Command::new(python())
+        .arg(workspace_root().join("tests/oracle").join(oracle))
+        .arg(slide)
+        .arg(fixtures.join("he_truth.json"))
+        .arg(&out)
+        .args(oracle_args)
+        .output()
+        .expect("the oracle runs");
+    assert!(
+        judged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&judged.stderr)
+    );
+    let v = serde_json::from_slice(&judged.stdout).unwrap();
+    (v, said, out, dir)
+}
+
+#[test]
+fn nuclei_are_found_split_and_measured_as_scikit_image_does() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    // A region of sharp tissue (level-0 pixels).
+    let (v, said, out, _dir) = analyze_and_judge(
+        &slide,
+        &["--model", "nuclei", "--region", "300,300,1800,1400"],
+        "nuclei_oracle.py",
+        &["--window", "300,300,2100,1700"],
+    );
+    assert!(said.contains("100%"), "progress on stderr: {said}");
+    assert!(v["truth"].as_u64().unwrap() > 300, "{v}");
+    assert!(v["recall"].as_f64().unwrap() >= 0.95, "{v}");
+    assert!(v["precision"].as_f64().unwrap() >= 0.95, "{v}");
+    assert!(v["mean_iou"].as_f64().unwrap() >= 0.8, "{v}");
+    // Touching pairs are cut apart: each half matched on its own.
+    assert!(
+        v["pairs_split"].as_f64().unwrap() >= 0.9 * v["pairs"].as_f64().unwrap(),
+        "{v}"
+    );
+    assert_eq!(v["invalid"], 0, "{v}");
+    assert!(v["h_median_err"].as_f64().unwrap() < 0.01, "{v}");
+    assert!(v["h_p95_err"].as_f64().unwrap() < 0.05, "{v}");
+    assert!(v["e_median_err"].as_f64().unwrap() < 0.02, "{v}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let first = &written["features"][0]["properties"];
+    assert_eq!(first["objectType"], "detection");
+    assert_eq!(first["provenance"]["name"], "kakehashi nuclei");
+    // The slide says 0.5 µm per pixel: areas in µm².
+    let area = first["measurements"]["Nucleus: Area µm^2"]
+        .as_f64()
         .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("nuclei"));
+    assert!((10.0..=500.0).contains(&area), "{first}");
+}
+
+#[test]
+fn nuclei_over_all_tissue_and_none_on_glass() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    let (v, _, _, _dir) =
+        analyze_and_judge(&slide, &["--model", "nuclei"], "nuclei_oracle.py", &[]);
+    assert_eq!(v["outside_tissue"], 0, "{v}");
+    assert!(v["truth"].as_u64().unwrap() > 1000, "{v}");
+    assert!(v["recall"].as_f64().unwrap() >= 0.95, "{v}");
+    assert!(v["precision"].as_f64().unwrap() >= 0.95, "{v}");
+}
+
+#[test]
+fn focus_qc_finds_the_blurred_part_and_measures_as_numpy_does() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    let (v, _, _, _dir) = analyze_and_judge(&slide, &["--model", "focus"], "focus_oracle.py", &[]);
+    assert!(v["max_rel_err"].as_f64().unwrap() < 1e-6, "{v}");
+    assert!(v["blurred"].as_u64().unwrap() >= 20, "{v}");
+    assert!(v["sharp"].as_u64().unwrap() >= 60, "{v}");
+    assert_eq!(v["blurred_missed"], 0, "{v}");
+    assert_eq!(v["sharp_flagged"], 0, "{v}");
+}
+
+#[test]
+fn bad_analysis_arguments_say_what_is_wrong() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.geojson");
+    for (args, says) in [
+        (vec!["--model", "nuclei", "--region", "1,2,3"], "X,Y,W,H"),
+        (
+            vec!["--model", "nuclei", "--region", "90000,0,10,10"],
+            "outside the slide",
+        ),
+        (vec!["--model", "nuclei", "--level", "9"], "levels"),
+        (vec!["--model", "focus", "--stride", "64"], "ONNX"),
+        (vec!["--model", "onnx:/nonexistent.onnx"], "onnx"),
+        (vec!["--model", "cells"], "expected tissue, nuclei, focus"),
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_kh"))
+            .arg("analyze")
+            .arg(&slide)
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!out.exists(), "nothing written for {args:?}");
+    }
 }
