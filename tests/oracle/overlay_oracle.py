@@ -5,7 +5,7 @@ colour, and where it must have left the slide alone.
 
     overlay_oracle.py ANNOTATIONS.geojson SLIDE_ONLY.png OVERLAY.png \
         --center X Y --zoom Z --rotation R --fill-opacity F --outline-px W \
-        [--marker-px M] [--hide-class NAME]...
+        [--marker-px M] [--hide-class NAME]... [--heatmap NAME --heatmap-range LO HI]
 
 Geometry goes to the screen by this script's own transform (the view's
 definition: the slide point at the centre, zoom level-0 pixels per screen
@@ -17,7 +17,11 @@ centres (the GPU's own sampling rule); PIL reads the PNGs:
     the colour at opacity 1);
   - on each shown line and at each shown point, the class colour;
   - far from every object (and everywhere for hidden classes), the slide
-    exactly as drawn without annotations.
+    exactly as drawn without annotations;
+  - with a heatmap, the colour is viridis at (value − LO) / (HI − LO),
+    clamped, from its five anchors (matplotlib's viridis at 0, ¼, ½, ¾, 1)
+    by linear interpolation rounded to the nearest integer; objects
+    without the measurement are not drawn.
 
 Prints {"ok": bool, "checked": {...}, "problems": [...]}.
 """
@@ -64,6 +68,17 @@ def class_of(props):
     return c, None
 
 
+VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]],
+                   dtype=np.float64)
+
+
+def heat(value, lo, hi):
+    t = (value - lo) / (hi - lo) if hi > lo else 1.0
+    t = min(max(t, 0.0), 1.0)
+    stops = [0.0, 0.25, 0.5, 0.75, 1.0]
+    return [float(np.floor(np.interp(t, stops, VIRIDIS[:, k]) + 0.5)) for k in range(3)]
+
+
 def srgb_decode(c):
     c = c / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -87,6 +102,8 @@ def main():
     ap.add_argument("--outline-px", type=float, default=1.5)
     ap.add_argument("--marker-px", type=float, default=5.0)
     ap.add_argument("--hide-class", action="append", default=[])
+    ap.add_argument("--heatmap")
+    ap.add_argument("--heatmap-range", nargs=2, type=float)
     args = ap.parse_args()
 
     base = np.asarray(Image.open(args.slide_only).convert("RGB")).astype(np.int32)
@@ -97,19 +114,24 @@ def main():
         doc = json.load(fh)
     reach = args.outline_px / 2 + args.marker_px / 2 + 2.0
     near_any = []
+    hidden_shapes = []
     problems = []
     checked = {"fill": 0, "line": 0, "point": 0, "untouched": 0, "hidden": 0}
     for i, feat in enumerate(doc["features"]):
         geom = to_screen(shape(feat["geometry"]), f)
-        name, colour = class_of(feat.get("properties") or {})
+        props = feat.get("properties") or {}
+        name, colour = class_of(props)
         hidden = name in args.hide_class
+        if args.heatmap:
+            value = (props.get("measurements") or {}).get(args.heatmap)
+            if value is None:
+                hidden = True
+            else:
+                colour = heat(value, *args.heatmap_range)
         if hidden:
-            # Nothing of it drawn: its whole area is the slide.
-            where = mask(geom.buffer(reach), width, height)
-            bad = np.any(drawn[where] != base[where], axis=1)
-            checked["hidden"] += int(where.sum())
-            if bad.any():
-                problems.append(f"object {i} ({name}, hidden): {int(bad.sum())} pixels drawn")
+            # Nothing of it drawn: its area is the slide (checked below,
+            # away from shown objects that touch it).
+            hidden_shapes.append((i, name, geom.buffer(reach)))
             continue
         near_any.append(geom.buffer(reach))
         want = np.array(colour[:3], dtype=np.float64)
@@ -161,6 +183,12 @@ def main():
                                         f"{drawn[y, x].tolist()}, expected {want.tolist()}")
     far = ~mask(shapely.union_all(near_any), width, height) if near_any else np.ones(
         (height, width), bool)
+    for i, name, area in hidden_shapes:
+        where = mask(area, width, height) & far
+        bad = np.any(drawn[where] != base[where], axis=1)
+        checked["hidden"] += int(where.sum())
+        if bad.any():
+            problems.append(f"object {i} ({name}, hidden): {int(bad.sum())} pixels drawn")
     bad = np.any(drawn[far] != base[far], axis=1)
     checked["untouched"] = int(far.sum())
     if bad.any():

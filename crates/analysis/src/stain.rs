@@ -74,7 +74,11 @@ mod tests {
         let inv = inverse(&RGB_FROM_HED);
         for (i, row) in RGB_FROM_HED.iter().enumerate() {
             for j in 0..3 {
-                let v: f64 = row.iter().zip(&inv).map(|(a, inv_row)| a * inv_row[j]).sum();
+                let v: f64 = row
+                    .iter()
+                    .zip(&inv)
+                    .map(|(a, inv_row)| a * inv_row[j])
+                    .sum();
                 assert!(
                     (v - f64::from(u8::from(i == j))).abs() < 1e-12,
                     "{i} {j} {v}"

@@ -412,6 +412,19 @@ impl Annotations {
         o.measurements.iter().find(|m| m.0 == id).map(|m| m.1)
     }
 
+    /// The least and greatest finite value of a measurement over the
+    /// objects (the viewer's and `kh render`'s default heatmap range).
+    pub fn measurement_range(&self, name: &str) -> Option<(f64, f64)> {
+        let id = *self.measurement_index.get(name)?;
+        self.objects
+            .iter()
+            .flat_map(|o| o.measurements.iter().filter(|m| m.0 == id).map(|m| m.1))
+            .filter(|v| v.is_finite())
+            .fold(None, |r, v| {
+                Some(r.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v))))
+            })
+    }
+
     /// The box around every object.
     pub fn bounds(&self) -> Option<Bounds> {
         self.objects

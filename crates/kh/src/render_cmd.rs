@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use kh_render::offscreen::Target;
-use kh_render::overlay::{AnnotationOverlay, OverlayStyle};
+use kh_render::overlay::{AnnotationOverlay, ColourBy, OverlayStyle};
 use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
 use kh_slide::Slide;
 use kh_viewer::png_file as png_out;
@@ -57,6 +57,29 @@ pub struct RenderArgs {
     /// Leave out the objects of this class (repeatable).
     #[arg(long = "hide-class")]
     hide_class: Vec<String>,
+    /// Colour objects by this measurement (a heatmap, viridis from the low
+    /// end to the high) instead of by class; objects without it are not
+    /// drawn.
+    #[arg(long)]
+    heatmap: Option<String>,
+    /// LOW,HIGH: the heatmap's ends (default: the measurement's range over
+    /// the annotation files, as the viewer takes it).
+    #[arg(long, value_parser = range_from_arg)]
+    heatmap_range: Option<(f64, f64)>,
+}
+
+/// `LOW,HIGH`, finite, LOW below HIGH.
+fn range_from_arg(s: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("{s:?}: expected LOW,HIGH (two finite numbers, LOW below HIGH)");
+    let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(bad());
+    }
+    Ok((lo, hi))
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
@@ -107,18 +130,43 @@ pub fn run(args: RenderArgs) -> Result<()> {
     if !(args.outline_px.is_finite() && (0.0..=64.0).contains(&args.outline_px)) {
         bail!("--outline-px {} is outside 0..=64", args.outline_px);
     }
+    let mut files = Vec::new();
+    for file in &args.annotations {
+        files.push((file, kh_annotations::read(file)?.1));
+    }
+    let colour_by = match (&args.heatmap, args.heatmap_range) {
+        (None, None) => None,
+        (None, Some(_)) => bail!("--heatmap-range needs --heatmap"),
+        (Some(name), range) => {
+            let (low, high) = match range {
+                Some(r) => r,
+                None => files
+                    .iter()
+                    .filter_map(|(_, a)| a.measurement_range(name))
+                    .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+                    .with_context(|| {
+                        format!("--heatmap {name:?}: no object in the annotation files has it")
+                    })?,
+            };
+            Some(ColourBy {
+                measurement: name.clone(),
+                low,
+                high,
+            })
+        }
+    };
     let style = OverlayStyle {
         fill_opacity: args.fill_opacity,
         outline_px: args.outline_px,
         hidden_classes: args.hide_class.iter().cloned().collect(),
+        colour_by,
         ..OverlayStyle::default()
     };
     let mut overlays = Vec::new();
     let mut objects = 0;
-    for file in &args.annotations {
-        let (_, annotations) = kh_annotations::read(file)?;
+    for (file, annotations) in &files {
         objects += annotations.objects.len();
-        let overlay = AnnotationOverlay::new(&gpu.device, &annotations, style.clone())
+        let overlay = AnnotationOverlay::new(&gpu.device, annotations, style.clone())
             .with_context(|| format!("drawing {}", file.display()))?;
         overlays.push(overlay);
     }

@@ -116,3 +116,118 @@ fn the_overlay_matches_an_independent_rasterisation() {
         );
     }
 }
+
+/// Tiles with scores as a heatmap: each tile's interior is viridis at its
+/// score, between the measurement's own range by default or the range
+/// given; the tile without a score is not drawn.
+#[test]
+fn a_heatmap_colours_tiles_by_their_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = dir.path().join("tiles.geojson");
+    let mut features = Vec::new();
+    for row in 0..4 {
+        for col in 0..4 {
+            let (x, y) = (
+                600.0 + 200.0 * f64::from(col),
+                800.0 + 200.0 * f64::from(row),
+            );
+            let k = row * 4 + col;
+            let measurements = if k == 5 {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "score": f64::from(k) / 15.0 })
+            };
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 200.0, y], [x + 200.0, y + 200.0], [x, y + 200.0], [x, y]]]},
+                "properties": {"objectType": "tile", "classification": {"name": "Tile", "color": [0, 0, 0]}, "measurements": measurements}
+            }));
+        }
+    }
+    let doc = serde_json::json!({"type": "FeatureCollection", "features": features});
+    std::fs::write(&tiles, doc.to_string()).unwrap();
+    let slide = fixtures_dir().join("real/cmu_small_region.svs");
+    // Default range (0..1, the scores' own), opacity 1; a given range at
+    // half opacity, rotated.
+    let cases: [(i64, &str, Option<&str>, [&str; 2]); 2] = [
+        (0, "1", None, ["0", "1"]),
+        (90, "0.5", Some("0.2,0.8"), ["0.2", "0.8"]),
+    ];
+    for (n, (rotation, opacity, range, oracle_range)) in cases.into_iter().enumerate() {
+        let view: Vec<String> = vec![
+            "--center-x=1000".into(),
+            "--center-y=1200".into(),
+            "--zoom=2".into(),
+            format!("--rotation={rotation}"),
+        ];
+        let plain = dir.path().join(format!("plain{n}.png"));
+        let drawn = dir.path().join(format!("heat{n}.png"));
+        render(&slide, &plain, &view, &[]);
+        let mut extra = vec![
+            "--annotations",
+            tiles.to_str().unwrap(),
+            "--heatmap",
+            "score",
+            "--fill-opacity",
+            opacity,
+            "--outline-px",
+            "0",
+        ];
+        if let Some(r) = range {
+            extra.extend(["--heatmap-range", r]);
+        }
+        render(&slide, &drawn, &view, &extra);
+        let out = Command::new(python())
+            .arg(workspace_root().join("tests/oracle/overlay_oracle.py"))
+            .arg(&tiles)
+            .arg(&plain)
+            .arg(&drawn)
+            .args(["--center", "1000", "1200", "--zoom", "2"])
+            .args(["--rotation", &rotation.to_string()])
+            .args(["--fill-opacity", opacity, "--outline-px", "0"])
+            .args(["--heatmap", "score", "--heatmap-range"])
+            .args(oracle_range)
+            .output()
+            .expect("the oracle runs");
+        assert!(
+            out.status.success(),
+            "oracle: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verdict["ok"], true, "case {n}: {verdict}");
+        assert!(
+            verdict["checked"]["fill"].as_u64().unwrap() > 10_000,
+            "{verdict}"
+        );
+        assert!(
+            verdict["checked"]["hidden"].as_u64().unwrap() > 1000,
+            "{verdict}"
+        );
+    }
+    // A range without a heatmap, or a heatmap nobody has, says so.
+    for (args, says) in [
+        (vec!["--heatmap-range", "0,1"], "needs --heatmap"),
+        (vec!["--heatmap", "Probability"], "no object"),
+        (
+            vec!["--heatmap", "score", "--heatmap-range", "1,0"],
+            "LOW,HIGH",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kh"))
+            .arg("render")
+            .arg(&slide)
+            .args(["--width", "64", "--height", "64", "--annotations"])
+            .arg(&tiles)
+            .args(&args)
+            .arg("--out")
+            .arg(dir.path().join("x.png"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && said.contains(says),
+            "{args:?}: {said}"
+        );
+    }
+}

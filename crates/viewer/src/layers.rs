@@ -232,6 +232,11 @@ impl Layers {
         {
             return false;
         }
+        if let Some(by) = &self.style.colour_by
+            && a.measurement(o, &by.measurement).is_none_or(f64::is_nan)
+        {
+            return false;
+        }
         match &self.style.threshold {
             Some((name, min)) => a.measurement(o, name).is_some_and(|v| v >= *min),
             None => true,

@@ -43,6 +43,42 @@ pub struct OverlayStyle {
     /// Only objects whose measurement (by name) is at least this value; an
     /// object without it is not drawn.
     pub threshold: Option<(String, f64)>,
+    /// A heatmap: objects coloured by a measurement instead of their class
+    /// ([`heat_colour`] of where the value lies between `low` and `high`);
+    /// objects without it are not drawn.
+    pub colour_by: Option<ColourBy>,
+}
+
+/// Which measurement colours a heatmap, and the values at its two ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColourBy {
+    pub measurement: String,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The heatmap's colour map: viridis (perceptually uniform, readable by
+/// the colour-blind and in grey) as five anchors, at 0, ¼, ½, ¾ and 1,
+/// between which red, green and blue run linearly; rounded to the
+/// nearest integer.
+pub const HEAT_ANCHORS: [[u8; 3]; 5] = [
+    [68, 1, 84],
+    [59, 82, 139],
+    [33, 145, 140],
+    [94, 201, 98],
+    [253, 231, 37],
+];
+
+/// The heatmap colour of `t` (clamped to 0–1; NaN is 0).
+pub fn heat_colour(t: f64) -> Colour {
+    let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
+    let at = t * 4.0;
+    let i = (at.floor() as usize).min(3);
+    let f = at - i as f64;
+    let (a, b) = (HEAT_ANCHORS[i], HEAT_ANCHORS[i + 1]);
+    let mix =
+        |k: usize| (f64::from(a[k]) + (f64::from(b[k]) - f64::from(a[k])) * f + 0.5).floor() as u8;
+    Colour::rgb(mix(0), mix(1), mix(2))
 }
 
 impl Default for OverlayStyle {
@@ -54,6 +90,7 @@ impl Default for OverlayStyle {
             hidden_classes: HashSet::new(),
             class_colours: HashMap::new(),
             threshold: None,
+            colour_by: None,
         }
     }
 }
@@ -90,12 +127,22 @@ pub fn object_colours(a: &Annotations, style: &OverlayStyle) -> Vec<u32> {
             {
                 return 0;
             }
-            let colour = match o.class {
+            let class_colour = match o.class {
                 Some(c) => match classes[c as usize] {
                     Some(colour) => colour,
                     None => return 0,
                 },
                 None => a.colour_of(o),
+            };
+            let colour = match &style.colour_by {
+                None => class_colour,
+                Some(by) => match a.measurement(o, &by.measurement) {
+                    Some(v) if !v.is_nan() => {
+                        let span = by.high - by.low;
+                        heat_colour(if span > 0.0 { (v - by.low) / span } else { 1.0 })
+                    }
+                    _ => return 0,
+                },
             };
             u32::from_le_bytes([colour.r, colour.g, colour.b, 255])
         })
@@ -451,4 +498,52 @@ impl AnnotationOverlay {
 
 fn shifted(r: &Range<u32>, by: u32) -> Range<u32> {
     r.start + by..r.end + by
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kh_annotations::{Geometry, Kind, Object, Point};
+
+    #[test]
+    fn the_heat_colours_run_through_viridis_anchors() {
+        assert_eq!(heat_colour(0.0), Colour::rgb(68, 1, 84));
+        assert_eq!(heat_colour(0.5), Colour::rgb(33, 145, 140));
+        assert_eq!(heat_colour(1.0), Colour::rgb(253, 231, 37));
+        // Half way from ¾ to 1: (94 + 253) / 2 = 173.5, rounded up.
+        assert_eq!(heat_colour(0.875), Colour::rgb(174, 216, 68));
+        assert_eq!(heat_colour(-3.0), heat_colour(0.0));
+        assert_eq!(heat_colour(7.0), heat_colour(1.0));
+        assert_eq!(heat_colour(f64::NAN), heat_colour(0.0));
+    }
+
+    #[test]
+    fn a_heatmap_colours_by_value_and_hides_objects_without_one() {
+        let mut a = Annotations::default();
+        let score = a.measurement_id("score");
+        let class = a.class_id("Tile", Some(Colour::rgb(1, 2, 3)));
+        for v in [Some(10.0), Some(30.0), None, Some(f64::NAN)] {
+            let mut o = Object::new(Kind::Tile, Geometry::Point(Point::new(0.0, 0.0)));
+            o.class = Some(class);
+            o.measurements = v.map(|v| vec![(score, v)]).unwrap_or_default();
+            a.objects.push(o);
+        }
+        assert_eq!(a.measurement_range("score"), Some((10.0, 30.0)));
+        let style = OverlayStyle {
+            colour_by: Some(ColourBy {
+                measurement: "score".into(),
+                low: 10.0,
+                high: 30.0,
+            }),
+            ..OverlayStyle::default()
+        };
+        let word = |c: Colour| u32::from_le_bytes([c.r, c.g, c.b, 255]);
+        assert_eq!(
+            object_colours(&a, &style),
+            vec![word(heat_colour(0.0)), word(heat_colour(1.0)), 0, 0]
+        );
+        // Without the heatmap, the class colour for all four.
+        let plain = object_colours(&a, &OverlayStyle::default());
+        assert!(plain.iter().all(|&w| w == word(Colour::rgb(1, 2, 3))));
+    }
 }

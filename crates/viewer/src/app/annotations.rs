@@ -5,6 +5,7 @@
 use super::*;
 use crate::findings::Finding;
 use crate::layers::{self, Loaded};
+use kh_render::overlay::ColourBy;
 
 /// How close (screen pixels) the cursor must come to a line or a point to
 /// be on it.
@@ -131,6 +132,7 @@ impl App {
                 if !names.is_empty() {
                     ui.separator();
                     changed |= self.threshold_row(ui, &names);
+                    changed |= self.heatmap_row(ui, &names);
                 }
                 if changed {
                     self.layers.dirty = true;
@@ -170,6 +172,50 @@ impl App {
         if let (Some((name, value)), Some((lo, hi))) = (&mut self.layers.style.threshold, range) {
             changed |= ui
                 .add(egui::Slider::new(value, lo..=hi.max(lo)).text(name.as_str()))
+                .changed();
+        }
+        changed
+    }
+
+    /// "Colour by <class | measurement>": a heatmap between two ends that
+    /// start at the measurement's range.
+    fn heatmap_row(&mut self, ui: &mut egui::Ui, names: &[String]) -> bool {
+        let mut changed = false;
+        let style = &self.layers.style;
+        let current = style.colour_by.as_ref().map(|c| c.measurement.clone());
+        let mut chosen = current.clone();
+        egui::ComboBox::from_label("colour by")
+            .selected_text(chosen.as_deref().unwrap_or("class"))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut chosen, None, "class");
+                for n in names {
+                    ui.selectable_value(&mut chosen, Some(n.clone()), n);
+                }
+            });
+        if chosen != current {
+            changed = true;
+            self.layers.style.colour_by = chosen.and_then(|measurement| {
+                let (low, high) = self.layers.measurement_range(&measurement)?;
+                Some(ColourBy {
+                    measurement,
+                    low,
+                    high,
+                })
+            });
+        }
+        let range = self
+            .layers
+            .style
+            .colour_by
+            .as_ref()
+            .and_then(|c| self.layers.measurement_range(&c.measurement));
+        if let (Some(by), Some((lo, hi))) = (&mut self.layers.style.colour_by, range) {
+            let hi = hi.max(lo);
+            changed |= ui
+                .add(egui::Slider::new(&mut by.low, lo..=hi).text("low end"))
+                .changed();
+            changed |= ui
+                .add(egui::Slider::new(&mut by.high, lo..=hi).text("high end"))
                 .changed();
         }
         changed
