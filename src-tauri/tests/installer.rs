@@ -129,6 +129,7 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
         "usr/bin/kakehashi",
         "usr/bin/kh",
         "usr/lib/Kakehashi/demo/cmu_small_region.svs",
+        "usr/lib/Kakehashi/onnxruntime/libonnxruntime.so",
         "usr/share/applications/Kakehashi.desktop",
     ] {
         assert!(
@@ -180,6 +181,32 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
     let _installed = Installed(name.clone());
     let status = run("dpkg-query", &["--show", "--showformat=${Status}", &name]);
     assert_eq!(status, "install ok installed");
+
+    // The installed kh finds the packaged ONNX Runtime (nothing in the
+    // environment pointing at it) and says which providers it has.
+    let doctor = Command::new("/usr/bin/kh")
+        .args(["doctor", "--json", "--timeout", "0.5"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .expect("the installed kh");
+    let report: serde_json::Value =
+        serde_json::from_slice(&doctor.stdout).expect("kh doctor --json prints JSON");
+    assert_eq!(
+        report["onnx_runtime"]["path"], "/usr/lib/Kakehashi/onnxruntime/libonnxruntime.so",
+        "{}",
+        report["onnx_runtime"]
+    );
+    assert!(
+        report["onnx_runtime"]["providers"]
+            .as_array()
+            .is_some_and(|p| p
+                .iter()
+                .any(|p| p["name"] == "CPUExecutionProvider" && p["available"] == true)),
+        "{}",
+        report["onnx_runtime"]
+    );
 
     // The installed programs only: a cleared environment, a private home
     // (settings, case database) and no pointers into this checkout.

@@ -680,6 +680,13 @@ fn package(profile: Profile) -> Result<PathBuf> {
         std::fs::copy(built.join("kh"), staging.join(format!("kh-{triple}"))).map(|_| ())
     })?;
     std::fs::copy(&slide, staging.join("demo/cmu_small_region.svs"))?;
+    // ONNX Runtime for `kh analyze --model onnx:…`, as the PyPI wheel the
+    // tests run it from ships it (kh loads it at run time).
+    std::fs::create_dir_all(staging.join("onnxruntime"))?;
+    std::fs::copy(
+        onnxruntime_library()?,
+        staging.join("onnxruntime/libonnxruntime.so"),
+    )?;
     let depends = deb_depends(&[built.join("kh"), built.join("kakehashi")])?;
     let extra = serde_json::json!({
         "bundle": { "linux": { "deb": { "depends": depends } } }
@@ -707,6 +714,28 @@ fn package(profile: Profile) -> Result<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
         .with_context(|| format!("no .deb in {}", debs.display()))
+}
+
+/// The ONNX Runtime library in the venv's `onnxruntime` wheel
+/// (tests/requirements.txt pins it).
+fn onnxruntime_library() -> Result<PathBuf> {
+    let lib = root().join(".venv/lib");
+    for python in std::fs::read_dir(&lib)
+        .with_context(|| format!("{}: run cargo xtask setup", lib.display()))?
+        .flatten()
+    {
+        let capi = python.path().join("site-packages/onnxruntime/capi");
+        for entry in std::fs::read_dir(&capi).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with("libonnxruntime.so.") {
+                return Ok(entry.path());
+            }
+        }
+    }
+    bail!(
+        "no libonnxruntime.so.* under {}: the onnxruntime wheel is not installed",
+        lib.display()
+    )
 }
 
 /// The packages the binaries link against, as Debian's own dpkg-shlibdeps
@@ -775,6 +804,17 @@ fn bench() -> Result<()> {
         .arg(root().join("tests/bench/detections.py"))
         .arg("--json")
         .arg(bench.join("annotations_results.json")))?;
+    // ONNX patch throughput: kh analyze against onnxruntime's Python API,
+    // reading included, on the H&E fixture's level 0.
+    run(Command::new(venv_python())
+        .arg(root().join("tests/bench/onnx_bench.py"))
+        .arg("--kh")
+        .arg(root().join("target/release/kh"))
+        .arg("--slide")
+        .arg(fixtures.join("analysis/he.tiff"))
+        .arg("--work")
+        .arg(&bench)
+        .env("ORT_DYLIB_PATH", onnxruntime_library()?))?;
     // Calls on loopback: two kh call processes through the signalling
     // server at 1080p30, then a bulk data-channel transfer; VP8, then H.264.
     run(Command::new(&kh_bench)

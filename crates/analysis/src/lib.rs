@@ -6,7 +6,8 @@
 //!
 //! - [`tissue`]: where the tissue is (background, dust and specks left out);
 //! - [`nuclei`]: nuclei on H&E, from the haematoxylin channel ([`stain`]);
-//! - [`focus`]: how sharp each tile of tissue is.
+//! - [`focus`]: how sharp each tile of tissue is;
+//! - [`onnx`]: any ONNX model over patches (classes or segmentation).
 //!
 //! The tile-by-tile analyses share [`tiles`] (which tiles, on every core)
 //! and [`morphology`] (mask operations).
@@ -15,6 +16,7 @@ pub mod contour;
 pub mod focus;
 pub mod morphology;
 pub mod nuclei;
+pub mod onnx;
 pub mod stain;
 pub mod tiles;
 pub mod tissue;

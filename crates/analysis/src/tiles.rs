@@ -19,6 +19,8 @@ pub struct Tile {
 
 /// Which tiles of the grid are worth reading.
 pub enum Keep<'a> {
+    /// Every tile.
+    All,
     /// Every tile that overlaps the region (level-0 pixels).
     Region(Region),
     /// Tiles with at least `fraction` of their area in the tissue (a mask
@@ -30,21 +32,43 @@ pub enum Keep<'a> {
 /// The grid of `size`-pixel tiles over `level` (tiles at the right and
 /// bottom edges cut to the level), those `keep` chooses, in rows.
 pub fn plan(level: &Level, size: u32, keep: &Keep) -> Vec<Tile> {
-    let (across, down) = (
-        level.width.div_ceil(u64::from(size)),
-        level.height.div_ceil(u64::from(size)),
-    );
+    grid(level, (size, size), (size, size), false, keep)
+}
+
+/// Rectangles of `width` × `height` pixels of `level` every `stride`
+/// pixels from the origin, those `keep` chooses, in rows. With `whole`,
+/// only rectangles wholly inside the level; else those at the edges are
+/// cut to it.
+pub fn grid(
+    level: &Level,
+    (width, height): (u32, u32),
+    (stride_x, stride_y): (u32, u32),
+    whole: bool,
+    keep: &Keep,
+) -> Vec<Tile> {
+    let (lw, lh) = (level.width, level.height);
+    let starts = |len: u64, size: u32, stride: u32| -> Vec<u64> {
+        let last = if whole {
+            len.checked_sub(u64::from(size))
+        } else {
+            len.checked_sub(1)
+        };
+        match last {
+            Some(last) => (0..=last).step_by(stride.max(1) as usize).collect(),
+            None => Vec::new(),
+        }
+    };
     let mut tiles = Vec::new();
-    for row in 0..down {
-        for col in 0..across {
-            let (x, y) = (col * u64::from(size), row * u64::from(size));
+    for &y in &starts(lh, height, stride_y) {
+        for &x in &starts(lw, width, stride_x) {
             let tile = Tile {
                 x: x as i64,
                 y: y as i64,
-                width: (level.width - x).min(u64::from(size)) as u32,
-                height: (level.height - y).min(u64::from(size)) as u32,
+                width: (lw - x).min(u64::from(width)) as u32,
+                height: (lh - y).min(u64::from(height)) as u32,
             };
             let wanted = match keep {
+                Keep::All => true,
                 Keep::Region(r) => {
                     let ds = level.downsample;
                     let (x0, y0) = (tile.x as f64 * ds, tile.y as f64 * ds);

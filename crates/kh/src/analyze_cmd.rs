@@ -4,6 +4,7 @@
 use anyhow::{Result, bail};
 use kh_analysis::focus::{self, FocusOptions};
 use kh_analysis::nuclei::{self, NucleiOptions};
+use kh_analysis::onnx::{self, OnnxOptions};
 use kh_analysis::tissue::{self, TissueOptions};
 use kh_analysis::{Region, Run};
 use kh_slide::Slide;
@@ -84,7 +85,21 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
             &run,
         )?,
         other if other.starts_with("onnx:") => {
-            bail!("--model {other}: ONNX models are not built yet (tissue, nuclei and focus are)")
+            let model = PathBuf::from(&other["onnx:".len()..]);
+            if !model.is_file() {
+                bail!("--model {other}: {} is not a file", model.display());
+            }
+            onnx::detect(
+                &slide,
+                &OnnxOptions {
+                    model,
+                    level: args.level,
+                    region: args.region,
+                    stride: args.stride,
+                    all_patches: args.all_patches,
+                },
+                &run,
+            )?
         }
         other => bail!("--model {other}: expected tissue, nuclei, focus or onnx:PATH"),
     };

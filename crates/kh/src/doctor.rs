@@ -30,6 +30,7 @@ struct Report {
     audio_devices: Vec<AudioDevice>,
     cameras: Vec<CameraEntry>,
     video_codecs: VideoCodecs,
+    onnx_runtime: OnnxRuntimeSection,
     case_database: DatabaseSection,
     problems: Vec<String>,
     warnings: Vec<String>,
@@ -68,6 +69,47 @@ struct CodecPath {
     hardware: bool,
     /// What does the work and, for software, why not hardware.
     implementation: String,
+}
+
+/// ONNX Runtime, which runs AI models on slides (`kh analyze --model
+/// onnx:PATH`): where it was loaded from and which execution providers
+/// its build has.
+#[derive(Serialize)]
+struct OnnxRuntimeSection {
+    path: Option<PathBuf>,
+    build: Option<String>,
+    providers: Vec<OnnxProvider>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct OnnxProvider {
+    name: &'static str,
+    available: bool,
+}
+
+fn onnx_runtime_section(warnings: &mut Vec<String>) -> OnnxRuntimeSection {
+    match kh_analysis::onnx::runtime() {
+        Ok(info) => OnnxRuntimeSection {
+            path: Some(info.path.clone()),
+            build: Some(info.build.clone()),
+            providers: info
+                .providers
+                .iter()
+                .map(|&(name, available)| OnnxProvider { name, available })
+                .collect(),
+            error: None,
+        },
+        Err(e) => {
+            warnings.push(format!("AI models cannot run: {e}"));
+            OnnxRuntimeSection {
+                path: None,
+                build: None,
+                providers: Vec::new(),
+                error: Some(e.to_string()),
+            }
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -201,6 +243,8 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         warnings.push("no hardware HEVC encoder for 8K: 8K is sent as recorded, not live".into());
     }
 
+    let onnx_runtime = onnx_runtime_section(&mut warnings);
+
     let database_path = if settings.cases.database.is_empty() {
         kh_settings::default_cases_database()
     } else {
@@ -223,6 +267,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         audio_devices,
         cameras,
         video_codecs,
+        onnx_runtime,
         case_database,
         problems,
         warnings,
@@ -503,6 +548,24 @@ fn print_text(report: &Report) {
             None => codec.to_owned(),
         };
         println!("  {role} {what:<13} {}", path.implementation);
+    }
+    let onnx = &report.onnx_runtime;
+    println!("\nAI models (ONNX Runtime)");
+    match (&onnx.path, &onnx.error) {
+        (Some(path), _) => {
+            println!("  {}", path.display());
+            if let Some(build) = &onnx.build {
+                println!("  {build}");
+            }
+            let providers: Vec<String> = onnx
+                .providers
+                .iter()
+                .map(|p| format!("{} {}", p.name, if p.available { "yes" } else { "no" }))
+                .collect();
+            println!("  execution providers: {}", providers.join(", "));
+        }
+        (None, Some(e)) => println!("  {e}"),
+        (None, None) => println!("  not found"),
     }
     let db = &report.case_database;
     println!("\nCase database");

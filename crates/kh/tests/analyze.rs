@@ -172,7 +172,7 @@ fn bad_analysis_arguments_say_what_is_wrong() {
         ),
         (vec!["--model", "nuclei", "--level", "9"], "levels"),
         (vec!["--model", "focus", "--stride", "64"], "ONNX"),
-        (vec!["--model", "onnx:/nonexistent.onnx"], "onnx"),
+        (vec!["--model", "onnx:/nonexistent.onnx"], "is not a file"),
         (vec!["--model", "cells"], "expected tissue, nuclei, focus"),
     ] {
         let run = Command::new(env!("CARGO_BIN_EXE_kh"))
@@ -188,4 +188,190 @@ fn bad_analysis_arguments_say_what_is_wrong() {
         assert!(said.contains(says), "{args:?}: {said}");
         assert!(!out.exists(), "nothing written for {args:?}");
     }
+}
+
+/// Runs `kh analyze` with ONNX Runtime from the test venv.
+fn analyze_onnx(slide: &Path, args: &[&str], out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kh"))
+        .env("ORT_DYLIB_PATH", kh_testkit::onnxruntime_library())
+        .arg("analyze")
+        .arg(slide)
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("kh runs")
+}
+
+/// The test's models, built by the `onnx` package.
+fn models(dir: &Path) {
+    let made = Command::new(python())
+        .arg(workspace_root().join("tests/oracle/onnx_oracle.py"))
+        .arg("make")
+        .arg(dir)
+        .output()
+        .expect("the oracle runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
+/// The oracle's verdict on `found` (onnxruntime's Python API on the same
+/// patches).
+fn onnx_verdict(
+    slide: &Path,
+    level: &str,
+    model: &Path,
+    found: &Path,
+    region: &[&str],
+) -> serde_json::Value {
+    let judged = Command::new(python())
+        .arg(workspace_root().join("tests/oracle/onnx_oracle.py"))
+        .arg("check")
+        .arg(slide)
+        .arg(level)
+        .arg(model)
+        .arg(found)
+        .args(region)
+        .output()
+        .expect("the oracle runs");
+    assert!(
+        judged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&judged.stderr)
+    );
+    serde_json::from_slice(&judged.stdout).unwrap()
+}
+
+#[test]
+fn an_onnx_patch_classifier_scores_as_onnxruntime_does() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    let dir = tempfile::tempdir().unwrap();
+    models(dir.path());
+    let model = dir.path().join("classifier.onnx");
+    let spec = format!("onnx:{}", model.display());
+    // Every patch of level 2 (glass included), then only the tissue's.
+    let all = dir.path().join("all.geojson");
+    let run = analyze_onnx(
+        &slide,
+        &["--model", &spec, "--level", "2", "--all-patches"],
+        &all,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v = onnx_verdict(&slide, "2", &model, &all, &[]);
+    // 1024 × 768 in 32-pixel patches.
+    assert_eq!(v["patches"], 32 * 24, "{v}");
+    assert!(v["max_abs_err"].as_f64().unwrap() < 1e-5, "{v}");
+    assert_eq!(v["class_mismatch"], 0, "{v}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&all).unwrap()).unwrap();
+    let classes: std::collections::BTreeSet<String> = written["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["properties"]["classification"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        classes.contains("Background") && classes.contains("Stroma"),
+        "{classes:?}"
+    );
+    let provenance = &written["features"][0]["properties"]["provenance"];
+    assert_eq!(
+        provenance["name"],
+        "onnx patch classifier (model version 3)"
+    );
+    assert!(provenance["when"].as_str().unwrap().ends_with('Z'));
+
+    let tissue = dir.path().join("tissue.geojson");
+    let run = analyze_onnx(
+        &slide,
+        &["--model", &spec, "--level", "2", "--stride", "16"],
+        &tissue,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v = onnx_verdict(&slide, "2", &model, &tissue, &[]);
+    // Overlapping patches (stride 16) over the tissue only: fewer than
+    // the whole grid at stride 16, more than the tissue at stride 32.
+    let n = v["patches"].as_u64().unwrap();
+    assert!(n > 900 && n < 63 * 47, "{v}");
+    assert!(v["max_abs_err"].as_f64().unwrap() < 1e-5, "{v}");
+}
+
+#[test]
+fn an_onnx_segmenter_draws_what_onnxruntime_classifies() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    let dir = tempfile::tempdir().unwrap();
+    models(dir.path());
+    let model = dir.path().join("segmenter.onnx");
+    let out = dir.path().join("segments.geojson");
+    let spec = format!("onnx:{}", model.display());
+    let region = "300,300,600,400";
+    let run = analyze_onnx(&slide, &["--model", &spec, "--region", region], &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let v = onnx_verdict(&slide, "0", &model, &out, &[region]);
+    assert_eq!(v["patches"], 20 * 13, "{v}");
+    assert!(v["agree"].as_f64().unwrap() > 0.99, "{v}");
+}
+
+#[test]
+fn a_model_that_is_not_a_patch_model_or_no_runtime_says_why() {
+    let slide = fixtures_dir().join("analysis/he.tiff");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.geojson");
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let run = analyze_onnx(
+        &slide,
+        &["--model", &format!("onnx:{}", junk.display())],
+        &out,
+    );
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && said.contains("junk.onnx"),
+        "{said}"
+    );
+    assert!(!out.exists());
+    // No runtime where it is looked for: one line saying what to do.
+    models(dir.path());
+    let run = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .env(
+            "ORT_DYLIB_PATH",
+            dir.path().join("missing/libonnxruntime.so"),
+        )
+        .arg("analyze")
+        .arg(&slide)
+        .arg("--model")
+        .arg(format!(
+            "onnx:{}",
+            dir.path().join("classifier.onnx").display()
+        ))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && said.contains("ORT_DYLIB_PATH"),
+        "{said}"
+    );
+    assert!(!said.contains("panicked"), "{said}");
 }

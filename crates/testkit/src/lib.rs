@@ -62,6 +62,32 @@ pub fn python() -> PathBuf {
     py
 }
 
+/// ONNX Runtime's library as the test venv's `onnxruntime` wheel ships it
+/// (the one the package ships too), for `ORT_DYLIB_PATH`.
+pub fn onnxruntime_library() -> PathBuf {
+    let lib = workspace_root().join(".venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|pythons| {
+        pythons.flatten().find_map(|python| {
+            let capi = python.path().join("site-packages/onnxruntime/capi");
+            std::fs::read_dir(capi)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+                })
+        })
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no ONNX Runtime under {}: run `cargo xtask setup` first (tests/requirements.txt installs onnxruntime)",
+            lib.display()
+        )
+    })
+}
+
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Fixture {
     pub name: String,
