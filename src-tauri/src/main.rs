@@ -95,6 +95,28 @@ fn open_in_viewer(console: tauri::State<'_, Console>, id: CaseId, attachment: i6
     console.station.open_in_viewer(id, attachment)
 }
 
+/// Starts an analysis of a case's slide; progress and the outcome arrive
+/// as "analysis" events. Returns the job's number.
+#[tauri::command]
+fn analyze_attachment(
+    app: tauri::AppHandle,
+    console: tauri::State<'_, Console>,
+    id: CaseId,
+    attachment: i64,
+    model: String,
+) -> Answer<u64> {
+    console
+        .station
+        .start_analysis(id, attachment, &model, move |event| {
+            let _ = app.emit("analysis", &event);
+        })
+}
+
+#[tauri::command]
+fn cancel_analysis(console: tauri::State<'_, Console>, job: u64) -> bool {
+    console.station.analyses.cancel(job)
+}
+
 #[tauri::command]
 fn viewer_status(console: tauri::State<'_, Console>) -> Option<ViewerStatus> {
     console.station.viewer.with(|v| v.status())
@@ -309,6 +331,8 @@ fn run() -> anyhow::Result<()> {
             save_report,
             sign_report,
             open_in_viewer,
+            analyze_attachment,
+            cancel_analysis,
             viewer_status,
             take_startup_case,
             page_ready,

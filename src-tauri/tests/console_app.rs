@@ -384,6 +384,21 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     );
     far.ends_by_itself();
 
+    // An analysis from the case page: tissue detection on the slide (the
+    // picker's first choice), then its findings filed and attached.
+    app.find("#attachments select.analysis-model", WAIT);
+    app.find("#attachments button.analyze", WAIT).click();
+    app.wait_for("the analysis filed", &text_of("#message"), WAIT, |v| {
+        v.as_str()
+            .is_some_and(|t| t.contains(" in Yamada_Taro tissue "))
+    });
+    app.wait_for(
+        "its findings attached",
+        &text_of("#attachments"),
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.contains("annotations:")),
+    );
+
     // The broken slide: the viewer's error reaches the screen, naming it.
     let page = app.invoke("attach", json!({ "id": id, "path": broken, "kind": null }));
     let attachment = page["attachments"]

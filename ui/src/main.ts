@@ -2,7 +2,10 @@
 // the Rust side through Tauri's global API (withGlobalTauri; no bundler).
 
 import {
+  ANALYSES,
   STATUS_LABELS,
+  analysisLine,
+  type AnalysisEvent,
   ageFromText,
   audioChoices,
   cameraChoices,
@@ -182,6 +185,7 @@ function showCase(page: CasePage): void {
           }
         });
         li.append(view);
+        if (!locked) li.append(analysisPicker(c.id, a.id, a.file_name));
       }
       if (!locked) {
         const remove = document.createElement("button");
@@ -222,6 +226,66 @@ async function openCase(id: string): Promise<void> {
     showCase(page);
     void refreshWorklist();
   }
+}
+
+/// "Analyze: [model] [Analyze]" for a slide attachment.
+function analysisPicker(caseId: string, attachment: number, fileName: string): HTMLElement {
+  const span = document.createElement("span");
+  span.className = "analysis-picker";
+  const select = document.createElement("select");
+  select.className = "analysis-model";
+  select.setAttribute("aria-label", `Analysis of ${fileName}`);
+  for (const a of ANALYSES) {
+    const option = document.createElement("option");
+    option.value = a.model;
+    option.textContent = a.label;
+    select.append(option);
+  }
+  const start = document.createElement("button");
+  start.type = "button";
+  start.className = "analyze";
+  start.textContent = "Analyze";
+  start.addEventListener("click", async () => {
+    const label = select.selectedOptions[0]?.textContent ?? select.value;
+    const job = await call<number>("analyze_attachment", { id: caseId, attachment, model: select.value });
+    if (job !== undefined) analysisRow(job, `${label} on ${fileName}`);
+  });
+  span.append(select, start);
+  return span;
+}
+
+/// A running analysis's row: what, its progress, and Cancel.
+function analysisRow(job: number, what: string): void {
+  const li = document.createElement("li");
+  li.id = `analysis-${job}`;
+  const name = document.createElement("span");
+  name.textContent = `${what}: `;
+  const bar = document.createElement("progress");
+  bar.max = 1;
+  bar.value = 0;
+  const state = document.createElement("span");
+  state.className = "analysis-state";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.textContent = "Cancel";
+  cancel.addEventListener("click", () => void call<boolean>("cancel_analysis", { job }));
+  li.append(name, bar, state, cancel);
+  byId("analyses").append(li);
+}
+
+function onAnalysis(event: AnalysisEvent): void {
+  const row = document.getElementById(`analysis-${event.job}`);
+  const line = analysisLine(event);
+  if (row) {
+    const bar = row.querySelector("progress");
+    if (bar && event.state === "progress") bar.value = event.done;
+    const state = row.querySelector(".analysis-state");
+    if (state) state.textContent = ` ${line.text}`;
+  }
+  if (!line.ended) return;
+  row?.remove();
+  say(line.text, line.problem);
+  if (event.state === "finished" && current?.case.id === event.case) showCase(event.page);
 }
 
 async function reloadCase(): Promise<void> {
@@ -351,6 +415,7 @@ function wire(): void {
     zone.classList.remove("over");
     void attachPaths(e.payload.paths);
   });
+  void tauri.event.listen<AnalysisEvent>("analysis", (e) => onAnalysis(e.payload));
   void tauri.event.listen<ViewerEvent>("viewer", (e) => {
     const line = viewerLine(e.payload);
     if (line) showViewerLine(line);

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  analysisLine,
   ageFromText,
   audioChoices,
   cameraChoices,
@@ -223,4 +224,26 @@ test("the camera picker offers the cameras, the test pattern and none", () => {
     audioChoices(["default", "pulse"]).map((c) => c.value),
     ["default", "pulse", "none"],
   );
+});
+
+test("an analysis's line shows its progress and how it ended", () => {
+  assert.deepEqual(analysisLine({ state: "progress", job: 1, case: "c", done: 0.426 }), {
+    text: "43%",
+    ended: false,
+    problem: false,
+  });
+  assert.equal(analysisLine({ state: "progress", job: 1, case: "c", done: 1.7 }).text, "100%");
+  const done = analysisLine({
+    state: "finished",
+    job: 1,
+    case: "c",
+    objects: 1,
+    file: "/data/analyses/c/slide tissue 20261207T120000Z.geojson",
+    page: {} as never,
+  });
+  assert.deepEqual(done, { text: "1 object in slide tissue 20261207T120000Z.geojson", ended: true, problem: false });
+  assert.equal(analysisLine({ state: "cancelled", job: 2, case: "c" }).problem, false);
+  const failed = analysisLine({ state: "failed", job: 3, case: "c", error: "level 9: the slide has 3 levels" });
+  assert.equal(failed.text, "Failed: level 9: the slide has 3 levels");
+  assert.ok(failed.problem && failed.ended);
 });

@@ -441,3 +441,37 @@ export function cameraChoices(cameras: string[]): DeviceChoice[] {
     { value: "none", label: "None" },
   ];
 }
+
+/// The analyses a case page offers on a slide (the same names as
+/// `kh analyze --model`).
+export const ANALYSES: { model: string; label: string }[] = [
+  { model: "tissue", label: "Tissue" },
+  { model: "nuclei", label: "Nuclei (H&E)" },
+  { model: "focus", label: "Focus QC" },
+];
+
+/// An analysis's progress or outcome, as the console's "analysis" event
+/// carries it.
+export type AnalysisEvent =
+  | { state: "progress"; job: number; case: string; done: number }
+  | { state: "finished"; job: number; case: string; objects: number; file: string; page: CasePage }
+  | { state: "cancelled"; job: number; case: string }
+  | { state: "failed"; job: number; case: string; error: string };
+
+/// The line a running or ended analysis shows; `ended` when its row goes.
+export function analysisLine(event: AnalysisEvent): { text: string; ended: boolean; problem: boolean } {
+  switch (event.state) {
+    case "progress":
+      return { text: `${Math.round(Math.min(Math.max(event.done, 0), 1) * 100)}%`, ended: false, problem: false };
+    case "finished":
+      return {
+        text: `${event.objects} ${event.objects === 1 ? "object" : "objects"} in ${baseName(event.file)}`,
+        ended: true,
+        problem: false,
+      };
+    case "cancelled":
+      return { text: "Cancelled: nothing was saved", ended: true, problem: false };
+    case "failed":
+      return { text: `Failed: ${event.error}`, ended: true, problem: true };
+  }
+}

@@ -100,6 +100,149 @@ pub fn iso8601_from_unix(seconds: u64) -> String {
     )
 }
 
+/// Which analysis to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Model {
+    Tissue,
+    Nuclei,
+    Focus,
+    /// An ONNX model's file.
+    Onnx(std::path::PathBuf),
+}
+
+impl std::str::FromStr for Model {
+    type Err = String;
+
+    /// `tissue`, `nuclei`, `focus` or `onnx:PATH`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tissue" => Ok(Model::Tissue),
+            "nuclei" => Ok(Model::Nuclei),
+            "focus" => Ok(Model::Focus),
+            _ => match s.strip_prefix("onnx:") {
+                Some(path) if !path.is_empty() => Ok(Model::Onnx(path.into())),
+                _ => Err(format!(
+                    "{s:?}: expected tissue, nuclei, focus or onnx:PATH"
+                )),
+            },
+        }
+    }
+}
+
+impl Model {
+    /// Its name in file names and the audit trail (`onnx:` and the
+    /// model's file name for ONNX).
+    pub fn label(&self) -> String {
+        match self {
+            Model::Tissue => "tissue".into(),
+            Model::Nuclei => "nuclei".into(),
+            Model::Focus => "focus".into(),
+            Model::Onnx(p) => format!(
+                "onnx:{}",
+                p.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ),
+        }
+    }
+}
+
+/// An analysis and where it looks.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub model: Model,
+    pub level: Option<usize>,
+    /// Nuclei, focus and ONNX only.
+    pub region: Option<Region>,
+    /// ONNX only.
+    pub stride: Option<u32>,
+    /// ONNX only.
+    pub all_patches: bool,
+}
+
+impl Request {
+    /// The whole slide (the tissue) at each analysis's own level.
+    pub fn of(model: Model) -> Request {
+        Request {
+            model,
+            level: None,
+            region: None,
+            stride: None,
+            all_patches: false,
+        }
+    }
+}
+
+/// Runs the analysis a request names; its options that do not apply to
+/// that analysis are refused, naming them.
+pub fn analyze(
+    slide: &kh_slide::Slide,
+    request: &Request,
+    run: &Run,
+) -> Result<kh_annotations::Annotations, AnalysisError> {
+    let refuse = |what: &str| {
+        Err(AnalysisError::Refused(format!(
+            "{what} ({})",
+            request.model.label()
+        )))
+    };
+    match &request.model {
+        Model::Tissue => {
+            if request.region.is_some() || request.stride.is_some() || request.all_patches {
+                return refuse(
+                    "--region, --stride and --all-patches do not apply to tissue detection",
+                );
+            }
+            tissue::detect(
+                slide,
+                &tissue::TissueOptions {
+                    level: request.level,
+                    ..Default::default()
+                },
+                run,
+            )
+        }
+        Model::Nuclei | Model::Focus if request.stride.is_some() || request.all_patches => {
+            refuse("--stride and --all-patches apply to ONNX models only")
+        }
+        Model::Nuclei => nuclei::detect(
+            slide,
+            &nuclei::NucleiOptions {
+                level: request.level,
+                region: request.region,
+                ..Default::default()
+            },
+            run,
+        ),
+        Model::Focus => focus::detect(
+            slide,
+            &focus::FocusOptions {
+                level: request.level,
+                region: request.region,
+            },
+            run,
+        ),
+        Model::Onnx(path) => {
+            if !path.is_file() {
+                return Err(AnalysisError::Refused(format!(
+                    "{}: no such model file",
+                    path.display()
+                )));
+            }
+            onnx::detect(
+                slide,
+                &onnx::OnnxOptions {
+                    model: path.clone(),
+                    level: request.level,
+                    region: request.region,
+                    stride: request.stride,
+                    all_patches: request.all_patches,
+                },
+                run,
+            )
+        }
+    }
+}
+
 /// A rectangle of the slide in level-0 pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {

@@ -290,10 +290,12 @@ pub enum AuditAction {
     Export,
     /// A finding of an analysis confirmed or rejected in the viewer.
     Review,
+    /// An analysis run on one of the case's slides.
+    Analysis,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::Create,
         AuditAction::Open,
         AuditAction::Edit,
@@ -304,6 +306,7 @@ impl AuditAction {
         AuditAction::SignOff,
         AuditAction::Export,
         AuditAction::Review,
+        AuditAction::Analysis,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -318,6 +321,7 @@ impl AuditAction {
             AuditAction::SignOff => "sign_off",
             AuditAction::Export => "export",
             AuditAction::Review => "review",
+            AuditAction::Analysis => "analysis",
         }
     }
 

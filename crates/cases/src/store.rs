@@ -552,10 +552,33 @@ impl CaseStore {
     /// annotation file's name, the object, its score, the verdict and the
     /// review's progress — never patient data).
     pub fn record_review(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
-        check_len("the review's note", what, MAX_SHORT_FIELD)?;
+        self.record(id, AuditAction::Review, "the review's note", what, actor)
+    }
+
+    /// Records an analysis run on the case's slide (`what`: the analysis,
+    /// the slide's file name, how many objects, the result's file name).
+    pub fn record_analysis(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
+        self.record(
+            id,
+            AuditAction::Analysis,
+            "the analysis's note",
+            what,
+            actor,
+        )
+    }
+
+    fn record(
+        &mut self,
+        id: CaseId,
+        action: AuditAction,
+        field: &'static str,
+        what: &str,
+        actor: &str,
+    ) -> Result<()> {
+        check_len(field, what, MAX_SHORT_FIELD)?;
         let tx = self.connection.transaction()?;
         case_in(&tx, id)?;
-        audit(&tx, id, actor, AuditAction::Review, what)?;
+        audit(&tx, id, actor, action, what)?;
         tx.commit()?;
         Ok(())
     }

@@ -129,13 +129,20 @@ fn a_case_goes_from_draft_to_a_signed_report_and_is_then_locked() {
             "prof.hub",
         )
         .expect("review");
+    store
+        .record_analysis(
+            case.id,
+            "nuclei on slide.svs: 1204 objects in slide nuclei 20261207-101500.geojson",
+            "prof.hub",
+        )
+        .expect("analysis");
 
     use AuditAction::*;
     assert_eq!(
         actions(&store, case.id),
         [
             Create, Attach, Edit, Status, Status, ReportEdit, ReportEdit, SignOff, Status, Export,
-            Open, Review
+            Open, Review, Analysis
         ]
     );
     let trail = store.audit_trail(case.id).expect("trail");

@@ -99,7 +99,9 @@ impl CaseDesk {
     }
 
     /// The case page again after a change (not a new open).
-    fn page_of(&self, id: CaseId) -> Result<CasePage, DeskError> {
+    /// The case page as it stands, without an audited open (for a page
+    /// already open that changed).
+    pub fn page_of(&self, id: CaseId) -> Result<CasePage, DeskError> {
         let store = self.store.lock();
         let case = store.case(id)?;
         page(&store, case)
@@ -169,6 +171,46 @@ impl CaseDesk {
         }
         store.record_viewing(id, &found.file_name, &self.actor)?;
         Ok(found.path)
+    }
+
+    /// The file of a slide attachment, for an analysis (the analysis's own
+    /// audit entry records it was read).
+    pub fn slide_path(&self, id: CaseId, attachment: i64) -> Result<(String, String), DeskError> {
+        let found = self
+            .store
+            .lock()
+            .attachments(id)?
+            .into_iter()
+            .find(|a| a.id == attachment)
+            .ok_or_else(|| {
+                DeskError::Refused(format!("case {id} has no attachment {attachment}"))
+            })?;
+        if found.kind != AttachmentKind::Slide {
+            return Err(DeskError::Refused(format!(
+                "{} is a {}, not a slide",
+                found.file_name,
+                found.kind.as_str()
+            )));
+        }
+        Ok((found.path, found.file_name))
+    }
+
+    /// The case's annotation files, to show over its slide.
+    pub fn annotation_paths(&self, id: CaseId) -> Result<Vec<String>, DeskError> {
+        Ok(self
+            .store
+            .lock()
+            .attachments(id)?
+            .into_iter()
+            .filter(|a| a.kind == AttachmentKind::Annotations)
+            .map(|a| a.path)
+            .collect())
+    }
+
+    /// Records an analysis run on the case's slide in its audit trail.
+    pub fn record_analysis(&self, id: CaseId, note: &str) -> Result<(), DeskError> {
+        self.store.lock().record_analysis(id, note, &self.actor)?;
+        Ok(())
     }
 
     /// Records a verdict on an analysis's finding in the case's audit trail.

@@ -1,5 +1,6 @@
 //! The console's logic without its window. See the crate README.
 
+pub mod analyses;
 mod call;
 mod desk;
 mod supervisor;

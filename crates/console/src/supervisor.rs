@@ -153,6 +153,8 @@ pub struct ViewerStatus {
     pub pid: Option<u32>,
     pub restarts: u32,
     pub slide: Option<String>,
+    /// Annotation files shown over `slide`.
+    pub annotations: Vec<String>,
     pub view: Option<ViewState>,
     /// Every visible tile of `view` is drawn (the last word was
     /// `ViewComplete`, not `ViewChanged`).
@@ -233,10 +235,25 @@ impl ViewerSupervisor {
         {
             let mut status = self.shared.status.lock();
             status.slide = Some(path.to_owned());
+            status.annotations.clear();
             status.view = None;
             status.view_complete = false;
         }
         self.shared.send(&ToViewer::OpenSlide {
+            path: path.to_owned(),
+        });
+    }
+
+    /// Shows an annotation file over the slide; remembered with it, so a
+    /// restarted viewer shows it again.
+    pub fn show_annotations(&self, path: &str) {
+        {
+            let mut status = self.shared.status.lock();
+            if !status.annotations.iter().any(|a| a == path) {
+                status.annotations.push(path.to_owned());
+            }
+        }
+        self.shared.send(&ToViewer::ShowAnnotations {
             path: path.to_owned(),
         });
     }
@@ -398,12 +415,12 @@ fn run_once(
         Err(e) => return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO)),
     };
     *shared.outbox.lock() = Some(outbox);
-    let (slide, view) = {
+    let (slide, annotations, view) = {
         let mut s = shared.status.lock();
         s.connected = true;
         s.pid = Some(pid);
         s.restarts = restarts;
-        (s.slide.clone(), s.view)
+        (s.slide.clone(), s.annotations.clone(), s.view)
     };
     let _ = events.send(ViewerEvent::Connected { pid, restarts });
     // Put back what the last viewer showed: the slide now, the view once
@@ -411,6 +428,10 @@ fn run_once(
     let mut view_to_restore = None;
     if let Some(slide) = slide {
         shared.send(&ToViewer::OpenSlide { path: slide });
+        // The viewer holds them until the slide is open.
+        for path in annotations {
+            shared.send(&ToViewer::ShowAnnotations { path });
+        }
         view_to_restore = view;
     }
     // The reader wakes at least every `ping_every` to ping and to notice

@@ -6,6 +6,7 @@
 //! machine's devices and the settings; a verdict on an AI finding in the
 //! viewer goes to the audit trail of the case whose slide it shows.
 
+use crate::analyses::{Analyses, AnalysisEvent};
 use crate::call::{CallDesk, CallDeskError, StatusSink};
 use crate::desk::CaseDesk;
 use crate::supervisor::{
@@ -23,6 +24,8 @@ pub struct Workstation {
     pub cases: Arc<CaseDesk>,
     pub calls: Arc<CallDesk>,
     pub viewer: ViewerLink,
+    /// Analyses running in the background, started from case pages.
+    pub analyses: Analyses,
     /// The case whose slide the viewer was last asked to show.
     viewer_case: Arc<parking_lot::Mutex<Option<CaseId>>>,
 }
@@ -50,6 +53,7 @@ impl Workstation {
             cases: Arc::new(cases),
             calls,
             viewer,
+            analyses: Analyses::default(),
             viewer_case: Arc::default(),
         })
     }
@@ -61,10 +65,43 @@ impl Workstation {
             .cases
             .slide_for_viewer(id, attachment)
             .map_err(|e| e.to_string())?;
+        // The case's annotation files go over it (the viewer holds them
+        // until the slide is open).
+        let annotations = self.cases.annotation_paths(id).map_err(|e| e.to_string())?;
         *self.viewer_case.lock() = Some(id);
         self.viewer
-            .with(|viewer| viewer.open_slide(&path))
+            .with(|viewer| {
+                viewer.open_slide(&path);
+                for file in &annotations {
+                    viewer.show_annotations(file);
+                }
+            })
             .ok_or_else(|| "the viewer is not running".to_owned())
+    }
+
+    /// Starts an analysis of a case's slide attachment in the background
+    /// (`model`: tissue, nuclei, focus or onnx:PATH); its progress and
+    /// outcome go to `on_event`. Findings of the case the viewer shows go
+    /// over the slide when they are filed.
+    pub fn start_analysis(
+        &self,
+        id: CaseId,
+        attachment: i64,
+        model: &str,
+        on_event: impl Fn(AnalysisEvent) + Send + Sync + 'static,
+    ) -> Result<u64, String> {
+        let viewer = self.viewer.clone();
+        let viewer_case = self.viewer_case.clone();
+        self.analyses
+            .start(self.cases.clone(), id, attachment, model, move |event| {
+                if let AnalysisEvent::Finished { case, file, .. } = &event
+                    && *viewer_case.lock() == Some(*case)
+                {
+                    viewer.with(|v| v.show_annotations(file));
+                }
+                on_event(event);
+            })
+            .map_err(|e| e.to_string())
     }
 
     /// Start the supervised viewer (`command`, connecting at `socket`).

@@ -2,11 +2,7 @@
 //! QuPath GeoJSON (QuPath opens the result), progress on stderr.
 
 use anyhow::{Result, bail};
-use kh_analysis::focus::{self, FocusOptions};
-use kh_analysis::nuclei::{self, NucleiOptions};
-use kh_analysis::onnx::{self, OnnxOptions};
-use kh_analysis::tissue::{self, TissueOptions};
-use kh_analysis::{Region, Run};
+use kh_analysis::{Model, Region, Request, Run};
 use kh_slide::Slide;
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,59 +46,21 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         progress: &progress,
         cancel: &cancel,
     };
-    let found = match args.model.as_str() {
-        "tissue" => {
-            if args.region.is_some() || args.stride.is_some() || args.all_patches {
-                bail!("--region, --stride and --all-patches do not apply to tissue detection");
-            }
-            tissue::detect(
-                &slide,
-                &TissueOptions {
-                    level: args.level,
-                    ..TissueOptions::default()
-                },
-                &run,
-            )?
-        }
-        "nuclei" | "focus" if args.stride.is_some() || args.all_patches => {
-            bail!("--stride and --all-patches apply to ONNX models only")
-        }
-        "nuclei" => nuclei::detect(
-            &slide,
-            &NucleiOptions {
-                level: args.level,
-                region: args.region,
-                ..NucleiOptions::default()
-            },
-            &run,
-        )?,
-        "focus" => focus::detect(
-            &slide,
-            &FocusOptions {
-                level: args.level,
-                region: args.region,
-            },
-            &run,
-        )?,
-        other if other.starts_with("onnx:") => {
-            let model = PathBuf::from(&other["onnx:".len()..]);
-            if !model.is_file() {
-                bail!("--model {other}: {} is not a file", model.display());
-            }
-            onnx::detect(
-                &slide,
-                &OnnxOptions {
-                    model,
-                    level: args.level,
-                    region: args.region,
-                    stride: args.stride,
-                    all_patches: args.all_patches,
-                },
-                &run,
-            )?
-        }
-        other => bail!("--model {other}: expected tissue, nuclei, focus or onnx:PATH"),
-    };
+    let model: Model = args
+        .model
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--model {e}"))?;
+    let found = kh_analysis::analyze(
+        &slide,
+        &Request {
+            model,
+            level: args.level,
+            region: args.region,
+            stride: args.stride,
+            all_patches: args.all_patches,
+        },
+        &run,
+    )?;
     eprintln!();
     kh_annotations::write(&args.out, &found, kh_annotations::Format::GeoJson)?;
     eprintln!(

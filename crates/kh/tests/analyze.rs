@@ -172,7 +172,10 @@ fn bad_analysis_arguments_say_what_is_wrong() {
         ),
         (vec!["--model", "nuclei", "--level", "9"], "levels"),
         (vec!["--model", "focus", "--stride", "64"], "ONNX"),
-        (vec!["--model", "onnx:/nonexistent.onnx"], "is not a file"),
+        (
+            vec!["--model", "onnx:/nonexistent.onnx"],
+            "no such model file",
+        ),
         (vec!["--model", "cells"], "expected tissue, nuclei, focus"),
     ] {
         let run = Command::new(env!("CARGO_BIN_EXE_kh"))

@@ -1,13 +1,14 @@
 //! The findings review's whole path, with real parts: a case in a real
-//! database with a real slide, the Workstation's supervised viewer in a
-//! real X window, a verdict given with the keyboard — and a `review`
-//! entry in that case's audit trail.
+//! database with a real slide and an annotation file attached, the
+//! Workstation's supervised viewer in a real X window showing both when
+//! the slide is opened from the case, a verdict given with the keyboard —
+//! and a `review` entry in that case's audit trail.
 
 mod x11;
 
 use kh_cases::AuditAction;
 use kh_console::{CaseDesk, ViewerCommand, ViewerEvent, Workstation};
-use kh_ipc::{FromViewer, ToViewer};
+use kh_ipc::FromViewer;
 use kh_settings::{LoadedSettings, SettingsPaths};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -15,7 +16,11 @@ use x11::{HEIGHT, KH, WIDTH, Xvfb, fixture};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn next_event(events: &Receiver<ViewerEvent>, what: &str, want: impl Fn(&ViewerEvent) -> bool) {
+fn next_event(
+    events: &Receiver<ViewerEvent>,
+    what: &str,
+    mut want: impl FnMut(&ViewerEvent) -> bool,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -73,10 +78,6 @@ fn a_verdict_in_the_viewer_lands_in_the_cases_audit_trail() {
     next_event(&events, "the viewer", |e| {
         matches!(e, ViewerEvent::Connected { .. })
     });
-    station.open_in_viewer(case, attachment).unwrap();
-    next_event(&events, "the slide", |e| {
-        matches!(e, ViewerEvent::Message(FromViewer::ViewComplete { .. }))
-    });
     let findings = dir.path().join("mitoses.geojson");
     std::fs::write(
         &findings,
@@ -84,16 +85,21 @@ fn a_verdict_in_the_viewer_lands_in_the_cases_audit_trail() {
              "properties":{"objectType":"detection","measurements":{"Probability":0.8}}}]"#,
     )
     .unwrap();
-    station.viewer.with(|v| {
-        v.send(&ToViewer::ShowAnnotations {
-            path: findings.display().to_string(),
-        })
-    });
-    next_event(&events, "the annotations", |e| {
-        matches!(
-            e,
-            ViewerEvent::Message(FromViewer::AnnotationsShown { objects: 1, .. })
-        )
+    // Attached to the case: it opens over the case's slide.
+    station
+        .cases
+        .attach(case, &findings, Some(kh_cases::AttachmentKind::Annotations))
+        .unwrap();
+    station.open_in_viewer(case, attachment).unwrap();
+    // The slide drawn and the attached file shown, in either order.
+    let (mut drawn, mut shown) = (false, false);
+    next_event(&events, "the slide and its annotations", |e| {
+        match e {
+            ViewerEvent::Message(FromViewer::ViewComplete { .. }) => drawn = true,
+            ViewerEvent::Message(FromViewer::AnnotationsShown { objects: 1, .. }) => shown = true,
+            _ => {}
+        }
+        drawn && shown
     });
     let window = x11::viewer_window(&x);
     x.run("xdotool", &["windowfocus", "--sync", &window]);
