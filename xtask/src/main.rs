@@ -804,6 +804,16 @@ fn bench() -> Result<()> {
         .arg(root().join("tests/bench/detections.py"))
         .arg("--json")
         .arg(bench.join("annotations_results.json")))?;
+    // Tissue detection on a 100k × 100k slide (made once from the tissue
+    // fixture) against the same steps in Python.
+    run(Command::new(venv_python())
+        .arg(root().join("tests/bench/tissue_bench.py"))
+        .arg("--kh")
+        .arg(root().join("target/release/kh"))
+        .arg("--source")
+        .arg(fixtures.join("analysis/tissue.tiff"))
+        .arg("--work")
+        .arg(&bench))?;
     // ONNX patch throughput: kh analyze against onnxruntime's Python API,
     // reading included, on the H&E fixture's level 0.
     run(Command::new(venv_python())
