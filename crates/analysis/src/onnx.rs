@@ -40,6 +40,11 @@ pub const BATCH: usize = 16;
 /// A patch is read when at least this share of it is tissue.
 const TISSUE_SHARE: f64 = 0.5;
 
+/// Patches one run may walk: ten million (a 100k × 100k level in 32-pixel
+/// patches). More is a mistake of level, stride or patch size, and would
+/// only exhaust memory.
+pub const MAX_PATCHES: u64 = 10_000_000;
+
 /// Patch sizes accepted (a model asking for more is not a patch model).
 const MAX_PATCH: i64 = 4096;
 
@@ -276,6 +281,14 @@ pub fn detect(
         Some(s) => (s, s),
         None => (pw, ph),
     };
+    let walked = tiles::grid_count(&lv, (pw, ph), stride, true);
+    if walked > MAX_PATCHES {
+        return Err(AnalysisError::Refused(format!(
+            "{walked} patches of {pw}×{ph} every {}×{} pixels of level {level}: more than {MAX_PATCHES}; \
+             use a coarser --level or a larger --stride",
+            stride.0, stride.1
+        )));
+    }
     let tissue_mask;
     let keep = match (options.region, options.all_patches) {
         (Some(r), _) => Keep::Region(r),

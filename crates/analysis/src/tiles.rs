@@ -35,6 +35,25 @@ pub fn plan(level: &Level, size: u32, keep: &Keep) -> Vec<Tile> {
     grid(level, (size, size), (size, size), false, keep)
 }
 
+/// How many rectangles [`grid`] walks before choosing (its bound on work
+/// and memory).
+pub fn grid_count(
+    level: &Level,
+    (width, height): (u32, u32),
+    (stride_x, stride_y): (u32, u32),
+    whole: bool,
+) -> u64 {
+    let count = |len: u64, size: u32, stride: u32| -> u64 {
+        let last = if whole {
+            len.checked_sub(u64::from(size))
+        } else {
+            len.checked_sub(1)
+        };
+        last.map_or(0, |last| last / u64::from(stride.max(1)) + 1)
+    };
+    count(level.width, width, stride_x).saturating_mul(count(level.height, height, stride_y))
+}
+
 /// Rectangles of `width` × `height` pixels of `level` every `stride`
 /// pixels from the origin, those `keep` chooses, in rows. With `whole`,
 /// only rectangles wholly inside the level; else those at the edges are
@@ -234,6 +253,11 @@ mod tests {
         );
         assert_eq!(all.len(), 4 * 3);
         assert_eq!(all.last().unwrap().width, 1000 - 768);
+        assert_eq!(grid_count(&lv, (256, 256), (256, 256), false), 12);
+        // Wholly inside: 3 across (0, 256, 512; 768 + 256 > 1000), 2 down.
+        assert_eq!(grid_count(&lv, (256, 256), (256, 256), true), 6);
+        assert_eq!(grid(&lv, (256, 256), (256, 256), true, &Keep::All).len(), 6);
+        assert_eq!(grid_count(&lv, (2000, 10), (1, 1), true), 0);
     }
 
     #[test]

@@ -353,8 +353,26 @@ fn a_model_that_is_not_a_patch_model_or_no_runtime_says_why() {
         "{said}"
     );
     assert!(!out.exists());
-    // No runtime where it is looked for: one line saying what to do.
+    // Patches beyond the bound (one pixel apart on level 0: 8.8 million
+    // of the classifier's 32-pixel patches fit, stride 1 walks 12 million).
     models(dir.path());
+    let run = analyze_onnx(
+        &slide,
+        &[
+            "--model",
+            &format!("onnx:{}", dir.path().join("classifier.onnx").display()),
+            "--stride",
+            "1",
+            "--all-patches",
+        ],
+        &out,
+    );
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && said.contains("more than 10000000"),
+        "{said}"
+    );
+    // No runtime where it is looked for: one line saying what to do.
     let run = Command::new(env!("CARGO_BIN_EXE_kh"))
         .env(
             "ORT_DYLIB_PATH",
