@@ -68,6 +68,10 @@ enum Command {
         /// GPU memory for tiles in MiB (default: from the adapter).
         #[arg(long)]
         budget_mib: Option<u64>,
+        /// GPU memory for annotation layers together, in MiB (default:
+        /// 1024).
+        #[arg(long)]
+        overlay_budget_mib: Option<u64>,
         /// Decoded tiles kept in memory, in MiB (default: 256).
         #[arg(long)]
         tile_cache_mib: Option<u64>,
@@ -151,6 +155,7 @@ fn run(cli: Cli) -> Result<()> {
             screenshots,
             size,
             budget_mib,
+            overlay_budget_mib,
             tile_cache_mib,
             max_picture,
             no_vsync,
@@ -171,6 +176,7 @@ fn run(cli: Cli) -> Result<()> {
                 screenshots,
                 size,
                 budget_bytes: budget_mib.map(|m| m << 20),
+                overlay_budget_bytes: overlay_budget_mib.map(|m| m.saturating_mul(1 << 20)),
                 cache_bytes: tile_cache_mib.map(|m| m << 20),
                 picture_limit,
                 no_vsync,

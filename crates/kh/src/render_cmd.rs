@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use kh_render::offscreen::Target;
+use kh_render::overlay::mesh::OverlayMesh;
 use kh_render::overlay::{AnnotationOverlay, ColourBy, OverlayStyle};
 use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
 use kh_slide::Slide;
@@ -62,6 +63,10 @@ pub struct RenderArgs {
     /// drawn.
     #[arg(long)]
     heatmap: Option<String>,
+    /// GPU memory the annotation layers may hold together, in MiB
+    /// (default 1024, as the viewer).
+    #[arg(long)]
+    overlay_budget_mib: Option<u64>,
     /// LOW,HIGH: the heatmap's ends (default: the measurement's range over
     /// the annotation files, as the viewer takes it).
     #[arg(long, value_parser = range_from_arg)]
@@ -164,9 +169,19 @@ pub fn run(args: RenderArgs) -> Result<()> {
     };
     let mut overlays = Vec::new();
     let mut objects = 0;
+    let budget = args
+        .overlay_budget_mib
+        .map_or(kh_render::overlay::DEFAULT_BUDGET, |m| {
+            m.saturating_mul(1 << 20)
+        });
+    let mut used = 0u64;
     for (file, annotations) in &files {
         objects += annotations.objects.len();
-        let overlay = AnnotationOverlay::new(&gpu.device, annotations, style.clone())
+        let mesh = OverlayMesh::from_annotations(annotations);
+        kh_render::overlay::fits_budget(used, mesh.gpu_bytes(), budget)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        used += mesh.gpu_bytes();
+        let overlay = AnnotationOverlay::from_mesh(&gpu.device, mesh, annotations, style.clone())
             .with_context(|| format!("drawing {}", file.display()))?;
         overlays.push(overlay);
     }

@@ -107,22 +107,44 @@ pub struct ClassRow {
     pub count: usize,
 }
 
-#[derive(Default)]
 pub struct Layers {
     pub layers: Vec<Layer>,
+    /// GPU memory the layers' overlays may hold together.
+    pub budget_bytes: u64,
     pub style: OverlayStyle,
     /// The style changed: colours to re-upload before the next frame.
     pub dirty: bool,
     pub panel_open: bool,
 }
 
+impl Default for Layers {
+    fn default() -> Self {
+        Layers {
+            layers: Vec::new(),
+            budget_bytes: kh_render::overlay::DEFAULT_BUDGET,
+            style: OverlayStyle::default(),
+            dirty: false,
+            panel_open: false,
+        }
+    }
+}
+
 impl Layers {
+    /// Adds a loaded file as a layer (replacing its earlier layer), if its
+    /// overlay fits in the budget beside the others.
     pub fn add(
         &mut self,
         device: &wgpu::Device,
         path: PathBuf,
         loaded: Loaded,
     ) -> Result<(), String> {
+        let used = self
+            .layers
+            .iter()
+            .filter(|l| l.path != path)
+            .map(|l| l.overlay.gpu_bytes())
+            .sum();
+        kh_render::overlay::fits_budget(used, loaded.mesh.gpu_bytes(), self.budget_bytes)?;
         let overlay = AnnotationOverlay::from_mesh(
             device,
             loaded.mesh,

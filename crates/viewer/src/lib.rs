@@ -32,6 +32,9 @@ pub struct ViewerArgs {
     pub size: Option<(u32, u32)>,
     /// GPU memory for tiles in bytes (default: from the adapter).
     pub budget_bytes: Option<u64>,
+    /// GPU memory for annotation layers in bytes (default:
+    /// `kh_render::overlay::DEFAULT_BUDGET`).
+    pub overlay_budget_bytes: Option<u64>,
     /// Decoded tiles kept in memory, in bytes (default: the slide
     /// library's).
     pub cache_bytes: Option<u64>,

@@ -95,6 +95,28 @@ impl Default for OverlayStyle {
     }
 }
 
+/// GPU memory all annotation layers may hold together unless told: 1 GiB,
+/// four million detections' meshes (a million octagons with their
+/// outlines take 248 MB), beside the slide's tiles (512 MiB at most) and
+/// 8K video planes on an 8 GB card.
+pub const DEFAULT_BUDGET: u64 = 1 << 30;
+
+/// Whether a layer of `adding` bytes fits beside `used` in `budget`; else
+/// the reason, in words for the user.
+pub fn fits_budget(used: u64, adding: u64, budget: u64) -> Result<(), String> {
+    let mib = |b: u64| b.div_ceil(1 << 20);
+    if used.checked_add(adding).is_some_and(|total| total <= budget) {
+        return Ok(());
+    }
+    Err(format!(
+        "its overlay needs {} MiB of GPU memory and the annotation layers' budget of {} MiB has {} MiB left: \
+         close a layer, or raise the budget (--overlay-budget-mib)",
+        mib(adding),
+        mib(budget),
+        mib(budget.saturating_sub(used))
+    ))
+}
+
 /// One colour word per object (RGBA8, red in the low byte; alpha 0 hides
 /// the object), as the shader reads them.
 pub fn object_colours(a: &Annotations, style: &OverlayStyle) -> Vec<u32> {
@@ -504,6 +526,17 @@ fn shifted(r: &Range<u32>, by: u32) -> Range<u32> {
 mod tests {
     use super::*;
     use kh_annotations::{Geometry, Kind, Object, Point};
+
+    #[test]
+    fn layers_fit_the_budget_or_say_how_far_over() {
+        assert_eq!(fits_budget(0, DEFAULT_BUDGET, DEFAULT_BUDGET), Ok(()));
+        let e = fits_budget(900 << 20, 200 << 20, 1 << 30).unwrap_err();
+        assert!(
+            e.contains("needs 200 MiB") && e.contains("has 124 MiB left"),
+            "{e}"
+        );
+        assert!(fits_budget(u64::MAX, 1, u64::MAX).is_err());
+    }
 
     #[test]
     fn the_heat_colours_run_through_viridis_anchors() {

@@ -202,6 +202,9 @@ struct App {
 }
 
 pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
+    let overlay_budget = args
+        .overlay_budget_bytes
+        .unwrap_or(kh_render::overlay::DEFAULT_BUDGET);
     let event_loop = EventLoop::<UserEvent>::with_user_event()
         .build()
         .context("starting the window system (is DISPLAY or WAYLAND_DISPLAY set?)")?;
@@ -234,7 +237,10 @@ pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
         adjustments: Adjustments::default(),
         last_frame: Instant::now(),
         fps: 0.0,
-        layers: Layers::default(),
+        layers: Layers {
+            budget_bytes: overlay_budget,
+            ..Layers::default()
+        },
         pending_annotations: Vec::new(),
         loading_annotations: 0,
         findings: Findings::default(),
