@@ -174,6 +174,13 @@ pub enum FromViewer {
         reviewed: usize,
         total: usize,
     },
+    /// The user clicked an object of an annotation file (its name, the
+    /// object's index in it) to select it; both `None` when a click
+    /// elsewhere or Escape cleared the selection.
+    ObjectSelected {
+        file: Option<String>,
+        object: Option<u64>,
+    },
     /// The answer to `Ping { seq }`.
     Pong {
         seq: u64,

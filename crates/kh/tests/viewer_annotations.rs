@@ -1,7 +1,9 @@
 //! Annotations in the real viewer window (Xvfb): a file the console asks
 //! for over IPC is read, answered with its object count and drawn over the
 //! slide exactly as `kh render --annotations` draws the same view; a file
-//! that cannot be read is reported, naming it, and the viewer goes on.
+//! that cannot be read is reported, naming it, and the viewer goes on;
+//! findings are stepped through with the keyboard, and a click selects
+//! the object under it (reported over IPC) until a click elsewhere or Esc.
 
 mod x11;
 
@@ -259,5 +261,41 @@ fn findings_are_stepped_through_by_score_and_each_verdict_reported() {
     centred_on(&messages, [1000.0, 1000.0]);
     key("k");
     centred_on(&messages, [1500.0, 2000.0]);
+    // With the Findings panel closed (it floats over the middle), a click
+    // on the finding in the middle of the window selects it; a click on
+    // bare slide clears the selection, and so does Escape.
+    key("g");
+    let click = |px: u32, py: u32| {
+        x.run(
+            "xdotool",
+            &[
+                "mousemove",
+                "--window",
+                &window,
+                &px.to_string(),
+                &py.to_string(),
+            ],
+        );
+        x.run("xdotool", &["click", "1"]);
+    };
+    let selected = |messages: &Receiver<FromViewer>| {
+        let FromViewer::ObjectSelected { file, object } = wait_for(messages, "a selection", |m| {
+            matches!(m, FromViewer::ObjectSelected { .. })
+        }) else {
+            unreachable!()
+        };
+        (file, object)
+    };
+    click(WIDTH / 2, HEIGHT / 2);
+    assert_eq!(
+        selected(&messages),
+        (Some("mitoses.geojson".to_owned()), Some(2))
+    );
+    click(120, HEIGHT - 180);
+    assert_eq!(selected(&messages), (None, None));
+    click(WIDTH / 2, HEIGHT / 2);
+    assert_eq!(selected(&messages).1, Some(2));
+    key("Escape");
+    assert_eq!(selected(&messages), (None, None));
     quit(&mut connection, &mut child);
 }

@@ -105,7 +105,10 @@ pub const DEFAULT_BUDGET: u64 = 1 << 30;
 /// the reason, in words for the user.
 pub fn fits_budget(used: u64, adding: u64, budget: u64) -> Result<(), String> {
     let mib = |b: u64| b.div_ceil(1 << 20);
-    if used.checked_add(adding).is_some_and(|total| total <= budget) {
+    if used
+        .checked_add(adding)
+        .is_some_and(|total| total <= budget)
+    {
         return Ok(());
     }
     Err(format!(

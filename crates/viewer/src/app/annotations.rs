@@ -9,7 +9,7 @@ use kh_render::overlay::ColourBy;
 
 /// How close (screen pixels) the cursor must come to a line or a point to
 /// be on it.
-const HOVER_PX: f64 = 4.0;
+pub(super) const HOVER_PX: f64 = 4.0;
 
 impl App {
     /// Read, index and tessellate an annotation file off the UI thread.
@@ -60,6 +60,7 @@ impl App {
     /// A new slide: the old one's layers go; files waiting for a slide load.
     pub(super) fn reset_annotations(&mut self) {
         self.layers.layers.clear();
+        self.clear_selection();
         self.findings.clear();
         for path in std::mem::take(&mut self.pending_annotations) {
             self.open_annotations(path);
@@ -424,39 +425,13 @@ impl App {
 
     /// A ring around the finding under review.
     pub(super) fn finding_ring(&self, ctx: &egui::Context) {
-        let (Some(doc), Some(i)) = (&self.doc, self.findings.current) else {
+        let Some(f) = self
+            .findings
+            .current
+            .and_then(|i| self.findings.items.get(i))
+        else {
             return;
         };
-        let Some(f) = self.findings.items.get(i) else {
-            return;
-        };
-        let screen_from_slide = doc.camera.view.screen_from_slide(self.viewport());
-        let ppp = f64::from(ctx.pixels_per_point());
-        let corners = [
-            DVec2::new(f.bounds[0], f.bounds[1]),
-            DVec2::new(f.bounds[2], f.bounds[3]),
-        ]
-        .map(|p| screen_from_slide.transform_point2(p) / ppp);
-        let rect = egui::Rect::from_two_pos(
-            egui::pos2(corners[0].x as f32, corners[0].y as f32),
-            egui::pos2(corners[1].x as f32, corners[1].y as f32),
-        )
-        .expand(6.0);
-        let painter = ctx.layer_painter(egui::LayerId::new(
-            egui::Order::Background,
-            egui::Id::unique("finding"),
-        ));
-        painter.rect_stroke(
-            rect,
-            4.0,
-            egui::Stroke::new(3.0, egui::Color32::WHITE),
-            egui::StrokeKind::Outside,
-        );
-        painter.rect_stroke(
-            rect.expand(3.0),
-            5.0,
-            egui::Stroke::new(1.5, egui::Color32::BLACK),
-            egui::StrokeKind::Outside,
-        );
+        self.ring_around(ctx, f.bounds, "finding");
     }
 }

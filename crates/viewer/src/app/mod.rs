@@ -4,6 +4,7 @@
 mod annotations;
 mod console_link;
 mod panels;
+mod selection;
 
 use console_link::show_remote_picture;
 
@@ -37,6 +38,9 @@ const WHEEL_STEP: f64 = 0.8;
 /// Arrow keys pan by this fraction of the viewport.
 const KEY_PAN: f64 = 0.125;
 const DOUBLE_CLICK: Duration = Duration::from_millis(350);
+/// A press and release closer than this (physical pixels) is a click, not
+/// a drag.
+const CLICK_SLOP: f64 = 4.0;
 /// Messages stay on screen this long.
 const MESSAGE_TIME: Duration = Duration::from_secs(12);
 /// The remote camera window's width at first (logical points).
@@ -196,6 +200,8 @@ struct App {
     layers: Layers,
     /// Annotation files waiting for a slide to open.
     pending_annotations: Vec<PathBuf>,
+    /// The object clicked: its file and index.
+    selected: Option<(PathBuf, u32)>,
     /// AI findings being reviewed.
     findings: Findings,
     loading_annotations: usize,
@@ -242,6 +248,7 @@ pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
             ..Layers::default()
         },
         pending_annotations: Vec::new(),
+        selected: None,
         loading_annotations: 0,
         findings: Findings::default(),
     };
@@ -508,6 +515,9 @@ impl App {
             Key::Named(NamedKey::ArrowDown) => pan(self, DVec2::new(0.0, -step.y)),
             Key::Named(NamedKey::F11) => self.toggle_fullscreen(),
             Key::Named(NamedKey::F1) => self.show_help = !self.show_help,
+            Key::Named(NamedKey::Escape) if self.selected.is_some() => {
+                self.clear_selection();
+            }
             Key::Named(NamedKey::Escape) => {
                 if self.show_help || self.ruler.active || self.open_dialog.is_some() {
                     self.show_help = false;
@@ -588,11 +598,19 @@ impl App {
                 self.dragging = Some(cursor);
             }
             ElementState::Released => {
+                // Released where it was pressed: a click, which selects.
+                let clicked = self
+                    .last_click
+                    .zip(self.cursor)
+                    .is_some_and(|((_, at), cursor)| (at - cursor).length() < CLICK_SLOP);
                 if self.dragging.take().is_some()
                     && !self.ruler.active
                     && let Some(doc) = &mut self.doc
                 {
                     doc.camera.release(now);
+                    if clicked {
+                        self.select_at_cursor();
+                    }
                 }
                 self.request_redraw();
             }

@@ -16,6 +16,7 @@ impl App {
         self.annotations_panel(&ctx);
         self.findings_panel(&ctx);
         self.finding_ring(&ctx);
+        self.selection_ring_and_card(&ctx);
         self.hover_card(&ctx);
         let now = Instant::now();
         self.messages
