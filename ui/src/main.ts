@@ -5,6 +5,7 @@ import {
   ANALYSES,
   STATUS_LABELS,
   analysisLine,
+  reportCitations,
   type AnalysisEvent,
   ageFromText,
   audioChoices,
@@ -206,6 +207,7 @@ function showCase(page: CasePage): void {
   const writable = canWriteReport(c.status) && !page.report?.signed;
   report.readOnly = !writable;
   byId<HTMLButtonElement>("save-report").hidden = !writable;
+  byId<HTMLButtonElement>("cite-findings").hidden = !writable || reportCitations(page.audit) === "";
   byId<HTMLButtonElement>("sign-report").hidden = !writable;
   byId("report-section").hidden = !page.report && !writable;
   const signed = page.report?.signed;
@@ -375,6 +377,13 @@ function wire(): void {
       say("Saved");
       void refreshWorklist();
     }
+  });
+  byId("cite-findings").addEventListener("click", () => {
+    if (!current) return;
+    const report = byId<HTMLTextAreaElement>("report-text");
+    const citations = reportCitations(current.audit);
+    report.value = report.value.trim() ? `${report.value.trimEnd()}\n\n${citations}` : citations;
+    say("Cited; save the draft to keep it");
   });
   byId("save-report").addEventListener("click", async () => {
     if (!current) return;

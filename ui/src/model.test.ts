@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  reportCitations,
   analysisLine,
   ageFromText,
   audioChoices,
@@ -246,4 +247,26 @@ test("an analysis's line shows its progress and how it ended", () => {
   const failed = analysisLine({ state: "failed", job: 3, case: "c", error: "level 9: the slide has 3 levels" });
   assert.equal(failed.text, "Failed: level 9: the slide has 3 levels");
   assert.ok(failed.problem && failed.ended);
+});
+
+test("a report cites the case's analyses and findings reviews from the audit trail", () => {
+  const at = Date.UTC(2026, 11, 7, 12, 30);
+  const entry = (action: string, detail: string, actor = "Dr. Sato") => ({ case_id: "c", at, actor, action, detail });
+  const text = reportCitations([
+    entry("open", "viewer slide.svs"),
+    entry("analysis", "nuclei on slide.svs: 1204 objects in slide nuclei 20261207T123000Z.geojson"),
+    entry("review", "mitoses.geojson object 7 (score 0.930) confirmed; 1 of 3 reviewed"),
+    entry("review", "mitoses.geojson object 2 (score 0.700) rejected; 2 of 3 reviewed", "Dr. Ito"),
+    entry("review", "not in the known form"),
+  ]);
+  assert.equal(
+    text,
+    [
+      "Analyses:",
+      "- nuclei on slide.svs: 1204 objects in slide nuclei 20261207T123000Z.geojson (Dr. Sato, 2026-12-07 12:30 UTC)",
+      "Findings reviewed:",
+      "- mitoses.geojson: 1 confirmed, 1 rejected; 2 of 3 reviewed (Dr. Sato, Dr. Ito)",
+    ].join("\n"),
+  );
+  assert.equal(reportCitations([entry("open", "x")]), "");
 });

@@ -475,3 +475,37 @@ export function analysisLine(event: AnalysisEvent): { text: string; ended: boole
       return { text: `Failed: ${event.error}`, ended: true, problem: true };
   }
 }
+
+/// What a report cites of the case's analyses and findings reviews, from
+/// its audit trail: each analysis run (what, on which slide, how many
+/// objects, which file, who and when), and per reviewed file how many
+/// findings were confirmed and rejected and how far the review got. Empty
+/// when there is neither.
+export function reportCitations(audit: AuditEntry[]): string {
+  const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  const analyses = audit
+    .filter((e) => e.action === "analysis")
+    .map((e) => `- ${e.detail} (${e.actor}, ${when(e.at)})`);
+  // Review details read "<file> object <n> (score <s>) <verdict>; <k> of <m> reviewed".
+  const reviews = new Map<string, { confirmed: number; rejected: number; progress: string; actors: Set<string> }>();
+  for (const e of audit.filter((e) => e.action === "review")) {
+    const match = /^(.*) object \d+ \(score [^)]*\) (confirmed|rejected); (.*)$/.exec(e.detail);
+    if (!match) continue;
+    const [, file, verdict, progress] = match as unknown as [string, string, string, string];
+    const tally = reviews.get(file) ?? { confirmed: 0, rejected: 0, progress: "", actors: new Set<string>() };
+    if (verdict === "confirmed") tally.confirmed += 1;
+    else tally.rejected += 1;
+    tally.progress = progress;
+    tally.actors.add(e.actor);
+    reviews.set(file, tally);
+  }
+  const lines: string[] = [];
+  if (analyses.length) lines.push("Analyses:", ...analyses);
+  if (reviews.size) {
+    lines.push("Findings reviewed:");
+    for (const [file, t] of reviews) {
+      lines.push(`- ${file}: ${t.confirmed} confirmed, ${t.rejected} rejected; ${t.progress} (${[...t.actors].join(", ")})`);
+    }
+  }
+  return lines.join("\n");
+}

@@ -155,43 +155,15 @@ impl CaseDesk {
     /// audited. Photos and videos are not slides and are refused.
     pub fn slide_for_viewer(&self, id: CaseId, attachment: i64) -> Result<String, DeskError> {
         let mut store = self.store.lock();
-        let found = store
-            .attachments(id)?
-            .into_iter()
-            .find(|a| a.id == attachment)
-            .ok_or_else(|| {
-                DeskError::Refused(format!("case {id} has no attachment {attachment}"))
-            })?;
-        if found.kind != AttachmentKind::Slide {
-            return Err(DeskError::Refused(format!(
-                "{} is a {}, not a slide",
-                found.file_name,
-                found.kind.as_str()
-            )));
-        }
+        let found = slide_attachment(&store, id, attachment)?;
         store.record_viewing(id, &found.file_name, &self.actor)?;
         Ok(found.path)
     }
 
-    /// The file of a slide attachment, for an analysis (the analysis's own
-    /// audit entry records it was read).
+    /// The file of a slide attachment and its name, for an analysis (the
+    /// analysis's own audit entry records it was read).
     pub fn slide_path(&self, id: CaseId, attachment: i64) -> Result<(String, String), DeskError> {
-        let found = self
-            .store
-            .lock()
-            .attachments(id)?
-            .into_iter()
-            .find(|a| a.id == attachment)
-            .ok_or_else(|| {
-                DeskError::Refused(format!("case {id} has no attachment {attachment}"))
-            })?;
-        if found.kind != AttachmentKind::Slide {
-            return Err(DeskError::Refused(format!(
-                "{} is a {}, not a slide",
-                found.file_name,
-                found.kind.as_str()
-            )));
-        }
+        let found = slide_attachment(&self.store.lock(), id, attachment)?;
         Ok((found.path, found.file_name))
     }
 
@@ -321,4 +293,26 @@ fn page(store: &CaseStore, case: Case) -> Result<CasePage, DeskError> {
         next_statuses,
         case,
     })
+}
+
+/// A case's attachment that must be a slide (photos, videos and
+/// annotation files are refused, naming what they are).
+fn slide_attachment(
+    store: &CaseStore,
+    id: CaseId,
+    attachment: i64,
+) -> Result<Attachment, DeskError> {
+    let found = store
+        .attachments(id)?
+        .into_iter()
+        .find(|a| a.id == attachment)
+        .ok_or_else(|| DeskError::Refused(format!("case {id} has no attachment {attachment}")))?;
+    if found.kind != AttachmentKind::Slide {
+        return Err(DeskError::Refused(format!(
+            "{} is a {}, not a slide",
+            found.file_name,
+            found.kind.as_str()
+        )));
+    }
+    Ok(found)
 }
