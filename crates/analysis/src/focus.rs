@@ -10,8 +10,8 @@
 //! value) and a class, "In focus" or "Out of focus". A slide blurred all
 //! over has no sharp reference; its absolute sharpness says so.
 
-use crate::tiles::{self, Keep, Tile, level_of};
-use crate::tissue::{self, TissueOptions};
+use crate::tiles::{self, Tile, level_of};
+use crate::tissue;
 use crate::{AnalysisError, Region, Run, provenance_of};
 use kh_annotations::{Annotations, Colour, Geometry, Kind, Object, Point};
 use kh_slide::Slide;
@@ -55,22 +55,7 @@ pub fn detect(
         },
     };
     let lv = level_of(slide, level)?;
-    let tiles = match options.region {
-        Some(r) => tiles::plan(&lv, TILE, &Keep::Region(r)),
-        None => {
-            let tissue = run.within(0.0, 0.1, |run| {
-                tissue::mask(slide, &TissueOptions::default(), run)
-            })?;
-            tiles::plan(
-                &lv,
-                TILE,
-                &Keep::Tissue {
-                    mask: &tissue.mask,
-                    fraction: TISSUE_SHARE,
-                },
-            )
-        }
-    };
+    let tiles = tissue::tiles_over(slide, &lv, TILE, options.region, TISSUE_SHARE, run)?;
     let sharpness = tiles::for_each(&tiles, run, (0.1, 1.0), Vec::new, |tile, rgba| {
         slide.read_level_rect(level, tile.x, tile.y, tile.width, tile.height, rgba)?;
         Ok(laplacian_variance(

@@ -13,8 +13,8 @@
 use crate::contour::{Mask, polygons_from_mask};
 use crate::morphology::{distance_transform, drop_small, open, otsu, watershed};
 use crate::stain::Deconvolution;
-use crate::tiles::{self, Keep, Tile, level_of};
-use crate::tissue::{self, TissueOptions};
+use crate::tiles::{self, Tile, level_of};
+use crate::tissue;
 use crate::{AnalysisError, Region, Run, provenance_of};
 use kh_annotations::plane::{distance, ring_area};
 use kh_annotations::{Annotations, Colour, Geometry, Kind, Object, Point, Polygon};
@@ -109,35 +109,7 @@ pub fn detect(
             "level {level} has {um_per_pixel:.2} µm per pixel: too coarse to see nuclei; use level 0"
         )));
     }
-    let tiles = match options.region {
-        Some(r) => {
-            let (w, h) = slide.dimensions();
-            if r.x >= w as i64
-                || r.y >= h as i64
-                || r.x + r.width as i64 <= 0
-                || r.y + r.height as i64 <= 0
-            {
-                return Err(AnalysisError::Refused(format!(
-                    "region {},{},{},{} lies outside the slide ({w}×{h})",
-                    r.x, r.y, r.width, r.height
-                )));
-            }
-            tiles::plan(&lv, TILE, &Keep::Region(r))
-        }
-        None => {
-            let tissue = run.within(0.0, 0.1, |run| {
-                tissue::mask(slide, &TissueOptions::default(), run)
-            })?;
-            tiles::plan(
-                &lv,
-                TILE,
-                &Keep::Tissue {
-                    mask: &tissue.mask,
-                    fraction: 0.0,
-                },
-            )
-        }
-    };
+    let tiles = tissue::tiles_over(slide, &lv, TILE, options.region, 0.0, run)?;
     let deconvolution = Deconvolution::hed();
     let threshold = match options.threshold {
         Some(t) => t,

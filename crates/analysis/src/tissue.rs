@@ -12,8 +12,8 @@
 
 use crate::contour::{Mask, polygons_from_mask};
 use crate::morphology::{close_then_open, drop_small, otsu};
-use crate::tiles::level_of;
-use crate::{AnalysisError, Run, provenance_of};
+use crate::tiles::{self, Keep, Tile, level_of};
+use crate::{AnalysisError, Region, Run, provenance_of};
 use kh_annotations::{Annotations, Colour, Geometry, Kind, Object, Point, Polygon};
 use kh_slide::Slide;
 
@@ -69,6 +69,43 @@ pub fn detect(
     }
     run.check(1.0)?;
     Ok(out)
+}
+
+/// Tiles of `size` pixels of `level` over a region (refused when it lies
+/// outside the slide) or, without one, over the tissue: tissue detection
+/// runs first (the first tenth of `run`'s progress) and a tile is kept
+/// with at least `fraction` of it tissue (any, at 0).
+pub fn tiles_over(
+    slide: &Slide,
+    level: &kh_slide::Level,
+    size: u32,
+    region: Option<Region>,
+    fraction: f64,
+    run: &Run,
+) -> Result<Vec<Tile>, AnalysisError> {
+    if let Some(r) = region {
+        let (w, h) = slide.dimensions();
+        if r.x >= w as i64
+            || r.y >= h as i64
+            || r.x + r.width as i64 <= 0
+            || r.y + r.height as i64 <= 0
+        {
+            return Err(AnalysisError::Refused(format!(
+                "region {},{},{},{} lies outside the slide ({w}×{h})",
+                r.x, r.y, r.width, r.height
+            )));
+        }
+        return Ok(tiles::plan(level, size, &Keep::Region(r)));
+    }
+    let tissue = run.within(0.0, 0.1, |run| mask(slide, &TissueOptions::default(), run))?;
+    Ok(tiles::plan(
+        level,
+        size,
+        &Keep::Tissue {
+            mask: &tissue.mask,
+            fraction,
+        },
+    ))
 }
 
 /// The tissue mask: one low level read whole, coloured pixels kept,
