@@ -2,8 +2,8 @@
 // the Rust side through Tauri's global API (withGlobalTauri; no bundler).
 
 import {
-  ANALYSES,
   STATUS_LABELS,
+  analysisChoices,
   analysisLine,
   reportCitations,
   type AnalysisEvent,
@@ -230,6 +230,14 @@ async function openCase(id: string): Promise<void> {
   }
 }
 
+/// What the analysis picker offers: refreshed with the settings.
+let offeredAnalyses = analysisChoices(null);
+
+async function loadAnalysisChoices(): Promise<void> {
+  const page = await call<SettingsPage>("settings_page");
+  if (page) offeredAnalyses = analysisChoices(page);
+}
+
 /// "Analyze: [model] [Analyze]" for a slide attachment.
 function analysisPicker(caseId: string, attachment: number, fileName: string): HTMLElement {
   const span = document.createElement("span");
@@ -237,7 +245,7 @@ function analysisPicker(caseId: string, attachment: number, fileName: string): H
   const select = document.createElement("select");
   select.className = "analysis-model";
   select.setAttribute("aria-label", `Analysis of ${fileName}`);
-  for (const a of ANALYSES) {
+  for (const a of offeredAnalyses) {
     const option = document.createElement("option");
     option.value = a.model;
     option.textContent = a.label;
@@ -309,6 +317,7 @@ async function attachPaths(paths: string[]): Promise<void> {
 async function showSettings(): Promise<void> {
   const page = await call<SettingsPage>("settings_page");
   if (!page) return;
+  offeredAnalyses = analysisChoices(page);
   byId("settings-files").textContent = `System: ${page.system_file} · Yours: ${page.user_file}`;
   byId("settings-rows").replaceChildren(
     ...page.values.map((row) => {
@@ -425,6 +434,7 @@ function wire(): void {
     void attachPaths(e.payload.paths);
   });
   void tauri.event.listen<AnalysisEvent>("analysis", (e) => onAnalysis(e.payload));
+  void loadAnalysisChoices();
   void tauri.event.listen<ViewerEvent>("viewer", (e) => {
     const line = viewerLine(e.payload);
     if (line) showViewerLine(line);

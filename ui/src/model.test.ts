@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  analysisChoices,
   reportCitations,
   analysisLine,
   ageFromText,
@@ -269,4 +270,22 @@ test("a report cites the case's analyses and findings reviews from the audit tra
     ].join("\n"),
   );
   assert.equal(reportCitations([entry("open", "x")]), "");
+});
+
+test("the analyses offered are the built-in ones and the models IT approved", () => {
+  assert.deepEqual(
+    analysisChoices(null).map((c) => c.model),
+    ["tissue", "nuclei", "focus"],
+  );
+  const settings = {
+    values: [
+      { key: "analysis.models", value: ["/opt/models/tumour.onnx", 7], source: { kind: "system" as const }, locked: true },
+    ],
+    warnings: [],
+    system_file: "/etc/kakehashi/config.toml",
+    user_file: "~/.config/kakehashi/settings.toml",
+  };
+  const choices = analysisChoices(settings);
+  assert.deepEqual(choices[3], { model: "onnx:/opt/models/tumour.onnx", label: "Model: tumour.onnx" });
+  assert.equal(choices.length, 4);
 });

@@ -509,3 +509,11 @@ export function reportCitations(audit: AuditEntry[]): string {
   }
   return lines.join("\n");
 }
+
+/// The analyses a slide can be given: the built-in ones, then the ONNX
+/// models IT approved in the settings (`analysis.models`), named by file.
+export function analysisChoices(settings: SettingsPage | null): { model: string; label: string }[] {
+  const row = settings?.values.find((r) => r.key === "analysis.models");
+  const models = Array.isArray(row?.value) ? (row.value as unknown[]).filter((m): m is string => typeof m === "string") : [];
+  return [...ANALYSES, ...models.map((path) => ({ model: `onnx:${path}`, label: `Model: ${baseName(path)}` }))];
+}

@@ -22,6 +22,7 @@ pub struct Settings {
     pub video: Video,
     pub user: User,
     pub cases: Cases,
+    pub analysis: Analysis,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -171,6 +172,14 @@ pub struct Cases {
     pub database: String,
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Analysis {
+    /// ONNX models the case page offers beside the built-in analyses
+    /// (absolute paths to `.onnx` files), as IT approves them.
+    pub models: Vec<String>,
+}
+
 impl Settings {
     /// Checks beyond types: what a value must look like to be usable.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
@@ -214,6 +223,17 @@ impl Settings {
             if !(64..=16_384).contains(&side) {
                 return Err((key, format!("{side} is outside 64..=16384")));
             }
+        }
+        if let Some(bad) = self
+            .analysis
+            .models
+            .iter()
+            .find(|m| !(Path::new(m).is_absolute() && m.ends_with(".onnx")))
+        {
+            return Err((
+                "analysis.models",
+                format!("{bad:?} is not an absolute path to a .onnx file"),
+            ));
         }
         if self.cache.gpu_budget_mib > 262_144 {
             return Err((

@@ -198,6 +198,23 @@ fn bad_files_are_named_with_the_key_and_the_reason() {
     let err = load(&paths, &[]).expect_err("scheme");
     assert!(err.to_string().contains("signalling.url"), "{err}");
 
+    write(
+        &paths.system,
+        "[analysis]\nmodels = [\"models/tumour.onnx\"]\n",
+    );
+    let err = load(&paths, &[]).expect_err("relative model path");
+    assert!(
+        err.to_string().contains("analysis.models") && err.to_string().contains("tumour.onnx"),
+        "{err}"
+    );
+    write(
+        &paths.system,
+        "locked = [\"analysis.models\"]\n[analysis]\nmodels = [\"/opt/models/tumour.onnx\"]\n",
+    );
+    let loaded = load(&paths, &[]).expect("an approved model");
+    assert_eq!(loaded.settings.analysis.models, ["/opt/models/tumour.onnx"]);
+    assert!(loaded.is_locked("analysis.models") && loaded.warnings.is_empty());
+
     write(&paths.system, "locked = \"turn\"\n");
     let err = load(&paths, &[]).expect_err("lock list");
     assert!(err.to_string().contains("locked must be a list"), "{err}");
