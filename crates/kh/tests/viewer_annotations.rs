@@ -10,9 +10,7 @@ mod x11;
 use kh_ipc::{FromViewer, Listener, ToViewer, ViewState};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-use x11::{HEIGHT, KH, WIDTH, Xvfb, fixture};
-
-const WAIT: Duration = Duration::from_secs(60);
+use x11::{HEIGHT, KH, WAIT, WIDTH, Xvfb, fixture, wait_for};
 
 const SHAPES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[900,1300],[1300,1350],[1250,1700],[950,1650],[900,1300]],[[1000,1400],[1150,1420],[1100,1550],[1000,1400]]]},
@@ -22,22 +20,6 @@ const SHAPES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","geometry":{"type":"Point","coordinates":[1200,1300]},
   "properties":{"classification":{"name":"Mitosis","color":[255,200,0]}}}
 ]}"#;
-
-fn wait_for(
-    messages: &Receiver<FromViewer>,
-    what: &str,
-    want: impl Fn(&FromViewer) -> bool,
-) -> FromViewer {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match messages.recv_timeout(left) {
-            Ok(m) if want(&m) => return m,
-            Ok(_) => {}
-            Err(_) => panic!("no {what} from the viewer within {WAIT:?}"),
-        }
-    }
-}
 
 /// `kh view SLIDE` in `x`, connected to this test as its console; its
 /// caches kept in `dir`.

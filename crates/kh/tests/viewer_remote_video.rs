@@ -9,27 +9,8 @@ mod x11;
 
 use kh_ipc::{FromViewer, Listener, ToViewer};
 use kh_media::{EncoderConfig, VideoCodec, VideoEncoder, VideoFrame};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-use x11::{HEIGHT, KH, WIDTH, Xvfb, read_png};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn wait_for(
-    messages: &Receiver<FromViewer>,
-    what: &str,
-    want: impl Fn(&FromViewer) -> bool,
-) -> FromViewer {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match messages.recv_timeout(left) {
-            Ok(m) if want(&m) => return m,
-            Ok(_) => {}
-            Err(_) => panic!("no {what} from the viewer within {WAIT:?}"),
-        }
-    }
-}
+use x11::{HEIGHT, KH, WAIT, WIDTH, Xvfb, read_png, wait_for};
 
 #[test]
 fn remote_video_frames_are_decoded_and_drawn_in_the_viewer() {

@@ -45,6 +45,27 @@ pub fn messages_from(
     messages
 }
 
+/// How long a window test waits for the viewer's next word.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The first message from the viewer that `want` accepts (the ones before
+/// it dropped), panicking with `what` after [`WAIT`].
+pub fn wait_for(
+    messages: &std::sync::mpsc::Receiver<kh_ipc::FromViewer>,
+    what: &str,
+    want: impl Fn(&kh_ipc::FromViewer) -> bool,
+) -> kh_ipc::FromViewer {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match messages.recv_timeout(left) {
+            Ok(m) if want(&m) => return m,
+            Ok(_) => {}
+            Err(_) => panic!("no {what} from the viewer within {WAIT:?}"),
+        }
+    }
+}
+
 /// The viewer's window (its title starts "Kakehashi viewer"), waiting for it.
 pub fn viewer_window(x: &Xvfb) -> String {
     x.run(
