@@ -289,61 +289,37 @@ pub fn detect(
             stride.0, stride.1
         )));
     }
-    let tissue_mask;
-    let keep = match (options.region, options.all_patches) {
-        (Some(r), _) => Keep::Region(r),
-        (None, true) => Keep::All,
-        (None, false) => {
-            tissue_mask = run.within(0.0, 0.1, |run| {
-                tissue::mask(slide, &TissueOptions::default(), run)
-            })?;
-            Keep::Tissue {
-                mask: &tissue_mask.mask,
-                fraction: TISSUE_SHARE,
-            }
-        }
-    };
-    let mut patches = tiles::grid(&lv, (pw, ph), stride, true, &keep);
-    if let (Some(_), false) = (options.region, options.all_patches) {
-        // A region's patches are still kept to the tissue in it.
-        let mask = run.within(0.0, 0.1, |run| {
+    // Unless every patch is asked for, patches are kept to the tissue
+    // (within the region when there is one).
+    let tissue = if options.all_patches {
+        None
+    } else {
+        Some(run.within(0.0, 0.1, |run| {
             tissue::mask(slide, &TissueOptions::default(), run)
-        })?;
-        let inside = tiles::grid(
-            &lv,
-            (pw, ph),
-            stride,
-            true,
-            &Keep::Tissue {
-                mask: &mask.mask,
-                fraction: TISSUE_SHARE,
-            },
-        );
-        let inside: std::collections::HashSet<(i64, i64)> =
-            inside.iter().map(|t| (t.x, t.y)).collect();
-        patches.retain(|t| inside.contains(&(t.x, t.y)));
-    }
-    let batches: Vec<Tile> = patches
-        .chunks(BATCH)
-        .enumerate()
-        .map(|(i, c)| Tile {
-            // The batch's index and length, carried in a tile's fields.
-            x: i as i64,
-            y: 0,
-            width: c.len() as u32,
-            height: 0,
-        })
-        .collect();
-    let found = tiles::for_each(&batches, run, (0.1, 1.0), Batch::default, |b, scratch| {
-        let start = b.x as usize * BATCH;
-        infer(
-            slide,
-            level,
-            &model,
-            &patches[start..start + b.width as usize],
-            scratch,
-        )
-    })?;
+        })?)
+    };
+    let keep = match (options.region, &tissue) {
+        (None, None) => Keep::All,
+        (Some(r), None) => Keep::Region(r),
+        (None, Some(t)) => Keep::Tissue {
+            mask: &t.mask,
+            fraction: TISSUE_SHARE,
+        },
+        (Some(region), Some(t)) => Keep::TissueIn {
+            region,
+            mask: &t.mask,
+            fraction: TISSUE_SHARE,
+        },
+    };
+    let patches = tiles::grid(&lv, (pw, ph), stride, true, &keep);
+    let batches: Vec<&[Tile]> = patches.chunks(BATCH).collect();
+    let found = tiles::for_each(
+        &batches,
+        run,
+        (0.1, 1.0),
+        Batch::default,
+        |batch, scratch| infer(slide, level, &model, batch, scratch),
+    )?;
 
     let mut out = Annotations::default();
     out.provenance_id(provenance_of(&match model.version {

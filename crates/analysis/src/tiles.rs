@@ -27,6 +27,13 @@ pub enum Keep<'a> {
     /// over the whole slide, at its own resolution); a fraction of 0 keeps
     /// every tile that touches tissue.
     Tissue { mask: &'a Mask, fraction: f64 },
+    /// Tiles that overlap the region and hold tissue as [`Keep::Tissue`]
+    /// asks.
+    TissueIn {
+        region: Region,
+        mask: &'a Mask,
+        fraction: f64,
+    },
 }
 
 /// The grid of `size`-pixel tiles over `level` (tiles at the right and
@@ -88,27 +95,13 @@ pub fn grid(
             };
             let wanted = match keep {
                 Keep::All => true,
-                Keep::Region(r) => {
-                    let ds = level.downsample;
-                    let (x0, y0) = (tile.x as f64 * ds, tile.y as f64 * ds);
-                    let (x1, y1) = (
-                        x0 + f64::from(tile.width) * ds,
-                        y0 + f64::from(tile.height) * ds,
-                    );
-                    x0 < (r.x + r.width as i64) as f64
-                        && x1 > r.x as f64
-                        && y0 < (r.y + r.height as i64) as f64
-                        && y1 > r.y as f64
-                }
-                // Touching tissue: the footprint widened by a mask pixel
-                // each way (the mask is coarse; tissue at a tile's edge
-                // must not be lost). A share: the footprint as it is.
-                Keep::Tissue { mask, fraction } if *fraction > 0.0 => {
-                    tissue_fraction(level, &tile, mask, 0).is_some_and(|f| f >= *fraction)
-                }
-                Keep::Tissue { mask, .. } => {
-                    tissue_fraction(level, &tile, mask, 1).is_some_and(|f| f > 0.0)
-                }
+                Keep::Region(r) => overlaps(level, &tile, r),
+                Keep::Tissue { mask, fraction } => holds_tissue(level, &tile, mask, *fraction),
+                Keep::TissueIn {
+                    region,
+                    mask,
+                    fraction,
+                } => overlaps(level, &tile, region) && holds_tissue(level, &tile, mask, *fraction),
             };
             if wanted {
                 tiles.push(tile);
@@ -116,6 +109,31 @@ pub fn grid(
         }
     }
     tiles
+}
+
+/// Whether a tile of `level` overlaps a region of level-0 pixels.
+fn overlaps(level: &Level, tile: &Tile, r: &Region) -> bool {
+    let ds = level.downsample;
+    let (x0, y0) = (tile.x as f64 * ds, tile.y as f64 * ds);
+    let (x1, y1) = (
+        x0 + f64::from(tile.width) * ds,
+        y0 + f64::from(tile.height) * ds,
+    );
+    x0 < (r.x + r.width as i64) as f64
+        && x1 > r.x as f64
+        && y0 < (r.y + r.height as i64) as f64
+        && y1 > r.y as f64
+}
+
+/// Whether a tile holds `fraction` of tissue; at 0, whether it touches
+/// any, its footprint widened by a mask pixel each way (the mask is coarse;
+/// tissue at a tile's edge must not be lost).
+fn holds_tissue(level: &Level, tile: &Tile, mask: &Mask, fraction: f64) -> bool {
+    if fraction > 0.0 {
+        tissue_fraction(level, tile, mask, 0).is_some_and(|f| f >= fraction)
+    } else {
+        tissue_fraction(level, tile, mask, 1).is_some_and(|f| f > 0.0)
+    }
 }
 
 /// The share of a tile's footprint on the mask that is tissue (`None` when
@@ -140,16 +158,17 @@ fn tissue_fraction(level: &Level, tile: &Tile, mask: &Mask, slack: isize) -> Opt
     (all > 0).then(|| inside as f64 / all as f64)
 }
 
-/// Runs `work` on every tile on all cores, each worker with its own
-/// scratch state from `scratch`; results come back in the tiles' order.
+/// Runs `work` on every item (a tile, a batch of patches) on all cores,
+/// each worker with its own scratch state from `scratch`; results come
+/// back in the items' order.
 /// Progress moves from `from` to `to` as tiles finish; the first error (a
 /// cancel included) stops every worker.
-pub fn for_each<T: Send, S>(
-    tiles: &[Tile],
+pub fn for_each<I: Sync, T: Send, S>(
+    tiles: &[I],
     run: &Run,
     (from, to): (f32, f32),
     scratch: impl Fn() -> S + Sync,
-    work: impl Fn(&Tile, &mut S) -> Result<T, AnalysisError> + Sync,
+    work: impl Fn(&I, &mut S) -> Result<T, AnalysisError> + Sync,
 ) -> Result<Vec<T>, AnalysisError> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
