@@ -249,20 +249,7 @@ impl Layers {
     }
 
     fn is_shown(&self, a: &Annotations, o: &Object) -> bool {
-        if let Some(c) = o.class
-            && self.style.hidden_classes.contains(&a.class(c).name)
-        {
-            return false;
-        }
-        if let Some(by) = &self.style.colour_by
-            && a.measurement(o, &by.measurement).is_none_or(f64::is_nan)
-        {
-            return false;
-        }
-        match &self.style.threshold {
-            Some((name, min)) => a.measurement(o, name).is_some_and(|v| v >= *min),
-            None => true,
-        }
+        kh_render::overlay::is_drawn(a, o, &self.style)
     }
 
     /// Lines describing an object, for the hover card.

@@ -123,55 +123,68 @@ pub fn fits_budget(used: u64, adding: u64, budget: u64) -> Result<(), String> {
 /// One colour word per object (RGBA8, red in the low byte; alpha 0 hides
 /// the object), as the shader reads them.
 pub fn object_colours(a: &Annotations, style: &OverlayStyle) -> Vec<u32> {
-    let classes: Vec<Option<Colour>> = a
-        .classes()
-        .iter()
-        .map(|c| {
-            if style.hidden_classes.contains(&c.name) {
-                None
-            } else {
-                Some(
-                    style
-                        .class_colours
-                        .get(&c.name)
-                        .copied()
-                        .or(c.colour)
-                        .unwrap_or(
-                            // A class without a colour takes QuPath's default red.
-                            Colour::rgb(255, 0, 0),
-                        ),
-                )
-            }
-        })
-        .collect();
+    let classes: Vec<Option<Colour>> = a.classes().iter().map(|c| class_colour(c, style)).collect();
     a.objects
         .iter()
-        .map(|o| {
-            if let Some((name, min)) = &style.threshold
-                && !a.measurement(o, name).is_some_and(|v| v >= *min)
-            {
-                return 0;
-            }
-            let class_colour = match o.class {
-                Some(c) => match classes[c as usize] {
-                    Some(colour) => colour,
-                    None => return 0,
-                },
-                None => a.colour_of(o),
-            };
-            let colour = match &style.colour_by {
-                None => class_colour,
-                Some(by) => match a.measurement(o, &by.measurement) {
-                    Some(v) if !v.is_nan() => {
-                        let span = by.high - by.low;
-                        heat_colour(if span > 0.0 { (v - by.low) / span } else { 1.0 })
-                    }
-                    _ => return 0,
-                },
-            };
-            u32::from_le_bytes([colour.r, colour.g, colour.b, 255])
+        .map(|o| match colour_of(a, o, style, |c| classes[c as usize]) {
+            Some(colour) => u32::from_le_bytes([colour.r, colour.g, colour.b, 255]),
+            None => 0,
         })
         .collect()
+}
+
+/// Whether the style draws an object (its class shown, its threshold
+/// met, its heatmap value there): what the viewer's hover and click can
+/// find.
+pub fn is_drawn(a: &Annotations, o: &kh_annotations::Object, style: &OverlayStyle) -> bool {
+    colour_of(a, o, style, |c| class_colour(a.class(c), style)).is_some()
+}
+
+/// A class's colour under the style; `None` when the style hides it.
+fn class_colour(class: &kh_annotations::Class, style: &OverlayStyle) -> Option<Colour> {
+    if style.hidden_classes.contains(&class.name) {
+        return None;
+    }
+    Some(
+        style
+            .class_colours
+            .get(&class.name)
+            .copied()
+            .or(class.colour)
+            // A class without a colour takes QuPath's default red.
+            .unwrap_or(Colour::rgb(255, 0, 0)),
+    )
+}
+
+/// The colour an object is drawn in, `None` when it is not drawn;
+/// `class_colour` answers for its class (looked up or precomputed).
+fn colour_of(
+    a: &Annotations,
+    o: &kh_annotations::Object,
+    style: &OverlayStyle,
+    class_colour: impl Fn(kh_annotations::ClassId) -> Option<Colour>,
+) -> Option<Colour> {
+    if let Some((name, min)) = &style.threshold
+        && !a.measurement(o, name).is_some_and(|v| v >= *min)
+    {
+        return None;
+    }
+    let own = match o.class {
+        Some(c) => class_colour(c)?,
+        None => a.colour_of(o),
+    };
+    match &style.colour_by {
+        None => Some(own),
+        Some(by) => {
+            let v = a.measurement(o, &by.measurement).filter(|v| !v.is_nan())?;
+            let span = by.high - by.low;
+            Some(heat_colour(if span > 0.0 {
+                (v - by.low) / span
+            } else {
+                1.0
+            }))
+        }
+    }
 }
 
 #[repr(C)]
@@ -578,6 +591,9 @@ mod tests {
             object_colours(&a, &style),
             vec![word(heat_colour(0.0)), word(heat_colour(1.0)), 0, 0]
         );
+        // What hover and click can find is what is drawn.
+        let drawn: Vec<bool> = a.objects.iter().map(|o| is_drawn(&a, o, &style)).collect();
+        assert_eq!(drawn, [true, true, false, false]);
         // Without the heatmap, the class colour for all four.
         let plain = object_colours(&a, &OverlayStyle::default());
         assert!(plain.iter().all(|&w| w == word(Colour::rgb(1, 2, 3))));
