@@ -13,7 +13,7 @@
 use crate::tiles::{self, Tile, level_of};
 use crate::tissue;
 use crate::{AnalysisError, Region, Run, provenance_of};
-use kh_annotations::{Annotations, Colour, Geometry, Kind, Object, Point};
+use kh_annotations::{Annotations, Colour, Kind, Object};
 use kh_slide::Slide;
 
 /// A tile under this share of the reference sharpness is out of focus.
@@ -82,15 +82,7 @@ pub fn detect(
     let ds = lv.downsample;
     for (t, s) in judged {
         let relative = if reference > 0.0 { s / reference } else { 0.0 };
-        let (x0, y0) = (t.x as f64 * ds, t.y as f64 * ds);
-        let (x1, y1) = (x0 + f64::from(t.width) * ds, y0 + f64::from(t.height) * ds);
-        let corners = [
-            Point::new(x0, y0),
-            Point::new(x1, y0),
-            Point::new(x1, y1),
-            Point::new(x0, y1),
-        ];
-        let mut o = Object::new(Kind::Tile, Geometry::Rectangle(Box::new(corners)));
+        let mut o = Object::new(Kind::Tile, t.footprint(ds));
         o.class = Some(if relative < OUT_OF_FOCUS {
             blurred
         } else {

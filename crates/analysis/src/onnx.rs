@@ -339,14 +339,7 @@ pub fn detect(
         match result {
             Found::Scores(scores) => {
                 let best = first_max(scores.iter().copied());
-                let (x1, y1) = (x0 + f64::from(pw) * ds, y0 + f64::from(ph) * ds);
-                let corners = [
-                    Point::new(x0, y0),
-                    Point::new(x1, y0),
-                    Point::new(x1, y1),
-                    Point::new(x0, y1),
-                ];
-                let mut o = Object::new(Kind::Tile, Geometry::Rectangle(Box::new(corners)));
+                let mut o = Object::new(Kind::Tile, patch.footprint(ds));
                 o.class = Some(out.class_id(&class_name(best), None));
                 o.provenance = 1;
                 o.measurements = scores

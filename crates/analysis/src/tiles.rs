@@ -4,6 +4,7 @@
 
 use crate::contour::Mask;
 use crate::{AnalysisError, Region, Run};
+use kh_annotations::{Geometry, Point};
 use kh_slide::{Level, Slide};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +16,24 @@ pub struct Tile {
     pub y: i64,
     pub width: u32,
     pub height: u32,
+}
+
+impl Tile {
+    /// Where the tile lies on the slide: its rectangle in level-0 pixels,
+    /// for a level `downsample` times coarser.
+    pub fn footprint(&self, downsample: f64) -> Geometry {
+        let (x0, y0) = (self.x as f64 * downsample, self.y as f64 * downsample);
+        let (x1, y1) = (
+            x0 + f64::from(self.width) * downsample,
+            y0 + f64::from(self.height) * downsample,
+        );
+        Geometry::Rectangle(Box::new([
+            Point::new(x0, y0),
+            Point::new(x1, y0),
+            Point::new(x1, y1),
+            Point::new(x0, y1),
+        ]))
+    }
 }
 
 /// Which tiles of the grid are worth reading.
