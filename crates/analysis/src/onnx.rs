@@ -29,6 +29,7 @@ use crate::tissue::{self, TissueOptions};
 use crate::{AnalysisError, Region, Run, provenance_of};
 use kh_annotations::{Annotations, Geometry, Kind, Object, Point, Polygon};
 use kh_slide::Slide;
+use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
 use ort::session::Session;
 use ort::value::{Tensor, TensorElementType, ValueType};
 use std::path::{Path, PathBuf};
@@ -108,6 +109,40 @@ pub fn runtime_candidates() -> Vec<PathBuf> {
     paths
 }
 
+/// ONNX Runtime's name for a provider, whether the loaded build has it,
+/// and the request for it.
+type GpuProvider = (
+    &'static str,
+    fn() -> bool,
+    fn() -> ExecutionProviderDispatch,
+);
+
+/// The GPU execution providers a session asks for, in order of
+/// preference: ONNX Runtime's name, whether the loaded build has it, and
+/// the request. Listed once, for `kh doctor`'s report and for sessions.
+const GPU_PROVIDERS: [GpuProvider; 4] = [
+    (
+        "CUDAExecutionProvider",
+        || ep::CUDA::default().is_available().unwrap_or(false),
+        || ep::CUDA::default().build(),
+    ),
+    (
+        "TensorrtExecutionProvider",
+        || ep::TensorRT::default().is_available().unwrap_or(false),
+        || ep::TensorRT::default().build(),
+    ),
+    (
+        "CoreMLExecutionProvider",
+        || ep::CoreML::default().is_available().unwrap_or(false),
+        || ep::CoreML::default().build(),
+    ),
+    (
+        "DmlExecutionProvider",
+        || ep::DirectML::default().is_available().unwrap_or(false),
+        || ep::DirectML::default().build(),
+    ),
+];
+
 fn load_runtime() -> Result<RuntimeInfo, String> {
     let candidates = runtime_candidates();
     let Some(path) = candidates
@@ -123,26 +158,13 @@ fn load_runtime() -> Result<RuntimeInfo, String> {
     };
     let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     builder.with_name("kakehashi").commit();
-    use ort::ep::ExecutionProvider;
-    let providers = vec![
-        ("CPUExecutionProvider", true),
-        (
-            "CUDAExecutionProvider",
-            ort::ep::CUDA::default().is_available().unwrap_or(false),
-        ),
-        (
-            "TensorrtExecutionProvider",
-            ort::ep::TensorRT::default().is_available().unwrap_or(false),
-        ),
-        (
-            "CoreMLExecutionProvider",
-            ort::ep::CoreML::default().is_available().unwrap_or(false),
-        ),
-        (
-            "DmlExecutionProvider",
-            ort::ep::DirectML::default().is_available().unwrap_or(false),
-        ),
-    ];
+    let providers = std::iter::once(("CPUExecutionProvider", true))
+        .chain(
+            GPU_PROVIDERS
+                .iter()
+                .map(|(name, present, _)| (*name, present())),
+        )
+        .collect();
     Ok(RuntimeInfo {
         path,
         build: ort::info().to_owned(),
@@ -167,18 +189,11 @@ fn model_of(path: &Path) -> Result<Model, AnalysisError> {
     let refused = |why: String| AnalysisError::Refused(format!("{}: {why}", path.display()));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     // Enable the GPU providers this build has (CPU when none takes).
-    let mut providers = Vec::new();
-    for (name, present) in &runtime.providers {
-        match (*name, present) {
-            ("CUDAExecutionProvider", true) => providers.push(ort::ep::CUDA::default().build()),
-            ("TensorrtExecutionProvider", true) => {
-                providers.push(ort::ep::TensorRT::default().build())
-            }
-            ("CoreMLExecutionProvider", true) => providers.push(ort::ep::CoreML::default().build()),
-            ("DmlExecutionProvider", true) => providers.push(ort::ep::DirectML::default().build()),
-            _ => {}
-        }
-    }
+    let providers: Vec<_> = GPU_PROVIDERS
+        .iter()
+        .filter(|(name, _, _)| runtime.providers.contains(&(name, true)))
+        .map(|(_, _, dispatch)| dispatch())
+        .collect();
     let session = Session::builder()
         .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
         .and_then(|b| b.with_execution_providers(providers).map_err(Into::into))

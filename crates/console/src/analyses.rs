@@ -66,8 +66,8 @@ impl Analyses {
         on_event: impl Fn(AnalysisEvent) + Send + Sync + 'static,
     ) -> Result<u64, DeskError> {
         let model: Model = model.parse().map_err(DeskError::Refused)?;
-        // Refused now rather than on the thread: a wrong attachment.
-        desk.slide_path(case, attachment)?;
+        // Looked up now, so a wrong attachment is refused before a thread.
+        let slide = desk.slide_path(case, attachment)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let job = {
             let mut running = self.running.lock();
@@ -95,7 +95,7 @@ impl Analyses {
                     progress: &progress,
                     cancel: &cancel,
                 };
-                let outcome = analyze(&desk, case, attachment, &model, &run);
+                let outcome = analyze(&desk, case, &slide, &model, &run);
                 running.lock().remove(&job);
                 on_event(match outcome {
                     Ok((objects, file, page)) => AnalysisEvent::Finished {
@@ -143,17 +143,17 @@ impl Analyses {
 
 const CANCELLED: &str = "cancelled";
 
-/// Runs the analysis and files its findings with the case: the number of
-/// objects, the result's path, and the case page after.
+/// Runs the analysis on the case's slide (its path and file name, as
+/// `CaseDesk::slide_path` gives them) and files its findings with the
+/// case: the number of objects, the result's path, and the case page after.
 pub fn analyze(
     desk: &CaseDesk,
     case: CaseId,
-    attachment: i64,
+    (slide_path, slide_name): &(String, String),
     model: &Model,
     run: &Run,
 ) -> Result<(usize, String, CasePage), DeskError> {
-    let (slide_path, slide_name) = desk.slide_path(case, attachment)?;
-    let slide = kh_slide::Slide::open(&slide_path)
+    let slide = kh_slide::Slide::open(slide_path)
         .map_err(|e| DeskError::Refused(format!("{slide_name}: {e}")))?;
     let found =
         kh_analysis::analyze(&slide, &Request::of(model.clone()), run).map_err(|e| match e {
