@@ -934,6 +934,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         "dicom_series",
         "annotations_geojson",
         "annotations_asap",
+        "annotations_dicom",
     ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);

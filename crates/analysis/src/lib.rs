@@ -77,28 +77,8 @@ pub fn provenance_of(name: &str) -> Provenance {
     }
 }
 
-/// `YYYY-MM-DDThh:mm:ssZ` for a Unix time (days to a civil date by
-/// Howard Hinnant's algorithm, exact for the proleptic Gregorian calendar).
-pub fn iso8601_from_unix(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let m = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * m + 2) / 5 + 1;
-    let month = if m < 10 { m + 3 } else { m - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
+/// Kept where provenance lives; re-exported for the console's file names.
+pub use kh_annotations::iso8601_from_unix;
 
 /// Which analysis to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,14 +262,6 @@ impl std::str::FromStr for Region {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unix_times_become_dates() {
-        assert_eq!(iso8601_from_unix(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601_from_unix(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601_from_unix(1_796_643_778), "2026-12-07T11:42:58Z");
-        assert_eq!(iso8601_from_unix(4_107_628_799), "2100-03-01T23:59:59Z");
-    }
 
     #[test]
     fn regions_parse_and_bad_ones_say_why() {

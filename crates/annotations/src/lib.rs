@@ -1,6 +1,6 @@
 //! Annotations on a slide: the objects AI analyses and people mark (cells,
 //! detections, regions, tiles with scores), and the files they come in —
-//! QuPath GeoJSON and ASAP XML read and written. No GPU, no UI: the
+//! QuPath GeoJSON, ASAP XML and DICOM ANN read and written. No GPU, no UI: the
 //! renderer draws these, the viewer and the console act on them.
 //!
 //! Coordinates are level-0 slide pixels. Every reader streams: memory is
@@ -9,6 +9,7 @@
 
 pub mod asap;
 pub mod cache;
+pub mod dicom;
 mod error;
 pub mod geojson;
 mod index;
@@ -22,7 +23,7 @@ pub use index::{SpatialIndex, hit};
 pub use limits::Limits;
 pub use model::{
     Annotations, Bounds, Class, ClassId, Colour, Geometry, Kind, NameId, Object, Point, Polygon,
-    Provenance, ProvenanceId,
+    Provenance, ProvenanceId, iso8601_from_unix,
 };
 pub use summary::Summary;
 
@@ -37,6 +38,8 @@ pub enum Format {
     GeoJson,
     /// ASAP XML.
     AsapXml,
+    /// DICOM Microscopy Bulk Simple Annotations.
+    DicomAnn,
 }
 
 impl Format {
@@ -45,21 +48,27 @@ impl Format {
         match self {
             Format::GeoJson => "geojson",
             Format::AsapXml => "asap-xml",
+            Format::DicomAnn => "dicom-ann",
         }
     }
 
-    /// The format a file name asks for: `.geojson` or `.json`, `.xml`.
+    /// The format a file name asks for: `.geojson` or `.json`, `.xml`,
+    /// `.dcm`.
     pub fn from_extension(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "geojson" | "json" => Some(Format::GeoJson),
             "xml" => Some(Format::AsapXml),
+            "dcm" => Some(Format::DicomAnn),
             _ => None,
         }
     }
 
     /// The format the first bytes show.
     pub fn sniff(head: &[u8]) -> Option<Format> {
+        if dicom::looks_like_dicom(head) {
+            return Some(Format::DicomAnn);
+        }
         let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         match head.iter().find(|b| !b.is_ascii_whitespace())? {
             b'{' | b'[' => Some(Format::GeoJson),
@@ -69,12 +78,40 @@ impl Format {
     }
 }
 
+/// Whether a file is one of ours: by its extension, and for `.dcm` (slides
+/// are `.dcm` too) by the SOP class its file meta information names.
+pub fn is_annotation_file(path: &Path) -> bool {
+    match Format::from_extension(path) {
+        Some(Format::DicomAnn) => {
+            let mut head = Vec::new();
+            let read = File::open(path).and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 64 * 1024), &mut head)
+            });
+            read.is_ok()
+                && kh_dicom::file_meta(&head.as_slice())
+                    .is_ok_and(|m| m.sop_class.as_deref() == Some(dicom::ANN_SOP_CLASS))
+        }
+        Some(_) => true,
+        None => false,
+    }
+}
+
 /// Read an annotation file, its format from its contents.
 pub fn read(path: &Path) -> Result<(Format, Annotations), Error> {
     read_with(path, &Limits::default())
 }
 
 pub fn read_with(path: &Path, limits: &Limits) -> Result<(Format, Annotations), Error> {
+    read_for_slide(path, limits, None)
+}
+
+/// Read an annotation file that may be in a slide's own coordinates (DICOM
+/// ANN in 3D slide coordinates needs `slide` to be placed on it).
+pub fn read_for_slide(
+    path: &Path,
+    limits: &Limits,
+    slide: Option<&dicom::SlideReference>,
+) -> Result<(Format, Annotations), Error> {
     let open = || {
         File::open(path)
             .map(|f| BufReader::with_capacity(1 << 16, f))
@@ -83,7 +120,8 @@ pub fn read_with(path: &Path, limits: &Limits) -> Result<(Format, Annotations), 
     let mut r = open()?;
     let head = r.fill_buf().map_err(|e| Fault::io(&e).at(path))?;
     let format = Format::sniff(head).ok_or_else(|| {
-        Fault::unsupported("neither GeoJSON nor XML: not an annotation file this reads").at(path)
+        Fault::unsupported("neither GeoJSON, XML nor DICOM: not an annotation file this reads")
+            .at(path)
     })?;
     let result = match format {
         // Collections and arrays on every core; anything else, and any
@@ -93,9 +131,31 @@ pub fn read_with(path: &Path, limits: &Limits) -> Result<(Format, Annotations), 
             None => read_serial_geojson(open()?, limits, open)?,
         },
         Format::AsapXml => asap::annotations_from_asap(r, limits),
+        Format::DicomAnn => read_dicom(path, limits, slide)?,
     };
     result.map(|a| (format, a)).map_err(|f| f.at(path))
 }
+
+/// A DICOM ANN file is parsed whole (its coordinates are one array), so its
+/// size is bounded first: the largest the limits could ever need.
+fn read_dicom(
+    path: &Path,
+    limits: &Limits,
+    slide: Option<&dicom::SlideReference>,
+) -> Result<Result<Annotations, Fault>, Error> {
+    let io = |e: std::io::Error| Fault::io(&e).at(path);
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_DICOM_BYTES {
+        return Ok(Err(Fault::limit(format!(
+            "{size} bytes: DICOM ANN files over {MAX_DICOM_BYTES} bytes are not read"
+        ))));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    Ok(dicom::annotations_from_dicom(&bytes, limits, slide))
+}
+
+/// 16 GiB: ten million polygons of a hundred vertices in doubles.
+const MAX_DICOM_BYTES: u64 = 16 << 30;
 
 fn read_serial_geojson(
     r: BufReader<File>,
@@ -128,11 +188,12 @@ pub enum CacheUse {
 /// Read an annotation file through a binary cache in `cache_dir`: a cache
 /// made from this very file (same size and modification time) is decoded
 /// instead of parsing; otherwise the file is parsed and the cache written
-/// (atomically) for next time.
+/// (atomically) for next time. `slide` as for [`read_for_slide`].
 pub fn read_cached(
     path: &Path,
     cache_dir: &Path,
     limits: &Limits,
+    slide: Option<&dicom::SlideReference>,
 ) -> Result<(Format, Annotations, CacheUse), Error> {
     let stamp = cache::SourceStamp::of(path).map_err(|e| Fault::io(&e).at(path))?;
     let cache_path = cache_dir.join(cache::file_name(path));
@@ -142,7 +203,7 @@ pub fn read_cached(
     {
         return Ok((format.unwrap_or(Format::GeoJson), a, CacheUse::Hit));
     }
-    let (format, a) = read_with(path, limits)?;
+    let (format, a) = read_for_slide(path, limits, slide)?;
     let written = cache::write_cache(&cache_path, &a, stamp).is_ok();
     let used = if written {
         CacheUse::Written
@@ -163,6 +224,17 @@ pub struct Written {
 /// `path`, flushed to disk, then renamed over it. A crash or a full disk
 /// leaves the old file or none, never half of one.
 pub fn write(path: &Path, a: &Annotations, format: Format) -> Result<Written, Error> {
+    write_for_slide(path, a, format, None)
+}
+
+/// [`write`], for a slide: DICOM ANN then refers to it and is written in its
+/// slide coordinates (other formats are the same for any slide).
+pub fn write_for_slide(
+    path: &Path,
+    a: &Annotations,
+    format: Format,
+    slide: Option<&dicom::SlideReference>,
+) -> Result<Written, Error> {
     let io = |e: std::io::Error| Fault::io(&e).at(path);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -180,6 +252,9 @@ pub fn write(path: &Path, a: &Annotations, format: Format) -> Result<Written, Er
         }
         Format::AsapXml => Written {
             notes: asap::asap_from_annotations(a, &mut w).map_err(io)?.notes(),
+        },
+        Format::DicomAnn => Written {
+            notes: dicom::dicom_from_annotations(a, slide, &mut w).map_err(io)?,
         },
     };
     w.flush().map_err(io)?;

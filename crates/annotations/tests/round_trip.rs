@@ -181,16 +181,100 @@ fn a_second_read_comes_from_the_cache_and_a_changed_file_is_parsed_again() {
     let path = dir.path().join("a.geojson");
     write(&path, &sample(), Format::GeoJson).unwrap();
     let limits = Limits::default();
-    let (_, first, used) = read_cached(&path, &cache, &limits).unwrap();
+    let (_, first, used) = read_cached(&path, &cache, &limits, None).unwrap();
     assert_eq!(used, CacheUse::Written);
-    let (_, second, used) = read_cached(&path, &cache, &limits).unwrap();
+    let (_, second, used) = read_cached(&path, &cache, &limits, None).unwrap();
     assert_eq!(used, CacheUse::Hit);
     assert_eq!(first, second);
     // The file changes (another size): parsed again, never the stale cache.
     let mut fewer = sample();
     fewer.objects.truncate(2);
     write(&path, &fewer, Format::GeoJson).unwrap();
-    let (_, third, used) = read_cached(&path, &cache, &limits).unwrap();
+    let (_, third, used) = read_cached(&path, &cache, &limits, None).unwrap();
     assert_eq!(used, CacheUse::Written);
     assert_eq!(third.objects.len(), 2);
+}
+
+#[test]
+fn dicom_ann_keeps_what_it_can_and_says_what_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.dcm");
+    let a = sample();
+    let written = write(&path, &a, Format::DicomAnn).unwrap();
+    let notes = written.notes.join("\n");
+    assert!(notes.contains("1 polygon holes dropped"), "{notes}");
+    assert!(notes.contains("2 objects of several parts"), "{notes}");
+    assert!(notes.contains("2 objects' own names"), "{notes}");
+    assert!(!notes.contains("nuclei"), "{notes}");
+    let (format, b) = read(&path).unwrap();
+    assert_eq!(format, Format::DicomAnn);
+    // Multipoint and multipolygon: one annotation per part.
+    assert_eq!(b.objects.len(), a.objects.len() + 2);
+    let cell = b.objects.iter().find(|o| o.kind == Kind::Cell).unwrap();
+    let Geometry::Polygon(p) = &cell.geometry else {
+        panic!()
+    };
+    let Geometry::Polygon(q) = &a.objects[0].geometry else {
+        panic!()
+    };
+    assert_eq!(p.exterior, q.exterior);
+    assert_eq!(cell.nucleus, a.objects[0].nucleus);
+    let class = b.class(cell.class.unwrap());
+    assert_eq!(class.name, "Tumor: Positive");
+    assert_eq!(class.colour, Some(Colour::rgb(200, 0, 0)));
+    assert_eq!(
+        b.measurement(cell, "Nucleus: Area µm^2"),
+        Some(f64::from(468.015_237_015_906_45_f64 as f32))
+    );
+    assert_eq!(b.measurement(cell, "Probability"), Some(0.875));
+    assert_eq!(
+        a.provenance(a.objects[0].provenance),
+        b.provenance(cell.provenance)
+    );
+    let tiles = b.objects.iter().filter(|o| o.kind == Kind::Tile).count();
+    assert_eq!(tiles, 2);
+    assert!(
+        b.objects
+            .iter()
+            .any(|o| o.geometry == Geometry::Point(Point::new(123456.789, 0.001)))
+    );
+    // The line kept its class (no colour: none to keep) and was drawn by
+    // nobody the file names.
+    let line = b
+        .objects
+        .iter()
+        .find(|o| matches!(o.geometry, Geometry::Polyline(_)))
+        .unwrap();
+    assert_eq!(b.class(line.class.unwrap()).name, "Stroma");
+    assert_eq!(*b.provenance(line.provenance), Provenance::Unknown);
+}
+
+/// The fuzz target's property on every single-byte corruption and every
+/// truncation of a file written here: an error or objects, never a panic,
+/// and what reads writes and reads back the same.
+#[test]
+fn dicom_ann_survives_every_corruption() {
+    use kh_annotations::Limits;
+    use kh_annotations::dicom::{annotations_from_dicom, dicom_from_annotations};
+    let mut file = Vec::new();
+    dicom_from_annotations(&sample(), None, &mut file).unwrap();
+    let limits = Limits::default();
+    let check = |bytes: &[u8]| {
+        if let Ok(a) = annotations_from_dicom(bytes, &limits, None) {
+            let mut again = Vec::new();
+            dicom_from_annotations(&a, None, &mut again).unwrap();
+            let b = annotations_from_dicom(&again, &limits, None).unwrap();
+            assert_eq!(a.objects.len(), b.objects.len());
+        }
+    };
+    for len in 0..file.len() {
+        check(&file[..len]);
+    }
+    for at in 0..file.len() {
+        for value in [0x00, 0xFF, 0x7F] {
+            let mut bad = file.clone();
+            bad[at] = value;
+            check(&bad);
+        }
+    }
 }

@@ -2,18 +2,26 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use kh_annotations::{Format, Summary};
+use kh_annotations::dicom::SlideReference;
+use kh_annotations::{Format, Limits, Summary};
 use kh_slide::Slide;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum AnnotationsCommand {
     /// Print format, object count, counts by type and by class, and the
-    /// bounds (level-0 pixels) as JSON.
-    Info { file: PathBuf },
-    /// Convert between QuPath GeoJSON (.geojson, .json) and ASAP XML
-    /// (.xml); the output format comes from OUT's extension. With
-    /// --slide, objects beyond the slide's level-0 size are reported.
+    /// bounds (level-0 pixels) as JSON. DICOM ANN in 3D slide coordinates
+    /// needs the slide (--slide) to be placed on it.
+    Info {
+        file: PathBuf,
+        #[arg(long)]
+        slide: Option<PathBuf>,
+    },
+    /// Convert between QuPath GeoJSON (.geojson, .json), ASAP XML (.xml)
+    /// and DICOM ANN (.dcm); the output format comes from OUT's extension.
+    /// With --slide, objects beyond the slide's level-0 size are reported,
+    /// and DICOM ANN written for a DICOM slide refers to its study, series
+    /// and frame of reference (in its slide coordinates).
     Convert {
         input: PathBuf,
         output: PathBuf,
@@ -22,10 +30,21 @@ pub enum AnnotationsCommand {
     },
 }
 
+/// The slide a command names, and its DICOM reference when it is DICOM.
+fn open_slide(path: Option<&PathBuf>) -> Result<Option<(Slide, Option<SlideReference>)>> {
+    let Some(path) = path else { return Ok(None) };
+    let slide = Slide::open(path)?;
+    let reference = SlideReference::from_properties(slide.properties());
+    Ok(Some((slide, reference)))
+}
+
 pub fn run(cmd: AnnotationsCommand) -> Result<()> {
+    let limits = Limits::default();
     match cmd {
-        AnnotationsCommand::Info { file } => {
-            let (format, annotations) = kh_annotations::read(&file)?;
+        AnnotationsCommand::Info { file, slide } => {
+            let slide = open_slide(slide.as_ref())?;
+            let reference = slide.as_ref().and_then(|s| s.1.as_ref());
+            let (format, annotations) = kh_annotations::read_for_slide(&file, &limits, reference)?;
             let summary = Summary::of(format, &annotations);
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
@@ -35,25 +54,16 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
             slide,
         } => {
             let Some(format) = Format::from_extension(&output) else {
-                if output
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("dcm"))
-                {
-                    bail!(
-                        "{}: writing DICOM Microscopy Bulk Simple Annotations is not built yet; \
-                         write .geojson or .xml",
-                        output.display()
-                    );
-                }
                 bail!(
                     "{}: the output format comes from the extension: .geojson or .json (QuPath \
-                     GeoJSON), .xml (ASAP XML)",
+                     GeoJSON), .xml (ASAP XML), .dcm (DICOM ANN)",
                     output.display()
                 );
             };
-            let (_, annotations) = kh_annotations::read(&input)?;
-            if let Some(slide) = slide {
-                let opened = Slide::open(&slide)?;
+            let slide = open_slide(slide.as_ref())?;
+            let reference = slide.as_ref().and_then(|s| s.1.as_ref());
+            let (_, annotations) = kh_annotations::read_for_slide(&input, &limits, reference)?;
+            if let Some((opened, _)) = &slide {
                 let (w, h) = opened.dimensions();
                 let outside = annotations
                     .objects
@@ -70,7 +80,13 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
                     );
                 }
             }
-            let written = kh_annotations::write(&output, &annotations, format)
+            if format == Format::DicomAnn && slide.is_some() && reference.is_none() {
+                eprintln!(
+                    "kh: note: the slide is not DICOM: the annotations are written in its \
+                     level-0 pixels, in a study of their own"
+                );
+            }
+            let written = kh_annotations::write_for_slide(&output, &annotations, format, reference)
                 .with_context(|| format!("converting {}", input.display()))?;
             for note in &written.notes {
                 eprintln!("kh: note: {note}");

@@ -29,7 +29,7 @@ enum Command {
     /// Whole-slide images: metadata, regions, tiles, associated images.
     #[command(subcommand)]
     Slide(SlideCommand),
-    /// Annotation files (QuPath GeoJSON, ASAP XML): what they hold, and
+    /// Annotation files (QuPath GeoJSON, ASAP XML, DICOM ANN): what they hold, and
     /// converting between them.
     #[command(subcommand)]
     Annotations(annotations_cmd::AnnotationsCommand),
@@ -82,7 +82,7 @@ enum Command {
         /// Present without vsync (frame-rate measurements).
         #[arg(long)]
         no_vsync: bool,
-        /// Draw an annotation file (QuPath GeoJSON, ASAP XML) over the
+        /// Draw an annotation file (QuPath GeoJSON, ASAP XML, DICOM ANN) over the
         /// slide; repeat for more layers.
         #[arg(long = "annotations")]
         annotations: Vec<PathBuf>,

@@ -44,7 +44,7 @@ pub struct RenderArgs {
     /// time until the GPU has finished each frame.
     #[arg(long, default_value_t = 0)]
     frames: usize,
-    /// Draw an annotation file (QuPath GeoJSON, ASAP XML) over the slide as
+    /// Draw an annotation file (QuPath GeoJSON, ASAP XML, DICOM ANN) over the slide as
     /// the viewer does; repeat for more layers, drawn in order.
     #[arg(long = "annotations")]
     annotations: Vec<PathBuf>,
@@ -94,6 +94,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let rotation = Rotation::from_degrees(args.rotation)
         .with_context(|| format!("--rotation {} is not a multiple of 90", args.rotation))?;
     let slide = Arc::new(Slide::open(&args.file)?);
+    let reference = kh_annotations::dicom::SlideReference::from_properties(slide.properties());
     let viewport = Viewport {
         width: args.width,
         height: args.height,
@@ -137,7 +138,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
     }
     let mut files = Vec::new();
     for file in &args.annotations {
-        files.push((file, kh_annotations::read(file)?.1));
+        let limits = kh_annotations::Limits::default();
+        let read = kh_annotations::read_for_slide(file, &limits, reference.as_ref())?;
+        files.push((file, read.1));
     }
     let colour_by = match (&args.heatmap, args.heatmap_range) {
         (None, None) => None,

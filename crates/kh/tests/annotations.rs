@@ -209,7 +209,10 @@ fn hostile_files_get_one_clear_line() {
     );
     let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
     fails(&put("deep.geojson", &deep), "not valid JSON");
-    fails(&put("not.geojson", "hello"), "neither GeoJSON nor XML");
+    fails(
+        &put("not.geojson", "hello"),
+        "neither GeoJSON, XML nor DICOM",
+    );
     fails(
         &put("broken.xml", "<ASAP_Annotations><Annotations><Annotation"),
         "broken.xml",

@@ -3,6 +3,7 @@
 //! (fill, outline, hidden classes, colours, a measurement threshold)
 //! shared by all of them; what lies under the cursor.
 
+use kh_annotations::dicom::SlideReference;
 use kh_annotations::{Annotations, Kind, Object, Point, Provenance, SpatialIndex};
 use kh_render::overlay::mesh::OverlayMesh;
 use kh_render::overlay::{AnnotationOverlay, OverlayStyle};
@@ -50,22 +51,23 @@ impl Totals {
     }
 }
 
-/// Read, index and tessellate a file (run on a worker thread).
-pub fn load(path: &Path) -> Result<Loaded, String> {
+/// Read, index and tessellate a file (run on a worker thread). `slide`
+/// places DICOM ANN in slide coordinates on the slide shown.
+pub fn load(path: &Path, slide: Option<&SlideReference>) -> Result<Loaded, String> {
     let limits = kh_annotations::Limits::default();
     // Through the binary cache when there is a cache folder: a second open
     // of a million objects decodes flat records instead of parsing JSON.
     let annotations = match kh_annotations::cache::default_dir() {
         Some(dir) => {
-            let (_, a, used) =
-                kh_annotations::read_cached(path, &dir, &limits).map_err(|e| e.to_string())?;
+            let (_, a, used) = kh_annotations::read_cached(path, &dir, &limits, slide)
+                .map_err(|e| e.to_string())?;
             if used == kh_annotations::CacheUse::NotWritten {
                 tracing::warn!("could not write the annotation cache in {}", dir.display());
             }
             a
         }
         None => {
-            kh_annotations::read_with(path, &limits)
+            kh_annotations::read_for_slide(path, &limits, slide)
                 .map_err(|e| e.to_string())?
                 .1
         }
@@ -85,9 +87,10 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     })
 }
 
-/// Whether a dropped or named file is an annotation file (by extension).
+/// Whether a dropped or named file is an annotation file (by extension;
+/// a `.dcm` by what it holds).
 pub fn is_annotation_file(path: &Path) -> bool {
-    kh_annotations::Format::from_extension(path).is_some()
+    kh_annotations::is_annotation_file(path)
 }
 
 pub struct Layer {

@@ -1,30 +1,47 @@
-//! Where a DICOM file keeps its pixels: a minimal walk over element headers
-//! (never values) to find the top-level Pixel Data element and, for
-//! encapsulated transfer syntaxes, the byte range of every fragment.
+//! Where a DICOM file keeps its pixels: a walk over element headers (never
+//! values, by [`kh_dicom`], which checks every length) to find the
+//! top-level Pixel Data element and, for encapsulated transfer syntaxes,
+//! the byte range of every fragment.
 //!
 //! `dicom-object` parses the attributes; it cannot report file positions
-//! and would read gigabytes of pixel data to reach the end. Every length
-//! read here is checked against the file before it moves the cursor, and
-//! nesting and counts are bounded, so a hostile file ends in an error.
+//! and would read gigabytes of pixel data to reach the end.
 
-use crate::error::{Fault, FaultResult};
+use crate::error::{ErrorKind, Fault, FaultResult};
 use crate::source::{ByteSource, ByteSourceExt};
+use kh_dicom::{ITEM, PIXEL_DATA, SEQUENCE_END, UNDEFINED, Walker};
 
-const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
-const ITEM: (u16, u16) = (0xFFFE, 0xE000);
-const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
-const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
-const UNDEFINED: u32 = 0xFFFF_FFFF;
-const MAX_DEPTH: u32 = 16;
+const ANN_SOP_CLASS: &str = "1.2.840.10008.5.1.4.1.1.91.1";
 /// Attributes before the pixels larger than this are not a slide's.
 pub const MAX_PREFIX: u64 = 64 << 20;
 const MAX_FRAGMENTS: usize = 1 << 24;
 
-pub(crate) const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
-pub(crate) const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-pub(crate) const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
-pub(crate) const JPEG2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
-pub(crate) const JPEG2000: &str = "1.2.840.10008.1.2.4.91";
+pub(crate) use kh_dicom::{
+    EXPLICIT_VR_LE, IMPLICIT_VR_LE, JPEG_BASELINE, JPEG2000, JPEG2000_LOSSLESS,
+};
+
+/// A slide's byte source as the walker reads it.
+struct Src<'a>(&'a dyn ByteSource);
+
+impl kh_dicom::Bytes for Src<'_> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_exact_at(offset, buf)
+    }
+}
+
+impl From<kh_dicom::Fault> for Fault {
+    fn from(f: kh_dicom::Fault) -> Self {
+        let kind = match f.kind {
+            kh_dicom::FaultKind::Io => ErrorKind::Io,
+            kh_dicom::FaultKind::Unsupported => ErrorKind::Unsupported,
+            kh_dicom::FaultKind::Corrupt => ErrorKind::Corrupt,
+            kh_dicom::FaultKind::Limit => ErrorKind::Limit,
+        };
+        Fault::new(kind, f.part, f.reason)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PixelData {
@@ -43,322 +60,19 @@ pub(crate) struct Layout {
     pub pixel_data: PixelData,
 }
 
-struct Header {
-    tag: (u16, u16),
-    /// The VR as written (explicit VR), if any.
-    vr: Option<[u8; 2]>,
-    length: u32,
-    /// Header size in bytes (the value starts after it).
-    size: u64,
-}
-
-struct Walker<'a> {
-    src: &'a dyn ByteSource,
-}
-
-impl Walker<'_> {
-    fn header(&self, pos: u64, explicit: bool) -> FaultResult<Header> {
-        let part = "DICOM element header";
-        let b = self.src.read_array::<8>(pos, part)?;
-        let tag = (
-            u16::from_le_bytes([b[0], b[1]]),
-            u16::from_le_bytes([b[2], b[3]]),
-        );
-        if tag.0 == 0xFFFE || !explicit {
-            return Ok(Header {
-                tag,
-                vr: None,
-                length: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-                size: 8,
-            });
-        }
-        let vr = [b[4], b[5]];
-        // Only DICOM's value representations: on anything else parsers
-        // disagree about the header's length, and so about every length
-        // after it.
-        const VRS: [&[u8; 2]; 34] = [
-            b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
-            b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST",
-            b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
-        ];
-        if !VRS.contains(&&vr) {
-            return Err(Fault::corrupt(
-                format!("DICOM element ({:04X},{:04X}) at byte {pos}", tag.0, tag.1),
-                format!("invalid value representation {vr:02x?}"),
-            ));
-        }
-        let long = matches!(
-            &vr,
-            b"OB"
-                | b"OD"
-                | b"OF"
-                | b"OL"
-                | b"OV"
-                | b"OW"
-                | b"SQ"
-                | b"SV"
-                | b"UC"
-                | b"UN"
-                | b"UR"
-                | b"UT"
-                | b"UV"
-        );
-        if long {
-            let l = self.src.read_array::<4>(pos + 8, part)?;
-            Ok(Header {
-                tag,
-                vr: Some(vr),
-                length: u32::from_le_bytes(l),
-                size: 12,
-            })
-        } else {
-            Ok(Header {
-                tag,
-                vr: Some(vr),
-                length: u32::from(u16::from_le_bytes([b[6], b[7]])),
-                size: 8,
-            })
-        }
-    }
-
-    /// What an element's value holds, if items: nested elements (VR SQ; for
-    /// implicit VR, an SQ by the dictionary or any undefined-length element
-    /// but Pixel Data; an undefined-length UN is an implicit-VR sequence),
-    /// or raw fragments (undefined-length encapsulated pixel data).
-    fn item_contents(
-        &self,
-        pos: u64,
-        tag: (u16, u16),
-        explicit: bool,
-        undefined: bool,
-    ) -> FaultResult<Option<Contents>> {
-        if explicit {
-            let b = self.src.read_array::<6>(pos, "DICOM element header")?;
-            return Ok(match (&b[4..6], undefined) {
-                (b"SQ", _) => Some(Contents::Elements { explicit: true }),
-                (b"UN", true) => Some(Contents::Elements { explicit: false }),
-                (_, true) => Some(Contents::Fragments),
-                (_, false) => None,
-            });
-        }
-        use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
-        let sq = dicom_dictionary_std::StandardDataDictionary
-            .by_tag(dicom_core::Tag(tag.0, tag.1))
-            .is_some_and(|e| matches!(e.vr(), VirtualVr::Exact(dicom_core::VR::SQ)));
-        Ok(match (sq, undefined) {
-            (true, _) => Some(Contents::Elements { explicit: false }),
-            (false, true) if tag == PIXEL_DATA => Some(Contents::Fragments),
-            (false, true) => Some(Contents::Elements { explicit: false }),
-            (false, false) => None,
-        })
-    }
-
-    /// Check the element at `pos` (and everything nested in it) against
-    /// `limit`, the end of its container; returns the position after it.
-    /// Every length is checked against its container, not only the file,
-    /// so a parser later handed these bytes never meets a value that claims
-    /// more than its container holds.
-    fn skip_element(&self, pos: u64, limit: u64, depth: u32, explicit: bool) -> FaultResult<u64> {
-        let h = self.header(pos, explicit)?;
-        if h.tag.0 == 0xFFFE {
-            // Items and delimiters belong only where a sequence or item
-            // ends; elsewhere parsers resynchronise differently.
-            return Err(Fault::corrupt(
-                format!("DICOM data set at byte {pos}"),
-                format!(
-                    "misplaced item or delimiter ({:04X},{:04X})",
-                    h.tag.0, h.tag.1
-                ),
-            ));
-        }
-        let value = pos + h.size;
-        let undefined = h.length == UNDEFINED;
-        let end = if undefined {
-            None
-        } else {
-            Some(value + u64::from(h.length))
-        };
-        if let Some(end) = end
-            && end > limit
-        {
-            return Err(Fault::corrupt(
-                format!(
-                    "DICOM element ({:04X},{:04X}) at byte {pos}",
-                    h.tag.0, h.tag.1
-                ),
-                format!("its {}-byte value runs past its container", h.length),
-            ));
-        }
-        // Binary numbers must fill their value exactly: parsers that read
-        // whole numbers leave the rest behind and lose their place.
-        if !undefined
-            && let Some(unit) = value_unit(h.vr, h.tag)
-            && h.length % unit != 0
-        {
-            return Err(Fault::corrupt(
-                format!(
-                    "DICOM element ({:04X},{:04X}) at byte {pos}",
-                    h.tag.0, h.tag.1
-                ),
-                format!(
-                    "{}-byte value is not a whole number of {unit}-byte values",
-                    h.length
-                ),
-            ));
-        }
-        match self.item_contents(pos, h.tag, explicit, undefined)? {
-            Some(contents) if h.length > 0 => {
-                if depth >= MAX_DEPTH {
-                    return Err(Fault::limit("DICOM sequence", "sequences nested too deep"));
-                }
-                self.items(value, end, limit, depth + 1, contents)
-            }
-            _ => Ok(end.unwrap_or(value)),
-        }
-    }
-
-    /// Walk the items of a sequence that ends at `end` (defined length) or
-    /// at its delimiter; returns the position after the sequence.
-    fn items(
-        &self,
-        mut pos: u64,
-        end: Option<u64>,
-        limit: u64,
-        depth: u32,
-        contents: Contents,
-    ) -> FaultResult<u64> {
-        let limit = end.unwrap_or(limit);
-        loop {
-            if Some(pos) == end {
-                return Ok(pos);
-            }
-            if pos + 8 > limit {
-                return Err(Fault::corrupt(
-                    format!("DICOM sequence at byte {pos}"),
-                    "runs past its container",
-                ));
-            }
-            let h = self.header(pos, false)?;
-            match (h.tag, contents) {
-                (SEQUENCE_END, _) if end.is_none() => return Ok(pos + 8),
-                (ITEM, _) if h.length != UNDEFINED => {
-                    let item_end = pos + 8 + u64::from(h.length);
-                    if item_end > limit {
-                        return Err(Fault::corrupt(
-                            format!("DICOM item at byte {pos}"),
-                            format!("its {} bytes run past its sequence", h.length),
-                        ));
-                    }
-                    if let Contents::Elements { explicit } = contents {
-                        let mut p = pos + 8;
-                        while p < item_end {
-                            p = self.skip_element(p, item_end, depth, explicit)?;
-                        }
-                    }
-                    pos = item_end;
-                }
-                (ITEM, Contents::Elements { explicit }) => {
-                    pos += 8;
-                    loop {
-                        if pos + 8 > limit {
-                            return Err(Fault::corrupt("DICOM item", "no item delimiter"));
-                        }
-                        if self.header(pos, false)?.tag == ITEM_END {
-                            pos += 8;
-                            break;
-                        }
-                        pos = self.skip_element(pos, limit, depth, explicit)?;
-                    }
-                }
-                (t, _) => {
-                    return Err(Fault::corrupt(
-                        format!("DICOM sequence at byte {pos}"),
-                        format!("expected an item, found ({:04X},{:04X})", t.0, t.1),
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// Size of one value of a binary VR (written, or the dictionary's for
-/// implicit VR), if the VR is binary.
-fn value_unit(vr: Option<[u8; 2]>, tag: (u16, u16)) -> Option<u32> {
-    let vr = match vr {
-        Some(v) => v,
-        None => {
-            use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
-            let e = dicom_dictionary_std::StandardDataDictionary
-                .by_tag(dicom_core::Tag(tag.0, tag.1))?;
-            let VirtualVr::Exact(v) = e.vr() else {
-                return None;
-            };
-            let bytes = v.to_string();
-            let b = bytes.as_bytes();
-            [*b.first()?, *b.get(1)?]
-        }
-    };
-    Some(match &vr {
-        b"US" | b"SS" | b"OW" => 2,
-        b"UL" | b"SL" | b"FL" | b"AT" | b"OL" | b"OF" => 4,
-        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => 8,
-        _ => return None,
-    })
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Contents {
-    Elements { explicit: bool },
-    Fragments,
-}
-
 /// Find the transfer syntax and the Pixel Data element of a DICOM file.
 pub(crate) fn locate(src: &dyn ByteSource) -> FaultResult<Layout> {
-    let magic = src.read_array::<4>(128, "DICOM preamble")?;
-    if &magic != b"DICM" {
+    let bytes = Src(src);
+    let meta = kh_dicom::file_meta(&bytes)?;
+    if meta.sop_class.as_deref() == Some(ANN_SOP_CLASS) {
         return Err(Fault::unsupported(
-            "DICOM preamble",
-            "no DICM marker at byte 128",
+            "DICOM",
+            "Microscopy Bulk Simple Annotations, not an image: open it as annotations \
+             (kh annotations, kh view --annotations) over its slide",
         ));
     }
-    // File meta information: always explicit VR little endian, group 0002.
-    let meta = Walker { src };
-    let mut pos = 132u64;
-    let mut transfer_syntax = None;
-    loop {
-        let h = meta.header(pos, true)?;
-        if h.tag.0 != 0x0002 {
-            break;
-        }
-        if h.tag == (0x0002, 0x0010) {
-            let v = src.read_vec(
-                pos + h.size,
-                u64::from(h.length.min(64)),
-                "DICOM transfer syntax",
-            )?;
-            let text = String::from_utf8_lossy(&v)
-                .trim_end_matches(['\0', ' '])
-                .to_string();
-            transfer_syntax = Some(text);
-        }
-        pos = meta.skip_element(pos, src.len(), 0, true)?;
-    }
-    let transfer_syntax = transfer_syntax
-        .ok_or_else(|| Fault::corrupt("DICOM file meta", "no transfer syntax (0002,0010)"))?;
-    let explicit = match transfer_syntax.as_str() {
-        IMPLICIT_VR_LE => false,
-        "1.2.840.10008.1.2.2" => {
-            return Err(Fault::unsupported(
-                "DICOM",
-                "big-endian transfer syntax (retired)",
-            ));
-        }
-        "1.2.840.10008.1.2.1.99" => {
-            return Err(Fault::unsupported("DICOM", "deflated transfer syntax"));
-        }
-        _ => true,
-    };
-    let walker = Walker { src };
+    let (transfer_syntax, explicit, mut pos) = (meta.transfer_syntax, meta.explicit, meta.data_set);
+    let walker = Walker::new(&bytes);
     loop {
         if pos > MAX_PREFIX {
             return Err(Fault::limit(
@@ -401,7 +115,8 @@ pub(crate) fn frame_fragments(
     frames: usize,
     extended_offsets: Option<&[u64]>,
 ) -> FaultResult<Vec<Vec<(u64, u64)>>> {
-    let walker = Walker { src };
+    let bytes = Src(src);
+    let walker = Walker::new(&bytes);
     let part = "DICOM encapsulated pixel data";
     let bot = walker.header(items, false)?;
     if bot.tag != ITEM || bot.length == UNDEFINED {

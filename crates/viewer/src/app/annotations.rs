@@ -5,6 +5,7 @@
 use super::*;
 use crate::findings::Finding;
 use crate::layers::{self, Loaded};
+use kh_annotations::dicom::SlideReference;
 use kh_render::overlay::ColourBy;
 
 /// How close (screen pixels) the cursor must come to a line or a point to
@@ -22,8 +23,12 @@ impl App {
         kh_log::remember_path(&path);
         self.loading_annotations += 1;
         let proxy = self.proxy.clone();
+        let slide = self
+            .doc
+            .as_ref()
+            .and_then(|d| SlideReference::from_properties(d.slide.properties()));
         std::thread::spawn(move || {
-            let loaded = layers::load(&path).map(Box::new);
+            let loaded = layers::load(&path, slide.as_ref()).map(Box::new);
             let _ = proxy.send_event(UserEvent::AnnotationsLoaded(path, loaded));
         });
         self.request_redraw();
@@ -81,7 +86,7 @@ impl App {
                     ui.label(if self.loading_annotations > 0 {
                         "Reading annotations…"
                     } else {
-                        "No annotations: drop a QuPath GeoJSON or ASAP XML file on the window."
+                        "No annotations: drop a QuPath GeoJSON, ASAP XML or DICOM ANN file on the window."
                     });
                     return;
                 }
