@@ -10,6 +10,7 @@
 pub mod asap;
 pub mod cache;
 pub mod dicom;
+pub mod edit;
 mod error;
 pub mod geojson;
 mod index;

@@ -95,7 +95,7 @@ pub enum ToViewer {
     },
     /// The remote video stopped (the call ended): hide it.
     RemoteVideoEnded,
-    /// Draw an annotation file (QuPath GeoJSON, ASAP XML) over the open
+    /// Draw an annotation file (QuPath GeoJSON, ASAP XML, DICOM ANN) over the open
     /// slide as a layer of its own; answered by `AnnotationsShown` or an
     /// `Error` naming the file.
     ShowAnnotations {
@@ -180,6 +180,13 @@ pub enum FromViewer {
     ObjectSelected {
         file: Option<String>,
         object: Option<u64>,
+    },
+    /// The specialist's own annotations were saved (after each change,
+    /// atomically) to `path`, the file the viewer was started with; it
+    /// holds `objects` now.
+    OwnAnnotationsSaved {
+        path: String,
+        objects: usize,
     },
     /// The answer to `Ping { seq }`.
     Pong {

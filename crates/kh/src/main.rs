@@ -86,6 +86,16 @@ enum Command {
         /// slide; repeat for more layers.
         #[arg(long = "annotations")]
         annotations: Vec<PathBuf>,
+        /// The specialist's own annotations: read if the file exists, and
+        /// written (atomically, as QuPath GeoJSON) after every change made
+        /// with the drawing tools (P polygon, B rectangle, E ellipse,
+        /// D freehand, T point; Ctrl+Z / Ctrl+Y undo and redo).
+        #[arg(long)]
+        own_annotations: Option<PathBuf>,
+        /// Who draws: the name their annotations carry as provenance
+        /// (default: the login name).
+        #[arg(long)]
+        author: Option<String>,
     },
 }
 
@@ -160,6 +170,8 @@ fn run(cli: Cli) -> Result<()> {
             max_picture,
             no_vsync,
             annotations,
+            own_annotations,
+            author,
         } => {
             let picture_limit = max_picture
                 .as_deref()
@@ -181,6 +193,8 @@ fn run(cli: Cli) -> Result<()> {
                 picture_limit,
                 no_vsync,
                 annotations,
+                own_annotations,
+                author,
             })
         }
     }

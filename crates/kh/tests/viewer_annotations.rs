@@ -7,10 +7,9 @@
 
 mod x11;
 
-use kh_ipc::{FromViewer, Listener, ToViewer, ViewState};
+use kh_ipc::{FromViewer, ToViewer, ViewState};
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
-use x11::{HEIGHT, KH, WAIT, WIDTH, Xvfb, fixture, wait_for};
+use x11::{HEIGHT, KH, Viewer, WAIT, WIDTH, Xvfb, fixture, quit, wait_for};
 
 const SHAPES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[900,1300],[1300,1350],[1250,1700],[950,1650],[900,1300]],[[1000,1400],[1150,1420],[1100,1550],[1000,1400]]]},
@@ -20,55 +19,6 @@ const SHAPES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","geometry":{"type":"Point","coordinates":[1200,1300]},
   "properties":{"classification":{"name":"Mitosis","color":[255,200,0]}}}
 ]}"#;
-
-/// `kh view SLIDE` in `x`, connected to this test as its console; its
-/// caches kept in `dir`.
-struct Viewer {
-    child: std::process::Child,
-    connection: kh_ipc::Connection,
-    messages: Receiver<FromViewer>,
-    window: String,
-}
-
-impl Viewer {
-    fn start(x: &Xvfb, slide: &std::path::Path, dir: &std::path::Path) -> Viewer {
-        let run = dir.join("run");
-        kh_ipc::ensure_private_dir(&run).unwrap();
-        let socket = run.join("viewer.sock");
-        let listener = Listener::bind(&socket).unwrap();
-        let child = x
-            .command(KH)
-            .arg("view")
-            .arg(slide)
-            .arg("--ipc")
-            .arg(&socket)
-            .arg("--size")
-            .arg(format!("{WIDTH}x{HEIGHT}"))
-            .env("XDG_RUNTIME_DIR", dir)
-            .env("XDG_CACHE_HOME", dir.join("cache"))
-            .spawn()
-            .unwrap();
-        let connection = listener.accept(Some(child.id())).unwrap();
-        let messages = x11::messages_from(&connection);
-        let window = x11::viewer_window(x);
-        Viewer {
-            child,
-            connection,
-            messages,
-            window,
-        }
-    }
-}
-
-/// Asked to quit, the viewer exits (checked every 50 ms up to WAIT).
-fn quit(connection: &mut kh_ipc::Connection, child: &mut std::process::Child) {
-    connection.send(&ToViewer::Quit).unwrap();
-    let deadline = Instant::now() + WAIT;
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the viewer did not quit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn annotations_asked_for_are_drawn_as_kh_render_draws_them() {

@@ -72,6 +72,12 @@ pub fn load(path: &Path, slide: Option<&SlideReference>) -> Result<Loaded, Strin
                 .1
         }
     };
+    loaded_from(annotations)
+}
+
+/// Index and tessellate annotations already in memory (the specialist's
+/// own layer after each change).
+pub fn loaded_from(annotations: Annotations) -> Result<Loaded, String> {
     // The index on a thread of its own beside the (parallel) mesh.
     let (index, mesh) = std::thread::scope(|scope| {
         let index = scope.spawn(|| SpatialIndex::build(&annotations));
@@ -155,15 +161,23 @@ impl Layers {
             self.style.clone(),
         )
         .map_err(|e| e.to_string())?;
-        // The same file again replaces its layer.
-        self.layers.retain(|l| l.path != path);
-        self.layers.push(Layer {
+        let layer = Layer {
             path,
             annotations: loaded.annotations,
             index: loaded.index,
             overlay,
             totals: loaded.totals,
-        });
+        };
+        // The same file again replaces its layer in place: findings and
+        // the selection refer to layers by position.
+        match self.layers.iter().position(|l| l.path == layer.path) {
+            Some(i) => {
+                let visible = self.layers[i].overlay.visible;
+                self.layers[i] = layer;
+                self.layers[i].overlay.visible = visible;
+            }
+            None => self.layers.push(layer),
+        }
         Ok(())
     }
 

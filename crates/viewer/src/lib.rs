@@ -44,6 +44,12 @@ pub struct ViewerArgs {
     pub no_vsync: bool,
     /// Annotation files drawn over the first slide opened.
     pub annotations: Vec<PathBuf>,
+    /// The specialist's own annotations: read when the first slide opens
+    /// (if the file exists), written after every change.
+    pub own_annotations: Option<PathBuf>,
+    /// The name the specialist's annotations carry (default: the login
+    /// name).
+    pub author: Option<String>,
 }
 
 /// Open the window and run until it closes (or the console says quit).

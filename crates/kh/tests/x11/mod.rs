@@ -77,3 +77,61 @@ pub fn viewer_window(x: &Xvfb) -> String {
     .expect("a window")
     .to_owned()
 }
+
+/// `kh view SLIDE` in `x`, connected to this test as its console; its
+/// caches kept in `dir`.
+pub struct Viewer {
+    pub child: std::process::Child,
+    pub connection: kh_ipc::Connection,
+    pub messages: std::sync::mpsc::Receiver<kh_ipc::FromViewer>,
+    pub window: String,
+}
+
+impl Viewer {
+    pub fn start(x: &Xvfb, slide: &Path, dir: &Path) -> Viewer {
+        Viewer::start_with(x, slide, dir, &[])
+    }
+
+    /// [`Viewer::start`] with more arguments for `kh view`.
+    pub fn start_with(x: &Xvfb, slide: &Path, dir: &Path, extra: &[&std::ffi::OsStr]) -> Viewer {
+        let run = dir.join("run");
+        kh_ipc::ensure_private_dir(&run).unwrap();
+        let socket = run.join("viewer.sock");
+        let listener = kh_ipc::Listener::bind(&socket).unwrap();
+        let child = x
+            .command(KH)
+            .arg("view")
+            .arg(slide)
+            .arg("--ipc")
+            .arg(&socket)
+            .arg("--size")
+            .arg(format!("{WIDTH}x{HEIGHT}"))
+            .args(extra)
+            .env("XDG_RUNTIME_DIR", dir)
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .spawn()
+            .unwrap();
+        let connection = listener.accept(Some(child.id())).unwrap();
+        let messages = messages_from(&connection);
+        let window = viewer_window(x);
+        Viewer {
+            child,
+            connection,
+            messages,
+            window,
+        }
+    }
+}
+
+/// Asked to quit, the viewer exits (checked every 50 ms up to WAIT).
+pub fn quit(connection: &mut kh_ipc::Connection, child: &mut std::process::Child) {
+    connection.send(&kh_ipc::ToViewer::Quit).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the viewer did not quit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

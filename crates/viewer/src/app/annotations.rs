@@ -70,6 +70,7 @@ impl App {
         for path in std::mem::take(&mut self.pending_annotations) {
             self.open_annotations(path);
         }
+        self.load_own_annotations();
     }
 
     pub(super) fn annotations_panel(&mut self, ctx: &egui::Context) {

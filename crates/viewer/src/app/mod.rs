@@ -3,6 +3,7 @@
 
 mod annotations;
 mod console_link;
+mod drawing;
 mod panels;
 mod selection;
 
@@ -205,6 +206,11 @@ struct App {
     /// AI findings being reviewed.
     findings: Findings,
     loading_annotations: usize,
+    /// The specialist's own annotations and the drawing tools.
+    drawing: drawing::Drawing,
+    /// Modifier keys held now (from the window system: egui's copy is a
+    /// frame behind, and Ctrl+Z typed fast arrives before that frame).
+    modifiers: winit::keyboard::ModifiersState,
 }
 
 pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
@@ -251,6 +257,8 @@ pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
         selected: None,
         loading_annotations: 0,
         findings: Findings::default(),
+        drawing: drawing::Drawing::default(),
+        modifiers: winit::keyboard::ModifiersState::default(),
     };
     app.pending_annotations = app.args.annotations.clone();
     if let Some(path) = app.args.ipc.clone() {
@@ -499,6 +507,9 @@ impl App {
     }
 
     fn on_key(&mut self, event_loop: &ActiveEventLoop, key: &Key, shift: bool, ctrl: bool) {
+        if self.drawing_key(key, shift, ctrl) {
+            return;
+        }
         let viewport = self.viewport();
         let step = DVec2::new(f64::from(viewport.width), f64::from(viewport.height)) * KEY_PAN;
         let pan = |app: &mut App, delta: DVec2| {
@@ -576,6 +587,11 @@ impl App {
     }
 
     fn on_mouse_button(&mut self, state: ElementState) {
+        if !self.ruler.active && self.drawing_mouse(state) {
+            self.dragging = None;
+            self.last_click = None;
+            return;
+        }
         let now = Instant::now();
         match state {
             ElementState::Pressed => {
@@ -619,6 +635,7 @@ impl App {
 
     fn on_cursor(&mut self, position: DVec2) {
         let previous = self.cursor.replace(position);
+        self.drawing_cursor();
         if let Some(last) = self.dragging {
             if self.ruler.active {
                 self.ruler.end_slide = self.slide_from_cursor();
@@ -866,6 +883,7 @@ impl ApplicationHandler<UserEvent> for App {
                 self.request_redraw();
             }
             WindowEvent::RedrawRequested => self.render(),
+            WindowEvent::ModifiersChanged(m) => self.modifiers = m.state(),
             WindowEvent::DroppedFile(path) if crate::layers::is_annotation_file(&path) => {
                 self.open_annotations(path)
             }
@@ -904,13 +922,14 @@ impl ApplicationHandler<UserEvent> for App {
                 is_synthetic: false,
                 ..
             } if !consumed && event.state == ElementState::Pressed => {
-                let modifiers = self.egui_ctx.input(|i| i.modifiers);
-                self.on_key(
-                    event_loop,
-                    &event.logical_key,
-                    modifiers.shift,
-                    modifiers.command,
-                );
+                let m = self.modifiers;
+                // Command on macOS, Ctrl elsewhere (as egui's `command`).
+                let command = if cfg!(target_os = "macos") {
+                    m.super_key()
+                } else {
+                    m.control_key()
+                };
+                self.on_key(event_loop, &event.logical_key, m.shift_key(), command);
             }
             _ => {}
         }

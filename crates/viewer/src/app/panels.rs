@@ -18,6 +18,8 @@ impl App {
         self.finding_ring(&ctx);
         self.selection_ring_and_card(&ctx);
         self.hover_card(&ctx);
+        self.drawing_tools(&ctx);
+        self.drawing_preview(&ctx);
         let now = Instant::now();
         self.messages
             .retain(|(t, _)| now.duration_since(*t) < MESSAGE_TIME);
@@ -514,8 +516,17 @@ const HELP: &[(&str, &str)] = &[
         "G; J / K; C / X",
         "findings review; next / previous; confirm / reject",
     ),
+    (
+        "P / B / E / D / T",
+        "draw: polygon (Enter ends) / box / ellipse / freehand / point",
+    ),
+    (
+        "drag the selection; Del",
+        "move it (a vertex: drag its handle; an AI finding: your copy) / delete",
+    ),
+    ("Ctrl+Z / Ctrl+Y", "undo / redo your annotations"),
     ("Ctrl+O, drop a file", "open a slide"),
-    ("drop .geojson / .xml", "draw annotations over the slide"),
+    ("drop .geojson / .xml / .dcm", "draw annotations over the slide"),
     ("F11 / Esc", "fullscreen / leave, close"),
     ("H, ?, F1", "this help"),
 ];

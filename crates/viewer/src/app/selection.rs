@@ -36,7 +36,7 @@ impl App {
         true
     }
 
-    fn report_selection(&mut self) {
+    pub(super) fn report_selection(&mut self) {
         let (file, object) = match &self.selected {
             Some((path, object)) => (Some(display_name(path)), Some(u64::from(*object))),
             None => (None, None),
