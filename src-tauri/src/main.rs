@@ -112,6 +112,24 @@ fn analyze_attachment(
         })
 }
 
+/// Exports an annotation attachment ("geojson" or "dicom") into the
+/// case's exports folder; the export is audited.
+#[tauri::command]
+fn export_annotations(
+    console: tauri::State<'_, Console>,
+    id: CaseId,
+    attachment: i64,
+    format: String,
+) -> Answer<kh_console::annotation_export::Exported> {
+    kh_console::annotation_export::export_annotations(
+        &console.station.cases,
+        id,
+        attachment,
+        &format,
+    )
+    .map_err(|e| e.to_string())
+}
+
 #[tauri::command]
 fn cancel_analysis(console: tauri::State<'_, Console>, job: u64) -> bool {
     console.station.analyses.cancel(job)
@@ -333,6 +351,7 @@ fn run() -> anyhow::Result<()> {
             open_in_viewer,
             analyze_attachment,
             cancel_analysis,
+            export_annotations,
             viewer_status,
             take_startup_case,
             page_ready,

@@ -5,6 +5,8 @@ import {
   STATUS_LABELS,
   analysisChoices,
   analysisLine,
+  exportLine,
+  type Exported,
   reportCitations,
   type AnalysisEvent,
   ageFromText,
@@ -187,6 +189,25 @@ function showCase(page: CasePage): void {
         });
         li.append(view);
         if (!locked) li.append(analysisPicker(c.id, a.id, a.file_name));
+      }
+      if (a.kind === "annotations") {
+        for (const [format, label] of [
+          ["geojson", "Export GeoJSON"],
+          ["dicom", "Export DICOM"],
+        ] as const) {
+          const exportButton = document.createElement("button");
+          exportButton.type = "button";
+          exportButton.className = `export-${format}`;
+          exportButton.textContent = label;
+          exportButton.addEventListener("click", async () => {
+            const done = await call<Exported>("export_annotations", { id: c.id, attachment: a.id, format });
+            if (done) {
+              say(exportLine(done));
+              void reloadCase();
+            }
+          });
+          li.append(exportButton);
+        }
       }
       if (!locked) {
         const remove = document.createElement("button");

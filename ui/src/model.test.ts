@@ -5,6 +5,7 @@ import {
   analysisChoices,
   reportCitations,
   analysisLine,
+  exportLine,
   ageFromText,
   audioChoices,
   cameraChoices,
@@ -288,4 +289,15 @@ test("the analyses offered are the built-in ones and the models IT approved", ()
   const choices = analysisChoices(settings);
   assert.deepEqual(choices[3], { model: "onnx:/opt/models/tumour.onnx", label: "Model: tumour.onnx" });
   assert.equal(choices.length, 4);
+});
+
+test("an export says where it went and what it could not keep", () => {
+  assert.equal(
+    exportLine({ path: "/data/exports/c/cells.dcm", objects: 3, notes: [] }),
+    "Exported 3 objects to /data/exports/c/cells.dcm",
+  );
+  assert.equal(
+    exportLine({ path: "x.dcm", objects: 1, notes: ["1 polygon holes dropped", "2 names dropped"] }),
+    "Exported 1 objects to x.dcm (1 polygon holes dropped; 2 names dropped)",
+  );
 });

@@ -458,6 +458,20 @@ export type AnalysisEvent =
   | { state: "cancelled"; job: number; case: string }
   | { state: "failed"; job: number; case: string; error: string };
 
+/// What exporting an annotation file wrote (`export_annotations`).
+export interface Exported {
+  path: string;
+  objects: number;
+  /// What the format could not hold, one line each.
+  notes: string[];
+}
+
+/// The line an export leaves: where it went, and what it could not keep.
+export function exportLine(done: Exported): string {
+  const kept = done.notes.length > 0 ? ` (${done.notes.join("; ")})` : "";
+  return `Exported ${done.objects} objects to ${done.path}${kept}`;
+}
+
 /// The line a running or ended analysis shows; `ended` when its row goes.
 export function analysisLine(event: AnalysisEvent): { text: string; ended: boolean; problem: boolean } {
   switch (event.state) {

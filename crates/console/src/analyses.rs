@@ -191,6 +191,21 @@ pub fn analyze(
 /// Where a case's analysis results live: `analyses/<case>` beside the case
 /// database (private to the user, like the database).
 pub fn analysis_folder(desk: &CaseDesk, case: CaseId) -> PathBuf {
+    case_folder(desk, "analyses", case)
+}
+
+/// The file of the specialist's own annotations of a case's slide:
+/// `annotations/<case>/<slide stem>.mine.geojson` beside the case
+/// database.
+pub fn own_annotations_file(desk: &CaseDesk, case: CaseId, slide_name: &str) -> PathBuf {
+    let stem = Path::new(slide_name)
+        .file_stem()
+        .map_or_else(|| "slide".into(), |s| s.to_string_lossy().into_owned());
+    case_folder(desk, "annotations", case).join(format!("{stem}.mine.geojson"))
+}
+
+/// `<what>/<case>` beside the case database.
+pub(crate) fn case_folder(desk: &CaseDesk, what: &str, case: CaseId) -> PathBuf {
     let settings = desk.settings();
     let database = if settings.cases.database.is_empty() {
         kh_settings::default_cases_database()
@@ -199,6 +214,6 @@ pub fn analysis_folder(desk: &CaseDesk, case: CaseId) -> PathBuf {
     };
     database
         .parent()
-        .map_or_else(|| PathBuf::from("analyses"), |d| d.join("analyses"))
+        .map_or_else(|| PathBuf::from(what), |d| d.join(what))
         .join(case.to_string())
 }

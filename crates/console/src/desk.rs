@@ -185,6 +185,13 @@ impl CaseDesk {
         Ok(())
     }
 
+    /// Records an export of the case's data (`what`: the file and the form
+    /// it was written in) in its audit trail.
+    pub fn record_export(&self, id: CaseId, what: &str) -> Result<(), DeskError> {
+        self.store.lock().record_export(id, what, &self.actor)?;
+        Ok(())
+    }
+
     /// Records a verdict on an analysis's finding in the case's audit trail.
     pub fn record_review(&self, id: CaseId, note: &str) -> Result<(), DeskError> {
         self.store.lock().record_review(id, note, &self.actor)?;

@@ -1,6 +1,7 @@
 //! The console's logic without its window. See the crate README.
 
 pub mod analyses;
+pub mod annotation_export;
 mod call;
 mod desk;
 mod supervisor;

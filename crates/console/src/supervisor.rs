@@ -155,6 +155,9 @@ pub struct ViewerStatus {
     pub slide: Option<String>,
     /// Annotation files shown over `slide`.
     pub annotations: Vec<String>,
+    /// The file of the specialist's own annotations of `slide`, and their
+    /// name.
+    pub own_annotations: Option<(String, String)>,
     pub view: Option<ViewState>,
     /// Every visible tile of `view` is drawn (the last word was
     /// `ViewComplete`, not `ViewChanged`).
@@ -236,6 +239,7 @@ impl ViewerSupervisor {
             let mut status = self.shared.status.lock();
             status.slide = Some(path.to_owned());
             status.annotations.clear();
+            status.own_annotations = None;
             status.view = None;
             status.view_complete = false;
         }
@@ -255,6 +259,16 @@ impl ViewerSupervisor {
         }
         self.shared.send(&ToViewer::ShowAnnotations {
             path: path.to_owned(),
+        });
+    }
+
+    /// Keeps the specialist's own annotations of the slide in `path`
+    /// (`author` draws them); remembered with the slide.
+    pub fn keep_own_annotations(&self, path: &str, author: &str) {
+        self.shared.status.lock().own_annotations = Some((path.to_owned(), author.to_owned()));
+        self.shared.send(&ToViewer::OwnAnnotations {
+            path: path.to_owned(),
+            author: author.to_owned(),
         });
     }
 
@@ -415,12 +429,17 @@ fn run_once(
         Err(e) => return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO)),
     };
     *shared.outbox.lock() = Some(outbox);
-    let (slide, annotations, view) = {
+    let (slide, annotations, own, view) = {
         let mut s = shared.status.lock();
         s.connected = true;
         s.pid = Some(pid);
         s.restarts = restarts;
-        (s.slide.clone(), s.annotations.clone(), s.view)
+        (
+            s.slide.clone(),
+            s.annotations.clone(),
+            s.own_annotations.clone(),
+            s.view,
+        )
     };
     let _ = events.send(ViewerEvent::Connected { pid, restarts });
     // Put back what the last viewer showed: the slide now, the view once
@@ -431,6 +450,9 @@ fn run_once(
         // The viewer holds them until the slide is open.
         for path in annotations {
             shared.send(&ToViewer::ShowAnnotations { path });
+        }
+        if let Some((path, author)) = own {
+            shared.send(&ToViewer::OwnAnnotations { path, author });
         }
         view_to_restore = view;
     }

@@ -16,7 +16,7 @@ use crate::viewer_link::ViewerLink;
 use kh_cases::CaseId;
 use kh_ipc::FromViewer;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,16 +65,28 @@ impl Workstation {
             .cases
             .slide_for_viewer(id, attachment)
             .map_err(|e| e.to_string())?;
-        // The case's annotation files go over it (the viewer holds them
-        // until the slide is open).
+        // The specialist's own annotations of this slide: kept with the
+        // case, drawn and edited as their own layer.
+        let slide_name = Path::new(&path)
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let own = crate::analyses::own_annotations_file(&self.cases, id, &slide_name);
+        if let Some(folder) = own.parent() {
+            std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+        }
+        let own = own.display().to_string();
+        // The case's other annotation files go over it (the viewer holds
+        // them until the slide is open).
         let annotations = self.cases.annotation_paths(id).map_err(|e| e.to_string())?;
+        let author = self.cases.actor().to_owned();
         *self.viewer_case.lock() = Some(id);
         self.viewer
             .with(|viewer| {
                 viewer.open_slide(&path);
-                for file in &annotations {
+                for file in annotations.iter().filter(|f| **f != own) {
                     viewer.show_annotations(file);
                 }
+                viewer.keep_own_annotations(&own, &author);
             })
             .ok_or_else(|| "the viewer is not running".to_owned())
     }
@@ -128,6 +140,22 @@ impl Workstation {
                         // was too far behind to be sent one.
                         let _ = calls.request_keyframe();
                         continue;
+                    }
+                    // The specialist's own annotations, saved for the first
+                    // time: attached to the case they were drawn on.
+                    if let ViewerEvent::Message(FromViewer::OwnAnnotationsSaved { path, .. }) =
+                        &event
+                        && let Some(case) = *viewer_case.lock()
+                        && cases
+                            .annotation_paths(case)
+                            .is_ok_and(|attached| !attached.contains(path))
+                        && let Err(e) = cases.attach(
+                            case,
+                            Path::new(path),
+                            Some(kh_cases::AttachmentKind::Annotations),
+                        )
+                    {
+                        tracing::error!("could not attach the saved annotations: {e}");
                     }
                     if let ViewerEvent::Message(FromViewer::FindingReviewed {
                         file,

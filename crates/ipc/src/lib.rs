@@ -101,6 +101,13 @@ pub enum ToViewer {
     ShowAnnotations {
         path: String,
     },
+    /// Keep the specialist's own annotations of the slide in `path`: read
+    /// now if it exists, written after every change (answered by
+    /// `OwnAnnotationsSaved`); `author` is the name they carry.
+    OwnAnnotations {
+        path: String,
+        author: String,
+    },
     Quit,
 }
 

@@ -2,7 +2,9 @@
 //! database with a real slide and an annotation file attached, the
 //! Workstation's supervised viewer in a real X window showing both when
 //! the slide is opened from the case, a verdict given with the keyboard —
-//! and a `review` entry in that case's audit trail.
+//! and a `review` entry in that case's audit trail; a mark the specialist
+//! draws is saved beside the case database, attached to the case, and
+//! comes back as their own layer when the slide is opened again.
 
 mod x11;
 
@@ -119,5 +121,57 @@ fn a_verdict_in_the_viewer_lands_in_the_cases_audit_trail() {
         review.detail,
         "mitoses.geojson object 0 (score 0.800) confirmed; 1 of 1 reviewed"
     );
+
+    // A point of their own: saved, attached to the case (audited), theirs.
+    x.run("xdotool", &["key", "t"]);
+    x.run("xdotool", &["mousemove", "--window", &window, "200", "450"]);
+    x.run("xdotool", &["click", "1"]);
+    let mut mine = String::new();
+    next_event(&events, "the saved mark", |e| match e {
+        ViewerEvent::Message(FromViewer::OwnAnnotationsSaved { path, objects: 1 }) => {
+            mine = path.clone();
+            true
+        }
+        _ => false,
+    });
+    assert!(
+        mine.ends_with(&format!("annotations/{case}/cmu_small_region.mine.geojson")),
+        "{mine}"
+    );
+    let page = station.cases.open_case(case).unwrap();
+    let attached = page
+        .attachments
+        .iter()
+        .find(|a| a.path == mine)
+        .expect("attached to the case");
+    assert_eq!(attached.kind, kh_cases::AttachmentKind::Annotations);
+    assert!(
+        page.audit
+            .iter()
+            .any(|e| e.action == AuditAction::Attach && e.detail.contains("mine.geojson")),
+        "{:?}",
+        page.audit
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mine).unwrap()).unwrap();
+    assert_eq!(
+        saved["features"][0]["properties"]["provenance"]["name"],
+        "Dr. Review"
+    );
+    // Opened again: their layer is back (once, as theirs), beside the
+    // findings.
+    station.open_in_viewer(case, attachment).unwrap();
+    let (mut theirs, mut findings_shown) = (0, 0);
+    next_event(&events, "both layers again", |e| {
+        if let ViewerEvent::Message(FromViewer::AnnotationsShown { path, objects }) = e {
+            if *path == mine {
+                assert_eq!(*objects, 1);
+                theirs += 1;
+            } else {
+                findings_shown += 1;
+            }
+        }
+        theirs >= 1 && findings_shown >= 1
+    });
     station.shut_down(Duration::from_secs(3));
 }

@@ -90,6 +90,9 @@ impl App {
                 self.request_redraw();
             }
             ToViewer::ShowAnnotations { path } => self.open_annotations(PathBuf::from(path)),
+            ToViewer::OwnAnnotations { path, author } => {
+                self.keep_own_annotations(PathBuf::from(path), author)
+            }
             ToViewer::Quit => event_loop.exit(),
         }
     }

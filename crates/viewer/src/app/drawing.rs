@@ -128,6 +128,25 @@ impl App {
             .get_or_insert_with(|| Sketch::new(kh_annotations::Annotations::default(), &author))
     }
 
+    /// The console names the file of the slide's own annotations (and who
+    /// draws): the layer of any earlier file goes, this one is read.
+    pub(super) fn keep_own_annotations(&mut self, path: PathBuf, author: String) {
+        let old = self.own_path();
+        if let Some(i) = self.layers.layers.iter().position(|l| l.path == old) {
+            self.layers.layers.remove(i);
+            self.findings.rebuild(&self.layers);
+        }
+        if self.selected.as_ref().is_some_and(|(p, _)| *p == old) {
+            self.clear_selection();
+        }
+        self.args.own_annotations = Some(path);
+        self.args.author = Some(author);
+        if self.doc.is_some() {
+            self.load_own_annotations();
+        }
+        self.request_redraw();
+    }
+
     /// A slide opened: its own annotations (from the file, if there is
     /// one) become a layer.
     pub(super) fn load_own_annotations(&mut self) {

@@ -526,7 +526,10 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("Ctrl+Z / Ctrl+Y", "undo / redo your annotations"),
     ("Ctrl+O, drop a file", "open a slide"),
-    ("drop .geojson / .xml / .dcm", "draw annotations over the slide"),
+    (
+        "drop .geojson / .xml / .dcm",
+        "draw annotations over the slide",
+    ),
     ("F11 / Esc", "fullscreen / leave, close"),
     ("H, ?, F1", "this help"),
 ];
