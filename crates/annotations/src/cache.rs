@@ -144,12 +144,60 @@ pub fn cache_from_annotations(a: &Annotations, stamp: SourceStamp) -> Vec<u8> {
     w
 }
 
-/// Decode a cache made from a source with `stamp`.
+/// Decode a cache made from a source with `stamp`, held in memory.
 pub fn annotations_from_cache(
     bytes: &[u8],
     stamp: SourceStamp,
     limits: &Limits,
 ) -> Result<Annotations, Fault> {
+    let head = header(bytes, bytes.len(), stamp, limits)?;
+    decode(head, &Blocks::Memory(bytes), limits)
+}
+
+/// Decode the cache file at `path`: its header read first, then each
+/// worker reads its own blocks straight from the file and decodes them,
+/// so reading overlaps decoding and the file is never held whole.
+pub fn annotations_from_cache_file(
+    path: &std::path::Path,
+    stamp: SourceStamp,
+    limits: &Limits,
+) -> Result<Annotations, Fault> {
+    let file = std::fs::File::open(path).map_err(|e| Fault::io(&e))?;
+    let len = file.metadata().map_err(|e| Fault::io(&e))?.len();
+    let len = usize::try_from(len).map_err(|_| Fault::limit("the cache is too large"))?;
+    // The header (tables and block directory) is usually a few kilobytes.
+    let mut want = (1usize << 16).min(len);
+    loop {
+        let mut prefix = vec![0u8; want];
+        read_exact_at(&file, 0, &mut prefix).map_err(|e| Fault::io(&e))?;
+        match header(&prefix, len, stamp, limits) {
+            Ok(head) => return decode(head, &Blocks::File(&file), limits),
+            // Cut short by the prefix, a count or a string seems broken:
+            // read more (a header broken in truth fails on the whole file).
+            Err(f) if f.kind == crate::ErrorKind::Corrupt && want < len => {
+                want = want.saturating_mul(8).min(len);
+            }
+            Err(f) => return Err(f),
+        }
+    }
+}
+
+/// What [`header`] found: the shared tables (in an empty set), the object
+/// count, and each block's byte range in the cache.
+struct Header {
+    out: Annotations,
+    tables: (u32, u32, u32),
+    objects: usize,
+    spans: Vec<std::ops::Range<usize>>,
+}
+
+/// Read the header from `bytes` (the cache's start; `total` bytes in all).
+fn header(
+    bytes: &[u8],
+    total: usize,
+    stamp: SourceStamp,
+    limits: &Limits,
+) -> Result<Header, Fault> {
     let mut r = Reader {
         bytes,
         pos: 0,
@@ -228,16 +276,78 @@ pub fn annotations_from_cache(
         let len = r.u64()? as usize;
         let end = at
             .checked_add(len)
-            .filter(|&e| e <= bytes.len())
+            .filter(|&e| e <= total)
             .ok_or_else(|| Fault::corrupt("a block reaches past the end of the cache"))?;
         spans.push(at..end);
         at = end;
     }
+    Ok(Header {
+        out,
+        tables,
+        objects,
+        spans,
+    })
+}
+
+/// Where blocks come from: the cache in memory, or its file.
+enum Blocks<'a> {
+    Memory(&'a [u8]),
+    File(&'a std::fs::File),
+}
+
+impl Blocks<'_> {
+    /// The bytes of one block (read into `buf` from a file).
+    fn block<'b>(
+        &'b self,
+        span: std::ops::Range<usize>,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<&'b [u8], Fault> {
+        match self {
+            Blocks::Memory(bytes) => Ok(&bytes[span]),
+            Blocks::File(file) => {
+                buf.resize(span.len(), 0);
+                read_exact_at(file, span.start as u64, buf).map_err(|e| Fault::io(&e))?;
+                Ok(buf)
+            }
+        }
+    }
+}
+
+fn read_exact_at(file: &std::fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let (mut offset, mut buf) = (offset, buf);
+        while !buf.is_empty() {
+            match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The blocks decoded on every core, in order.
+fn decode(head: Header, blocks: &Blocks, limits: &Limits) -> Result<Annotations, Fault> {
+    let Header {
+        mut out,
+        tables,
+        objects,
+        spans,
+    } = head;
+    let blocks_n = spans.len();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 16);
-    let per = blocks.div_ceil(threads).max(1);
+    let per = blocks_n.div_ceil(threads).max(1);
     let decoded: Vec<Result<Vec<Object>, Fault>> = std::thread::scope(|scope| {
         let handles: Vec<_> = spans
             .chunks(per)
@@ -245,11 +355,12 @@ pub fn annotations_from_cache(
             .map(|(k, run)| {
                 scope.spawn(move || {
                     let mut decoded = Vec::new();
+                    let mut buf = Vec::new();
                     for (j, span) in run.iter().enumerate() {
                         let first = (k * per + j) * BLOCK;
                         let n = BLOCK.min(objects - first);
                         let mut br = Reader {
-                            bytes: &bytes[span.clone()],
+                            bytes: blocks.block(span.clone(), &mut buf)?,
                             pos: 0,
                             limits,
                         };
@@ -624,6 +735,26 @@ mod tests {
         let bytes = cache_from_annotations(&a, STAMP);
         let b = annotations_from_cache(&bytes, STAMP, &Limits::default()).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_cache_file_reads_as_the_cache_in_memory_does() {
+        let a = sample(BLOCK * 2 + 10);
+        let bytes = cache_from_annotations(&a, STAMP);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.khann");
+        std::fs::write(&path, &bytes).unwrap();
+        let b = annotations_from_cache_file(&path, STAMP, &Limits::default()).unwrap();
+        assert_eq!(a, b);
+        // Cut short anywhere (the header itself included): an error.
+        for cut in [0, 7, 30, 200, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            assert!(annotations_from_cache_file(&path, STAMP, &Limits::default()).is_err());
+        }
+        assert!(
+            annotations_from_cache_file(&dir.path().join("none"), STAMP, &Limits::default())
+                .is_err()
+        );
     }
 
     #[test]

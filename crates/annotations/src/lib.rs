@@ -199,9 +199,7 @@ pub fn read_cached(
     let stamp = cache::SourceStamp::of(path).map_err(|e| Fault::io(&e).at(path))?;
     let cache_path = cache_dir.join(cache::file_name(path));
     let format = Format::from_extension(path);
-    if let Ok(bytes) = std::fs::read(&cache_path)
-        && let Ok(a) = cache::annotations_from_cache(&bytes, stamp, limits)
-    {
+    if let Ok(a) = cache::annotations_from_cache_file(&cache_path, stamp, limits) {
         return Ok((format.unwrap_or(Format::GeoJson), a, CacheUse::Hit));
     }
     let (format, a) = read_for_slide(path, limits, slide)?;

@@ -105,10 +105,10 @@ pub fn run(args: AnnotationsBenchArgs) -> Result<()> {
     let mut cache_s = Vec::new();
     let mut cache_ready_s = Vec::new();
     for _ in 0..3 {
+        // As the viewer reads it: each worker reads and decodes its blocks.
         let start = Instant::now();
-        let bytes = std::fs::read(&cache_path)?;
-        let a = kh_annotations::cache::annotations_from_cache(
-            &bytes,
+        let a = kh_annotations::cache::annotations_from_cache_file(
+            &cache_path,
             stamp,
             &kh_annotations::Limits::default(),
         )
