@@ -935,6 +935,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         "annotations_geojson",
         "annotations_asap",
         "annotations_dicom",
+        "annotations_raster",
     ];
     for t in targets {
         let corpus = fuzz_dir.join("corpus").join(t);

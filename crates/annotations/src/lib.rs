@@ -17,6 +17,7 @@ mod index;
 mod limits;
 mod model;
 pub mod plane;
+pub mod raster;
 mod summary;
 
 pub use error::{Error, ErrorKind, Fault};
@@ -41,6 +42,19 @@ pub enum Format {
     AsapXml,
     /// DICOM Microscopy Bulk Simple Annotations.
     DicomAnn,
+    /// A probability raster (`.npy`, grayscale `.png`) over the slide,
+    /// read as tiles (never written).
+    Raster,
+}
+
+/// What a reader may need of the slide the annotations lie on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OnSlide<'a> {
+    /// Level-0 width and height: where a probability raster is stretched.
+    pub size: Option<(u64, u64)>,
+    /// A DICOM slide's identity and geometry: where DICOM ANN in 3D slide
+    /// coordinates is placed.
+    pub dicom: Option<&'a dicom::SlideReference>,
 }
 
 impl Format {
@@ -50,6 +64,7 @@ impl Format {
             Format::GeoJson => "geojson",
             Format::AsapXml => "asap-xml",
             Format::DicomAnn => "dicom-ann",
+            Format::Raster => "raster",
         }
     }
 
@@ -61,6 +76,7 @@ impl Format {
             "geojson" | "json" => Some(Format::GeoJson),
             "xml" => Some(Format::AsapXml),
             "dcm" => Some(Format::DicomAnn),
+            "npy" | "png" => Some(Format::Raster),
             _ => None,
         }
     }
@@ -69,6 +85,9 @@ impl Format {
     pub fn sniff(head: &[u8]) -> Option<Format> {
         if dicom::looks_like_dicom(head) {
             return Some(Format::DicomAnn);
+        }
+        if head.starts_with(b"\x93NUMPY") || head.starts_with(b"\x89PNG") {
+            return Some(Format::Raster);
         }
         let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         match head.iter().find(|b| !b.is_ascii_whitespace())? {
@@ -103,15 +122,15 @@ pub fn read(path: &Path) -> Result<(Format, Annotations), Error> {
 }
 
 pub fn read_with(path: &Path, limits: &Limits) -> Result<(Format, Annotations), Error> {
-    read_for_slide(path, limits, None)
+    read_for_slide(path, limits, OnSlide::default())
 }
 
-/// Read an annotation file that may be in a slide's own coordinates (DICOM
-/// ANN in 3D slide coordinates needs `slide` to be placed on it).
+/// Read an annotation file over a slide: DICOM ANN in 3D slide
+/// coordinates needs the DICOM slide, a probability raster the slide's size.
 pub fn read_for_slide(
     path: &Path,
     limits: &Limits,
-    slide: Option<&dicom::SlideReference>,
+    slide: OnSlide,
 ) -> Result<(Format, Annotations), Error> {
     let open = || {
         File::open(path)
@@ -132,7 +151,8 @@ pub fn read_for_slide(
             None => read_serial_geojson(open()?, limits, open)?,
         },
         Format::AsapXml => asap::annotations_from_asap(r, limits),
-        Format::DicomAnn => read_dicom(path, limits, slide)?,
+        Format::DicomAnn => read_dicom(path, limits, slide.dicom)?,
+        Format::Raster => read_raster(path, limits, slide.size)?,
     };
     result.map(|a| (format, a)).map_err(|f| f.at(path))
 }
@@ -153,6 +173,35 @@ fn read_dicom(
     }
     let bytes = std::fs::read(path).map_err(io)?;
     Ok(dicom::annotations_from_dicom(&bytes, limits, slide))
+}
+
+/// A probability raster, as tiles over a slide of `size` level-0 pixels.
+fn read_raster(
+    path: &Path,
+    limits: &Limits,
+    size: Option<(u64, u64)>,
+) -> Result<Result<Annotations, Fault>, Error> {
+    let Some(size) = size else {
+        return Ok(Err(Fault::unsupported(
+            "a probability raster: it is stretched over its slide, so it needs one (--slide)",
+        )));
+    };
+    let io = |e: std::io::Error| Fault::io(&e).at(path);
+    // Eight bytes a pixel at most (float64), a pixel an object at most.
+    let most = (limits.max_objects as u64).saturating_mul(8) + (1 << 20);
+    let bytes_on_disk = std::fs::metadata(path).map_err(io)?.len();
+    if bytes_on_disk > most {
+        return Ok(Err(Fault::limit(format!(
+            "{bytes_on_disk} bytes: rasters over {most} bytes are not read"
+        ))));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let raster = if bytes.starts_with(b"\x89PNG") {
+        raster::raster_from_png(&bytes, limits)
+    } else {
+        raster::raster_from_npy(&bytes, limits)
+    };
+    Ok(raster.map(|r| raster::tiles_from_raster(&r, size)))
 }
 
 /// 16 GiB: ten million polygons of a hundred vertices in doubles.
@@ -189,13 +238,18 @@ pub enum CacheUse {
 /// Read an annotation file through a binary cache in `cache_dir`: a cache
 /// made from this very file (same size and modification time) is decoded
 /// instead of parsing; otherwise the file is parsed and the cache written
-/// (atomically) for next time. `slide` as for [`read_for_slide`].
+/// (atomically) for next time. `slide` as for [`read_for_slide`]; rasters
+/// (small, and placed by the slide's size) are read without a cache.
 pub fn read_cached(
     path: &Path,
     cache_dir: &Path,
     limits: &Limits,
-    slide: Option<&dicom::SlideReference>,
+    slide: OnSlide,
 ) -> Result<(Format, Annotations, CacheUse), Error> {
+    if Format::from_extension(path) == Some(Format::Raster) {
+        let (format, a) = read_for_slide(path, limits, slide)?;
+        return Ok((format, a, CacheUse::NotWritten));
+    }
     let stamp = cache::SourceStamp::of(path).map_err(|e| Fault::io(&e).at(path))?;
     let cache_path = cache_dir.join(cache::file_name(path));
     let format = Format::from_extension(path);
@@ -255,6 +309,12 @@ pub fn write_for_slide(
         Format::DicomAnn => Written {
             notes: dicom::dicom_from_annotations(a, slide, &mut w).map_err(io)?,
         },
+        Format::Raster => {
+            return Err(Fault::unsupported(
+                "rasters are read, not written: write .geojson, .xml or .dcm",
+            )
+            .at(path));
+        }
     };
     w.flush().map_err(io)?;
     let tmp = w.into_inner().map_err(|e| io(e.into_error()))?;

@@ -181,16 +181,16 @@ fn a_second_read_comes_from_the_cache_and_a_changed_file_is_parsed_again() {
     let path = dir.path().join("a.geojson");
     write(&path, &sample(), Format::GeoJson).unwrap();
     let limits = Limits::default();
-    let (_, first, used) = read_cached(&path, &cache, &limits, None).unwrap();
+    let (_, first, used) = read_cached(&path, &cache, &limits, Default::default()).unwrap();
     assert_eq!(used, CacheUse::Written);
-    let (_, second, used) = read_cached(&path, &cache, &limits, None).unwrap();
+    let (_, second, used) = read_cached(&path, &cache, &limits, Default::default()).unwrap();
     assert_eq!(used, CacheUse::Hit);
     assert_eq!(first, second);
     // The file changes (another size): parsed again, never the stale cache.
     let mut fewer = sample();
     fewer.objects.truncate(2);
     write(&path, &fewer, Format::GeoJson).unwrap();
-    let (_, third, used) = read_cached(&path, &cache, &limits, None).unwrap();
+    let (_, third, used) = read_cached(&path, &cache, &limits, Default::default()).unwrap();
     assert_eq!(used, CacheUse::Written);
     assert_eq!(third.objects.len(), 2);
 }

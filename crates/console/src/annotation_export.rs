@@ -46,16 +46,24 @@ pub fn export_annotations(
         .ok_or_else(|| {
             DeskError::Refused(format!("case {id} has no annotation file {attachment}"))
         })?;
-    // The case's DICOM slide, if it has one, for the export to refer to.
-    let reference = page
+    // The case's slides: the first places a raster; a DICOM one, if there
+    // is one, is what the export refers to.
+    let slides: Vec<kh_slide::Slide> = page
         .attachments
         .iter()
         .filter(|a| a.kind == AttachmentKind::Slide)
         .filter_map(|a| kh_slide::Slide::open(&a.path).ok())
+        .collect();
+    let reference = slides
+        .iter()
         .find_map(|s| SlideReference::from_properties(s.properties()));
+    let on_slide = kh_annotations::OnSlide {
+        size: slides.first().map(|s| s.dimensions()),
+        dicom: reference.as_ref(),
+    };
     let limits = kh_annotations::Limits::default();
     let (_, annotations) =
-        kh_annotations::read_for_slide(Path::new(&found.path), &limits, reference.as_ref())
+        kh_annotations::read_for_slide(Path::new(&found.path), &limits, on_slide)
             .map_err(|e| DeskError::Refused(e.to_string()))?;
     let folder = case_folder(desk, "exports", id);
     std::fs::create_dir_all(&folder)

@@ -67,7 +67,10 @@ fn annotations_export_for_the_cases_dicom_slide_and_are_audited() {
     let (_, back) = kh_annotations::read_for_slide(
         std::path::Path::new(&dicom.path),
         &limits,
-        Some(&reference),
+        kh_annotations::OnSlide {
+            size: None,
+            dicom: Some(&reference),
+        },
     )
     .unwrap();
     assert_eq!(back.objects.len(), 2000);

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 pub enum AnnotationsCommand {
     /// Print format, object count, counts by type and by class, and the
     /// bounds (level-0 pixels) as JSON. DICOM ANN in 3D slide coordinates
-    /// needs the slide (--slide) to be placed on it.
+    /// and probability rasters (.npy, grayscale .png) need the slide
+    /// (--slide) to be placed on it.
     Info {
         file: PathBuf,
         #[arg(long)]
@@ -38,13 +39,21 @@ fn open_slide(path: Option<&PathBuf>) -> Result<Option<(Slide, Option<SlideRefer
     Ok(Some((slide, reference)))
 }
 
+/// What a reader needs of the slide a command names.
+fn on_slide(slide: Option<&(Slide, Option<SlideReference>)>) -> kh_annotations::OnSlide<'_> {
+    kh_annotations::OnSlide {
+        size: slide.map(|s| s.0.dimensions()),
+        dicom: slide.and_then(|s| s.1.as_ref()),
+    }
+}
+
 pub fn run(cmd: AnnotationsCommand) -> Result<()> {
     let limits = Limits::default();
     match cmd {
         AnnotationsCommand::Info { file, slide } => {
             let slide = open_slide(slide.as_ref())?;
-            let reference = slide.as_ref().and_then(|s| s.1.as_ref());
-            let (format, annotations) = kh_annotations::read_for_slide(&file, &limits, reference)?;
+            let (format, annotations) =
+                kh_annotations::read_for_slide(&file, &limits, on_slide(slide.as_ref()))?;
             let summary = Summary::of(format, &annotations);
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
@@ -62,7 +71,8 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
             };
             let slide = open_slide(slide.as_ref())?;
             let reference = slide.as_ref().and_then(|s| s.1.as_ref());
-            let (_, annotations) = kh_annotations::read_for_slide(&input, &limits, reference)?;
+            let (_, annotations) =
+                kh_annotations::read_for_slide(&input, &limits, on_slide(slide.as_ref()))?;
             if let Some((opened, _)) = &slide {
                 let (w, h) = opened.dimensions();
                 let outside = annotations

@@ -95,6 +95,10 @@ pub fn run(args: RenderArgs) -> Result<()> {
         .with_context(|| format!("--rotation {} is not a multiple of 90", args.rotation))?;
     let slide = Arc::new(Slide::open(&args.file)?);
     let reference = kh_annotations::dicom::SlideReference::from_properties(slide.properties());
+    let on_slide = kh_annotations::OnSlide {
+        size: Some(slide.dimensions()),
+        dicom: reference.as_ref(),
+    };
     let viewport = Viewport {
         width: args.width,
         height: args.height,
@@ -139,7 +143,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let mut files = Vec::new();
     for file in &args.annotations {
         let limits = kh_annotations::Limits::default();
-        let read = kh_annotations::read_for_slide(file, &limits, reference.as_ref())?;
+        let read = kh_annotations::read_for_slide(file, &limits, on_slide)?;
         files.push((file, read.1));
     }
     let colour_by = match (&args.heatmap, args.heatmap_range) {

@@ -168,7 +168,15 @@ fn cells_come_back_with_their_nuclei() {
         .unwrap()
         .expect("a DICOM slide");
     let limits = kh_annotations::Limits::default();
-    let (format, after) = kh_annotations::read_for_slide(&dcm, &limits, Some(&reference)).unwrap();
+    let (format, after) = kh_annotations::read_for_slide(
+        &dcm,
+        &limits,
+        kh_annotations::OnSlide {
+            size: None,
+            dicom: Some(&reference),
+        },
+    )
+    .unwrap();
     assert_eq!(format, kh_annotations::Format::DicomAnn);
     assert_eq!(after.objects.len(), before.objects.len());
     // Grouped by class in the file: compare each cell with the one at the

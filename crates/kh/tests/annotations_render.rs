@@ -231,3 +231,150 @@ fn a_heatmap_colours_tiles_by_their_score() {
         );
     }
 }
+
+/// A probability raster (NumPy's own `.npy`, and a grayscale PNG written by
+/// Pillow) is stretched over the slide and drawn as the tiles it stands
+/// for: the render equals the independent rasterisation of those tiles
+/// (written here as GeoJSON), and `kh annotations info` counts them.
+#[test]
+fn a_probability_raster_is_drawn_as_the_tiles_it_stands_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let slide = fixtures_dir().join("real/cmu_small_region.svs");
+    let (w, h) = kh_slide::Slide::open(&slide).unwrap().dimensions();
+    let (cols, rows) = (8u32, 6u32);
+    // Scores in 0..1 with background (0) and a NaN; the PNG's are k/255.
+    let score = |k: u32| -> f64 {
+        match k {
+            3 | 17 => 0.0,
+            _ => f64::from((k * 37) % 256) / 255.0,
+        }
+    };
+    let npy = dir.path().join("heat.npy");
+    let png = dir.path().join("heat.png");
+    let values: Vec<String> = (0..cols * rows)
+        .map(|k| {
+            if k == 9 {
+                "float('nan')".to_owned()
+            } else {
+                format!("{:?}", score(k))
+            }
+        })
+        .collect();
+    let script = format!(
+        "import numpy as np\nfrom PIL import Image\n\
+         v = np.array([{}], dtype=np.float32).reshape({rows}, {cols})\n\
+         np.save({:?}, v)\n\
+         Image.fromarray(np.nan_to_num(np.round(v * 255)).astype(np.uint8)).save({:?})\n",
+        values.join(","),
+        npy.to_str().unwrap(),
+        png.to_str().unwrap()
+    );
+    let made = Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // The tiles each stands for.
+    let (sx, sy) = (w as f64 / f64::from(cols), h as f64 / f64::from(rows));
+    let features: Vec<serde_json::Value> = (0..cols * rows)
+        .filter(|&k| k != 9 && score(k) != 0.0)
+        .map(|k| {
+            let (c, r) = (f64::from(k % cols), f64::from(k / cols));
+            let (x0, y0, x1, y1) = (c * sx, r * sy, (c + 1.0) * sx, (r + 1.0) * sy);
+            serde_json::json!({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]},
+                "properties": {"objectType": "tile", "measurements": {"Probability": (score(k) as f32) as f64}}
+            })
+        })
+        .collect();
+    let tiles = dir.path().join("tiles.geojson");
+    std::fs::write(
+        &tiles,
+        serde_json::json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .unwrap();
+    let info = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["annotations", "info"])
+        .arg(&npy)
+        .arg("--slide")
+        .arg(&slide)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["format"], "raster");
+    assert_eq!(info["objects"], features.len());
+    assert_eq!(info["by_type"]["tile"], features.len());
+    // Without its slide a raster has no size: said in words.
+    let bare = Command::new(env!("CARGO_BIN_EXE_kh"))
+        .args(["annotations", "info"])
+        .arg(&npy)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("needs one (--slide)"));
+    let view: Vec<String> = vec![
+        format!("--center-x={}", w / 2),
+        format!("--center-y={}", h / 2),
+        "--zoom=6".into(),
+    ];
+    let plain = dir.path().join("plain.png");
+    render(&slide, &plain, &view, &[]);
+    for raster in [&npy, &png] {
+        let drawn = dir.path().join("drawn.png");
+        render(
+            &slide,
+            &drawn,
+            &view,
+            &[
+                "--annotations",
+                raster.to_str().unwrap(),
+                "--heatmap",
+                "Probability",
+                "--heatmap-range",
+                "0,1",
+                "--fill-opacity",
+                "1",
+                "--outline-px",
+                "0",
+            ],
+        );
+        let out = Command::new(python())
+            .arg(workspace_root().join("tests/oracle/overlay_oracle.py"))
+            .arg(&tiles)
+            .arg(&plain)
+            .arg(&drawn)
+            .args([
+                "--center",
+                &(w / 2).to_string(),
+                &(h / 2).to_string(),
+                "--zoom",
+                "6",
+            ])
+            .args([
+                "--rotation",
+                "0",
+                "--fill-opacity",
+                "1",
+                "--outline-px",
+                "0",
+            ])
+            .args(["--heatmap", "Probability", "--heatmap-range", "0", "1"])
+            .output()
+            .expect("the oracle runs");
+        assert!(
+            out.status.success(),
+            "oracle: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verdict["ok"], true, "{}: {verdict}", raster.display());
+        assert!(
+            verdict["checked"]["fill"].as_u64().unwrap() > 10_000,
+            "{verdict}"
+        );
+    }
+}

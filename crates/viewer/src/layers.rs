@@ -51,15 +51,39 @@ impl Totals {
     }
 }
 
-/// Read, index and tessellate a file (run on a worker thread). `slide`
-/// places DICOM ANN in slide coordinates on the slide shown.
-pub fn load(path: &Path, slide: Option<&SlideReference>) -> Result<Loaded, String> {
+/// The slide annotations are read over: its level-0 size (for rasters)
+/// and, for a DICOM slide, its reference (for DICOM ANN in its
+/// coordinates).
+#[derive(Debug, Clone, Default)]
+pub struct SlideContext {
+    pub size: Option<(u64, u64)>,
+    pub dicom: Option<SlideReference>,
+}
+
+impl SlideContext {
+    pub fn of(slide: &kh_slide::Slide) -> Self {
+        SlideContext {
+            size: Some(slide.dimensions()),
+            dicom: SlideReference::from_properties(slide.properties()),
+        }
+    }
+
+    pub fn on(&self) -> kh_annotations::OnSlide<'_> {
+        kh_annotations::OnSlide {
+            size: self.size,
+            dicom: self.dicom.as_ref(),
+        }
+    }
+}
+
+/// Read, index and tessellate a file (run on a worker thread) over `slide`.
+pub fn load(path: &Path, slide: &SlideContext) -> Result<Loaded, String> {
     let limits = kh_annotations::Limits::default();
     // Through the binary cache when there is a cache folder: a second open
     // of a million objects decodes flat records instead of parsing JSON.
     let annotations = match kh_annotations::cache::default_dir() {
         Some(dir) => {
-            let (_, a, used) = kh_annotations::read_cached(path, &dir, &limits, slide)
+            let (_, a, used) = kh_annotations::read_cached(path, &dir, &limits, slide.on())
                 .map_err(|e| e.to_string())?;
             if used == kh_annotations::CacheUse::NotWritten {
                 tracing::warn!("could not write the annotation cache in {}", dir.display());
@@ -67,7 +91,7 @@ pub fn load(path: &Path, slide: Option<&SlideReference>) -> Result<Loaded, Strin
             a
         }
         None => {
-            kh_annotations::read_for_slide(path, &limits, slide)
+            kh_annotations::read_for_slide(path, &limits, slide.on())
                 .map_err(|e| e.to_string())?
                 .1
         }

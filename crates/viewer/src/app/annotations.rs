@@ -5,7 +5,6 @@
 use super::*;
 use crate::findings::Finding;
 use crate::layers::{self, Loaded};
-use kh_annotations::dicom::SlideReference;
 use kh_render::overlay::ColourBy;
 
 /// How close (screen pixels) the cursor must come to a line or a point to
@@ -26,9 +25,10 @@ impl App {
         let slide = self
             .doc
             .as_ref()
-            .and_then(|d| SlideReference::from_properties(d.slide.properties()));
+            .map(|d| layers::SlideContext::of(&d.slide))
+            .unwrap_or_default();
         std::thread::spawn(move || {
-            let loaded = layers::load(&path, slide.as_ref()).map(Box::new);
+            let loaded = layers::load(&path, &slide).map(Box::new);
             let _ = proxy.send_event(UserEvent::AnnotationsLoaded(path, loaded));
         });
         self.request_redraw();

@@ -158,12 +158,13 @@ impl App {
         if !path.exists() {
             return;
         }
-        let reference = self
+        let slide = self
             .doc
             .as_ref()
-            .and_then(|d| SlideReference::from_properties(d.slide.properties()));
+            .map(|d| crate::layers::SlideContext::of(&d.slide))
+            .unwrap_or_default();
         let limits = kh_annotations::Limits::default();
-        match kh_annotations::read_for_slide(&path, &limits, reference.as_ref()) {
+        match kh_annotations::read_for_slide(&path, &limits, slide.on()) {
             Ok((_, annotations)) => {
                 let author = self.author();
                 self.drawing.sketch = Some(Sketch::new(annotations, &author));
