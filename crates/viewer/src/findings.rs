@@ -93,6 +93,9 @@ impl Findings {
         for (li, layer) in layers.layers.iter().enumerate() {
             let a = &layer.annotations;
             for (i, o) in a.objects.iter().enumerate() {
+                if !is_found_by_software(a, o) {
+                    continue;
+                }
                 let Some(score) = a.measurement(o, name).filter(|s| s.is_finite()) else {
                     continue;
                 };
@@ -174,9 +177,40 @@ impl Findings {
     }
 }
 
+/// Whether an object is a finding to review: anything but a person's own
+/// (a specialist's copy of a finding keeps its score, but it is theirs).
+/// Files that do not say who made them are analyses' exports.
+fn is_found_by_software(a: &kh_annotations::Annotations, o: &kh_annotations::Object) -> bool {
+    !matches!(
+        a.provenance(o.provenance),
+        kh_annotations::Provenance::Person { .. }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_specialists_own_objects_are_not_findings() {
+        use kh_annotations::{Annotations, Geometry, Kind, Object, Point, Provenance};
+        let mut a = Annotations::default();
+        let mut found = Object::new(Kind::Detection, Geometry::Point(Point::new(1.0, 1.0)));
+        found.provenance = a.provenance_id(Provenance::Algorithm {
+            name: "net".into(),
+            version: "1".into(),
+            when: None,
+        });
+        let mut theirs = found.clone();
+        theirs.provenance = a.provenance_id(Provenance::Person {
+            name: "Dr. Sato".into(),
+            when: None,
+        });
+        let unknown = Object::new(Kind::Detection, Geometry::Point(Point::new(1.0, 1.0)));
+        assert!(is_found_by_software(&a, &found));
+        assert!(is_found_by_software(&a, &unknown));
+        assert!(!is_found_by_software(&a, &theirs));
+    }
 
     fn finding(layer: usize, object: u32, score: f64) -> Finding {
         Finding {
