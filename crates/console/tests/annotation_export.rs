@@ -4,30 +4,14 @@
 
 use kh_annotations::dicom::SlideReference;
 use kh_cases::{AttachmentKind, AuditAction, CaseDetails};
-use kh_console::CaseDesk;
 use kh_console::annotation_export::export_annotations;
-use kh_settings::{LoadedSettings, SettingsPaths};
 
-fn desk(dir: &std::path::Path) -> CaseDesk {
-    let paths = SettingsPaths {
-        system: dir.join("config.toml"),
-        user: dir.join("user.toml"),
-    };
-    std::fs::write(
-        &paths.system,
-        format!(
-            "[cases]\ndatabase = \"{}\"\n[user]\ndisplay_name = \"Dr. Export\"\n",
-            dir.join("cases.sqlite").display()
-        ),
-    )
-    .unwrap();
-    CaseDesk::open(LoadedSettings::load_from(paths, |_| None).unwrap()).unwrap()
-}
+mod common;
 
 #[test]
 fn annotations_export_for_the_cases_dicom_slide_and_are_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let desk = desk(dir.path());
+    let desk = common::desk(dir.path(), "");
     let fixtures = kh_testkit::fixtures_dir();
     let slide_dir = fixtures.join("dicom/pyramid_jpeg");
     let instance = std::fs::read_dir(&slide_dir)

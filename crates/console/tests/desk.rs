@@ -1,26 +1,10 @@
 //! The console's case desk over a real database and real settings files.
 
 use kh_cases::{AttachmentKind, AuditAction, CaseStatus, WorklistQuery};
-use kh_console::CaseDesk;
-use kh_settings::{LoadedSettings, SettingsPaths};
-use std::path::Path;
+mod common;
 
-fn desk(dir: &Path, system: &str) -> CaseDesk {
-    let paths = SettingsPaths {
-        system: dir.join("config.toml"),
-        user: dir.join("user.toml"),
-    };
-    std::fs::write(
-        &paths.system,
-        format!(
-            "{system}\n[cases]\ndatabase = \"{}\"\n[user]\ndisplay_name = \"Dr. Test\"\n",
-            dir.join("cases.sqlite").display()
-        ),
-    )
-    .expect("config");
-    let settings = LoadedSettings::load_from(paths, |_| None).expect("settings");
-    CaseDesk::open(settings).expect("desk")
-}
+use common::desk;
+use std::path::Path;
 
 #[test]
 fn the_demo_case_is_made_once_and_its_slide_opens_in_the_viewer_audited() {

@@ -197,19 +197,7 @@ fn findings_are_stepped_through_by_score_and_each_verdict_reported() {
     // on the finding in the middle of the window selects it; a click on
     // bare slide clears the selection, and so does Escape.
     key("g");
-    let click = |px: u32, py: u32| {
-        x.run(
-            "xdotool",
-            &[
-                "mousemove",
-                "--window",
-                &window,
-                &px.to_string(),
-                &py.to_string(),
-            ],
-        );
-        x.run("xdotool", &["click", "1"]);
-    };
+    let click = |px: u32, py: u32| x11::click(&x, &window, px, py);
     let selected = |messages: &Receiver<FromViewer>| {
         let FromViewer::ObjectSelected { file, object } = wait_for(messages, "a selection", |m| {
             matches!(m, FromViewer::ObjectSelected { .. })

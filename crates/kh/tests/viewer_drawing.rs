@@ -104,30 +104,8 @@ fn the_specialist_draws_edits_and_finds_it_again() {
     let key = |k: &str| {
         x.run("xdotool", &["key", k]);
     };
-    let to = |px: u32, py: u32| {
-        x.run(
-            "xdotool",
-            &[
-                "mousemove",
-                "--window",
-                &window,
-                &px.to_string(),
-                &py.to_string(),
-            ],
-        );
-    };
-    let click = |px: u32, py: u32| {
-        to(px, py);
-        x.run("xdotool", &["click", "1"]);
-    };
-    let drag = |path: &[(u32, u32)]| {
-        to(path[0].0, path[0].1);
-        x.run("xdotool", &["mousedown", "1"]);
-        for &(px, py) in &path[1..] {
-            to(px, py);
-        }
-        x.run("xdotool", &["mouseup", "1"]);
-    };
+    let click = |px: u32, py: u32| x11::click(&x, &window, px, py);
+    let drag = |path: &[(u32, u32)]| x11::drag(&x, &window, path);
 
     // A polygon, vertex by vertex, closed with Enter.
     key("p");

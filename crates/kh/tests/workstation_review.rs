@@ -124,8 +124,7 @@ fn a_verdict_in_the_viewer_lands_in_the_cases_audit_trail() {
 
     // A point of their own: saved, attached to the case (audited), theirs.
     x.run("xdotool", &["key", "t"]);
-    x.run("xdotool", &["mousemove", "--window", &window, "200", "450"]);
-    x.run("xdotool", &["click", "1"]);
+    x11::click(&x, &window, 200, 450);
     let mut mine = String::new();
     next_event(&events, "the saved mark", |e| match e {
         ViewerEvent::Message(FromViewer::OwnAnnotationsSaved { path, objects: 1 }) => {

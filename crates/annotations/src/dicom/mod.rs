@@ -27,6 +27,40 @@ pub use write::dicom_from_annotations;
 use crate::model::Point;
 use std::collections::BTreeMap;
 
+/// A group's Graphic Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Shape {
+    Point,
+    Polyline,
+    Polygon,
+    Ellipse,
+    Rectangle,
+}
+
+impl Shape {
+    const ALL: [Shape; 5] = [
+        Shape::Point,
+        Shape::Polyline,
+        Shape::Polygon,
+        Shape::Ellipse,
+        Shape::Rectangle,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Point => "POINT",
+            Shape::Polyline => "POLYLINE",
+            Shape::Polygon => "POLYGON",
+            Shape::Ellipse => "ELLIPSE",
+            Shape::Rectangle => "RECTANGLE",
+        }
+    }
+
+    fn of_name(name: &str) -> Option<Shape> {
+        Shape::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// Microscopy Bulk Simple Annotations Storage.
 pub const ANN_SOP_CLASS: &str = "1.2.840.10008.5.1.4.1.1.91.1";
 /// VL Whole Slide Microscopy Image Storage.

@@ -2,6 +2,7 @@
 //! coordinates taken straight from the group's coordinate array (never
 //! copied whole), its measurements from the group's columns.
 
+use super::Shape;
 use super::colour::colour_from_dicom_lab;
 use super::{ANN_SOP_CLASS, SlideReference};
 use crate::error::{ErrorKind, Fault};
@@ -150,15 +151,6 @@ fn placement<'a>(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Shape {
-    Point,
-    Polyline,
-    Polygon,
-    Ellipse,
-    Rectangle,
-}
-
 /// What every group of a file shares.
 struct Context<'a> {
     when: Option<&'a str>,
@@ -202,13 +194,9 @@ impl<'a> Group<'a> {
         } = *context;
         let fault =
             |reason: String| Fault::corrupt(format!("annotation group {}: {reason}", g + 1));
-        let shape = match text(item, tags::GRAPHIC_TYPE).as_deref() {
-            Some("POINT") => Shape::Point,
-            Some("POLYLINE") => Shape::Polyline,
-            Some("POLYGON") => Shape::Polygon,
-            Some("ELLIPSE") => Shape::Ellipse,
-            Some("RECTANGLE") => Shape::Rectangle,
-            other => return Err(fault(format!("graphic type {other:?}"))),
+        let graphic = text(item, tags::GRAPHIC_TYPE);
+        let Some(shape) = graphic.as_deref().and_then(Shape::of_name) else {
+            return Err(fault(format!("graphic type {graphic:?}")));
         };
         let count = item
             .get(tags::NUMBER_OF_ANNOTATIONS)

@@ -7,6 +7,7 @@
 //! coordinates, in its study, referring to its level-0 instance and frame
 //! of reference; otherwise in 2D image coordinates of a new study.
 
+use super::Shape;
 use super::colour::dicom_lab_from_colour;
 use super::{
     ANN_SOP_CLASS, KIND_PREFIX, NUCLEI_PREFIX, SlideReference, UNCLASSIFIED_CODE, WSI_SOP_CLASS,
@@ -26,27 +27,6 @@ const SCHEME: &str = "99KAKEHASHI";
 const IMPLEMENTATION_CLASS: &str = "2.25.279412598473284117630227546915370148097";
 /// LO values hold at most 64 characters.
 const LO: usize = 64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Shape {
-    Point,
-    Polyline,
-    Polygon,
-    Ellipse,
-    Rectangle,
-}
-
-impl Shape {
-    fn name(self) -> &'static str {
-        match self {
-            Shape::Point => "POINT",
-            Shape::Polyline => "POLYLINE",
-            Shape::Polygon => "POLYGON",
-            Shape::Ellipse => "ELLIPSE",
-            Shape::Rectangle => "RECTANGLE",
-        }
-    }
-}
 
 /// What a group shares: kind, class, provenance, graphic type, and
 /// whether its objects have nuclei (written as the group after it).

@@ -135,3 +135,33 @@ pub fn quit(connection: &mut kh_ipc::Connection, child: &mut std::process::Child
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The pointer to window pixel (`px`, `py`) of `window`.
+pub fn mouse_to(x: &Xvfb, window: &str, px: u32, py: u32) {
+    x.run(
+        "xdotool",
+        &[
+            "mousemove",
+            "--window",
+            window,
+            &px.to_string(),
+            &py.to_string(),
+        ],
+    );
+}
+
+/// A left click at window pixel (`px`, `py`).
+pub fn click(x: &Xvfb, window: &str, px: u32, py: u32) {
+    mouse_to(x, window, px, py);
+    x.run("xdotool", &["click", "1"]);
+}
+
+/// A drag with the left button through window pixels `path`.
+pub fn drag(x: &Xvfb, window: &str, path: &[(u32, u32)]) {
+    mouse_to(x, window, path[0].0, path[0].1);
+    x.run("xdotool", &["mousedown", "1"]);
+    for &(px, py) in &path[1..] {
+        mouse_to(x, window, px, py);
+    }
+    x.run("xdotool", &["mouseup", "1"]);
+}
