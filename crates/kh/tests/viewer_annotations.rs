@@ -1,6 +1,8 @@
 //! Annotations in the real viewer window (Xvfb): a file the console asks
 //! for over IPC is read, answered with its object count and drawn over the
-//! slide exactly as `kh render --annotations` draws the same view; a file
+//! slide exactly as `kh render --annotations` draws the same view (and,
+//! with a class switched off in the panel, as it draws with that class
+//! hidden); a file
 //! that cannot be read is reported, naming it, and the viewer goes on;
 //! findings are stepped through with the keyboard, and a click selects
 //! the object under it (reported over IPC) until a click elsewhere or Esc.
@@ -88,6 +90,40 @@ fn annotations_asked_for_are_drawn_as_kh_render_draws_them() {
         &["--annotations".to_owned(), shapes.display().to_string()],
         &shots,
         "annotations",
+        WAIT,
+    );
+    // A class switched off in the Annotations panel (N; it opens on the
+    // right, its last row the class): drawn as kh render draws with that
+    // class hidden (the panel lies outside the part compared).
+    x.run("xdotool", &["windowfocus", "--sync", &window]);
+    x.run("xdotool", &["key", "n"]);
+    let (left, top) = (WIDTH - 290, 220);
+    // The pointer rests on the panel first: egui claims a press only
+    // once a frame has seen the pointer over it.
+    x11::mouse_to(&x, &window, left + 200, top + 135);
+    x11::wait_for_pixel(
+        &x,
+        &window,
+        &shots,
+        (left + 200, top + 135),
+        "the Annotations panel",
+        |[r, g, b]| r < 60 && g < 60 && b < 60,
+    );
+    x11::click(&x, &window, left + 45, top + 182);
+    kh_testkit::x11::wait_until_window_shows(
+        &x,
+        std::path::Path::new(KH),
+        &window,
+        &slide,
+        view,
+        &[
+            "--annotations".to_owned(),
+            shapes.display().to_string(),
+            "--hide-class".to_owned(),
+            "Tumor".to_owned(),
+        ],
+        &shots,
+        "a class hidden",
         WAIT,
     );
     quit(&mut connection, &mut child);

@@ -10,11 +10,17 @@ pub use redact::{remember, remember_name, remember_path, scrub, tag};
 
 use std::io::Write;
 
-/// Installs the subscriber (stderr, `RUST_LOG`, ERROR when unset) and the
-/// panic hook. Call once, first thing in `main`.
+/// What is logged when `RUST_LOG` is unset: errors, except wgpu's OpenGL
+/// backend, which reports a failed probe ("eglInitialize … failed to load
+/// driver", on every machine without a GL driver) as an error although
+/// Vulkan draws; a machine without any adapter is told so by the renderer.
+const DEFAULT_FILTER: &str = "error,wgpu_hal::gles=off";
+
+/// Installs the subscriber (stderr, `RUST_LOG`, [`DEFAULT_FILTER`] when
+/// unset) and the panic hook. Call once, first thing in `main`.
 pub fn init() {
     tracing_subscriber::fmt()
-        .with_env_filter(env_filter("error"))
+        .with_env_filter(env_filter(DEFAULT_FILTER))
         .with_writer(|| ScrubbedStderr)
         .init();
     scrub_panics();

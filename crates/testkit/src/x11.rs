@@ -236,9 +236,10 @@ fn assert_window_matches_render(
     }
 }
 
-type Picture = (u32, u32, Vec<u8>);
+pub type Picture = (u32, u32, Vec<u8>);
 
-fn screenshot(x: &Xvfb, window: &str, path: &Path) -> Picture {
+/// The window's pixels now (written to `path` too).
+pub fn screenshot(x: &Xvfb, window: &str, path: &Path) -> Picture {
     x.run(
         "import",
         &[

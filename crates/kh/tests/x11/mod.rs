@@ -165,3 +165,30 @@ pub fn drag(x: &Xvfb, window: &str, path: &[(u32, u32)]) {
     }
     x.run("xdotool", &["mouseup", "1"]);
 }
+
+/// Waits (up to [`WAIT`]) until window pixel (`px`, `py`) is as `want`
+/// says: for what the window shows without telling (a panel drawn).
+pub fn wait_for_pixel(
+    x: &Xvfb,
+    window: &str,
+    dir: &Path,
+    (px, py): (u32, u32),
+    what: &str,
+    want: impl Fn([u8; 3]) -> bool,
+) {
+    let deadline = std::time::Instant::now() + WAIT;
+    let path = dir.join("pixel-probe.png");
+    loop {
+        let (w, _, rgb) = kh_testkit::x11::screenshot(x, window, &path);
+        let i = ((py * w + px) * 3) as usize;
+        if want([rgb[i], rgb[i + 1], rgb[i + 2]]) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not shown within {WAIT:?} (see {})",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

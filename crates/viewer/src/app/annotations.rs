@@ -10,6 +10,10 @@ use kh_render::overlay::ColourBy;
 /// How close (screen pixels) the cursor must come to a line or a point to
 /// be on it.
 pub(super) const HOVER_PX: f64 = 4.0;
+/// Where the Annotations panel first appears: this far from the window's
+/// right edge, this far down.
+pub(super) const PANEL_FROM_RIGHT: f32 = 290.0;
+pub(super) const PANEL_TOP: f32 = 220.0;
 
 impl App {
     /// Read, index and tessellate an annotation file off the UI thread.
@@ -78,9 +82,12 @@ impl App {
             return;
         }
         let mut open = true;
+        // At first on the right, under the minimap: the middle of the
+        // slide stays in view while classes are switched.
+        let right = (ctx.content_rect().width() - PANEL_FROM_RIGHT).max(12.0);
         egui::Window::new("Annotations")
             .open(&mut open)
-            .default_pos(egui::pos2(12.0, 120.0))
+            .default_pos(egui::pos2(right, PANEL_TOP))
             .default_width(280.0)
             .show(ctx, |ui| {
                 if self.layers.layers.is_empty() {
