@@ -2,8 +2,9 @@
 # The figures that need an NVIDIA GPU, in one run on a lent GPU machine
 # (which has no Rust and no Debian libraries): what `kh doctor` finds
 # (adapter, NVENC/NVDEC paths), the renderer's 4K pan frame rate (target
-# 120 fps) and open-to-complete time, and live calls through the hardware
-# codecs: H.264 1080p30 and HEVC 8K30.
+# 120 fps) and open-to-complete time, the annotation overlay's 4K frame
+# rate with a million detections (target 120 fps), and live calls through
+# the hardware codecs: H.264 1080p30 and HEVC 8K30.
 #
 # Here:   cargo xtask gpu-bundle            (builds target/gpu-check, < 64 MiB)
 # There:  bash tests/gpu/check.sh           (carry: target/gpu-check; ~3-7 min)
@@ -20,6 +21,8 @@ frames=${KH_GPU_CHECK_FRAMES:-300}
 pan_size=${KH_GPU_CHECK_PAN_SIZE:-3840x2160}
 pan_seconds=${KH_GPU_CHECK_PAN_SECONDS:-20}
 hevc_size=${KH_GPU_CHECK_HEVC_SIZE:-7680x4320}
+overlay_objects=${KH_GPU_CHECK_OVERLAY_OBJECTS:-1000000}
+overlay_frames=${KH_GPU_CHECK_OVERLAY_FRAMES:-120}
 
 unpacked=/tmp/kh-gpu-check
 rm -rf "$unpacked"; mkdir -p "$unpacked"
@@ -50,6 +53,11 @@ step "kh-bench render: 3840x2160 open-to-complete, CPU per frame, ${pan_seconds}
 timeout 180 "$kh_bench" render "$bundle/slide.tiff" --rounds 3 --frames "$frames" \
     --pan-seconds "$pan_seconds" --pan-size "$pan_size" --pan-budget-mib 256 \
     --pan-log "$out/pan.csv" --json "$out/render.json"
+echo "exit $?"
+
+step "kh-bench overlay: $overlay_objects detections at $pan_size, $overlay_frames frames per zoom"
+timeout 240 "$kh_bench" overlay "$bundle/slide.tiff" --objects "$overlay_objects" \
+    --size "$pan_size" --frames "$overlay_frames" --json "$out/overlay.json"
 echo "exit $?"
 
 step "kh-bench call: H.264 1920x1080 at 30 fps"

@@ -26,8 +26,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::samples::median;
-
 const PARSE_TARGET_RATIO: f64 = 0.2;
 const FRAME_TARGET_US: f64 = 2000.0;
 const REOPEN_TARGET_S: f64 = 0.3;
@@ -142,12 +140,7 @@ pub fn run(args: AnnotationsBenchArgs) -> Result<()> {
         height: 2160,
     };
     let target = Target::new(&gpu, viewport)?;
-    let bounds = annotations.bounds().context("no objects")?;
-    let centre = [
-        (bounds.min_x + bounds.max_x) / 2.0,
-        (bounds.min_y + bounds.max_y) / 2.0,
-    ];
-    let fit = ((bounds.max_x - bounds.min_x) / 3840.0).max((bounds.max_y - bounds.min_y) / 2160.0);
+    let (centre, zooms) = crate::overlay_bench::zooms_for(&annotations, viewport)?;
     let start = Instant::now();
     let overlay =
         AnnotationOverlay::from_mesh(&gpu.device, mesh, &annotations, OverlayStyle::default())?;
@@ -155,7 +148,7 @@ pub fn run(args: AnnotationsBenchArgs) -> Result<()> {
     let mut overlays = [overlay];
     let view = View {
         center_slide: centre,
-        zoom: fit,
+        zoom: zooms[0],
         rotation: Rotation::Deg0,
     };
     target.draw_with(
@@ -171,40 +164,25 @@ pub fn run(args: AnnotationsBenchArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
     let first_frame = start.elapsed().as_secs_f64();
 
-    let mut per_zoom = Vec::new();
-    let mut worst_us: f64 = 0.0;
-    for zoom in [fit, fit / 8.0, 2.0, 0.5] {
-        let view = View {
-            center_slide: centre,
-            zoom,
-            rotation: Rotation::Deg90,
-        };
-        let mut cpu_us = Vec::new();
-        for _ in 0..args.frames {
-            let t = Instant::now();
-            target.draw_with(
-                &gpu,
-                &mut renderer,
-                &mut overlays,
-                &view,
-                &Adjustments::default(),
-            );
-            cpu_us.push(t.elapsed().as_secs_f64() * 1e6);
-            gpu.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
-        }
-        let m = median(&mut cpu_us).unwrap_or(f64::NAN);
-        worst_us = worst_us.max(m);
-        per_zoom.push(json!({
-            "zoom": zoom, "frame_cpu_us_median": m,
-            "draw_calls": overlays[0].draw_calls(),
-        }));
-    }
-    let errors = gpu.take_errors();
-    if !errors.is_empty() {
-        bail!("the GPU reported errors: {}", errors.join("; "));
-    }
+    let timed = crate::overlay_bench::time_frames(
+        &gpu,
+        &target,
+        &mut renderer,
+        &mut overlays,
+        centre,
+        &zooms,
+        args.frames,
+    )?;
+    let worst_us = timed.iter().map(|z| z.cpu_us_median).fold(0.0, f64::max);
+    let per_zoom: Vec<_> = timed
+        .iter()
+        .map(|z| {
+            json!({
+                "zoom": z.zoom, "frame_cpu_us_median": z.cpu_us_median,
+                "draw_calls": z.draw_calls,
+            })
+        })
+        .collect();
     let ratio = prepared / orjson_s;
     let result = json!({
         "file": file, "bytes": reference["bytes"], "objects": annotations.objects.len(),

@@ -7,6 +7,7 @@
 mod annotations_bench;
 mod call_bench;
 mod island_bench;
+mod overlay_bench;
 mod render_bench;
 mod replay_bench;
 mod samples;
@@ -56,6 +57,9 @@ enum Command {
     /// indexed and tessellated against orjson's parse of it; the overlay's
     /// first 4K frame and CPU time per frame at several zooms.
     Annotations(annotations_bench::AnnotationsBenchArgs),
+    /// The overlay's frame rate with a million detections (made here) over
+    /// a slide, at 4K by default: the GPU check's figure (target 120 fps).
+    Overlay(overlay_bench::OverlayBenchArgs),
 }
 
 fn main() {
@@ -73,6 +77,7 @@ fn main() {
         Command::Workstation(args) => workstation_bench::run(args),
         Command::Signal(args) => signal_bench::run(args),
         Command::Annotations(args) => annotations_bench::run(args),
+        Command::Overlay(args) => overlay_bench::run(args),
     };
     if let Err(e) = result {
         eprintln!("kh-bench: error: {e:#}");
