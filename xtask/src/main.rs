@@ -71,6 +71,9 @@ const TEST_PACKAGES: &[&str] = &[
     "libturbojpeg0",
     // the OpenSlide backend's system library (the tests also use openslide-bin's)
     "libopenslide0",
+    // a Japanese font (IPA Gothic, 3.5 MB) the viewer finds, for the test
+    // that Japanese names are drawn rather than boxes
+    "fonts-ipafont-gothic",
     // a real X server, input injection and screenshots for the viewer tests
     "xvfb",
     "xdotool",

@@ -90,7 +90,7 @@ fn the_specialist_draws_edits_and_finds_it_again() {
         mut connection,
         messages,
         window,
-    } = Viewer::start_with(&x, &slide, dir.path(), &args);
+    } = Viewer::start_with(&x, &slide, dir.path(), &args, &[]);
     wait_for(&messages, "opened", |m| {
         matches!(m, FromViewer::Opened { .. })
     });
@@ -243,7 +243,7 @@ fn the_specialist_draws_edits_and_finds_it_again() {
         mut connection,
         messages,
         window,
-    } = Viewer::start_with(&x, &slide, dir.path(), &args);
+    } = Viewer::start_with(&x, &slide, dir.path(), &args, &[]);
     wait_for(&messages, "your annotations", |m| {
         matches!(m, FromViewer::AnnotationsShown { objects: 6, .. })
     });

@@ -11,6 +11,7 @@ mod app;
 pub mod camera;
 mod document;
 mod findings;
+mod fonts;
 mod ipc_link;
 mod layers;
 pub mod png_file;

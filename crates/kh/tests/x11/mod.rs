@@ -89,11 +89,18 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn start(x: &Xvfb, slide: &Path, dir: &Path) -> Viewer {
-        Viewer::start_with(x, slide, dir, &[])
+        Viewer::start_with(x, slide, dir, &[], &[])
     }
 
-    /// [`Viewer::start`] with more arguments for `kh view`.
-    pub fn start_with(x: &Xvfb, slide: &Path, dir: &Path, extra: &[&std::ffi::OsStr]) -> Viewer {
+    /// [`Viewer::start`] with more arguments for `kh view`, and more
+    /// environment.
+    pub fn start_with(
+        x: &Xvfb,
+        slide: &Path,
+        dir: &Path,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Viewer {
         let run = dir.join("run");
         kh_ipc::ensure_private_dir(&run).unwrap();
         let socket = run.join("viewer.sock");
@@ -107,6 +114,7 @@ impl Viewer {
             .arg("--size")
             .arg(format!("{WIDTH}x{HEIGHT}"))
             .args(extra)
+            .envs(env.iter().copied())
             .env("XDG_RUNTIME_DIR", dir)
             .env("XDG_CACHE_HOME", dir.join("cache"))
             .spawn()

@@ -221,10 +221,12 @@ pub fn run(args: ViewerArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the window system (is DISPLAY or WAYLAND_DISPLAY set?)")?;
     let proxy = event_loop.create_proxy();
+    let egui_ctx = egui::Context::default();
+    crate::fonts::add_cjk_fallback(&egui_ctx);
     let mut app = App {
         args,
         proxy,
-        egui_ctx: egui::Context::default(),
+        egui_ctx,
         gfx: None,
         doc: None,
         opening: None,
