@@ -439,13 +439,22 @@ impl Annotations {
     /// objects (the viewer's and `kh render`'s default heatmap range).
     pub fn measurement_range(&self, name: &str) -> Option<(f64, f64)> {
         let id = *self.measurement_index.get(name)?;
-        self.objects
-            .iter()
-            .flat_map(|o| o.measurements.iter().filter(|m| m.0 == id).map(|m| m.1))
-            .filter(|v| v.is_finite())
-            .fold(None, |r, v| {
-                Some(r.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v))))
-            })
+        self.measurement_ranges()[id as usize]
+    }
+
+    /// Every measurement's least and greatest finite value, by name id, in
+    /// one pass over the objects.
+    pub fn measurement_ranges(&self) -> Vec<Option<(f64, f64)>> {
+        let mut ranges = vec![None; self.measurement_names.len()];
+        for o in &self.objects {
+            for &(name, v) in &o.measurements {
+                if v.is_finite() {
+                    let r: &mut Option<(f64, f64)> = &mut ranges[name as usize];
+                    *r = Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+                }
+            }
+        }
+        ranges
     }
 
     /// The box around every object.
@@ -553,5 +562,11 @@ mod tests {
         assert_eq!(a.class(tumour).colour, Some(Colour::rgb(200, 0, 0)));
         assert_eq!(a.class(a.objects[1].class.unwrap()).name, "Stroma");
         assert_eq!(a.measurement(&a.objects[0], "Area"), Some(3.5));
+        // Ranges over finite values only; a name nobody measured has none.
+        let area = a.measurement_id("Area");
+        a.objects[1].measurements.push((area, f64::NAN));
+        let depth = a.measurement_id("Depth");
+        assert_eq!(a.measurement_range("Area"), Some((3.5, 3.5)));
+        assert_eq!(a.measurement_ranges()[depth as usize], None);
     }
 }

@@ -32,22 +32,14 @@ pub struct Totals {
 
 impl Totals {
     pub fn of(a: &Annotations) -> Totals {
-        let mut t = Totals {
-            class_counts: vec![0; a.classes().len()],
-            ranges: vec![None; a.measurement_names().len()],
-        };
-        for o in &a.objects {
-            if let Some(c) = o.class {
-                t.class_counts[c as usize] += 1;
-            }
-            for &(name, v) in &o.measurements {
-                if v.is_finite() {
-                    let r = &mut t.ranges[name as usize];
-                    *r = Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-                }
-            }
+        let mut class_counts = vec![0; a.classes().len()];
+        for c in a.objects.iter().filter_map(|o| o.class) {
+            class_counts[c as usize] += 1;
         }
-        t
+        Totals {
+            class_counts,
+            ranges: a.measurement_ranges(),
+        }
     }
 }
 
