@@ -14,7 +14,7 @@ use crate::error::Fault;
 use crate::limits::Limits;
 use crate::model::{Annotations, Colour, Geometry, Kind, Object, Point, Polygon, Provenance};
 
-const MAGIC: &[u8; 8] = b"KHANN\0\0\x01";
+const MAGIC: &[u8; 8] = b"KHANN\0\0\x02";
 /// Objects per block (the unit decoded by one worker).
 const BLOCK: usize = 1 << 16;
 
@@ -104,10 +104,15 @@ pub fn cache_from_annotations(a: &Annotations, stamp: SourceStamp) -> Vec<u8> {
     for p in provenances {
         match p {
             Provenance::Unknown => w.push(0),
-            Provenance::Person { name, when } => {
+            Provenance::Person {
+                name,
+                when,
+                edited_from,
+            } => {
                 w.push(1);
                 put_str(&mut w, name);
                 put_str(&mut w, when.as_deref().unwrap_or(""));
+                put_str(&mut w, edited_from.as_deref().unwrap_or(""));
             }
             Provenance::Algorithm {
                 name,
@@ -236,6 +241,7 @@ fn header(
             1 => Provenance::Person {
                 name: r.string()?,
                 when: Some(r.string()?).filter(|s| !s.is_empty()),
+                edited_from: Some(r.string()?).filter(|s| !s.is_empty()),
             },
             2 => Provenance::Algorithm {
                 name: r.string()?,

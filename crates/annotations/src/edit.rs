@@ -69,11 +69,22 @@ impl Sketch {
         self.revision += 1;
     }
 
-    fn mine(&mut self, when: &str) -> u32 {
+    /// The specialist's provenance now; `edited_from` keeps the algorithm
+    /// an object they took over came from.
+    fn mine(&mut self, when: &str, edited_from: Option<String>) -> u32 {
         self.annotations.provenance_id(Provenance::Person {
             name: self.author.clone(),
             when: Some(when.to_owned()),
+            edited_from,
         })
+    }
+
+    /// Where an object of this layer came from, if it was taken over.
+    fn origin(&self, o: &Object) -> Option<String> {
+        match self.annotations.provenance_checked(o.provenance)? {
+            Provenance::Person { edited_from, .. } => edited_from.clone(),
+            _ => None,
+        }
     }
 
     /// Add a mark of the specialist's, classified as `class` (a name, added
@@ -81,7 +92,7 @@ impl Sketch {
     pub fn add(&mut self, geometry: Geometry, class: Option<&str>, when: &str) -> usize {
         let mut o = Object::new(Kind::Annotation, geometry);
         o.class = class.map(|c| self.annotations.class_id(c, None));
-        o.provenance = self.mine(when);
+        o.provenance = self.mine(when, None);
         self.annotations.objects.push(o);
         let index = self.annotations.objects.len() - 1;
         self.record(Change::Added(index));
@@ -107,7 +118,15 @@ impl Sketch {
                 )
             })
             .collect();
-        o.provenance = self.mine(when);
+        // What it was: the algorithm's name and version, or who made it.
+        let origin = match from.provenance(object.provenance) {
+            Provenance::Algorithm { name, version, .. } => {
+                format!("{name} {version}").trim().to_owned()
+            }
+            Provenance::Person { name, .. } => name.clone(),
+            Provenance::Unknown => "an unnamed analysis".to_owned(),
+        };
+        o.provenance = self.mine(when, Some(origin));
         o.locked = false;
         self.annotations.objects.push(o);
         let index = self.annotations.objects.len() - 1;
@@ -135,7 +154,8 @@ impl Sketch {
         if before.locked {
             return false;
         }
-        let mine = self.mine(when);
+        let origin = self.origin(&before);
+        let mine = self.mine(when, origin);
         let o = &mut self.annotations.objects[index];
         edit(o);
         if *o == before {
@@ -345,7 +365,8 @@ mod tests {
             *s.annotations.provenance(p.provenance),
             Provenance::Person {
                 name: "Dr. Sato".into(),
-                when: Some(WHEN.into())
+                when: Some(WHEN.into()),
+                edited_from: None,
             }
         );
         // A new change after undo forgets what could be redone.
@@ -397,9 +418,12 @@ mod tests {
             (class.name.as_str(), class.colour),
             ("Tumor", Some(crate::Colour::rgb(200, 0, 0)))
         );
+        // Theirs, and it says which finding it began as — after further
+        // edits too.
         assert!(matches!(
             s.annotations.provenance(mine.provenance),
-            Provenance::Person { name, .. } if name == "Dr. Sato"
+            Provenance::Person { name, edited_from: Some(f), .. }
+                if name == "Dr. Sato" && f == "nuclei 0.1"
         ));
     }
 

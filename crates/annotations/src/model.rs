@@ -247,8 +247,14 @@ pub enum Provenance {
     /// The file does not say.
     #[default]
     Unknown,
-    /// A person drew or edited it.
-    Person { name: String, when: Option<String> },
+    /// A person drew or edited it; `edited_from` names the algorithm whose
+    /// finding they took over and changed ("nuclei 0.1"), if that is how
+    /// it began.
+    Person {
+        name: String,
+        when: Option<String>,
+        edited_from: Option<String>,
+    },
     /// An algorithm found it.
     Algorithm {
         name: String,

@@ -55,6 +55,12 @@ fn sample() -> Annotations {
     );
     line.colour = Some(Colour::rgb(1, 2, 3));
     line.locked = true;
+    // A finding the specialist took over and changed.
+    line.provenance = a.provenance_id(Provenance::Person {
+        name: "Dr. Sato".into(),
+        when: Some("2026-12-07T10:00:00+09:00".into()),
+        edited_from: Some("margin-net 1.2".into()),
+    });
     line.class = Some(plain);
     a.objects.push(line);
     a.objects.push(Object::new(
@@ -238,15 +244,20 @@ fn dicom_ann_keeps_what_it_can_and_says_what_it_cannot() {
             .iter()
             .any(|o| o.geometry == Geometry::Point(Point::new(123456.789, 0.001)))
     );
-    // The line kept its class (no colour: none to keep) and was drawn by
-    // nobody the file names.
+    // The line kept its class (no colour: none to keep), its author (the
+    // content creator), its own time and what it was taken over from (the
+    // group's description), apart from the algorithm's run time.
     let line = b
         .objects
         .iter()
         .find(|o| matches!(o.geometry, Geometry::Polyline(_)))
         .unwrap();
     assert_eq!(b.class(line.class.unwrap()).name, "Stroma");
-    assert_eq!(*b.provenance(line.provenance), Provenance::Unknown);
+    assert!(matches!(
+        b.provenance(line.provenance),
+        Provenance::Person { name, when: Some(t), edited_from: Some(f) }
+            if name == "Dr. Sato" && t == "2026-12-07T10:00:00+09:00" && f == "margin-net 1.2"
+    ));
 }
 
 /// The fuzz target's property on every single-byte corruption and every

@@ -227,6 +227,10 @@ fn the_specialist_draws_edits_and_finds_it_again() {
     saved(&messages, 6);
     let f = features(&mine);
     assert_eq!(f[5]["properties"]["provenance"]["name"], "Dr. Test");
+    assert_eq!(
+        f[5]["properties"]["provenance"]["editedFrom"],
+        "mitosis-net 2.1"
+    );
     assert_eq!(f[5]["properties"]["measurements"]["Probability"], 0.8);
     assert!(
         near(bounds(&f[5]), [1040.0, 1250.0, 1100.0, 1310.0]),

@@ -205,6 +205,7 @@ mod tests {
         theirs.provenance = a.provenance_id(Provenance::Person {
             name: "Dr. Sato".into(),
             when: None,
+            edited_from: Some("net 1".into()),
         });
         let unknown = Object::new(Kind::Detection, Geometry::Point(Point::new(1.0, 1.0)));
         assert!(is_found_by_software(&a, &found));

@@ -315,10 +315,18 @@ impl Layers {
                     .map(|w| format!(", {w}"))
                     .unwrap_or_default()
             )),
-            Provenance::Person { name, when } => lines.push(format!(
-                "By {name}{}",
+            Provenance::Person {
+                name,
+                when,
+                edited_from,
+            } => lines.push(format!(
+                "By {name}{}{}",
                 when.as_deref()
                     .map(|w| format!(", {w}"))
+                    .unwrap_or_default(),
+                edited_from
+                    .as_deref()
+                    .map(|f| format!(" (edited from AI: {f})"))
                     .unwrap_or_default()
             )),
             Provenance::Unknown => {}

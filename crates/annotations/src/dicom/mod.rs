@@ -69,9 +69,19 @@ pub const WSI_SOP_CLASS: &str = "1.2.840.10008.5.1.4.1.1.77.1.6";
 /// The property type code of groups without a class (in Kakehashi's
 /// private scheme), so they read back unclassified.
 pub(crate) const UNCLASSIFIED_CODE: &str = "UNCLASSIFIED";
-/// How a group's description names the kind of its objects ("objectType:
-/// detection", QuPath's word for it).
-pub(crate) const KIND_PREFIX: &str = "objectType: ";
+/// The value of `key` in a group description Kakehashi wrote:
+/// "objectType: detection; when: 2026-12-07T09:00:00Z; editedFrom: nuclei
+/// 0.1" (QuPath's word for the kind; the group's own time, since DICOM
+/// gives one content time a file; what a person's marks were taken over
+/// from).
+pub(crate) fn description_field<'a>(description: &'a str, key: &str) -> Option<&'a str> {
+    description.split(';').find_map(|part| {
+        let (k, v) = part.split_once(':')?;
+        (k.trim() == key)
+            .then(|| v.trim())
+            .filter(|v| !v.is_empty())
+    })
+}
 /// How a group of nuclei names the group of cells they belong to
 /// ("nuclei of group 3": annotation i is the nucleus of that group's i-th).
 pub(crate) const NUCLEI_PREFIX: &str = "nuclei of group ";

@@ -281,11 +281,18 @@ impl<'a> Group<'a> {
                 .map(|name| out.class_id(&name, colour))
         };
         let generation = text(item, tags::ANNOTATION_GROUP_GENERATION_TYPE).unwrap_or_default();
+        // Kakehashi writes the objects' kind, and the group's own time and
+        // origin, in the description ("objectType: detection; when: …");
+        // other tools' groups are regions when drawn, detections when found.
+        let description = text(item, tags::ANNOTATION_GROUP_DESCRIPTION).unwrap_or_default();
+        let field = |key: &str| super::description_field(&description, key);
+        let when = field("when").or(when);
         let provenance = if generation == "MANUAL" {
             match creator {
                 Some(name) => Provenance::Person {
                     name: name.to_owned(),
                     when: when.map(str::to_owned),
+                    edited_from: field("editedFrom").map(str::to_owned),
                 },
                 None => Provenance::Unknown,
             }
@@ -304,12 +311,8 @@ impl<'a> Group<'a> {
                 when: when.map(str::to_owned),
             }
         };
-        // Kakehashi writes its object kind in the description; other
-        // tools' groups are regions when drawn, detections when found.
-        let description = text(item, tags::ANNOTATION_GROUP_DESCRIPTION).unwrap_or_default();
-        let kind = description
-            .strip_prefix(super::KIND_PREFIX)
-            .and_then(|k| Kind::ALL.into_iter().find(|c| c.name() == k.trim()))
+        let kind = field("objectType")
+            .and_then(|k| Kind::ALL.into_iter().find(|c| c.name() == k))
             .unwrap_or(if generation == "MANUAL" {
                 Kind::Annotation
             } else {

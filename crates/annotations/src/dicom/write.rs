@@ -9,9 +9,7 @@
 
 use super::Shape;
 use super::colour::dicom_lab_from_colour;
-use super::{
-    ANN_SOP_CLASS, KIND_PREFIX, NUCLEI_PREFIX, SlideReference, UNCLASSIFIED_CODE, WSI_SOP_CLASS,
-};
+use super::{ANN_SOP_CLASS, NUCLEI_PREFIX, SlideReference, UNCLASSIFIED_CODE, WSI_SOP_CLASS};
 use crate::model::{Annotations, Geometry, Kind, Object, Point, Provenance, iso8601_from_unix};
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Tag, VR};
@@ -346,7 +344,21 @@ fn group(
     let class_id = class;
     let class = class.map(|c| a.class(c));
     let label = lo(class.map_or("Unclassified", |c| c.name.as_str()), lossy);
-    let description = format!("{KIND_PREFIX}{}", kind.name());
+    let mut description = format!("objectType: {}", kind.name());
+    match a.provenance(provenance) {
+        Provenance::Algorithm { when: Some(t), .. } => description += &format!("; when: {t}"),
+        Provenance::Person {
+            when, edited_from, ..
+        } => {
+            if let Some(t) = when {
+                description += &format!("; when: {t}");
+            }
+            if let Some(f) = edited_from {
+                description += &format!("; editedFrom: {}", f.replace(';', ","));
+            }
+        }
+        _ => {}
+    }
     let mut g = group_header(number, &label, &description, kind, members.len());
     generation(&mut g, a.provenance(provenance), lossy);
     let property = match class_id {
@@ -423,7 +435,7 @@ fn group_header(
     put_str(
         &mut g,
         tags::ANNOTATION_GROUP_DESCRIPTION,
-        VR::LO,
+        VR::UT,
         description,
     );
     let category = match kind {

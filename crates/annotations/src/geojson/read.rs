@@ -948,6 +948,8 @@ impl<'de> de::Deserialize<'de> for ProvenanceValue {
             name: Option<String>,
             version: Option<String>,
             when: Option<String>,
+            #[serde(rename = "editedFrom")]
+            edited_from: Option<String>,
         }
         let Some(raw) = Option::<Raw>::deserialize(d)? else {
             return Ok(ProvenanceValue(None));
@@ -962,6 +964,7 @@ impl<'de> de::Deserialize<'de> for ProvenanceValue {
             Some("person") => Some(Provenance::Person {
                 name,
                 when: raw.when,
+                edited_from: raw.edited_from,
             }),
             _ => None,
         }))

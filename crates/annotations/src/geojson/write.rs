@@ -91,10 +91,18 @@ fn feature(a: &Annotations, o: &Object, w: &mut impl Write) -> io::Result<()> {
     }
     match a.provenance(o.provenance) {
         Provenance::Unknown => {}
-        Provenance::Person { name, when } => {
+        Provenance::Person {
+            name,
+            when,
+            edited_from,
+        } => {
             w.write_all(b",\"provenance\":{\"kind\":\"person\",\"name\":")?;
             string(w, name)?;
             when_field(w, when.as_deref())?;
+            if let Some(from) = edited_from {
+                w.write_all(b",\"editedFrom\":")?;
+                string(w, from)?;
+            }
             w.write_all(b"}")?;
         }
         Provenance::Algorithm {
