@@ -172,7 +172,7 @@ fn read_dicom(
         ))));
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    Ok(dicom::annotations_from_dicom(&bytes, limits, slide))
+    Ok(dicom::annotations_from_dicom_file(bytes, limits, slide))
 }
 
 /// A probability raster, as tiles over a slide of `size` level-0 pixels.

@@ -21,7 +21,7 @@ mod colour;
 mod read;
 mod write;
 
-pub use read::annotations_from_dicom;
+pub use read::{annotations_from_dicom, annotations_from_dicom_file};
 pub use write::dicom_from_annotations;
 
 use crate::model::Point;

@@ -22,6 +22,25 @@ pub fn annotations_from_dicom(
     limits: &Limits,
     slide: Option<&SlideReference>,
 ) -> Result<Annotations, Fault> {
+    annotations_from_data(&data_from_dicom(bytes)?, limits, slide)
+}
+
+/// [`annotations_from_dicom`], letting go of the file's bytes once they
+/// are parsed: the file, its attributes and the objects are never all in
+/// memory at once.
+pub fn annotations_from_dicom_file(
+    bytes: Vec<u8>,
+    limits: &Limits,
+    slide: Option<&SlideReference>,
+) -> Result<Annotations, Fault> {
+    let data = data_from_dicom(&bytes)?;
+    drop(bytes);
+    annotations_from_data(&data, limits, slide)
+}
+
+/// The file checked by kh-dicom, parsed by dicom-object, and its SOP
+/// class checked: the data set.
+fn data_from_dicom(bytes: &[u8]) -> Result<InMemDicomObject, Fault> {
     kh_dicom::check_file(&bytes).map_err(|f| {
         let kind = match f.kind {
             kh_dicom::FaultKind::Io => ErrorKind::Io,
@@ -53,11 +72,19 @@ pub fn annotations_from_dicom(
             "DICOM SOP class {sop_class}, not Microscopy Bulk Simple Annotations"
         )));
     }
-    let data = obj.into_inner();
-    let place = placement(&data, slide)?;
+    Ok(obj.into_inner())
+}
+
+/// The annotation groups of a parsed data set as the model's objects.
+fn annotations_from_data(
+    data: &InMemDicomObject,
+    limits: &Limits,
+    slide: Option<&SlideReference>,
+) -> Result<Annotations, Fault> {
+    let place = placement(data, slide)?;
     let mut out = Annotations::default();
-    let when = content_when(&data);
-    let creator = text(&data, tags::CONTENT_CREATOR_NAME).filter(|s| !s.is_empty());
+    let when = content_when(data);
+    let creator = text(data, tags::CONTENT_CREATOR_NAME).filter(|s| !s.is_empty());
     let groups = data
         .get(tags::ANNOTATION_GROUP_SEQUENCE)
         .and_then(|e| e.items())
