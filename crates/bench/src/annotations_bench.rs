@@ -15,15 +15,11 @@
 
 use anyhow::{Context, Result, bail};
 use kh_annotations::SpatialIndex;
-use kh_render::offscreen::Target;
 use kh_render::overlay::mesh::OverlayMesh;
-use kh_render::overlay::{AnnotationOverlay, OverlayStyle};
-use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
-use kh_slide::Slide;
+use kh_render::{Rotation, View, Viewport};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Instant;
 
 const PARSE_TARGET_RATIO: f64 = 0.2;
@@ -127,52 +123,21 @@ pub fn run(args: AnnotationsBenchArgs) -> Result<()> {
     let read = read_s.iter().copied().fold(f64::INFINITY, f64::min);
 
     // The first frame: upload, then the slide and the overlay drawn.
-    let gpu = Gpu::headless()?;
-    let slide = Arc::new(Slide::open(&args.slide)?);
-    let mut renderer = SlideRenderer::new(
-        &gpu.device,
-        slide,
-        &RendererOptions::default(),
-        Arc::new(|| {}),
-    )?;
     let viewport = Viewport {
         width: 3840,
         height: 2160,
     };
-    let target = Target::new(&gpu, viewport)?;
     let (centre, zooms) = crate::overlay_bench::zooms_for(&annotations, viewport)?;
-    let start = Instant::now();
-    let overlay =
-        AnnotationOverlay::from_mesh(&gpu.device, mesh, &annotations, OverlayStyle::default())?;
-    let gpu_bytes = overlay.gpu_bytes();
-    let mut overlays = [overlay];
-    let view = View {
+    let (mut stage, upload_s) =
+        crate::overlay_bench::Stage::new(&args.slide, viewport, mesh, &annotations)?;
+    let gpu_bytes = stage.overlay_gpu_bytes();
+    let (submit_s, done_s) = stage.frame(&View {
         center_slide: centre,
         zoom: zooms[0],
         rotation: Rotation::Deg0,
-    };
-    target.draw_with(
-        &gpu,
-        &mut renderer,
-        &mut overlays,
-        &view,
-        &Adjustments::default(),
-    );
-    let submitted = start.elapsed().as_secs_f64();
-    gpu.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
-    let first_frame = start.elapsed().as_secs_f64();
-
-    let timed = crate::overlay_bench::time_frames(
-        &gpu,
-        &target,
-        &mut renderer,
-        &mut overlays,
-        centre,
-        &zooms,
-        args.frames,
-    )?;
+    })?;
+    let (submitted, first_frame) = (upload_s + submit_s, upload_s + done_s);
+    let timed = stage.time_frames(centre, &zooms, args.frames)?;
     let worst_us = timed.iter().map(|z| z.cpu_us_median).fold(0.0, f64::max);
     let per_zoom: Vec<_> = timed
         .iter()
@@ -197,7 +162,7 @@ pub fn run(args: AnnotationsBenchArgs) -> Result<()> {
         "overlay_gpu_bytes": gpu_bytes,
         "upload_and_first_frame_submitted_s": submitted,
         "first_frame_done_s": first_frame,
-        "adapter": gpu.describe(),
+        "adapter": stage.gpu.describe(),
         "frames": per_zoom,
         "frame_cpu_us_worst_median": worst_us, "frame_target_us": FRAME_TARGET_US,
     });

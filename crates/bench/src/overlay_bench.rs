@@ -101,46 +101,102 @@ pub struct ZoomFrames {
     pub draw_calls: usize,
 }
 
-/// Draw `frames` frames at each zoom (centred on `centre`, rotated 90°),
-/// each waited for before the next.
-pub fn time_frames(
-    gpu: &Gpu,
-    target: &Target,
-    renderer: &mut SlideRenderer,
-    overlays: &mut [AnnotationOverlay],
-    centre: [f64; 2],
-    zooms: &[f64],
-    frames: usize,
-) -> Result<Vec<ZoomFrames>> {
-    let mut out = Vec::new();
-    for &zoom in zooms {
-        let view = View {
-            center_slide: centre,
-            zoom,
-            rotation: Rotation::Deg90,
+/// A slide and an annotation overlay drawn offscreen at one size.
+pub struct Stage {
+    pub gpu: Gpu,
+    target: Target,
+    renderer: SlideRenderer,
+    overlays: [AnnotationOverlay; 1],
+}
+
+impl Stage {
+    /// The slide opened, the target made and the overlay uploaded; also
+    /// how long the upload took.
+    pub fn new(
+        slide: &std::path::Path,
+        viewport: Viewport,
+        mesh: OverlayMesh,
+        annotations: &Annotations,
+    ) -> Result<(Stage, f64)> {
+        let gpu = Gpu::headless()?;
+        let slide = Arc::new(Slide::open(slide)?);
+        let renderer = SlideRenderer::new(
+            &gpu.device,
+            slide,
+            &RendererOptions::default(),
+            Arc::new(|| {}),
+        )?;
+        let target = Target::new(&gpu, viewport)?;
+        let start = Instant::now();
+        let overlay =
+            AnnotationOverlay::from_mesh(&gpu.device, mesh, annotations, OverlayStyle::default())?;
+        let upload_s = start.elapsed().as_secs_f64();
+        let stage = Stage {
+            gpu,
+            target,
+            renderer,
+            overlays: [overlay],
         };
-        let (mut cpu_us, mut frame_ms) = (Vec::new(), Vec::new());
-        for _ in 0..frames {
-            let t = Instant::now();
-            target.draw_with(gpu, renderer, overlays, &view, &Adjustments::default());
-            cpu_us.push(t.elapsed().as_secs_f64() * 1e6);
-            gpu.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
-            frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        Ok((stage, upload_s))
+    }
+
+    pub fn overlay_gpu_bytes(&self) -> u64 {
+        self.overlays[0].gpu_bytes()
+    }
+
+    /// Draw one frame of `view`: (seconds to submit it, seconds until the
+    /// GPU finished it).
+    pub fn frame(&mut self, view: &View) -> Result<(f64, f64)> {
+        let start = Instant::now();
+        self.target.draw_with(
+            &self.gpu,
+            &mut self.renderer,
+            &mut self.overlays,
+            view,
+            &Adjustments::default(),
+        );
+        let submitted = start.elapsed().as_secs_f64();
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
+        Ok((submitted, start.elapsed().as_secs_f64()))
+    }
+
+    /// Draw `frames` frames at each zoom (centred on `centre`, rotated
+    /// 90°), each waited for before the next.
+    pub fn time_frames(
+        &mut self,
+        centre: [f64; 2],
+        zooms: &[f64],
+        frames: usize,
+    ) -> Result<Vec<ZoomFrames>> {
+        let mut out = Vec::new();
+        for &zoom in zooms {
+            let view = View {
+                center_slide: centre,
+                zoom,
+                rotation: Rotation::Deg90,
+            };
+            let (mut cpu_us, mut frame_ms) = (Vec::new(), Vec::new());
+            for _ in 0..frames {
+                let (submitted, done) = self.frame(&view)?;
+                cpu_us.push(submitted * 1e6);
+                frame_ms.push(done * 1e3);
+            }
+            out.push(ZoomFrames {
+                zoom,
+                cpu_us_median: median(&mut cpu_us).unwrap_or(f64::NAN),
+                frame_ms_median: median(&mut frame_ms).unwrap_or(f64::NAN),
+                draw_calls: self.overlays[0].draw_calls(),
+            });
         }
-        out.push(ZoomFrames {
-            zoom,
-            cpu_us_median: median(&mut cpu_us).unwrap_or(f64::NAN),
-            frame_ms_median: median(&mut frame_ms).unwrap_or(f64::NAN),
-            draw_calls: overlays.first().map_or(0, |o| o.draw_calls()),
-        });
+        let errors = self.gpu.take_errors();
+        if !errors.is_empty() {
+            bail!("the GPU reported errors: {}", errors.join("; "));
+        }
+        Ok(out)
     }
-    let errors = gpu.take_errors();
-    if !errors.is_empty() {
-        bail!("the GPU reported errors: {}", errors.join("; "));
-    }
-    Ok(out)
 }
 
 /// The zooms timed: every object a marker (the whole set in view), an
@@ -170,43 +226,16 @@ pub fn run(args: OverlayBenchArgs) -> Result<()> {
     });
     drop(index);
     let prepared_s = made.elapsed().as_secs_f64();
-    let gpu = Gpu::headless()?;
-    let slide = Arc::new(Slide::open(&args.slide)?);
-    let mut renderer = SlideRenderer::new(
-        &gpu.device,
-        slide,
-        &RendererOptions::default(),
-        Arc::new(|| {}),
-    )?;
-    let target = Target::new(&gpu, viewport)?;
-    let overlay =
-        AnnotationOverlay::from_mesh(&gpu.device, mesh, &annotations, OverlayStyle::default())?;
-    let gpu_bytes = overlay.gpu_bytes();
-    let mut overlays = [overlay];
+    let (mut stage, _) = Stage::new(&args.slide, viewport, mesh, &annotations)?;
+    let gpu_bytes = stage.overlay_gpu_bytes();
     let (centre, zooms) = zooms_for(&annotations, viewport)?;
     // One frame first: uploads and pipelines out of the way.
-    time_frames(
-        &gpu,
-        &target,
-        &mut renderer,
-        &mut overlays,
-        centre,
-        &zooms[..1],
-        1,
-    )?;
-    let timed = time_frames(
-        &gpu,
-        &target,
-        &mut renderer,
-        &mut overlays,
-        centre,
-        &zooms,
-        args.frames,
-    )?;
+    stage.time_frames(centre, &zooms[..1], 1)?;
+    let timed = stage.time_frames(centre, &zooms, args.frames)?;
     let worst_ms = timed.iter().map(|z| z.frame_ms_median).fold(0.0, f64::max);
     let worst_fps = 1e3 / worst_ms;
     let result = json!({
-        "adapter": gpu.describe(),
+        "adapter": stage.gpu.describe(),
         "objects": annotations.objects.len(),
         "size": format!("{width}x{height}"),
         "frames_per_zoom": args.frames,
@@ -227,7 +256,7 @@ pub fn run(args: OverlayBenchArgs) -> Result<()> {
         "overlay: {} objects at {width}x{height}: worst zoom {worst_fps:.1} fps \
          (median frame {worst_ms:.2} ms, each waited for; target {TARGET_FPS} fps) on {}",
         annotations.objects.len(),
-        gpu.describe()
+        stage.gpu.describe()
     );
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&result)?)?;
