@@ -289,3 +289,18 @@ fn dicom_ann_survives_every_corruption() {
         }
     }
 }
+
+#[test]
+fn dicom_ann_refuses_more_groups_than_it_can_number() {
+    let mut a = Annotations::default();
+    for i in 0..=u32::from(u16::MAX) {
+        let mut o = Object::new(Kind::Detection, Geometry::Point(Point::new(1.0, 2.0)));
+        o.class = Some(a.class_id(&format!("class {i}"), None));
+        a.objects.push(o);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.dcm");
+    let err = write(&path, &a, Format::DicomAnn).unwrap_err();
+    assert!(err.to_string().contains("65536 annotation groups"), "{err}");
+    assert!(!path.exists(), "no half-written file");
+}

@@ -166,9 +166,18 @@ pub fn dicom_from_annotations(
                 .push((o, points, nucleus));
         }
     }
+    // Annotation Group Number is 16 bits (US).
+    let numbered = groups.len() + groups.keys().filter(|k| k.4).count();
+    if numbered > usize::from(u16::MAX) {
+        return Err(io::Error::other(format!(
+            "{numbered} annotation groups (one per kind, class, maker and shape): DICOM ANN \
+             numbers at most {} — merge classes before writing DICOM",
+            u16::MAX
+        )));
+    }
     let mut data = InMemDicomObject::new_empty();
     top_level(&mut data, a, slide, &mut lossy);
-    let mut items = Vec::with_capacity(groups.len());
+    let mut items = Vec::with_capacity(numbered);
     for (key, members) in &groups {
         let number = items.len() + 1;
         items.push(group(number, *key, members, a, slide, &mut lossy));
