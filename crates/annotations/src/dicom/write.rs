@@ -175,6 +175,18 @@ pub fn dicom_from_annotations(
             u16::MAX
         )));
     }
+    // Point indices are 32-bit (OL; highdicom reads them as int32).
+    for ((_, class, _, shape, _), members) in &groups {
+        let values: usize = members.iter().map(|m| m.1.len() * 2).sum();
+        if values > i32::MAX as usize {
+            let class = class.map_or("unclassified", |c| a.class(c).name.as_str());
+            return Err(io::Error::other(format!(
+                "the {class} {} group has {values} coordinate values: DICOM ANN indexes at most {}",
+                shape.name(),
+                i32::MAX
+            )));
+        }
+    }
     let mut data = InMemDicomObject::new_empty();
     top_level(&mut data, a, slide, &mut lossy);
     let mut items = Vec::with_capacity(numbered);
