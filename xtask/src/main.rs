@@ -443,15 +443,22 @@ fn demo() -> Result<()> {
     release_build()?;
     let kh = root().join("target/release/kh");
     let out = root().join("target/demo");
+    // Mesa's Vulkan loader says "XDG_RUNTIME_DIR is invalid or not set"
+    // when a root shell has none: the demo's commands get a private one.
+    let runtime = demo_runtime(&out)?;
+    let kh = |args: &[&str]| {
+        let mut c = Command::new(&kh);
+        c.args(args).env("XDG_RUNTIME_DIR", &runtime);
+        c
+    };
     println!("\n== kh slide info {}", slide.display());
-    run(Command::new(&kh).args(["slide", "info"]).arg(&slide))?;
+    run(kh(&["slide", "info"]).arg(&slide))?;
     let region = out.join("region.png");
     println!(
         "\n== a 1024x768 region at full resolution -> {}",
         region.display()
     );
-    run(Command::new(&kh)
-        .args(["slide", "region"])
+    run(kh(&["slide", "region"])
         .arg(&slide)
         .args([
             "--level", "0", "--x", "600", "--y", "1100", "--width", "1024", "--height", "768",
@@ -460,8 +467,7 @@ fn demo() -> Result<()> {
         .arg(&region))?;
     for name in ["thumbnail", "macro"] {
         let path = out.join(format!("{name}.png"));
-        run(Command::new(&kh)
-            .args(["slide", "associated"])
+        run(kh(&["slide", "associated"])
             .arg(&slide)
             .arg(name)
             .arg("--out")
@@ -484,8 +490,7 @@ fn demo() -> Result<()> {
     ] {
         let path = out.join(name);
         println!("\n== kh render -> {}", path.display());
-        run(Command::new(&kh)
-            .arg("render")
+        run(kh(&["render"])
             .arg(&slide)
             .args(["--width", "1600", "--height", "1000"])
             .args(extra)
@@ -498,6 +503,22 @@ fn demo() -> Result<()> {
         .arg(&slide)
         .args(["--regions", "300"]))?;
     workstation(&slide)
+}
+
+/// `XDG_RUNTIME_DIR` for the demo's processes: the caller's, or a private
+/// folder under `out`.
+fn demo_runtime(out: &Path) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let runtime = out.join("runtime");
+    std::fs::create_dir_all(&runtime)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(runtime)
 }
 
 /// The application itself on the demo case: the console with the case open
@@ -522,13 +543,21 @@ fn workstation(slide: &Path) -> Result<()> {
         return run(&mut command);
     };
     let display = display.as_str();
-    let runtime = out.join("runtime");
-    std::fs::create_dir_all(&runtime)?;
+    let runtime = demo_runtime(&out)?;
+    // Without a desktop there are no sound devices, and ALSA and JACK say
+    // so at length while the console lists them: its log goes to a file.
+    let log_path = out.join("workstation.log");
+    let log = std::fs::File::create(&log_path)?;
     let mut child = command
         .env("DISPLAY", display)
         .env("XDG_RUNTIME_DIR", &runtime)
+        .stderr(log)
         .spawn()
         .context("kakehashi")?;
+    println!(
+        "(the workstation's own log, sound-device probing included: {})",
+        log_path.display()
+    );
     let shot = out.join("workstation.png");
     let result = (|| -> Result<()> {
         let x = |args: &[&str]| -> Result<String> {
@@ -883,6 +912,16 @@ impl Display {
         }
         apt(&["xvfb", "xdotool", "imagemagick"])?;
         let name = ":93".to_owned();
+        // A server killed by an earlier run leaves its lock and socket:
+        // Xvfb then refuses to start while the stale socket looks ready.
+        let lock = Path::new("/tmp/.X93-lock");
+        let stale = std::fs::read_to_string(lock)
+            .ok()
+            .is_some_and(|pid| !Path::new("/proc").join(pid.trim()).exists());
+        if stale {
+            let _ = std::fs::remove_file(lock);
+            let _ = std::fs::remove_file("/tmp/.X11-unix/X93");
+        }
         let xvfb = Command::new("Xvfb")
             .args([&name, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"])
             .spawn()
