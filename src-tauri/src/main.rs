@@ -172,7 +172,17 @@ fn set_setting(
     key: String,
     value: String,
 ) -> Answer<SettingsPage> {
-    said(console.station.cases.set_setting(&key, &value))
+    said(console.station.set_setting(&key, &value))
+}
+
+/// The page's words (the catalogue's Fluent text in the chosen language)
+/// and theme; the system's language when the settings could not be read.
+#[tauri::command]
+fn catalogue(app: tauri::AppHandle) -> kh_console::language::PageCatalogue {
+    match app.try_state::<Console>() {
+        Some(console) => console.station.cases.page_catalogue(),
+        None => kh_console::language::page_catalogue(None),
+    }
 }
 
 /// Off the main thread: joining waits for the signalling server.
@@ -291,7 +301,11 @@ fn show_startup_problem(
     eprintln!("kakehashi: {problem}");
     tauri::Builder::default()
         .manage(StartupProblem(Some(problem)))
-        .invoke_handler(tauri::generate_handler![startup_problem, page_ready])
+        .invoke_handler(tauri::generate_handler![
+            startup_problem,
+            page_ready,
+            catalogue
+        ])
         .run(context)?;
     Ok(())
 }
@@ -357,6 +371,7 @@ fn run() -> anyhow::Result<()> {
             page_ready,
             settings_page,
             set_setting,
+            catalogue,
             startup_problem,
             join_call,
             hang_up,

@@ -6,142 +6,16 @@
 //! middle of an edit (the database opens cleanly with the last saved edit),
 //! and search every log for the patient's name and ID.
 
+mod app;
 mod webdriver;
 
+use app::{APP, PATIENT_ID, PATIENT_NAME, WAIT, kh, room_token, signalling_server, start_driver};
 use kh_testkit::x11::{Xvfb, assert_window_shows};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use webdriver::Session;
-
-const WAIT: Duration = Duration::from_secs(90);
-const APP: &str = env!("CARGO_BIN_EXE_kakehashi");
-const PATIENT_NAME: &str = "Tanaka Hanako";
-const PATIENT_ID: &str = "E2E-77231";
-
-fn kh() -> PathBuf {
-    let kh = Path::new(APP).with_file_name("kh");
-    assert!(
-        kh.is_file(),
-        "{} is missing: build the workspace (`cargo test --workspace` does)",
-        kh.display()
-    );
-    kh
-}
-
-fn tauri_driver() -> PathBuf {
-    let installed = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .map(|home| home.join("bin/tauri-driver"))
-        .filter(|p| p.is_file());
-    installed.unwrap_or_else(|| {
-        kh_testkit::needs::find_program("tauri-driver").unwrap_or_else(|| {
-            kh_testkit::needs::missing(
-                "tauri-driver",
-                "`cargo install --locked tauri-driver@2.1.0` (`cargo xtask setup` does)",
-            )
-        })
-    })
-}
-
-/// Two distinct free ports: both listeners are held until both are known,
-/// so the kernel cannot hand out the same port twice.
-fn two_free_ports() -> (u16, u16) {
-    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let (a, b) = (bind(), bind());
-    let port = |l: &std::net::TcpListener| l.local_addr().expect("bound").port();
-    (port(&a), port(&b))
-}
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path) -> (Driver, u16) {
-    kh_testkit::needs::program("WebKitWebDriver", "webkit2gtk-driver");
-    let (port, native) = two_free_ports();
-    let log = std::fs::File::create(log_path).expect("log");
-    let child = x
-        .command(&tauri_driver().display().to_string())
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("XDG_RUNTIME_DIR", dir.join("run"))
-        .env("HOME", dir.join("home"))
-        .env("KAKEHASHI_SYSTEM_CONFIG", dir.join("system.toml"))
-        .env("KAKEHASHI_USER_CONFIG", dir.join("user.toml"))
-        .env("KAKEHASHI_CASES_DATABASE", dir.join("cases.sqlite"))
-        .env("KAKEHASHI_VIEWER", kh())
-        .env_remove("KAKEHASHI_DEMO_SLIDE")
-        // Everything the app and the viewer log, at every level, for the
-        // patient-data search at the end.
-        .env(
-            "RUST_LOG",
-            "trace,wgpu_core=info,wgpu_hal=info,naga=info,tao=info,wry=info",
-        )
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("starting tauri-driver");
-    // tauri-driver listens at once but starts WebKitWebDriver beside itself
-    // and proxies to it without retrying: a session asked for before the
-    // native driver listens is dropped ("peer disconnected", seen in CI on a
-    // cold machine), so both must listen first.
-    let deadline = Instant::now() + WAIT;
-    for (what, port) in [("tauri-driver", port), ("WebKitWebDriver", native)] {
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{what} did not listen on port {port}; its log:\n{}",
-                std::fs::read_to_string(log_path).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    (Driver(child), port)
-}
-
-const SIGNAL_SECRET: &str = "the console test's signalling secret, 32+ bytes";
-
-/// A signalling server on loopback, on a runtime of its own (the test is
-/// not async); its ws:// URL.
-fn signalling_server() -> (tokio::runtime::Runtime, String) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let server = runtime
-        .block_on(kakehashi_signal::Server::start(
-            kakehashi_signal::Config::loopback(
-                "127.0.0.1:0".parse().expect("addr"),
-                SIGNAL_SECRET.into(),
-            ),
-        ))
-        .expect("signalling server");
-    let url = format!("ws://{}/ws", server.addr);
-    // The server runs on the runtime's workers until the runtime drops.
-    std::mem::forget(server);
-    (runtime, url)
-}
-
-/// A token for the case's room, as the hospital's token API issues them.
-fn room_token(case: &str, role: kakehashi_signal::Role) -> String {
-    kakehashi_signal::TokenKey::new(SIGNAL_SECRET.as_bytes())
-        .issue(
-            &format!("case-{case}"),
-            role,
-            600,
-            kakehashi_signal::token::unix_now(),
-        )
-        .expect("token")
-}
 
 /// The far side's `kh call`, killed if the test fails first.
 struct Far(Child);
@@ -196,7 +70,7 @@ fn a_broken_managed_config_is_shown_in_the_window() {
     std::fs::write(dir.path().join("system.toml"), "[signalling]\nurl = 5\n")
         .expect("system config");
     let x = Xvfb::start();
-    let (driver, port) = start_driver(&x, dir.path(), &dir.path().join("app.log"));
+    let (driver, port) = start_driver(&x, dir.path(), &dir.path().join("app.log"), "en");
     let app = Session::start(port, Path::new(APP));
     let said = app.wait_for(
         "the problem on the page",
@@ -253,7 +127,7 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         format!("[signalling]\nurl = \"{signal_url}\"\n"),
     )
     .expect("system config");
-    let (driver, port) = start_driver(&x, dir.path(), &log);
+    let (driver, port) = start_driver(&x, dir.path(), &log, "en");
     let app = Session::start(port, Path::new(APP));
 
     // A new case, typed in like a user.
@@ -396,7 +270,7 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         "its findings attached",
         &text_of("#attachments"),
         WAIT,
-        |v| v.as_str().is_some_and(|t| t.contains("annotations:")),
+        |v| v.as_str().is_some_and(|t| t.contains("Annotations:")),
     );
 
     // The broken slide: the viewer's error reaches the screen, naming it.

@@ -1,8 +1,8 @@
 // The console page: the worklist, the case page and the settings, wired to
 // the Rust side through Tauri's global API (withGlobalTauri; no bundler).
+// Every word comes from the catalogue through `t` (see l10n.ts).
 
 import {
-  STATUS_LABELS,
   analysisChoices,
   analysisLine,
   exportLine,
@@ -10,6 +10,7 @@ import {
   reportCitations,
   type AnalysisEvent,
   ageFromText,
+  monthsFromText,
   audioChoices,
   cameraChoices,
   type CallDevices,
@@ -27,12 +28,15 @@ import {
   formatBytes,
   formatTime,
   isLocked,
+  patientLine,
   settingText,
   sourceLabel,
+  statusLabel,
   transitionLabel,
   viewerLine,
   viewerStatusLine,
   worklistQuery,
+  type Args,
   type CaseDetails,
   type CasePage,
   type CaseStatus,
@@ -42,6 +46,7 @@ import {
   type ViewerEvent,
   type ViewerStatus,
 } from "./model.js";
+import { type Localizer, localize, localizer } from "./l10n.js";
 
 interface TauriGlobal {
   core: { invoke<T>(command: string, args?: Record<string, unknown>): Promise<T> };
@@ -53,11 +58,25 @@ interface TauriGlobal {
   };
 }
 
+/// What `catalogue` answers (kh-console's PageCatalogue).
+interface PageCatalogue {
+  language: string;
+  source: string;
+  language_setting: string;
+  language_locked: boolean;
+  system_language: string;
+  theme: string;
+  theme_locked: boolean;
+}
+
 const tauri = (window as unknown as { __TAURI__: TauriGlobal }).__TAURI__;
+
+let l10n: Localizer = localizer("en", "");
+const t = (id: string, args?: Args): string => l10n.t(id, args);
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
-  if (!element) throw new Error(`the page has no #${id}`);
+  if (!element) throw new Error(`the page has no #${id}`); // not shown
   return element as T;
 }
 
@@ -83,12 +102,34 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/// The catalogue and theme as the settings have them, applied to the page.
+async function loadCatalogue(): Promise<PageCatalogue | undefined> {
+  const catalogue = await call<PageCatalogue>("catalogue");
+  if (!catalogue) return undefined;
+  l10n = localizer(catalogue.language, catalogue.source);
+  for (const error of l10n.errors) console.warn(error);
+  document.documentElement.lang = catalogue.language;
+  document.documentElement.dataset.theme = catalogue.theme;
+  localize(document, l10n);
+  document.title = t("console-title");
+  const language = byId<HTMLSelectElement>("language-setting");
+  language.value = catalogue.language_setting;
+  language.disabled = catalogue.language_locked;
+  language.title = catalogue.language_locked ? t("console-setting-locked") : "";
+  byId("language-system").textContent = t("console-language-system", {
+    language: t(`common-language-${catalogue.system_language}`),
+  });
+  const theme = byId<HTMLSelectElement>("theme-setting");
+  theme.value = catalogue.theme;
+  theme.disabled = catalogue.theme_locked;
+  theme.title = catalogue.theme_locked ? t("console-setting-locked") : "";
+  return catalogue;
+}
+
 async function refreshWorklist(): Promise<void> {
-  const query = worklistQuery(
-    input("search").value,
-    byId<HTMLSelectElement>("status-filter").value,
-    byId<HTMLSelectElement>("sort").value,
-  );
+  const search = input("search").value;
+  const status = byId<HTMLSelectElement>("status-filter").value;
+  const query = worklistQuery(search, status, byId<HTMLSelectElement>("sort").value);
   const rows = await call<CaseSummary[]>("worklist", { query });
   if (!rows) return;
   const body = byId("cases");
@@ -96,32 +137,39 @@ async function refreshWorklist(): Promise<void> {
     ...rows.map((row) => {
       const tr = document.createElement("tr");
       tr.dataset.caseId = row.id;
+      tr.tabIndex = 0;
       tr.classList.toggle("selected", current?.case.id === row.id);
-      const cells = [
-        `${row.patient_name} ${row.patient_id ? `(${row.patient_id})` : ""}`,
-        row.clinical_question,
-        STATUS_LABELS[row.status],
-        formatTime(row.updated_at),
-      ];
+      const cells = [patientLine(row), row.clinical_question, statusLabel(t, row.status), formatTime(t, row.updated_at)];
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         td.textContent = text;
         if (i === 1) td.className = "question";
+        if (i === 2) td.className = `status ${row.status}`;
         tr.append(td);
       });
       tr.addEventListener("click", () => void openCase(row.id));
+      tr.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          void openCase(row.id);
+        }
+      });
       return tr;
     }),
   );
-  byId("worklist-empty").hidden = rows.length > 0;
+  const empty = byId("worklist-empty");
+  empty.hidden = rows.length > 0;
+  empty.textContent = search.trim() === "" && status === "" ? t("console-no-cases") : t("console-no-match");
 }
 
 function detailsFromForm(): CaseDetails {
   return {
     patient: {
       name: input("patient-name").value,
+      name_reading: input("patient-reading").value,
       id: input("patient-id").value,
       age_years: ageFromText(input("patient-age").value),
+      age_months: monthsFromText(input("patient-age-months").value),
       sex: byId<HTMLSelectElement>("patient-sex").value as Sex,
     },
     clinical_question: byId<HTMLTextAreaElement>("question").value,
@@ -131,19 +179,31 @@ function detailsFromForm(): CaseDetails {
   };
 }
 
+function button(text: string, className: string, onClick: () => void): HTMLButtonElement {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.textContent = text;
+  element.className = className;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
 function showCase(page: CasePage): void {
   current = page;
   const { case: c } = page;
   byId("case").hidden = false;
-  byId("case-title").textContent = c.details.patient.name || c.details.patient.id || "Case";
+  const patient = c.details.patient;
+  byId("case-title").textContent = patient.name || patient.id || t("console-case-untitled");
   byId("call-room").textContent = caseRoom(c.id);
   const badge = byId("case-status");
-  badge.textContent = STATUS_LABELS[c.status];
+  badge.textContent = statusLabel(t, c.status);
   badge.className = `badge ${c.status}`;
-  input("patient-name").value = c.details.patient.name;
-  input("patient-id").value = c.details.patient.id;
-  input("patient-age").value = c.details.patient.age_years === null ? "" : String(c.details.patient.age_years);
-  byId<HTMLSelectElement>("patient-sex").value = c.details.patient.sex;
+  input("patient-name").value = patient.name;
+  input("patient-reading").value = patient.name_reading ?? "";
+  input("patient-id").value = patient.id;
+  input("patient-age").value = patient.age_years === null ? "" : String(patient.age_years);
+  input("patient-age-months").value = patient.age_months == null ? "" : String(patient.age_months);
+  byId<HTMLSelectElement>("patient-sex").value = patient.sex;
   byId<HTMLTextAreaElement>("question").value = c.details.clinical_question;
   input("specimen").value = c.details.specimen;
   input("requesting-site").value = c.details.requesting_site;
@@ -156,68 +216,62 @@ function showCase(page: CasePage): void {
   byId("drop-zone").hidden = locked;
 
   byId("transitions").replaceChildren(
-    ...page.next_statuses.map((to: CaseStatus) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = transitionLabel(c.status, to);
-      button.addEventListener("click", async () => {
+    ...page.next_statuses.map((to: CaseStatus) =>
+      button(transitionLabel(t, c.status, to), "transition", async () => {
         const next = await call<CasePage>("set_status", { id: c.id, status: to });
         if (next) {
           showCase(next);
           void refreshWorklist();
         }
-      });
-      return button;
-    }),
+      }),
+    ),
   );
 
   byId("attachments").replaceChildren(
     ...page.attachments.map((a) => {
       const li = document.createElement("li");
-      li.textContent = `${a.kind}: ${a.file_name} (${formatBytes(a.size_bytes)})`;
+      const line = document.createElement("span");
+      line.textContent = t("console-attachment-line", {
+        kind: t("console-attachment-kind", { kind: a.kind }),
+        name: a.file_name,
+        size: formatBytes(a.size_bytes),
+      });
+      li.append(line);
       if (a.kind === "slide") {
-        const view = document.createElement("button");
-        view.type = "button";
-        view.textContent = "Open in viewer";
-        view.className = "open-in-viewer";
-        view.addEventListener("click", async () => {
-          const opened = await call<null>("open_in_viewer", { id: c.id, attachment: a.id });
-          if (opened !== undefined) {
-            say(`Opening ${a.file_name} in the viewer`);
-            void reloadCase();
-          }
-        });
-        li.append(view);
+        li.append(
+          button(t("console-open-in-viewer"), "open-in-viewer", async () => {
+            const opened = await call<null>("open_in_viewer", { id: c.id, attachment: a.id });
+            if (opened !== undefined) {
+              say(t("console-opening-in-viewer", { name: a.file_name }));
+              void reloadCase();
+            }
+          }),
+        );
         if (!locked) li.append(analysisPicker(c.id, a.id, a.file_name));
       }
       if (a.kind === "annotations") {
         for (const [format, label] of [
-          ["geojson", "Export GeoJSON"],
-          ["dicom", "Export DICOM"],
+          ["geojson", "console-export-geojson"],
+          ["dicom", "console-export-dicom"],
         ] as const) {
-          const exportButton = document.createElement("button");
-          exportButton.type = "button";
-          exportButton.className = `export-${format}`;
-          exportButton.textContent = label;
-          exportButton.addEventListener("click", async () => {
-            const done = await call<Exported>("export_annotations", { id: c.id, attachment: a.id, format });
-            if (done) {
-              say(exportLine(done));
-              void reloadCase();
-            }
-          });
-          li.append(exportButton);
+          li.append(
+            button(t(label), `export-${format}`, async () => {
+              const done = await call<Exported>("export_annotations", { id: c.id, attachment: a.id, format });
+              if (done) {
+                say(exportLine(t, done));
+                void reloadCase();
+              }
+            }),
+          );
         }
       }
       if (!locked) {
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.textContent = "Remove";
-        remove.addEventListener("click", async () => {
-          const next = await call<CasePage>("detach", { id: c.id, attachment: a.id });
-          if (next) showCase(next);
-        });
-        li.append(remove);
+        li.append(
+          button(t("console-remove"), "remove", async () => {
+            const next = await call<CasePage>("detach", { id: c.id, attachment: a.id });
+            if (next) showCase(next);
+          }),
+        );
       }
       return li;
     }),
@@ -228,16 +282,19 @@ function showCase(page: CasePage): void {
   const writable = canWriteReport(c.status) && !page.report?.signed;
   report.readOnly = !writable;
   byId<HTMLButtonElement>("save-report").hidden = !writable;
-  byId<HTMLButtonElement>("cite-findings").hidden = !writable || reportCitations(page.audit) === "";
+  byId<HTMLButtonElement>("cite-findings").hidden = !writable || reportCitations(t, page.audit) === "";
   byId<HTMLButtonElement>("sign-report").hidden = !writable;
   byId("report-section").hidden = !page.report && !writable;
   const signed = page.report?.signed;
-  byId("report-signed").textContent = signed ? `Signed by ${signed.by}, ${formatTime(signed.at)}` : "";
+  byId("report-signed").textContent = signed
+    ? t("console-signed-by", { name: signed.by, when: formatTime(t, signed.at) })
+    : "";
 
   byId("audit").replaceChildren(
     ...page.audit.map((entry) => {
       const li = document.createElement("li");
-      li.textContent = `${formatTime(entry.at)} ${entry.actor}: ${entry.action}${entry.detail ? ` — ${entry.detail}` : ""}`;
+      const action = t("console-audit-action", { action: entry.action });
+      li.textContent = `${formatTime(t, entry.at)} ${entry.actor}: ${action}${entry.detail ? ` — ${entry.detail}` : ""}`;
       return li;
     }),
   );
@@ -251,12 +308,11 @@ async function openCase(id: string): Promise<void> {
   }
 }
 
-/// What the analysis picker offers: refreshed with the settings.
-let offeredAnalyses = analysisChoices(null);
+/// The settings as last read: the analysis picker offers their models.
+let lastSettings: SettingsPage | null = null;
 
 async function loadAnalysisChoices(): Promise<void> {
-  const page = await call<SettingsPage>("settings_page");
-  if (page) offeredAnalyses = analysisChoices(page);
+  lastSettings = (await call<SettingsPage>("settings_page")) ?? lastSettings;
 }
 
 /// "Analyze: [model] [Analyze]" for a slide attachment.
@@ -265,21 +321,17 @@ function analysisPicker(caseId: string, attachment: number, fileName: string): H
   span.className = "analysis-picker";
   const select = document.createElement("select");
   select.className = "analysis-model";
-  select.setAttribute("aria-label", `Analysis of ${fileName}`);
-  for (const a of offeredAnalyses) {
+  select.setAttribute("aria-label", t("console-analysis-of.aria-label", { name: fileName }));
+  for (const a of analysisChoices(t, lastSettings)) {
     const option = document.createElement("option");
     option.value = a.model;
     option.textContent = a.label;
     select.append(option);
   }
-  const start = document.createElement("button");
-  start.type = "button";
-  start.className = "analyze";
-  start.textContent = "Analyze";
-  start.addEventListener("click", async () => {
+  const start = button(t("console-analyze"), "analyze", async () => {
     const label = select.selectedOptions[0]?.textContent ?? select.value;
     const job = await call<number>("analyze_attachment", { id: caseId, attachment, model: select.value });
-    if (job !== undefined) analysisRow(job, `${label} on ${fileName}`);
+    if (job !== undefined) analysisRow(job, t("console-analysis-on", { model: label, name: fileName }));
   });
   span.append(select, start);
   return span;
@@ -290,28 +342,25 @@ function analysisRow(job: number, what: string): void {
   const li = document.createElement("li");
   li.id = `analysis-${job}`;
   const name = document.createElement("span");
-  name.textContent = `${what}: `;
+  name.textContent = what;
   const bar = document.createElement("progress");
   bar.max = 1;
   bar.value = 0;
   const state = document.createElement("span");
   state.className = "analysis-state";
-  const cancel = document.createElement("button");
-  cancel.type = "button";
-  cancel.textContent = "Cancel";
-  cancel.addEventListener("click", () => void call<boolean>("cancel_analysis", { job }));
+  const cancel = button(t("console-cancel"), "cancel", () => void call<boolean>("cancel_analysis", { job }));
   li.append(name, bar, state, cancel);
   byId("analyses").append(li);
 }
 
 function onAnalysis(event: AnalysisEvent): void {
   const row = document.getElementById(`analysis-${event.job}`);
-  const line = analysisLine(event);
+  const line = analysisLine(t, event);
   if (row) {
     const bar = row.querySelector("progress");
     if (bar && event.state === "progress") bar.value = event.done;
     const state = row.querySelector(".analysis-state");
-    if (state) state.textContent = ` ${line.text}`;
+    if (state) state.textContent = line.text;
   }
   if (!line.ended) return;
   row?.remove();
@@ -325,7 +374,7 @@ async function reloadCase(): Promise<void> {
 
 async function attachPaths(paths: string[]): Promise<void> {
   if (!current) {
-    say("Open a case before attaching files.", true);
+    say(t("console-open-case-first"), true);
     return;
   }
   for (const path of paths) {
@@ -338,8 +387,8 @@ async function attachPaths(paths: string[]): Promise<void> {
 async function showSettings(): Promise<void> {
   const page = await call<SettingsPage>("settings_page");
   if (!page) return;
-  offeredAnalyses = analysisChoices(page);
-  byId("settings-files").textContent = `System: ${page.system_file} · Yours: ${page.user_file}`;
+  lastSettings = page;
+  byId("settings-files").textContent = t("console-settings-files", { system: page.system_file, user: page.user_file });
   byId("settings-rows").replaceChildren(
     ...page.values.map((row) => {
       const tr = document.createElement("tr");
@@ -349,17 +398,12 @@ async function showSettings(): Promise<void> {
       const field = document.createElement("input");
       field.value = settingText(row.value);
       field.disabled = row.locked;
-      field.title = row.locked ? "Locked by your IT department" : "";
-      field.addEventListener("change", async () => {
-        const next = await call<SettingsPage>("set_setting", { key: row.key, value: field.value });
-        if (next) {
-          say(`${row.key} saved`);
-          void showSettings();
-        }
-      });
+      field.title = row.locked ? t("console-setting-locked") : "";
+      field.setAttribute("aria-label", row.key);
+      field.addEventListener("change", () => void changeSetting(row.key, field.value));
       value.append(field);
       const from = document.createElement("td");
-      from.textContent = sourceLabel(row) + (row.locked ? " 🔒" : "");
+      from.textContent = sourceLabel(t, row) + (row.locked ? " 🔒" : "");
       tr.append(key, value, from);
       return tr;
     }),
@@ -375,12 +419,34 @@ async function showSettings(): Promise<void> {
   if (!dialog.open) dialog.showModal();
 }
 
+/// Saves one setting; the language and theme take effect at once (a call
+/// in progress goes on: only words and colours change).
+async function changeSetting(key: string, value: string): Promise<void> {
+  const next = await call<SettingsPage>("set_setting", { key, value });
+  if (!next) return;
+  if (key === "ui.language" || key === "ui.theme") await relocalize();
+  say(t("console-setting-saved", { key }));
+  void showSettings();
+}
+
+/// Everything on screen again in the language the settings now choose.
+async function relocalize(): Promise<void> {
+  await loadCatalogue();
+  void refreshWorklist();
+  if (current) showCase(current);
+  showCall(callNow);
+  void fillDevicePickers();
+  void call<ViewerStatus | null>("viewer_status").then((status) => {
+    if (status !== undefined) showViewerLine(viewerStatusLine(t, status));
+  });
+}
+
 function wire(): void {
   byId("worklist-form").addEventListener("input", () => void refreshWorklist());
   byId("worklist-form").addEventListener("submit", (e) => e.preventDefault());
   byId("new-case").addEventListener("click", async () => {
     const blank: CaseDetails = {
-      patient: { name: "", id: "", age_years: null, sex: "unknown" },
+      patient: { name: "", name_reading: "", id: "", age_years: null, age_months: null, sex: "unknown" },
       clinical_question: "",
       specimen: "",
       requesting_site: "",
@@ -394,7 +460,7 @@ function wire(): void {
     e.preventDefault();
     if (!current) return;
     const details = detailsFromForm();
-    const problems = detailsProblems(details);
+    const problems = detailsProblems(t, details);
     byId("form-problems").textContent = [...problems.values()].join(" ");
     if (problems.size > 0) return;
     const next = await call<CasePage>("update_case", {
@@ -404,16 +470,16 @@ function wire(): void {
     });
     if (next) {
       showCase(next);
-      say("Saved");
+      say(t("console-saved"));
       void refreshWorklist();
     }
   });
   byId("cite-findings").addEventListener("click", () => {
     if (!current) return;
     const report = byId<HTMLTextAreaElement>("report-text");
-    const citations = reportCitations(current.audit);
+    const citations = reportCitations(t, current.audit);
     report.value = report.value.trim() ? `${report.value.trimEnd()}\n\n${citations}` : citations;
-    say("Cited; save the draft to keep it");
+    say(t("console-cited"));
   });
   byId("save-report").addEventListener("click", async () => {
     if (!current) return;
@@ -423,12 +489,12 @@ function wire(): void {
     });
     if (next) {
       showCase(next);
-      say("Report saved");
+      say(t("console-report-saved"));
     }
   });
   byId("sign-report").addEventListener("click", async () => {
     if (!current) return;
-    if (!window.confirm("Sign the report? It cannot be changed afterwards.")) return;
+    if (!window.confirm(t("console-sign-confirm"))) return;
     const saved = await call<CasePage>("save_report", {
       id: current.case.id,
       text: byId<HTMLTextAreaElement>("report-text").value,
@@ -437,15 +503,21 @@ function wire(): void {
     const next = await call<CasePage>("sign_report", { id: current.case.id });
     if (next) {
       showCase(next);
-      say("Report signed");
+      say(t("console-report-signed"));
       void refreshWorklist();
     }
   });
   byId("attach").addEventListener("click", async () => {
-    const chosen = await tauri.dialog?.open({ multiple: true, directory: false, title: "Attach files" });
+    const chosen = await tauri.dialog?.open({ multiple: true, directory: false, title: t("console-attach-title") });
     if (chosen) await attachPaths(Array.isArray(chosen) ? chosen : [chosen]);
   });
   byId("open-settings").addEventListener("click", () => void showSettings());
+  byId("language-setting").addEventListener("change", (e) => {
+    void changeSetting("ui.language", (e.target as HTMLSelectElement).value);
+  });
+  byId("theme-setting").addEventListener("change", (e) => {
+    void changeSetting("ui.theme", (e.target as HTMLSelectElement).value);
+  });
 
   const zone = byId("drop-zone");
   void tauri.event.listen<{ paths: string[] }>("tauri://drag-enter", () => zone.classList.add("over"));
@@ -457,13 +529,13 @@ function wire(): void {
   void tauri.event.listen<AnalysisEvent>("analysis", (e) => onAnalysis(e.payload));
   void loadAnalysisChoices();
   void tauri.event.listen<ViewerEvent>("viewer", (e) => {
-    const line = viewerLine(e.payload);
+    const line = viewerLine(t, e.payload);
     if (line) showViewerLine(line);
-    const video = remoteVideoLine(e.payload);
+    const video = remoteVideoLine(t, e.payload);
     if (video) byId("call-video").textContent = video;
   });
   void call<ViewerStatus | null>("viewer_status").then((status) => {
-    if (status !== undefined) showViewerLine(viewerStatusLine(status));
+    if (status !== undefined) showViewerLine(viewerStatusLine(t, status));
   });
 }
 
@@ -472,16 +544,16 @@ function showCall(status: CallStatus | null): void {
   const ended = callEnded(status);
   byId("call-join").hidden = !ended;
   byId("call-live").hidden = ended;
-  const banner = callBanner(status);
+  const banner = callBanner(t, status);
   const bannerElement = byId("call-banner");
   bannerElement.hidden = banner === null;
   bannerElement.textContent = banner?.text ?? "";
   bannerElement.classList.toggle("problem", banner?.problem ?? false);
   if (ended) byId("call-video").textContent = "";
   if (!status) return;
-  byId("call-state").textContent = callStateLabel(status.state);
+  byId("call-state").textContent = callStateLabel(t, status.state);
   const quality = byId("call-quality");
-  quality.textContent = qualityLabel(status.quality);
+  quality.textContent = qualityLabel(t, status.quality);
   quality.className = status.quality?.level ?? "";
   const list = byId("call-participants");
   list.replaceChildren(
@@ -491,8 +563,8 @@ function showCall(status: CallStatus | null): void {
       return item;
     }),
   );
-  byId("call-mute").textContent = status.muted ? "Unmute" : "Mute";
-  byId("call-camera-toggle").textContent = status.camera_on ? "Turn camera off" : "Turn camera on";
+  byId("call-mute").textContent = status.muted ? t("console-unmute") : t("console-mute");
+  byId("call-camera-toggle").textContent = status.camera_on ? t("console-camera-off") : t("console-camera-on");
 }
 
 let callNow: CallStatus | null = null;
@@ -502,6 +574,7 @@ async function fillDevicePickers(): Promise<void> {
   if (!devices) return;
   const fill = (id: string, choices: DeviceChoice[], chosen: string) => {
     const select = byId<HTMLSelectElement>(id);
+    const before = select.value;
     select.replaceChildren(
       ...choices.map(({ value, label }) => {
         const option = document.createElement("option");
@@ -510,11 +583,13 @@ async function fillDevicePickers(): Promise<void> {
         return option;
       }),
     );
-    select.value = choices.some((c) => c.value === chosen) ? chosen : "default";
+    // A choice made on the page survives a language switch.
+    const wanted = before && choices.some((c) => c.value === before) ? before : chosen;
+    select.value = choices.some((c) => c.value === wanted) ? wanted : "default";
   };
-  fill("call-microphone", audioChoices(devices.inputs), devices.input);
-  fill("call-speaker", audioChoices(devices.outputs), devices.output);
-  fill("call-camera", cameraChoices(devices.cameras), devices.camera);
+  fill("call-microphone", audioChoices(t, devices.inputs), devices.input);
+  fill("call-speaker", audioChoices(t, devices.outputs), devices.output);
+  fill("call-camera", cameraChoices(t, devices.cameras), devices.camera);
 }
 
 function wireCall(): void {
@@ -522,12 +597,12 @@ function wireCall(): void {
     e.preventDefault();
     if (!current) return;
     const token = input("call-token").value;
-    const problem = tokenProblem(token);
+    const problem = tokenProblem(t, token);
     if (problem) {
       say(problem, true);
       return;
     }
-    say("Joining the call…");
+    say(t("console-joining"));
     const joined = await call<CallStatus>("join_call", {
       request: {
         case: current.case.id,
@@ -540,7 +615,7 @@ function wireCall(): void {
     if (joined) {
       callNow = joined;
       showCall(joined);
-      say(`Joined ${joined.room}`);
+      say(t("console-joined", { room: joined.room }));
     }
   });
   byId("call-mute").addEventListener("click", () => {
@@ -554,7 +629,7 @@ function wireCall(): void {
     if (ended) {
       callNow = ended;
       showCall(ended);
-      say("Call ended");
+      say(t("console-call-ended"));
     }
   });
   void tauri.event.listen<CallStatus>("call", (e) => {
@@ -583,20 +658,22 @@ function showStartupProblem(problem: string): void {
   byId("case").hidden = true;
   byId("new-case").hidden = true;
   byId("open-settings").hidden = true;
-  showViewerLine({ text: "Not started", problem: true });
+  showViewerLine({ text: t("console-not-started"), problem: true });
 }
 
-void call<string | null>("startup_problem").then((problem) => {
-  if (problem) {
-    showStartupProblem(problem);
-    void call<null>("page_ready");
-    return;
-  }
-  wire();
-  wireCall();
-  // Interactive once the first worklist is on screen.
-  void refreshWorklist().then(() => call<null>("page_ready"));
-  void call<string | null>("take_startup_case").then((id) => {
-    if (id) void openCase(id);
-  });
-});
+void loadCatalogue().then(() =>
+  call<string | null>("startup_problem").then((problem) => {
+    if (problem) {
+      showStartupProblem(problem);
+      void call<null>("page_ready");
+      return;
+    }
+    wire();
+    wireCall();
+    // Interactive once the first worklist is on screen.
+    void refreshWorklist().then(() => call<null>("page_ready"));
+    void call<string | null>("take_startup_case").then((id) => {
+      if (id) void openCase(id);
+    });
+  }),
+);

@@ -8,9 +8,14 @@ export type AttachmentKind = "slide" | "photo" | "video" | "annotations";
 export type SortKey = "updated" | "created" | "status" | "patient_name";
 
 export interface Patient {
+  /// Family name first, as Japanese records write it.
   name: string;
+  /// The name's reading in katakana (フリガナ): how it is said and sorted.
+  name_reading: string;
   id: string;
   age_years: number | null;
+  /// Months beyond the years, for infants.
+  age_months: number | null;
   sex: Sex;
 }
 
@@ -35,6 +40,7 @@ export interface CaseSummary {
   id: string;
   status: CaseStatus;
   patient_name: string;
+  patient_name_reading: string;
   patient_id: string;
   clinical_question: string;
   requesting_site: string;
@@ -101,21 +107,31 @@ export interface SettingsPage {
   user_file: string;
 }
 
-export const STATUS_LABELS: Record<CaseStatus, string> = {
-  draft: "Draft",
-  requested: "Requested",
-  in_consultation: "In consultation",
-  reported: "Reported",
-  closed: "Closed",
-};
+/// Message `id` of the catalogue (crates/i18n/locales, the files the
+/// viewer and kh speak from too) in the page's language, with `args`.
+export type Args = Record<string, string | number>;
+export type Translate = (id: string, args?: Args) => string;
+
+export const STATUSES: CaseStatus[] = ["draft", "requested", "in_consultation", "reported", "closed"];
+
+export function statusLabel(t: Translate, status: CaseStatus): string {
+  return t(`console-status-${status.replace("_", "-")}`);
+}
+
+/// A worklist row's patient: name (reading) and ID.
+export function patientLine(row: CaseSummary): string {
+  const reading = row.patient_name_reading ? `（${row.patient_name_reading}）` : "";
+  const id = row.patient_id ? ` (${row.patient_id})` : "";
+  return `${row.patient_name}${reading}${id}`.trim();
+}
 
 /// What a button moving the case to `to` says.
-export function transitionLabel(from: CaseStatus, to: CaseStatus): string {
-  if (from === "draft" && to === "requested") return "Request consultation";
-  if (from === "requested" && to === "draft") return "Withdraw request";
-  if (from === "requested" && to === "in_consultation") return "Take the case";
-  if (from === "reported" && to === "closed") return "Close the case";
-  return `Move to ${STATUS_LABELS[to].toLowerCase()}`;
+export function transitionLabel(t: Translate, from: CaseStatus, to: CaseStatus): string {
+  if (from === "draft" && to === "requested") return t("console-move-request");
+  if (from === "requested" && to === "draft") return t("console-move-withdraw");
+  if (from === "requested" && to === "in_consultation") return t("console-move-take");
+  if (from === "reported" && to === "closed") return t("console-move-close");
+  return t("console-move-to", { status: to });
 }
 
 /// Context and attachments are frozen once the report is signed (the
@@ -129,14 +145,18 @@ export function canWriteReport(status: CaseStatus): boolean {
 }
 
 /// What is wrong with a case form before it is sent, by field.
-export function detailsProblems(details: CaseDetails): Map<string, string> {
+export function detailsProblems(t: Translate, details: CaseDetails): Map<string, string> {
   const problems = new Map<string, string>();
   const age = details.patient.age_years;
   if (age !== null && (!Number.isInteger(age) || age < 0 || age > 150)) {
-    problems.set("age", "Age must be a whole number of years from 0 to 150.");
+    problems.set("age", t("console-problem-age"));
+  }
+  const months = details.patient.age_months;
+  if (months !== null && (!Number.isInteger(months) || months < 0 || months > 11)) {
+    problems.set("months", t("console-problem-months"));
   }
   if (details.patient.name.trim() === "" && details.patient.id.trim() === "") {
-    problems.set("patient", "Give the patient's name or ID.");
+    problems.set("patient", t("console-problem-patient"));
   }
   const long = [
     ["name", details.patient.name],
@@ -147,10 +167,15 @@ export function detailsProblems(details: CaseDetails): Map<string, string> {
   ] as const;
   for (const [field, text] of long) {
     if (new TextEncoder().encode(text).length > 1024) {
-      problems.set(field, "At most 1024 bytes.");
+      problems.set(field, t("console-problem-too-long"));
     }
   }
   return problems;
+}
+
+/// The months field's text as the model's value (empty → none).
+export function monthsFromText(text: string): number | null {
+  return ageFromText(text);
 }
 
 /// The age field's text as the model's value (empty → unknown).
@@ -162,7 +187,7 @@ export function ageFromText(text: string): number | null {
 }
 
 export function worklistQuery(search: string, status: string, sort: string): WorklistQuery {
-  const statuses = (Object.keys(STATUS_LABELS) as CaseStatus[]).filter((s) => s === status);
+  const statuses = STATUSES.filter((s) => s === status);
   const sorts: SortKey[] = ["updated", "created", "status", "patient_name"];
   const key = sorts.find((s) => s === sort) ?? "updated";
   return {
@@ -193,13 +218,23 @@ export function kindFromFileName(name: string): AttachmentKind | null {
   return null;
 }
 
-export function formatTime(ms: number, now: number = Date.now()): string {
+/// A moment as the worklist and the audit trail show it: the time alone
+/// today, else the date too, as the language writes dates
+/// ("2026年12月7日 09:05", "2026-12-07 09:05").
+export function formatTime(t: Translate, ms: number, now: number = Date.now()): string {
   const date = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, "0");
   const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
   const sameDay = new Date(now).toDateString() === date.toDateString();
   if (sameDay) return time;
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${time}`;
+  return t("console-date-time", {
+    year: String(date.getFullYear()),
+    month: String(date.getMonth() + 1),
+    month2: pad(date.getMonth() + 1),
+    day: String(date.getDate()),
+    day2: pad(date.getDate()),
+    time,
+  });
 }
 
 export function formatBytes(bytes: number): string {
@@ -213,17 +248,12 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-export function sourceLabel(row: SettingRow): string {
-  switch (row.source.kind) {
-    case "default":
-      return "default";
-    case "system":
-      return `system (${row.source.path ?? ""})`;
-    case "user":
-      return "you";
-    case "environment":
-      return `environment ${row.source.variable ?? ""}`;
-  }
+export function sourceLabel(t: Translate, row: SettingRow): string {
+  return t("console-source", {
+    kind: row.source.kind,
+    path: row.source.path ?? "",
+    variable: row.source.variable ?? "",
+  });
 }
 
 /// A setting's value as the text field shows it (and `set_setting` reads).
@@ -253,22 +283,27 @@ export interface ViewerEvent {
 
 /// The status line's words for what the viewer supervisor said; null for
 /// chatter (view changes) the line does not show.
-export function viewerLine(event: ViewerEvent): { text: string; problem: boolean } | null {
+export function viewerLine(t: Translate, event: ViewerEvent): { text: string; problem: boolean } | null {
+  const pid = String(event.pid ?? "?");
   switch (event.kind) {
     case "connected":
       return {
-        text: event.restarts ? `Viewer restarted (pid ${event.pid})` : `Viewer ready (pid ${event.pid})`,
+        text: event.restarts ? t("console-viewer-restarted", { pid }) : t("console-viewer-ready", { pid }),
         problem: false,
       };
     case "exited":
       return event.restarting
-        ? { text: `Viewer stopped (${event.status ?? "?"}); restarting…`, problem: true }
-        : { text: "Viewer closed", problem: false };
+        ? { text: t("console-viewer-stopped", { status: event.status ?? "?" }), problem: true }
+        : { text: t("console-viewer-closed"), problem: false };
     case "gave_up":
-      return { text: `Viewer not running: ${event.reason ?? ""}`, problem: true };
+      return { text: t("console-viewer-not-running", { reason: event.reason ?? "" }), problem: true };
     case "message":
-      if (event.type === "opened") return { text: `Showing ${baseName(event.path ?? "")}`, problem: false };
-      if (event.type === "error") return { text: `Viewer: ${event.message ?? ""}`, problem: true };
+      if (event.type === "opened") {
+        return { text: t("console-viewer-showing", { name: baseName(event.path ?? "") }), problem: false };
+      }
+      if (event.type === "error") {
+        return { text: t("console-viewer-problem", { message: event.message ?? "" }), problem: true };
+      }
       return null;
   }
 }
@@ -288,12 +323,12 @@ export interface ViewerStatus {
 
 /// The status line from a snapshot (the page asks once when it loads: the
 /// events before that were sent before anyone listened).
-export function viewerStatusLine(status: ViewerStatus | null): { text: string; problem: boolean } {
-  if (!status) return { text: "Viewer not started", problem: true };
-  if (status.gave_up) return { text: `Viewer not running: ${status.gave_up}`, problem: true };
-  if (!status.connected) return { text: "Viewer starting…", problem: false };
-  if (status.slide) return { text: `Showing ${baseName(status.slide)}`, problem: false };
-  return { text: `Viewer ready (pid ${status.pid ?? "?"})`, problem: false };
+export function viewerStatusLine(t: Translate, status: ViewerStatus | null): { text: string; problem: boolean } {
+  if (!status) return { text: t("console-viewer-not-started"), problem: true };
+  if (status.gave_up) return { text: t("console-viewer-not-running", { reason: status.gave_up }), problem: true };
+  if (!status.connected) return { text: t("console-viewer-starting"), problem: false };
+  if (status.slide) return { text: t("console-viewer-showing", { name: baseName(status.slide) }), problem: false };
+  return { text: t("console-viewer-ready", { pid: String(status.pid ?? "?") }), problem: false };
 }
 
 export type QualityLevel = "good" | "fair" | "poor";
@@ -324,19 +359,10 @@ export interface CallStatus {
   problem: string | null;
 }
 
-const CALL_STATES: Record<string, string> = {
-  joining: "Joining…",
-  waiting: "Waiting for the other site",
-  connecting: "Connecting…",
-  connected: "In call",
-  reconnecting: "Reconnecting…",
-  failed: "Call failed",
-  closed: "Call ended",
-  ended: "Call ended",
-};
+const CALL_STATES = ["joining", "waiting", "connecting", "connected", "reconnecting", "failed", "closed", "ended"];
 
-export function callStateLabel(state: string): string {
-  return CALL_STATES[state] ?? state;
+export function callStateLabel(t: Translate, state: string): string {
+  return CALL_STATES.includes(state) ? t("console-call-state", { state }) : state;
 }
 
 /// Whether the call is over (the panel offers to join again).
@@ -347,31 +373,27 @@ export function callEnded(status: CallStatus | null): boolean {
 /// The banner over the call panel: the connection is being restored, or
 /// was lost for good, or the camera stopped (the call goes on, the other
 /// site sees black until it is back); null while all is well.
-export function callBanner(status: CallStatus | null): { text: string; problem: boolean } | null {
+export function callBanner(t: Translate, status: CallStatus | null): { text: string; problem: boolean } | null {
   if (!status) return null;
   if (status.state === "reconnecting") {
-    return { text: "Connection lost — reconnecting… (media resumes by itself)", problem: true };
+    return { text: t("console-reconnecting-banner"), problem: true };
   }
   if (status.state === "failed") {
-    return { text: status.problem ?? "The call failed.", problem: true };
+    return { text: status.problem ?? t("console-call-failed"), problem: true };
   }
   if (status.camera_problem && !callEnded(status)) {
-    return {
-      text: `Camera lost — the other site sees black; looking for it again… (${status.camera_problem})`,
-      problem: true,
-    };
+    return { text: t("console-camera-lost", { problem: status.camera_problem }), problem: true };
   }
   return null;
 }
 
 /// The quality indicator's words: level, then the figures behind it.
-export function qualityLabel(quality: CallQuality | null): string {
+export function qualityLabel(t: Translate, quality: CallQuality | null): string {
   if (!quality) return "";
-  const level = { good: "Good", fair: "Fair", poor: "Poor" }[quality.level];
-  const parts = [`${level} connection`];
-  if (quality.rtt_ms !== null) parts.push(`${Math.round(quality.rtt_ms)} ms`);
-  parts.push(`${quality.loss_percent.toFixed(1)} % loss`);
-  parts.push(`${Math.round(quality.bitrate_in_kbps)} kbit/s in`);
+  const parts = [t("console-quality", { level: quality.level })];
+  if (quality.rtt_ms !== null) parts.push(t("console-quality-rtt", { ms: String(Math.round(quality.rtt_ms)) }));
+  parts.push(t("console-quality-loss", { percent: quality.loss_percent.toFixed(1) }));
+  parts.push(t("console-quality-bitrate", { kbps: String(Math.round(quality.bitrate_in_kbps)) }));
   return parts.join(" · ");
 }
 
@@ -382,27 +404,32 @@ export function caseRoom(caseId: string): string {
 
 /// What is wrong with a room token before it is sent, or null: tokens are
 /// `v1.<claims>.<signature>`.
-export function tokenProblem(token: string): string | null {
+export function tokenProblem(t: Translate, token: string): string | null {
   const trimmed = token.trim();
-  if (trimmed === "") return "Paste the room token from the hospital.";
+  if (trimmed === "") return t("console-token-missing");
   const parts = trimmed.split(".");
   if (parts.length !== 3 || parts[0] !== "v1" || parts.some((p) => p === "")) {
-    return "That is not a room token (expected v1.…).";
+    return t("console-token-malformed");
   }
   return null;
 }
 
 /// The call panel's line about the remote video the viewer shows, from the
 /// viewer's `remote_video_shown` reports; null for other viewer events.
-export function remoteVideoLine(event: ViewerEvent): string | null {
+export function remoteVideoLine(t: Translate, event: ViewerEvent): string | null {
   if (event.kind !== "message" || event.type !== "remote_video_shown") return null;
   const losses = [
-    event.late ? `${event.late} late` : "",
-    event.dropped ? `${event.dropped} dropped` : "",
+    event.late ? t("console-remote-video-late", { late: event.late }) : "",
+    event.dropped ? t("console-remote-video-dropped", { dropped: event.dropped }) : "",
   ].filter((s) => s !== "");
-  const received = event.received ? ` of ${event.received} received` : "";
+  const shown = t("console-remote-video", {
+    width: String(event.width ?? "?"),
+    height: String(event.height ?? "?"),
+    frames: event.frames ?? 0,
+  });
+  const received = event.received ? ` ${t("console-remote-video-received", { received: event.received })}` : "";
   const lost = losses.length ? ` (${losses.join(", ")})` : "";
-  return `Remote video in the viewer: ${event.width ?? "?"} × ${event.height ?? "?"}, ${event.frames ?? 0} frames shown${received}${lost}`;
+  return `${shown}${received}${lost}`;
 }
 
 /// What `call_devices` answers: the audio devices and cameras the machine
@@ -422,32 +449,36 @@ export interface DeviceChoice {
 }
 
 /// A microphone or speaker picker: the system default, each device, none.
-export function audioChoices(names: string[]): DeviceChoice[] {
+export function audioChoices(t: Translate, names: string[]): DeviceChoice[] {
   return [
-    { value: "default", label: "System default" },
+    { value: "default", label: t("console-system-default") },
     ...names.filter((n) => n !== "default" && n !== "none").map((n) => ({ value: n, label: n })),
-    { value: "none", label: "None" },
+    { value: "none", label: t("console-none") },
   ];
 }
 
 /// The camera picker: the first camera (the test pattern where there is
 /// none), each camera by name, the test pattern, no video.
-export function cameraChoices(cameras: string[]): DeviceChoice[] {
+export function cameraChoices(t: Translate, cameras: string[]): DeviceChoice[] {
   const reserved = new Set(["default", "test-pattern", "none"]);
+  const first = cameras[0];
   return [
-    { value: "default", label: cameras.length > 0 ? `Default camera (${cameras[0]})` : "Default (no camera: test pattern)" },
+    {
+      value: "default",
+      label: first !== undefined ? t("console-default-camera", { name: first }) : t("console-default-no-camera"),
+    },
     ...cameras.filter((n) => !reserved.has(n)).map((n) => ({ value: n, label: n })),
-    { value: "test-pattern", label: "Test pattern" },
-    { value: "none", label: "None" },
+    { value: "test-pattern", label: t("console-test-pattern") },
+    { value: "none", label: t("console-none") },
   ];
 }
 
 /// The analyses a case page offers on a slide (the same names as
-/// `kh analyze --model`).
+/// `kh analyze --model`), with the catalogue's names for them.
 export const ANALYSES: { model: string; label: string }[] = [
-  { model: "tissue", label: "Tissue" },
-  { model: "nuclei", label: "Nuclei (H&E)" },
-  { model: "focus", label: "Focus QC" },
+  { model: "tissue", label: "console-analysis-tissue" },
+  { model: "nuclei", label: "console-analysis-nuclei" },
+  { model: "focus", label: "console-analysis-focus" },
 ];
 
 /// An analysis's progress or outcome, as the console's "analysis" event
@@ -467,26 +498,28 @@ export interface Exported {
 }
 
 /// The line an export leaves: where it went, and what it could not keep.
-export function exportLine(done: Exported): string {
-  const kept = done.notes.length > 0 ? ` (${done.notes.join("; ")})` : "";
-  return `Exported ${done.objects} objects to ${done.path}${kept}`;
+export function exportLine(t: Translate, done: Exported): string {
+  if (done.notes.length === 0) return t("console-exported", { objects: done.objects, path: done.path });
+  return t("console-exported-with-notes", { objects: done.objects, path: done.path, notes: done.notes.join("; ") });
 }
 
 /// The line a running or ended analysis shows; `ended` when its row goes.
-export function analysisLine(event: AnalysisEvent): { text: string; ended: boolean; problem: boolean } {
+export function analysisLine(t: Translate, event: AnalysisEvent): { text: string; ended: boolean; problem: boolean } {
   switch (event.state) {
-    case "progress":
-      return { text: `${Math.round(Math.min(Math.max(event.done, 0), 1) * 100)}%`, ended: false, problem: false };
+    case "progress": {
+      const percent = String(Math.round(Math.min(Math.max(event.done, 0), 1) * 100));
+      return { text: t("console-analysis-percent", { percent }), ended: false, problem: false };
+    }
     case "finished":
       return {
-        text: `${event.objects} ${event.objects === 1 ? "object" : "objects"} in ${baseName(event.file)}`,
+        text: t("console-analysis-finished", { objects: event.objects, file: baseName(event.file) }),
         ended: true,
         problem: false,
       };
     case "cancelled":
-      return { text: "Cancelled: nothing was saved", ended: true, problem: false };
+      return { text: t("console-analysis-cancelled"), ended: true, problem: false };
     case "failed":
-      return { text: `Failed: ${event.error}`, ended: true, problem: true };
+      return { text: t("console-analysis-failed", { error: event.error }), ended: true, problem: true };
   }
 }
 
@@ -495,7 +528,7 @@ export function analysisLine(event: AnalysisEvent): { text: string; ended: boole
 /// objects, which file, who and when), and per reviewed file how many
 /// findings were confirmed and rejected and how far the review got. Empty
 /// when there is neither.
-export function reportCitations(audit: AuditEntry[]): string {
+export function reportCitations(t: Translate, audit: AuditEntry[]): string {
   const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
   const analyses = audit
     .filter((e) => e.action === "analysis")
@@ -514,11 +547,19 @@ export function reportCitations(audit: AuditEntry[]): string {
     reviews.set(file, tally);
   }
   const lines: string[] = [];
-  if (analyses.length) lines.push("Analyses:", ...analyses);
+  if (analyses.length) lines.push(t("console-citations-analyses"), ...analyses);
   if (reviews.size) {
-    lines.push("Findings reviewed:");
-    for (const [file, t] of reviews) {
-      lines.push(`- ${file}: ${t.confirmed} confirmed, ${t.rejected} rejected; ${t.progress} (${[...t.actors].join(", ")})`);
+    lines.push(t("console-citations-reviews"));
+    for (const [file, tally] of reviews) {
+      lines.push(
+        t("console-citation-review", {
+          file,
+          confirmed: tally.confirmed,
+          rejected: tally.rejected,
+          progress: tally.progress,
+          actors: [...tally.actors].join(", "),
+        }),
+      );
     }
   }
   return lines.join("\n");
@@ -526,8 +567,11 @@ export function reportCitations(audit: AuditEntry[]): string {
 
 /// The analyses a slide can be given: the built-in ones, then the ONNX
 /// models IT approved in the settings (`analysis.models`), named by file.
-export function analysisChoices(settings: SettingsPage | null): { model: string; label: string }[] {
+export function analysisChoices(t: Translate, settings: SettingsPage | null): { model: string; label: string }[] {
   const row = settings?.values.find((r) => r.key === "analysis.models");
   const models = Array.isArray(row?.value) ? (row.value as unknown[]).filter((m): m is string => typeof m === "string") : [];
-  return [...ANALYSES, ...models.map((path) => ({ model: `onnx:${path}`, label: `Model: ${baseName(path)}` }))];
+  return [
+    ...ANALYSES.map(({ model, label }) => ({ model, label: t(label) })),
+    ...models.map((path) => ({ model: `onnx:${path}`, label: t("console-analysis-model", { name: baseName(path) }) })),
+  ];
 }

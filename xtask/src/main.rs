@@ -305,7 +305,8 @@ fn ensure_node() -> Result<()> {
 }
 
 /// The console's front end: `npm ci` when the lock file changed, then
-/// TypeScript into ui/public/js (which the app embeds at build time).
+/// TypeScript into ui/public/js (which the app embeds at build time) and
+/// the npm modules it imports into ui/public/js/vendor.
 fn ui() -> Result<()> {
     ensure_node()?;
     let ui = root().join("ui");
@@ -319,6 +320,10 @@ fn ui() -> Result<()> {
     }
     run(Command::new(ui.join("node_modules/.bin/tsc"))
         .args(["-p", "."])
+        .current_dir(&ui))?;
+    // The ES modules the page imports from npm (Fluent), beside its own.
+    run(Command::new("node")
+        .args(["scripts/vendor.mjs", "public/js"])
         .current_dir(&ui))
 }
 

@@ -61,6 +61,11 @@ identifying_text!(
     PatientName
 );
 identifying_text!(
+    /// How the patient's name is read, in katakana (フリガナ): what
+    /// Japanese records sort and confirm identity by.
+    PatientNameReading
+);
+identifying_text!(
     /// The patient's identifier at the requesting site (MRN).
     PatientId
 );
@@ -94,9 +99,16 @@ impl Sex {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Patient {
+    /// Family name first, as Japanese records write it.
     pub name: PatientName,
+    /// Empty when not given (older cases, pages that do not ask).
+    #[serde(default)]
+    pub name_reading: PatientNameReading,
     pub id: PatientId,
     pub age_years: Option<u16>,
+    /// Months beyond `age_years`, 0–11: infants' ages are read in months.
+    #[serde(default)]
+    pub age_months: Option<u8>,
     pub sex: Sex,
 }
 
@@ -345,6 +357,7 @@ pub struct CaseSummary {
     pub id: CaseId,
     pub status: CaseStatus,
     pub patient_name: PatientName,
+    pub patient_name_reading: PatientNameReading,
     pub patient_id: PatientId,
     pub clinical_question: String,
     pub requesting_site: String,

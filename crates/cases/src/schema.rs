@@ -76,6 +76,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     "#,
+    // 2: the name's reading (フリガナ) and an infant's months.
+    r#"
+    ALTER TABLE cases ADD COLUMN patient_name_reading TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cases ADD COLUMN patient_age_months INTEGER
+        CHECK (patient_age_months BETWEEN 0 AND 11);
+    "#,
 ];
 
 /// The schema version this build writes.

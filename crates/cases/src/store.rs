@@ -209,8 +209,10 @@ impl CaseStore {
             &format!(
                 "INSERT INTO cases (id, status, patient_name, patient_id, patient_age_years,
                 patient_sex, clinical_question, specimen, requesting_site, consulting_site,
-                created_at_ms, updated_at_ms, revision, change_seq)
-             VALUES (?1, 'draft', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 1, {NEXT_CHANGE})"
+                created_at_ms, updated_at_ms, revision, change_seq, patient_name_reading,
+                patient_age_months)
+             VALUES (?1, 'draft', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 1, {NEXT_CHANGE},
+                ?11, ?12)"
             ),
             params![
                 id.to_string(),
@@ -223,6 +225,8 @@ impl CaseStore {
                 details.requesting_site,
                 details.consulting_site,
                 now.0,
+                details.patient.name_reading.reveal(),
+                details.patient.age_months,
             ],
         )?;
         audit(&tx, id, actor, AuditAction::Create, "")?;
@@ -277,7 +281,7 @@ impl CaseStore {
                 "UPDATE cases SET patient_name = ?2, patient_id = ?3, patient_age_years = ?4,
                 patient_sex = ?5, clinical_question = ?6, specimen = ?7, requesting_site = ?8,
                 consulting_site = ?9, updated_at_ms = ?10, revision = revision + 1,
-                change_seq = {NEXT_CHANGE}
+                change_seq = {NEXT_CHANGE}, patient_name_reading = ?11, patient_age_months = ?12
              WHERE id = ?1"
             ),
             params![
@@ -291,6 +295,8 @@ impl CaseStore {
                 details.requesting_site,
                 details.consulting_site,
                 UnixMillis::now().0,
+                details.patient.name_reading.reveal(),
+                details.patient.age_months,
             ],
         )?;
         audit(&tx, id, actor, AuditAction::Edit, &changed.join(","))?;
@@ -623,7 +629,8 @@ impl CaseStore {
             "SELECT c.id, c.status, c.patient_name, c.patient_id, c.clinical_question,
                 c.requesting_site, c.consulting_site, c.created_at_ms, c.updated_at_ms,
                 (SELECT count(*) FROM attachments a WHERE a.case_id = c.id),
-                EXISTS (SELECT 1 FROM reports r WHERE r.case_id = c.id AND r.signed_at_ms IS NOT NULL)
+                EXISTS (SELECT 1 FROM reports r WHERE r.case_id = c.id AND r.signed_at_ms IS NOT NULL),
+                c.patient_name_reading
              FROM cases c WHERE 1",
         );
         let mut values: Vec<Value> = Vec::new();
@@ -634,6 +641,7 @@ impl CaseStore {
             let n = values.len();
             sql += &format!(
                 " AND (c.patient_name LIKE ?{n} ESCAPE '\\' OR c.patient_id LIKE ?{n} ESCAPE '\\'
+                   OR c.patient_name_reading LIKE ?{n} ESCAPE '\\'
                    OR c.clinical_question LIKE ?{n} ESCAPE '\\' OR c.specimen LIKE ?{n} ESCAPE '\\'
                    OR c.requesting_site LIKE ?{n} ESCAPE '\\' OR c.consulting_site LIKE ?{n} ESCAPE '\\')"
             );
@@ -654,7 +662,12 @@ impl CaseStore {
                 "CASE c.status WHEN 'draft' THEN 0 WHEN 'requested' THEN 1
                  WHEN 'in_consultation' THEN 2 WHEN 'reported' THEN 3 ELSE 4 END"
             }
-            SortKey::PatientName => "c.patient_name COLLATE NOCASE",
+            // By how the name is read where the reading is known: kanji
+            // sort by code point, not as a Japanese list is read (あいうえお).
+            SortKey::PatientName => {
+                "CASE c.patient_name_reading WHEN '' THEN c.patient_name
+                 ELSE c.patient_name_reading END COLLATE NOCASE"
+            }
         };
         let direction = if query.descending { "DESC" } else { "ASC" };
         values.push(Value::Integer(i64::from(
@@ -675,6 +688,7 @@ impl CaseStore {
                 (row.get::<_, i64>(7)?, row.get::<_, i64>(8)?),
                 row.get::<_, i64>(9)?,
                 row.get::<_, bool>(10)?,
+                row.get::<_, String>(11)?,
             ))
         })?;
         rows.map(|row| {
@@ -687,11 +701,13 @@ impl CaseStore {
                 (created, updated),
                 attachments,
                 signed,
+                reading,
             ) = row?;
             Ok(CaseSummary {
                 id: parse_id(&id)?,
                 status: parse_status(&status)?,
                 patient_name: PatientName::new(name),
+                patient_name_reading: PatientNameReading::new(reading),
                 patient_id: PatientId::new(patient_id),
                 clinical_question: question,
                 requesting_site: requesting,
@@ -724,6 +740,11 @@ fn check_details(details: &CaseDetails) -> Result<()> {
         MAX_SHORT_FIELD,
     )?;
     check_len(
+        "the patient's name reading",
+        details.patient.name_reading.reveal(),
+        MAX_SHORT_FIELD,
+    )?;
+    check_len(
         "the patient ID",
         details.patient.id.reveal(),
         MAX_SHORT_FIELD,
@@ -751,6 +772,13 @@ fn check_details(details: &CaseDetails) -> Result<()> {
             max: 150,
         });
     }
+    if details.patient.age_months.is_some_and(|months| months > 11) {
+        return Err(CaseStoreError::TooLong {
+            field: "the patient's age in months beyond the years",
+            len: usize::from(details.patient.age_months.unwrap_or_default()),
+            max: 11,
+        });
+    }
     Ok(())
 }
 
@@ -759,10 +787,15 @@ fn check_details(details: &CaseDetails) -> Result<()> {
 fn changed_fields(before: &CaseDetails, after: &CaseDetails) -> Vec<&'static str> {
     let checks = [
         ("patient_name", before.patient.name != after.patient.name),
+        (
+            "patient_name_reading",
+            before.patient.name_reading != after.patient.name_reading,
+        ),
         ("patient_id", before.patient.id != after.patient.id),
         (
             "patient_age",
-            before.patient.age_years != after.patient.age_years,
+            before.patient.age_years != after.patient.age_years
+                || before.patient.age_months != after.patient.age_months,
         ),
         ("patient_sex", before.patient.sex != after.patient.sex),
         (
@@ -867,7 +900,7 @@ fn case_in(connection: &Connection, id: CaseId) -> Result<Case> {
         .query_row(
             "SELECT status, patient_name, patient_id, patient_age_years, patient_sex,
                 clinical_question, specimen, requesting_site, consulting_site,
-                created_at_ms, updated_at_ms, revision
+                created_at_ms, updated_at_ms, revision, patient_name_reading, patient_age_months
              FROM cases WHERE id = ?1",
             params![id.to_string()],
             |row| {
@@ -880,6 +913,7 @@ fn case_in(connection: &Connection, id: CaseId) -> Result<Case> {
                     (row.get::<_, String>(7)?, row.get::<_, String>(8)?),
                     (row.get::<_, i64>(9)?, row.get::<_, i64>(10)?),
                     row.get::<_, i64>(11)?,
+                    (row.get::<_, String>(12)?, row.get::<_, Option<u8>>(13)?),
                 ))
             },
         )
@@ -894,6 +928,7 @@ fn case_in(connection: &Connection, id: CaseId) -> Result<Case> {
         (requesting, consulting),
         (created, updated),
         revision,
+        (reading, months),
     ) = row;
     Ok(Case {
         id,
@@ -901,8 +936,10 @@ fn case_in(connection: &Connection, id: CaseId) -> Result<Case> {
         details: CaseDetails {
             patient: Patient {
                 name: PatientName::new(name),
+                name_reading: PatientNameReading::new(reading),
                 id: PatientId::new(patient_id),
                 age_years: age,
+                age_months: months,
                 sex: Sex::from_name(&sex).ok_or(CaseStoreError::Unreadable {
                     what: "a patient sex",
                     value: sex,

@@ -16,6 +16,7 @@ fn details(question: &str) -> CaseDetails {
             id: PatientId::new("MRN-8472-ZX"),
             age_years: Some(54),
             sex: Sex::Male,
+            ..Default::default()
         },
         clinical_question: question.into(),
         specimen: "liver core".into(),

@@ -10,6 +10,7 @@ fn details(name: &str, patient_id: &str, question: &str) -> CaseDetails {
             id: PatientId::new(patient_id),
             age_years: Some(67),
             sex: Sex::Female,
+            ..Default::default()
         },
         clinical_question: question.into(),
         specimen: "gastric biopsy".into(),
@@ -505,4 +506,104 @@ fn the_database_and_its_directory_are_private() {
     let store = CaseStore::open(&path).expect("reopen");
     assert_eq!(store.case_count().expect("count"), 1);
     assert_eq!(mode(&path), 0o600);
+}
+
+#[test]
+fn japanese_names_carry_their_reading_and_infants_their_months() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = CaseStore::open(&dir.path().join("cases.sqlite")).expect("open");
+    let person = |name: &str, reading: &str| {
+        let mut d = details(name, "", "胃生検：腺癌の有無");
+        d.patient.name_reading = PatientNameReading::new(reading);
+        d
+    };
+    // Read as a Japanese list is (アイウエオ): 青木 (アオキ) first, though
+    // its kanji's code point (青 U+9752) would put it last.
+    for (name, reading) in [
+        ("山田 太郎", "ヤマダ タロウ"),
+        ("渡辺 花子", "ワタナベ ハナコ"),
+        ("佐藤 一郎", "サトウ イチロウ"),
+        ("青木 二郎", "アオキ ジロウ"),
+    ] {
+        store
+            .create_case(&person(name, reading), "dr.island")
+            .expect("create");
+    }
+    let query = WorklistQuery {
+        sort: SortKey::PatientName,
+        descending: false,
+        ..WorklistQuery::default()
+    };
+    let names: Vec<String> = store
+        .worklist(&query)
+        .expect("worklist")
+        .iter()
+        .map(|c| c.patient_name_reading.reveal().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "アオキ ジロウ",
+            "サトウ イチロウ",
+            "ヤマダ タロウ",
+            "ワタナベ ハナコ"
+        ]
+    );
+    // The reading is searched like the name.
+    let found = store
+        .worklist(&WorklistQuery {
+            search: "ワタナベ".into(),
+            ..WorklistQuery::default()
+        })
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].patient_name.reveal(), "渡辺 花子");
+
+    // An infant: 1 year 3 months, kept; 12 months is a year, refused.
+    let mut infant = person("小林 陽", "コバヤシ ヒナタ");
+    infant.patient.age_years = Some(1);
+    infant.patient.age_months = Some(3);
+    let case = store.create_case(&infant, "dr.island").expect("infant");
+    let again = store.case(case.id).expect("case");
+    assert_eq!(again.details.patient.age_months, Some(3));
+    assert_eq!(
+        again.details.patient.name_reading.reveal(),
+        "コバヤシ ヒナタ"
+    );
+    infant.patient.age_months = Some(12);
+    let err = store
+        .update_case(case.id, again.revision, &infant, "dr.island")
+        .expect_err("12 months");
+    assert!(err.to_string().contains("months"), "{err}");
+    // The reading identifies the patient: never in a Debug print.
+    assert!(!format!("{:?}", again.details.patient).contains("コバヤシ"));
+}
+
+#[test]
+fn a_database_of_the_first_schema_gains_the_reading_and_keeps_its_cases() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("cases.sqlite");
+    {
+        // The first schema, as version 0.1 left it, with one case.
+        let mut store = CaseStore::open(&path).expect("open");
+        store
+            .create_case(&details("Sato Hanako", "MRN-1", "q"), "dr.island")
+            .expect("create");
+    }
+    {
+        let connection = rusqlite::Connection::open(&path).expect("sqlite");
+        connection
+            .execute_batch(
+                "ALTER TABLE cases DROP COLUMN patient_age_months;
+                 ALTER TABLE cases DROP COLUMN patient_name_reading;
+                 PRAGMA user_version = 1;",
+            )
+            .expect("back to the first schema");
+    }
+    let store = CaseStore::open(&path).expect("reopen migrates");
+    let cases = store.worklist(&WorklistQuery::default()).expect("worklist");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].patient_name_reading.reveal(), "");
+    let case = store.case(cases[0].id).expect("case");
+    assert_eq!(case.details.patient.age_months, None);
 }

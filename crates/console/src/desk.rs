@@ -213,6 +213,11 @@ impl CaseDesk {
         }
     }
 
+    /// The page's catalogue and theme, as the settings have them.
+    pub fn page_catalogue(&self) -> crate::language::PageCatalogue {
+        crate::language::page_catalogue(Some(&self.settings.lock()))
+    }
+
     pub fn set_setting(&self, key: &str, value: &str) -> Result<SettingsPage, DeskError> {
         self.settings.lock().set_user_text(key, value)?;
         Ok(self.settings_page())
@@ -254,6 +259,7 @@ impl CaseDesk {
                 id: PatientId::new(DEMO_PATIENT_ID),
                 age_years: Some(58),
                 sex: Sex::Unknown,
+                ..Default::default()
             },
             clinical_question: "Demo: H&E section (CMU-1 region, OpenSlide test data). Assess the tissue and report.".into(),
             specimen: "Demo H&E section".into(),

@@ -4,6 +4,7 @@ pub mod analyses;
 pub mod annotation_export;
 mod call;
 mod desk;
+pub mod language;
 mod supervisor;
 mod viewer_link;
 mod viewer_outbox;

@@ -85,6 +85,11 @@ impl ViewerCommand {
             )
             .into(),
         ]);
+        // The setting itself: "system" is resolved by the viewer in the
+        // same environment.
+        command
+            .args
+            .extend(["--language".into(), settings.ui.language.clone().into()]);
         if let Some(backend) = settings.gpu.backend.wgpu_env_name() {
             command.env.push(("WGPU_BACKEND".into(), backend.into()));
         }
@@ -159,6 +164,8 @@ pub struct ViewerStatus {
     /// name.
     pub own_annotations: Option<(String, String)>,
     pub view: Option<ViewState>,
+    /// The language the console asked the viewer to speak ("ja", "en").
+    pub language: Option<String>,
     /// Every visible tile of `view` is drawn (the last word was
     /// `ViewComplete`, not `ViewChanged`).
     pub view_complete: bool,
@@ -283,6 +290,15 @@ impl ViewerSupervisor {
 
     /// Passes a message through (pointer, screenshot, video); never waits
     /// for the viewer.
+    /// Speak `language` ("ja", "en"); remembered, so a restarted viewer
+    /// speaks it too.
+    pub fn set_language(&self, language: &str) {
+        self.shared.status.lock().language = Some(language.to_owned());
+        self.shared.send(&ToViewer::SetLanguage {
+            language: language.to_owned(),
+        });
+    }
+
     pub fn send(&self, message: &ToViewer) {
         self.shared.send(message);
     }
@@ -429,7 +445,7 @@ fn run_once(
         Err(e) => return format!("viewer link: {e} ({})", reap(shared, Duration::ZERO)),
     };
     *shared.outbox.lock() = Some(outbox);
-    let (slide, annotations, own, view) = {
+    let (slide, annotations, own, view, language) = {
         let mut s = shared.status.lock();
         s.connected = true;
         s.pid = Some(pid);
@@ -439,11 +455,15 @@ fn run_once(
             s.annotations.clone(),
             s.own_annotations.clone(),
             s.view,
+            s.language.clone(),
         )
     };
     let _ = events.send(ViewerEvent::Connected { pid, restarts });
     // Put back what the last viewer showed: the slide now, the view once
     // the slide is open (a view set before that has no slide to apply to).
+    if let Some(language) = language {
+        shared.send(&ToViewer::SetLanguage { language });
+    }
     let mut view_to_restore = None;
     if let Some(slide) = slide {
         shared.send(&ToViewer::OpenSlide { path: slide });
@@ -624,7 +644,9 @@ mod tests {
                 "--budget-mib",
                 "768",
                 "--max-picture",
-                "8192x8192"
+                "8192x8192",
+                "--language",
+                "system"
             ]
         );
         assert_eq!(
@@ -633,7 +655,7 @@ mod tests {
         );
         // 0 leaves the GPU budget to the adapter; auto leaves the backend.
         let command = ViewerCommand::from_settings("kh".into(), &kh_settings::Settings::default());
-        assert_eq!(command.args.len(), 5);
+        assert_eq!(command.args.len(), 7);
         assert!(command.env.is_empty());
     }
 }

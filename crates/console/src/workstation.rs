@@ -8,7 +8,7 @@
 
 use crate::analyses::{Analyses, AnalysisEvent};
 use crate::call::{CallDesk, CallDeskError, StatusSink};
-use crate::desk::CaseDesk;
+use crate::desk::{CaseDesk, DeskError, SettingsPage};
 use crate::supervisor::{
     SupervisorError, SupervisorOptions, ViewerCommand, ViewerEvent, ViewerSupervisor,
 };
@@ -47,6 +47,7 @@ impl Workstation {
     /// The workstation around `cases`; call status snapshots go to
     /// `call_status` (the window shows them).
     pub fn new(cases: CaseDesk, call_status: StatusSink) -> Result<Workstation, CallDeskError> {
+        kh_i18n::set_language(crate::language::language_of(&cases.settings()));
         let viewer = ViewerLink::default();
         let calls = Arc::new(CallDesk::new(call_status, Some(viewer.clone()))?);
         Ok(Workstation {
@@ -56,6 +57,20 @@ impl Workstation {
             analyses: Analyses::default(),
             viewer_case: Arc::default(),
         })
+    }
+
+    /// Changes one of the user's settings. A new `ui.language` is spoken at
+    /// once: by this process's messages and by the viewer (a call in
+    /// progress goes on untouched).
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<SettingsPage, DeskError> {
+        let page = self.cases.set_setting(key, value)?;
+        if key == "ui.language" {
+            let language = crate::language::language_of(&self.cases.settings());
+            kh_i18n::set_language(language);
+            self.viewer
+                .with(|viewer| viewer.set_language(language.tag()));
+        }
+        Ok(page)
     }
 
     /// Show a case's slide attachment in the viewer (the viewing audited);

@@ -108,6 +108,11 @@ pub enum ToViewer {
         path: String,
         author: String,
     },
+    /// Speak `language` ("ja" or "en") from the next frame on: every label,
+    /// message and the window's title.
+    SetLanguage {
+        language: String,
+    },
     Quit,
 }
 

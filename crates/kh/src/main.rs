@@ -20,6 +20,10 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "kh", version, about = "Kakehashi command-line tool")]
 struct Cli {
+    /// The language kh and its viewer speak: system, ja or en (default: the
+    /// `ui.language` setting, else the system's locale).
+    #[arg(long, global = true, value_parser = ["system", "ja", "en"])]
+    language: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -144,10 +148,30 @@ enum SlideCommand {
 
 fn main() {
     kh_log::init();
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("kh: error: {}", kh_log::scrub(&format!("{e:#}")));
+    let cli = Cli::parse();
+    choose_language(cli.language.as_deref());
+    if let Err(e) = run(cli) {
+        let problem = kh_log::scrub(&format!("{e:#}")).into_owned();
+        eprintln!("{}", kh_i18n::tr!("cli-error", problem = problem));
         std::process::exit(1);
     }
+}
+
+/// The language from `--language`, else the `ui.language` setting (when
+/// the settings can be read: `kh doctor` says why when they cannot), else
+/// the system's.
+fn choose_language(flag: Option<&str>) {
+    let chosen = match flag {
+        Some(flag) => Some(flag.to_owned()),
+        None => kh_settings::LoadedSettings::load()
+            .ok()
+            .map(|loaded| loaded.settings.ui.language),
+    };
+    let choice = chosen
+        .as_deref()
+        .and_then(kh_i18n::LanguageChoice::parse)
+        .unwrap_or(kh_i18n::LanguageChoice::System);
+    kh_i18n::set_language(choice.resolve());
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -43,6 +43,7 @@ fn case_with(station: &Workstation, slide: &str) -> (CaseId, i64) {
                 id: PatientId::new("A-1"),
                 age_years: Some(60),
                 sex: Sex::Male,
+                ..Default::default()
             },
             clinical_question: "tissue, nuclei, focus?".into(),
             ..CaseDetails::default()

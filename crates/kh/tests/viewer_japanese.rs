@@ -2,7 +2,9 @@
 //! kanji and kana, drawn in the status line with the system's Japanese
 //! font (IPA Gothic in the test set-up) — not as boxes: the same window
 //! without the font (`KH_CJK_FONT=none`, egui's own fonts: a box for
-//! every kanji) draws that text differently.
+//! every kanji) draws that text differently. And the viewer's own words in
+//! Japanese (`--language ja`, or switched live by the console): the
+//! toolbar and the title change, drawn without boxes.
 
 mod x11;
 
@@ -12,10 +14,19 @@ use x11::{HEIGHT, Viewer, Xvfb, fixture, quit, wait_for};
 /// The status line's start: the slide's name.
 const NAME: (u32, u32, u32, u32) = (10, HEIGHT - 32, 190, HEIGHT - 8);
 
-/// The status line's pixels (RGB rows) in the window now.
-fn status_line(x: &Xvfb, window: &str, dir: &std::path::Path, name: &str) -> Vec<u8> {
+/// The toolbar's first buttons: "Open… Fit 1:1 …" or "開く… 全体表示 等倍 …".
+const TOOLBAR: (u32, u32, u32, u32) = (10, 10, 330, 34);
+
+/// The pixels (RGB rows) of `area` of the window now.
+fn pixels_of(
+    x: &Xvfb,
+    window: &str,
+    dir: &std::path::Path,
+    name: &str,
+    area: (u32, u32, u32, u32),
+) -> Vec<u8> {
     let (w, _, rgb) = kh_testkit::x11::screenshot(x, window, &dir.join(format!("{name}.png")));
-    let (x0, y0, x1, y1) = NAME;
+    let (x0, y0, x1, y1) = area;
     let mut out = Vec::new();
     for y in y0..y1 {
         let row = ((y * w + x0) * 3) as usize..((y * w + x1) * 3) as usize;
@@ -41,7 +52,7 @@ fn shown(font: Option<&str>, slide: &std::path::Path, dir: &std::path::Path) -> 
     });
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_japanese");
     std::fs::create_dir_all(&shots).unwrap();
-    let pixels = status_line(&x, &window, &shots, font.unwrap_or("system"));
+    let pixels = pixels_of(&x, &window, &shots, font.unwrap_or("system"), NAME);
     quit(&mut connection, &mut child);
     pixels
 }
@@ -65,4 +76,112 @@ fn a_japanese_slide_name_is_drawn_in_japanese() {
     // And it is drawn at all: text's light pixels on the dark line.
     let ink = with_font.chunks(3).filter(|p| p[0] > 90).count();
     assert!(ink > 300, "{ink} light pixels where the name should be");
+}
+
+/// How many pixels of two same-sized areas differ clearly.
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    a.chunks(3)
+        .zip(b.chunks(3))
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(p, q)| p.abs_diff(*q) > 40))
+        .count()
+}
+
+/// The toolbar of a viewer started with `args` and `env`, after `then`
+/// (given the connection) has run; and the window's title.
+fn toolbar(
+    slide: &std::path::Path,
+    dir: &std::path::Path,
+    shot: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    then: impl FnOnce(&mut kh_ipc::Connection),
+) -> (Vec<u8>, String) {
+    let x = Xvfb::start();
+    let extra: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let Viewer {
+        mut child,
+        mut connection,
+        messages,
+        window,
+    } = Viewer::start_with(&x, slide, dir, &extra, env);
+    wait_for(&messages, "the fitted view", |m| {
+        matches!(m, FromViewer::ViewComplete { .. })
+    });
+    then(&mut connection);
+    // Answered from the window's loop after what `then` sent was handled;
+    // the frame it asked for is drawn after that: wait for the toolbar to
+    // hold still.
+    connection.send(&kh_ipc::ToViewer::Ping { seq: 1 }).unwrap();
+    wait_for(&messages, "the pong", |m| {
+        matches!(m, FromViewer::Pong { seq: 1 })
+    });
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer_japanese");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mut pixels = pixels_of(&x, &window, &shots, shot, TOOLBAR);
+    let deadline = std::time::Instant::now() + x11::WAIT;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let again = pixels_of(&x, &window, &shots, shot, TOOLBAR);
+        if again == pixels || std::time::Instant::now() > deadline {
+            break;
+        }
+        pixels = again;
+    }
+    let title = x
+        .run("xdotool", &["getwindowname", &window])
+        .trim()
+        .to_owned();
+    quit(&mut connection, &mut child);
+    (pixels, title)
+}
+
+#[test]
+fn the_viewer_speaks_japanese_and_switches_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let slide = dir.path().join("胃生検.svs");
+    std::fs::copy(fixture("real/cmu_small_region.svs"), &slide).unwrap();
+    let none = |_: &mut kh_ipc::Connection| {};
+    let (english, english_title) =
+        toolbar(&slide, dir.path(), "en", &["--language", "en"], &[], none);
+    let (japanese, japanese_title) =
+        toolbar(&slide, dir.path(), "ja", &["--language", "ja"], &[], none);
+    let (boxes, _) = toolbar(
+        &slide,
+        dir.path(),
+        "ja-boxes",
+        &["--language", "ja"],
+        &[("KH_CJK_FONT", "none")],
+        none,
+    );
+    let (switched, switched_title) = toolbar(
+        &slide,
+        dir.path(),
+        "switched",
+        &["--language", "en"],
+        &[],
+        |c| {
+            c.send(&kh_ipc::ToViewer::SetLanguage {
+                language: "ja".into(),
+            })
+            .unwrap();
+        },
+    );
+    assert_eq!(english_title, "胃生検.svs — Kakehashi viewer");
+    assert_eq!(japanese_title, "胃生検.svs — 架け橋 ビューア");
+    assert_eq!(switched_title, japanese_title, "the title follows a switch");
+    let words = differing(&english, &japanese);
+    assert!(
+        words > 300,
+        "the toolbar reads the same in both languages ({words} pixels differ)"
+    );
+    let tofu = differing(&japanese, &boxes);
+    assert!(
+        tofu > 150,
+        "the Japanese toolbar draws the same with and without a Japanese font ({tofu} pixels differ)"
+    );
+    let after_switch = differing(&switched, &japanese);
+    assert!(
+        after_switch < 20,
+        "switched to Japanese live, the toolbar is not the one started in Japanese ({after_switch} pixels differ)"
+    );
 }

@@ -40,7 +40,7 @@ fn complete_view(events: &Receiver<ViewerEvent>, view: ViewState) {
 fn window_of(x: &Xvfb) -> String {
     x.run(
         "xdotool",
-        &["search", "--sync", "--name", "Kakehashi viewer"],
+        &["search", "--sync", "--class", "kakehashi-viewer"],
     )
     .lines()
     .next()

@@ -23,6 +23,7 @@ pub struct Settings {
     pub user: User,
     pub cases: Cases,
     pub analysis: Analysis,
+    pub ui: Ui,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -180,6 +181,32 @@ pub struct Analysis {
     pub models: Vec<String>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ui {
+    /// The language of every screen, message and report: "system" (the
+    /// system's locale: Japanese where it is Japanese, else English), "ja"
+    /// or "en". IT may fix it for a site by locking it.
+    pub language: String,
+    /// The console's colours: "system" (the desktop's light or dark
+    /// preference), "light" or "dark".
+    pub theme: String,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Ui {
+            language: "system".into(),
+            theme: "system".into(),
+        }
+    }
+}
+
+/// The values `ui.language` takes.
+pub const LANGUAGES: [&str; 3] = ["system", "ja", "en"];
+/// The values `ui.theme` takes.
+pub const THEMES: [&str; 3] = ["system", "light", "dark"];
+
 impl Settings {
     /// Checks beyond types: what a value must look like to be usable.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
@@ -234,6 +261,17 @@ impl Settings {
                 "analysis.models",
                 format!("{bad:?} is not an absolute path to a .onnx file"),
             ));
+        }
+        for (key, value, allowed) in [
+            ("ui.language", &self.ui.language, &LANGUAGES),
+            ("ui.theme", &self.ui.theme, &THEMES),
+        ] {
+            if !allowed.contains(&value.as_str()) {
+                return Err((
+                    key,
+                    format!("{value:?} is not one of {}", allowed.join(", ")),
+                ));
+            }
         }
         if self.cache.gpu_budget_mib > 262_144 {
             return Err((

@@ -291,18 +291,21 @@ impl Layers {
         let a = &l.annotations;
         let o = &a.objects[object as usize];
         let mut lines = Vec::new();
-        let kind = match o.kind {
-            Kind::Annotation => "Annotation",
-            Kind::Detection => "Detection",
-            Kind::Cell => "Cell",
-            Kind::Tile => "Tile",
-        };
+        let kind = kh_i18n::tr!(
+            "viewer-kind",
+            kind = match o.kind {
+                Kind::Annotation => "annotation",
+                Kind::Detection => "detection",
+                Kind::Cell => "cell",
+                Kind::Tile => "tile",
+            }
+        );
         let class = o.class.map(|c| a.class(c).name.clone());
         lines.push(match (&class, &o.name) {
             (Some(c), Some(n)) => format!("{kind}: {c} — {n}"),
             (Some(c), None) => format!("{kind}: {c}"),
             (None, Some(n)) => format!("{kind} — {n}"),
-            (None, None) => kind.to_owned(),
+            (None, None) => kind,
         });
         match a.provenance(o.provenance) {
             Provenance::Algorithm {
@@ -310,7 +313,8 @@ impl Layers {
                 version,
                 when,
             } => lines.push(format!(
-                "AI: {name} {version}{}",
+                "{}{}",
+                kh_i18n::tr!("viewer-by-ai", name = name, version = version),
                 when.as_deref()
                     .map(|w| format!(", {w}"))
                     .unwrap_or_default()
@@ -320,13 +324,14 @@ impl Layers {
                 when,
                 edited_from,
             } => lines.push(format!(
-                "By {name}{}{}",
+                "{}{}{}",
+                kh_i18n::tr!("viewer-by-person", name = name),
                 when.as_deref()
                     .map(|w| format!(", {w}"))
                     .unwrap_or_default(),
                 edited_from
                     .as_deref()
-                    .map(|f| format!(" (edited from AI: {f})"))
+                    .map(|f| format!(" {}", kh_i18n::tr!("viewer-edited-from", algorithm = f)))
                     .unwrap_or_default()
             )),
             Provenance::Unknown => {}
@@ -340,9 +345,9 @@ impl Layers {
             ));
         }
         if o.measurements.len() > SHOWN {
-            lines.push(format!(
-                "… {} more measurements",
-                o.measurements.len() - SHOWN
+            lines.push(kh_i18n::tr!(
+                "viewer-more-measurements",
+                count = o.measurements.len() - SHOWN
             ));
         }
         lines.push(format!(

@@ -66,11 +66,11 @@ pub fn wait_for(
     }
 }
 
-/// The viewer's window (its title starts "Kakehashi viewer"), waiting for it.
+/// The viewer's window (by its class: its title is in the reader's language), waiting for it.
 pub fn viewer_window(x: &Xvfb) -> String {
     x.run(
         "xdotool",
-        &["search", "--sync", "--name", "Kakehashi viewer"],
+        &["search", "--sync", "--class", "kakehashi-viewer"],
     )
     .lines()
     .next()

@@ -61,7 +61,11 @@ impl App {
                     });
                 }
             }
-            Err(e) => self.report(format!("could not show {}: {e}", display_name(&path))),
+            Err(e) => self.report(tr!(
+                "viewer-could-not-show",
+                name = display_name(&path),
+                problem = e.to_string()
+            )),
         }
         self.request_redraw();
     }
@@ -85,37 +89,51 @@ impl App {
         // At first on the right, under the minimap: the middle of the
         // slide stays in view while classes are switched.
         let right = (ctx.content_rect().width() - PANEL_FROM_RIGHT).max(12.0);
-        egui::Window::new("Annotations")
+        egui::Window::new(tr!("viewer-annotations"))
+            .id(egui::Id::unique("annotations"))
             .open(&mut open)
             .default_pos(egui::pos2(right, PANEL_TOP))
             .default_width(280.0)
             .show(ctx, |ui| {
                 if self.layers.layers.is_empty() {
                     ui.label(if self.loading_annotations > 0 {
-                        "Reading annotations…"
+                        tr!("viewer-annotations-reading")
                     } else {
-                        "No annotations: drop a QuPath GeoJSON, ASAP XML or DICOM ANN file on the window."
+                        tr!("viewer-annotations-none")
                     });
                     return;
                 }
                 let mut changed = false;
                 for layer in &mut self.layers.layers {
-                    let name = display_name(&layer.path);
+                    let name = if layer.path == Path::new(super::drawing::UNSAVED) {
+                        tr!("viewer-my-annotations-unsaved")
+                    } else {
+                        display_name(&layer.path)
+                    };
                     let n = layer.annotations.objects.len();
-                    ui.checkbox(&mut layer.overlay.visible, format!("{name} ({n} objects)"));
+                    ui.checkbox(
+                        &mut layer.overlay.visible,
+                        tr!("viewer-layer-line", name = name, count = n),
+                    );
                 }
                 ui.separator();
                 let style = &mut self.layers.style;
                 changed |= ui
-                    .add(egui::Slider::new(&mut style.fill_opacity, 0.0..=1.0).text("Fill"))
+                    .add(
+                        egui::Slider::new(&mut style.fill_opacity, 0.0..=1.0)
+                            .text(tr!("viewer-fill")),
+                    )
                     .changed();
                 changed |= ui
-                    .add(egui::Slider::new(&mut style.outline_px, 0.0..=6.0).text("Outline px"))
+                    .add(
+                        egui::Slider::new(&mut style.outline_px, 0.0..=6.0)
+                            .text(tr!("viewer-outline")),
+                    )
                     .changed();
                 ui.separator();
                 let classes = self.layers.classes();
                 if !classes.is_empty() {
-                    ui.label("Classes");
+                    ui.label(tr!("viewer-classes"));
                 }
                 for row in classes {
                     ui.horizontal(|ui| {
@@ -162,10 +180,10 @@ impl App {
         let mut changed = false;
         let current = self.layers.style.threshold.as_ref().map(|t| t.0.clone());
         let mut chosen = current.clone();
-        egui::ComboBox::from_label("at least")
-            .selected_text(chosen.as_deref().unwrap_or("every object"))
+        egui::ComboBox::new("threshold", tr!("viewer-at-least"))
+            .selected_text(chosen.clone().unwrap_or_else(|| tr!("viewer-every-object")))
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut chosen, None, "every object");
+                ui.selectable_value(&mut chosen, None, tr!("viewer-every-object"));
                 for n in names {
                     ui.selectable_value(&mut chosen, Some(n.clone()), n);
                 }
@@ -198,10 +216,14 @@ impl App {
         let style = &self.layers.style;
         let current = style.colour_by.as_ref().map(|c| c.measurement.clone());
         let mut chosen = current.clone();
-        egui::ComboBox::from_label("colour by")
-            .selected_text(chosen.as_deref().unwrap_or("class"))
+        egui::ComboBox::new("colour by", tr!("viewer-colour-by"))
+            .selected_text(
+                chosen
+                    .clone()
+                    .unwrap_or_else(|| tr!("viewer-colour-by-class")),
+            )
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut chosen, None, "class");
+                ui.selectable_value(&mut chosen, None, tr!("viewer-colour-by-class"));
                 for n in names {
                     ui.selectable_value(&mut chosen, Some(n.clone()), n);
                 }
@@ -226,10 +248,10 @@ impl App {
         if let (Some(by), Some((lo, hi))) = (&mut self.layers.style.colour_by, range) {
             let hi = hi.max(lo);
             changed |= ui
-                .add(egui::Slider::new(&mut by.low, lo..=hi).text("low end"))
+                .add(egui::Slider::new(&mut by.low, lo..=hi).text(tr!("viewer-low-end")))
                 .changed();
             changed |= ui
-                .add(egui::Slider::new(&mut by.high, lo..=hi).text("high end"))
+                .add(egui::Slider::new(&mut by.high, lo..=hi).text(tr!("viewer-high-end")))
                 .changed();
         }
         changed
@@ -346,19 +368,20 @@ impl App {
         let mut step = None;
         let mut mark = None;
         let mut rebuild = false;
-        egui::Window::new("Findings")
+        egui::Window::new(tr!("viewer-findings"))
+            .id(egui::Id::unique("findings"))
             .open(&mut open)
             .default_pos(egui::pos2(300.0, 120.0))
             .default_width(300.0)
             .show(ctx, |ui| {
                 let names = self.layers.measurement_names();
                 if names.is_empty() {
-                    ui.label("No scored findings: the annotations carry no measurements.");
+                    ui.label(tr!("viewer-findings-none"));
                     return;
                 }
                 let f = &mut self.findings;
                 let before = f.measurement.clone();
-                egui::ComboBox::from_label("score")
+                egui::ComboBox::new("score", tr!("viewer-score"))
                     .selected_text(f.measurement.as_deref().unwrap_or("—"))
                     .show_ui(ui, |ui| {
                         for n in &names {
@@ -372,23 +395,35 @@ impl App {
                     rebuild |= ui
                         .add(
                             egui::Slider::new(&mut self.findings.threshold, lo..=hi.max(lo))
-                                .text("at least"),
+                                .text(tr!("viewer-at-least")),
                         )
                         .changed();
                 }
                 let f = &self.findings;
-                ui.strong(format!("{} of {} reviewed", f.reviewed(), f.items.len()));
+                ui.strong(tr!(
+                    "viewer-reviewed",
+                    reviewed = f.reviewed(),
+                    total = f.items.len()
+                ));
                 ui.horizontal(|ui| {
-                    if ui.button("◀ Previous").on_hover_text("K").clicked() {
+                    if ui
+                        .button(tr!("viewer-previous"))
+                        .on_hover_text("K")
+                        .clicked()
+                    {
                         step = Some(false);
                     }
-                    if ui.button("Next ▶").on_hover_text("J").clicked() {
+                    if ui.button(tr!("viewer-next")).on_hover_text("J").clicked() {
                         step = Some(true);
                     }
-                    if ui.button("✔ Confirm").on_hover_text("C").clicked() {
+                    if ui
+                        .button(tr!("viewer-confirm"))
+                        .on_hover_text("C")
+                        .clicked()
+                    {
                         mark = Some(Verdict::Confirmed);
                     }
-                    if ui.button("✖ Reject").on_hover_text("X").clicked() {
+                    if ui.button(tr!("viewer-reject")).on_hover_text("X").clicked() {
                         mark = Some(Verdict::Rejected);
                     }
                 });
@@ -410,10 +445,7 @@ impl App {
                             }
                         }
                         if f.items.len() > 500 {
-                            ui.label(format!(
-                                "… {} more (J steps through all)",
-                                f.items.len() - 500
-                            ));
+                            ui.label(tr!("viewer-findings-more", count = f.items.len() - 500));
                         }
                     });
             });

@@ -11,17 +11,14 @@ impl App {
             ToViewer::SetView { view } => {
                 let Some(rotation) = Rotation::from_degrees(i64::from(view.rotation_degrees))
                 else {
-                    self.report(format!(
-                        "set_view: rotation {} is not a multiple of 90",
-                        view.rotation_degrees
-                    ));
+                    self.report(tr!("viewer-bad-rotation", degrees = view.rotation_degrees));
                     return;
                 };
                 let valid = view.zoom.is_finite()
                     && view.zoom > 0.0
                     && view.center_slide.iter().all(|c| c.is_finite());
                 if !valid {
-                    self.report("set_view: the view has a non-finite or non-positive value".into());
+                    self.report(tr!("viewer-bad-view"));
                     return;
                 }
                 if let Some(doc) = &mut self.doc {
@@ -46,14 +43,20 @@ impl App {
                     self.pending_screenshot = Some(folder.join(name));
                     self.request_redraw();
                 }
-                Some(_) => self.report(format!(
-                    "screenshot {name:?} refused: a screenshot is named by a plain .png file name"
+                Some(_) => self.report(tr!(
+                    "viewer-screenshot-bad-name",
+                    name = format!("{name:?}")
                 )),
-                None => self.report(
-                    "screenshot refused: the viewer was started without a screenshot folder"
-                        .to_owned(),
-                ),
+                None => self.report(tr!("viewer-screenshot-no-folder")),
             },
+            ToViewer::SetLanguage { language } => {
+                match kh_i18n::Language::from_tag(&language) {
+                    Some(language) => kh_i18n::set_language(language),
+                    None => tracing::warn!("set_language: {language:?} is not ja or en"),
+                }
+                self.retitle();
+                self.request_redraw();
+            }
             ToViewer::Ping { seq } => {
                 if let Some(link) = &mut self.ipc {
                     link.send(&FromViewer::Pong { seq });
@@ -65,7 +68,7 @@ impl App {
                     match RemoteVideo::start(self.proxy.clone(), limit) {
                         Ok(video) => self.remote_video = Some(video),
                         Err(e) => {
-                            self.report(format!("remote video: starting the decoder: {e}"));
+                            self.report(tr!("viewer-remote-decoder", problem = e.to_string()));
                             return;
                         }
                     }
@@ -180,7 +183,7 @@ impl App {
         let mut pixels = match pixels {
             Ok(p) => p,
             Err(e) => {
-                self.report(format!("screenshot: {e}"));
+                self.report(tr!("viewer-screenshot-error", problem = e.to_string()));
                 return;
             }
         };
@@ -204,15 +207,17 @@ impl App {
                 let _ = proxy.send_event(UserEvent::ScreenshotWritten(path, written));
             });
         if let Err(e) = spawned {
-            self.report(format!("screenshot: could not start a thread: {e}"));
+            self.report(tr!("viewer-screenshot-error", problem = e.to_string()));
         }
     }
 
     pub(super) fn on_screenshot_written(&mut self, path: PathBuf, written: Result<(), String>) {
         match written {
             Ok(()) => {
-                self.messages
-                    .push((Instant::now(), format!("saved {}", path.display())));
+                self.messages.push((
+                    Instant::now(),
+                    tr!("viewer-saved", path = path.display().to_string()),
+                ));
                 if let Some(ipc) = &mut self.ipc {
                     ipc.send(&FromViewer::ScreenshotSaved {
                         path: path.display().to_string(),
@@ -220,7 +225,11 @@ impl App {
                 }
                 self.request_redraw();
             }
-            Err(e) => self.report(format!("screenshot {}: {e}", path.display())),
+            Err(e) => self.report(tr!(
+                "viewer-screenshot-failed",
+                path = path.display().to_string(),
+                problem = e
+            )),
         }
     }
 }

@@ -12,7 +12,9 @@ use kh_annotations::edit::{Sketch, shapes};
 use kh_annotations::{Geometry, Point};
 
 /// The layer's name when no file was given (nothing is saved then).
-const UNSAVED: &str = "My annotations (not saved)";
+/// The layer key of the specialist's annotations when no file keeps them
+/// (shown as "viewer-my-annotations-unsaved" in the reader's language).
+pub(super) const UNSAVED: &str = "kakehashi:own-annotations-unsaved";
 /// Vertices get handles only up to this many (a whole-tissue outline
 /// would bury the slide in them).
 const MAX_HANDLES: usize = 400;
@@ -35,26 +37,23 @@ impl Tool {
         Tool::Point,
     ];
 
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Tool::Polygon => "Polygon P",
-            Tool::Rectangle => "Box B",
-            Tool::Ellipse => "Ellipse E",
-            Tool::Freehand => "Free D",
-            Tool::Point => "Point T",
+            Tool::Polygon => tr!("viewer-tool-polygon"),
+            Tool::Rectangle => tr!("viewer-tool-rectangle"),
+            Tool::Ellipse => tr!("viewer-tool-ellipse"),
+            Tool::Freehand => tr!("viewer-tool-freehand"),
+            Tool::Point => tr!("viewer-tool-point"),
         }
     }
 
-    fn hint(self) -> &'static str {
+    fn hint(self) -> String {
         match self {
-            Tool::Polygon => {
-                "Polygon: click each vertex; Enter or double-click finishes, Backspace takes \
-                 back the last, Esc cancels"
-            }
-            Tool::Rectangle => "Rectangle: drag from corner to corner",
-            Tool::Ellipse => "Ellipse: drag the box it fills",
-            Tool::Freehand => "Freehand: drag around the region",
-            Tool::Point => "Point: click",
+            Tool::Polygon => tr!("viewer-tool-polygon-hint"),
+            Tool::Rectangle => tr!("viewer-tool-rectangle-hint"),
+            Tool::Ellipse => tr!("viewer-tool-ellipse-hint"),
+            Tool::Freehand => tr!("viewer-tool-freehand-hint"),
+            Tool::Point => tr!("viewer-tool-point-hint"),
         }
     }
 
@@ -176,7 +175,7 @@ impl App {
                     });
                 }
             }
-            Err(e) => self.report(format!("could not read your annotations: {e}")),
+            Err(e) => self.report(tr!("viewer-own-not-read", problem = e.to_string())),
         }
     }
 
@@ -191,7 +190,7 @@ impl App {
         let shown = crate::layers::loaded_from(sketch.annotations.clone())
             .and_then(|l| self.layers.add(&gfx.gpu.device, path, l));
         if let Err(e) = shown {
-            self.report(format!("could not show your annotations: {e}"));
+            self.report(tr!("viewer-own-not-shown", problem = e.to_string()));
         }
         objects
     }
@@ -224,7 +223,7 @@ impl App {
                     });
                 }
             }
-            Err(e) => self.report(format!("your annotations were not saved: {e}")),
+            Err(e) => self.report(tr!("viewer-own-not-saved", problem = e.to_string())),
         }
     }
 
@@ -248,7 +247,7 @@ impl App {
 
     fn add_mark(&mut self, geometry: Option<Geometry>) {
         let Some(geometry) = geometry else {
-            self.report("too small to keep: nothing was added".to_owned());
+            self.report(tr!("viewer-too-small"));
             return;
         };
         let class = self.drawing.class.clone();
@@ -535,15 +534,15 @@ impl App {
                             .as_ref()
                             .map_or((false, false), |s| (s.can_undo(), s.can_redo()));
                         if ui
-                            .add_enabled(undo, egui::Button::new("Undo"))
-                            .on_hover_text("Ctrl+Z")
+                            .add_enabled(undo, egui::Button::new(tr!("viewer-undo")))
+                            .on_hover_text(tr!("viewer-undo.title"))
                             .clicked()
                         {
                             self.undo(false);
                         }
                         if ui
-                            .add_enabled(redo, egui::Button::new("Redo"))
-                            .on_hover_text("Ctrl+Y")
+                            .add_enabled(redo, egui::Button::new(tr!("viewer-redo")))
+                            .on_hover_text(tr!("viewer-redo.title"))
                             .clicked()
                         {
                             self.undo(true);
@@ -555,19 +554,23 @@ impl App {
     }
 
     fn class_picker(&mut self, ui: &mut egui::Ui) {
-        let shown = self.drawing.class.as_deref().unwrap_or("Unclassified");
+        let shown = self
+            .drawing
+            .class
+            .clone()
+            .unwrap_or_else(|| tr!("viewer-unclassified"));
         let mut choice = self.drawing.class.clone();
         egui::ComboBox::from_id_salt("class of new marks")
             .selected_text(shown)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut choice, None, "Unclassified");
+                ui.selectable_value(&mut choice, None, tr!("viewer-unclassified"));
                 for row in self.layers.classes() {
                     ui.selectable_value(&mut choice, Some(row.name.clone()), row.name);
                 }
             });
         let typed = ui.add(
             egui::TextEdit::singleline(&mut self.drawing.new_class)
-                .hint_text("New class")
+                .hint_text(tr!("viewer-new-class"))
                 .desired_width(80.0),
         );
         if typed.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
@@ -579,7 +582,7 @@ impl App {
         }
         self.drawing.class = choice;
         if let Some(index) = self.own_selection()
-            && ui.button("Set on selected").clicked()
+            && ui.button(tr!("viewer-set-on-selected")).clicked()
         {
             let class = self.drawing.class.clone();
             let now = Self::now();

@@ -19,6 +19,7 @@ use crate::remote_video::{RemotePicture, RemoteVideo, RemoteVideoEvent};
 use crate::scalebar;
 use anyhow::Context as _;
 use glam::DVec2;
+use kh_i18n::tr;
 use kh_ipc::{FromViewer, ToViewer, ViewState};
 use kh_render::offscreen::Target;
 use kh_render::{Adjustments, Gpu, RendererOptions, Rotation, SlideRenderer, View, Viewport};
@@ -33,6 +34,9 @@ use winit::keyboard::{Key, NamedKey};
 use winit::window::{Fullscreen, Window, WindowId};
 
 /// Magnification presets (objective-equivalent).
+/// The viewer window's X11 class (WM_CLASS), whatever its title says.
+pub const WINDOW_CLASS: &str = "kakehashi-viewer";
+
 pub const PRESETS: [f64; 6] = [1.25, 2.5, 5.0, 10.0, 20.0, 40.0];
 /// One wheel notch zooms by this factor.
 const WHEEL_STEP: f64 = 0.8;
@@ -290,6 +294,16 @@ impl App {
         }
     }
 
+    /// The window's title in the current language, naming the slide shown.
+    fn retitle(&self) {
+        let Some(gfx) = &self.gfx else { return };
+        let title = match &self.doc {
+            Some(doc) => tr!("viewer-window-title-slide", name = display_name(&doc.path)),
+            None => tr!("viewer-window-title"),
+        };
+        gfx.window.set_title(&title);
+    }
+
     /// An error for the user: the log, the console, and a message on screen.
     fn report(&mut self, message: String) {
         self.report_to_console(message.clone());
@@ -317,8 +331,15 @@ impl App {
     fn create_graphics(&mut self, event_loop: &ActiveEventLoop) -> anyhow::Result<()> {
         let (w, h) = self.args.size.unwrap_or((1280, 800));
         let attributes = Window::default_attributes()
-            .with_title("Kakehashi viewer")
+            .with_title(tr!("viewer-window-title"))
             .with_inner_size(winit::dpi::PhysicalSize::new(w, h));
+        // The title is in the reader's language; the class stays one name
+        // for window managers, desktop files and tests to find it by.
+        #[cfg(target_os = "linux")]
+        let attributes = {
+            use winit::platform::x11::WindowAttributesExtX11 as _;
+            attributes.with_name(WINDOW_CLASS, WINDOW_CLASS)
+        };
         let window = Arc::new(event_loop.create_window(attributes)?);
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
@@ -386,7 +407,11 @@ impl App {
         let slide = match result {
             Ok(s) => s,
             Err(e) => {
-                self.report(format!("could not open {}: {e}", display_name(&path)));
+                self.report(tr!(
+                    "viewer-could-not-open",
+                    name = display_name(&path),
+                    problem = e.to_string()
+                ));
                 return;
             }
         };
@@ -402,7 +427,11 @@ impl App {
         let renderer = match SlideRenderer::new(&gfx.gpu.device, slide.clone(), &options, notify) {
             Ok(r) => r,
             Err(e) => {
-                self.report(format!("could not draw {}: {e}", display_name(&path)));
+                self.report(tr!(
+                    "viewer-could-not-draw",
+                    name = display_name(&path),
+                    problem = e.to_string()
+                ));
                 return;
             }
         };
@@ -423,8 +452,6 @@ impl App {
                 levels: slide.levels().len(),
             });
         }
-        gfx.window
-            .set_title(&format!("{} — Kakehashi viewer", display_name(&path)));
         self.doc = Some(Doc {
             path,
             camera: ViewMotion::new(View::fit((width, height), viewport, Rotation::Deg0)),
@@ -437,6 +464,7 @@ impl App {
             tile_failures: (0, None),
             shown_progress: Progress::default(),
         });
+        self.retitle();
         self.last_sent_view = None;
         self.complete_sent = false;
         self.ruler = Ruler::default();
@@ -767,7 +795,8 @@ impl App {
             gfx.egui_renderer.free_texture(&id);
         }
         for error in gfx.gpu.take_errors() {
-            self.messages.push((now, format!("GPU: {error}")));
+            self.messages
+                .push((now, tr!("viewer-gpu-error", problem = error.to_string())));
         }
         self.after_frame(moving);
         if moving

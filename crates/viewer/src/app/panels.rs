@@ -43,7 +43,11 @@ impl App {
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
                     ui.horizontal(|ui| {
-                        if ui.button("Open…").on_hover_text("Ctrl+O").clicked() {
+                        if ui
+                            .button(tr!("viewer-open"))
+                            .on_hover_text(tr!("viewer-open.title"))
+                            .clicked()
+                        {
                             let dir = self
                                 .doc
                                 .as_ref()
@@ -56,15 +60,26 @@ impl App {
                             return;
                         }
                         ui.separator();
-                        if ui.button("Fit").on_hover_text("F").clicked() {
+                        if ui
+                            .button(tr!("viewer-fit"))
+                            .on_hover_text(tr!("viewer-fit.title"))
+                            .clicked()
+                        {
                             self.fit();
                         }
-                        if ui.button("1:1").on_hover_text("Z").clicked() {
+                        if ui
+                            .button(tr!("viewer-one-to-one"))
+                            .on_hover_text(tr!("viewer-one-to-one.title"))
+                            .clicked()
+                        {
                             self.zoom_to(1.0);
                         }
                         for (i, preset) in PRESETS.iter().enumerate() {
                             if ui
-                                .button(format!("{preset}×"))
+                                .button(tr!(
+                                    "viewer-magnification",
+                                    magnification = preset.to_string()
+                                ))
                                 .on_hover_text(format!("{}", i + 1))
                                 .clicked()
                                 && let Some(doc) = &self.doc
@@ -75,22 +90,27 @@ impl App {
                         }
                         ui.separator();
                         if ui
-                            .button("Rotate")
-                            .on_hover_text("Rotate 90° clockwise (R)")
+                            .button(tr!("viewer-rotate"))
+                            .on_hover_text(tr!("viewer-rotate.title"))
                             .clicked()
                         {
                             self.rotate(true);
                         }
-                        ui.toggle_value(&mut self.ruler.active, "Ruler")
-                            .on_hover_text("M");
-                        if ui.button("Screenshot").on_hover_text("S").clicked() {
+                        ui.toggle_value(&mut self.ruler.active, tr!("viewer-ruler"))
+                            .on_hover_text(tr!("viewer-ruler.title"));
+                        if ui
+                            .button(tr!("viewer-screenshot"))
+                            .on_hover_text(tr!("viewer-screenshot.title"))
+                            .clicked()
+                        {
                             self.pending_screenshot = Some(self.screenshot_path());
                         }
-                        ui.toggle_value(&mut self.show_pictures, "Slide images")
-                            .on_hover_text("I");
-                        ui.toggle_value(&mut self.show_adjust, "Adjust")
-                            .on_hover_text("A");
-                        ui.toggle_value(&mut self.show_help, "?").on_hover_text("H");
+                        ui.toggle_value(&mut self.show_pictures, tr!("viewer-slide-images"))
+                            .on_hover_text(tr!("viewer-slide-images.title"));
+                        ui.toggle_value(&mut self.show_adjust, tr!("viewer-adjust"))
+                            .on_hover_text(tr!("viewer-adjust.title"));
+                        ui.toggle_value(&mut self.show_help, tr!("viewer-help-button"))
+                            .on_hover_text(tr!("viewer-help-button.title"));
                     });
                 });
             });
@@ -100,8 +120,8 @@ impl App {
         let cursor_slide = self.slide_from_cursor();
         let Some(doc) = &mut self.doc else {
             let text = match &self.opening {
-                Some(p) => format!("Opening {}…", display_name(p)),
-                None => "Drop a slide here, or Open… (Ctrl+O)".to_string(),
+                Some(p) => tr!("viewer-opening", name = display_name(p)),
+                None => tr!("viewer-drop-here"),
             };
             egui::Area::new(egui::Id::unique("status"))
                 .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
@@ -118,32 +138,49 @@ impl App {
             ctx.request_discard("the status line changed height");
         }
         let level = doc.slide.levels()[stats.level];
-        let mut parts = vec![format!(
-            "{:.2}×{}",
-            doc.magnification(view.zoom),
-            if doc.mpp.is_none() { " (relative)" } else { "" }
-        )];
+        let magnification = format!("{:.2}", doc.magnification(view.zoom));
+        let mut parts = vec![if doc.mpp.is_none() {
+            tr!(
+                "viewer-magnification-relative",
+                magnification = magnification
+            )
+        } else {
+            tr!("viewer-magnification", magnification = magnification)
+        }];
         if let Some(p) = cursor_slide {
             match doc.mpp {
-                Some(mpp) => parts.push(format!("x {:.1} µm  y {:.1} µm", p.x * mpp, p.y * mpp)),
-                None => parts.push(format!("x {:.0} px  y {:.0} px", p.x, p.y)),
+                Some(mpp) => parts.push(tr!(
+                    "viewer-cursor-um",
+                    x = format!("{:.1}", p.x * mpp),
+                    y = format!("{:.1}", p.y * mpp)
+                )),
+                None => parts.push(tr!(
+                    "viewer-cursor-px",
+                    x = format!("{:.0}", p.x),
+                    y = format!("{:.0}", p.y)
+                )),
             }
         }
-        parts.push(format!("level {} ({:.3}×)", stats.level, level.downsample));
-        parts.push(format!(
-            "{}/{} tiles",
-            stats.visible_resident, stats.visible_tiles
+        parts.push(tr!(
+            "viewer-level",
+            level = stats.level,
+            downsample = format!("{:.3}", level.downsample)
+        ));
+        parts.push(tr!(
+            "viewer-tiles",
+            resident = stats.visible_resident,
+            visible = stats.visible_tiles
         ));
         if view.rotation != Rotation::Deg0 {
             parts.push(format!("{}°", view.rotation.degrees()));
         }
         let objects = self.layers.objects();
         if objects > 0 {
-            parts.push(format!("{objects} annotations (N)"));
+            parts.push(tr!("viewer-annotation-count", count = objects));
         } else if self.loading_annotations > 0 {
-            parts.push("reading annotations…".to_owned());
+            parts.push(tr!("viewer-reading-annotations"));
         }
-        parts.push(format!("{:.0} fps", self.fps));
+        parts.push(tr!("viewer-fps", fps = format!("{:.0}", self.fps)));
         egui::Area::new(egui::Id::unique("status"))
             .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(8.0, -8.0))
             .show(ctx, |ui| {
@@ -157,19 +194,14 @@ impl App {
                         .wrap_mode(egui::TextWrapMode::Extend),
                     );
                     if let (n, Some(last)) = &doc.tile_failures {
-                        let what = if *n == 1 { "tile" } else { "tiles" };
                         ui.add(
                             egui::Label::new(
-                                egui::RichText::new(format!(
-                                    "{n} {what} could not be read: a coarser level shows there"
-                                ))
-                                .color(egui::Color32::from_rgb(200, 40, 40)),
+                                egui::RichText::new(tr!("viewer-tile-failures", count = *n))
+                                    .color(egui::Color32::from_rgb(200, 40, 40)),
                             )
                             .wrap_mode(egui::TextWrapMode::Extend),
                         )
-                        .on_hover_text(format!(
-                            "Latest: {last}\nEvery failure is in the log and reported to the console."
-                        ));
+                        .on_hover_text(tr!("viewer-tile-failures-latest", problem = last.as_str()));
                     }
                 });
             });
@@ -303,7 +335,8 @@ impl App {
 
     pub(super) fn windows(&mut self, ctx: &egui::Context) {
         if let Some(video) = &self.remote_video {
-            egui::Window::new("Remote camera")
+            egui::Window::new(tr!("viewer-remote-camera"))
+                .id(egui::Id::unique("remote camera"))
                 .default_pos(egui::pos2(12.0, 56.0))
                 .default_width(REMOTE_VIDEO_WIDTH)
                 .resizable(true)
@@ -314,18 +347,18 @@ impl App {
                         let width = ui.available_width().max(64.0);
                         let height = width * size[1] as f32 / size[0].max(1) as f32;
                         ui.image((texture, egui::vec2(width, height)));
-                        ui.small(format!(
-                            "{} × {} · {} shown of {} received, {} late, {} dropped",
-                            size[0],
-                            size[1],
-                            video.shown,
-                            video.received,
-                            video.late,
-                            video.dropped
+                        ui.small(tr!(
+                            "viewer-remote-counters",
+                            width = size[0],
+                            height = size[1],
+                            shown = video.shown,
+                            received = video.received,
+                            late = video.late,
+                            dropped = video.dropped
                         ));
                     }
                     _ => {
-                        ui.label("Waiting for the first picture…");
+                        ui.label(tr!("viewer-waiting-picture"));
                         if let Some(problem) = &video.problem {
                             ui.small(problem);
                         }
@@ -333,14 +366,15 @@ impl App {
                 });
         }
         if self.show_help {
-            egui::Window::new("Keyboard and mouse")
+            egui::Window::new(tr!("viewer-help"))
+                .id(egui::Id::unique("help"))
                 .collapsible(false)
                 .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
                 .show(ctx, |ui| {
                     egui::Grid::new("help").striped(true).show(ui, |ui| {
                         for (keys, what) in HELP {
-                            ui.strong(*keys);
-                            ui.label(*what);
+                            ui.strong(keys.text());
+                            ui.label(kh_i18n::current().text(what));
                             ui.end_row();
                         }
                     });
@@ -348,19 +382,23 @@ impl App {
         }
         if self.show_adjust {
             let mut open = true;
-            egui::Window::new("Display")
+            egui::Window::new(tr!("viewer-display"))
+                .id(egui::Id::unique("display"))
                 .open(&mut open)
                 .show(ctx, |ui| {
                     ui.add(
                         egui::Slider::new(&mut self.adjustments.brightness, -0.5..=0.5)
-                            .text("brightness"),
+                            .text(tr!("viewer-brightness")),
                     );
                     ui.add(
                         egui::Slider::new(&mut self.adjustments.contrast, 0.25..=3.0)
-                            .text("contrast"),
+                            .text(tr!("viewer-contrast")),
                     );
-                    ui.add(egui::Slider::new(&mut self.adjustments.gamma, 0.3..=3.0).text("gamma"));
-                    if ui.button("Reset").clicked() {
+                    ui.add(
+                        egui::Slider::new(&mut self.adjustments.gamma, 0.3..=3.0)
+                            .text(tr!("viewer-gamma")),
+                    );
+                    if ui.button(tr!("viewer-reset")).clicked() {
                         self.adjustments = Adjustments::default();
                     }
                 });
@@ -370,18 +408,19 @@ impl App {
             && let Some(doc) = &self.doc
         {
             let mut open = true;
-            egui::Window::new("Slide images")
+            egui::Window::new(tr!("viewer-slide-images"))
+                .id(egui::Id::unique("slide images"))
                 .open(&mut open)
                 .default_width(280.0)
                 .show(ctx, |ui| {
-                    ui.checkbox(&mut self.hide_label, "Hide label (patient identity)");
+                    ui.checkbox(&mut self.hide_label, tr!("viewer-hide-label"));
                     if doc.pictures.is_empty() {
-                        ui.label("This slide has no label, macro or thumbnail image.");
+                        ui.label(tr!("viewer-no-pictures"));
                     }
                     for (name, texture, size) in &doc.pictures {
-                        ui.strong(name);
+                        ui.strong(tr!("viewer-picture-name", name = name.as_str()));
                         if name == "label" && self.hide_label {
-                            ui.label("Hidden.");
+                            ui.label(tr!("viewer-picture-hidden"));
                             continue;
                         }
                         let scale = (260.0 / size[0].max(1) as f32).min(1.0);
@@ -397,14 +436,15 @@ impl App {
         if let Some(dialog) = &mut self.open_dialog {
             let mut open = true;
             let mut enter = None;
-            egui::Window::new("Open slide")
+            egui::Window::new(tr!("viewer-open-slide"))
+                .id(egui::Id::unique("open slide"))
                 .open(&mut open)
                 .default_width(480.0)
                 .show(ctx, |ui| {
                     ui.horizontal(|ui| {
                         let edit = ui.text_edit_singleline(&mut dialog.path_text);
                         if (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)))
-                            || ui.button("Open").clicked()
+                            || ui.button(tr!("viewer-open-button")).clicked()
                         {
                             let p = PathBuf::from(dialog.path_text.trim());
                             if p.is_dir()
@@ -417,7 +457,7 @@ impl App {
                             }
                         }
                     });
-                    if ui.button("⬆ Up").clicked()
+                    if ui.button(tr!("viewer-up")).clicked()
                         && let Some(parent) = dialog.dir.parent()
                     {
                         enter = Some(parent.to_path_buf());
@@ -500,36 +540,42 @@ pub(super) fn color_image(image: &RgbaImage) -> egui::ColorImage {
     )
 }
 
-const HELP: &[(&str, &str)] = &[
-    ("drag, arrow keys", "pan (a quick drag throws the slide)"),
-    ("wheel, pinch, + / −", "zoom towards the cursor"),
-    ("double-click", "zoom in there"),
-    ("1 … 6", "1.25× 2.5× 5× 10× 20× 40×"),
-    ("F / Z", "fit the slide / 1:1 pixels"),
-    ("R / Shift+R", "rotate 90° clockwise / counter-clockwise"),
-    ("M", "ruler: drag to measure"),
-    ("S", "screenshot (PNG with scale bar)"),
-    ("I / L", "slide images / show or hide the label"),
-    ("A", "brightness, contrast, gamma"),
-    ("N", "annotations: layers, classes, fill, threshold"),
+/// The keys of a help row: the same in every language, or words.
+enum Keys {
+    Same(&'static str),
+    Words(&'static str),
+}
+
+impl Keys {
+    fn text(&self) -> String {
+        match self {
+            Keys::Same(keys) => (*keys).to_owned(),
+            Keys::Words(id) => kh_i18n::current().text(id),
+        }
+    }
+}
+
+const HELP: &[(Keys, &str)] = &[
+    (Keys::Words("viewer-help-pan-keys"), "viewer-help-pan"),
+    (Keys::Words("viewer-help-zoom-keys"), "viewer-help-zoom"),
     (
-        "G; J / K; C / X",
-        "findings review; next / previous; confirm / reject",
+        Keys::Words("viewer-help-double-click-keys"),
+        "viewer-help-double-click",
     ),
-    (
-        "P / B / E / D / T",
-        "draw: polygon (Enter ends) / box / ellipse / freehand / point",
-    ),
-    (
-        "drag the selection; Del",
-        "move it (a vertex: drag its handle; an AI finding: your copy) / delete",
-    ),
-    ("Ctrl+Z / Ctrl+Y", "undo / redo your annotations"),
-    ("Ctrl+O, drop a file", "open a slide"),
-    (
-        "drop .geojson / .xml / .dcm",
-        "draw annotations over the slide",
-    ),
-    ("F11 / Esc", "fullscreen / leave, close"),
-    ("H, ?, F1", "this help"),
+    (Keys::Same("1 … 6"), "viewer-help-presets"),
+    (Keys::Same("F / Z"), "viewer-help-fit"),
+    (Keys::Same("R / Shift+R"), "viewer-help-rotate"),
+    (Keys::Same("M"), "viewer-help-ruler"),
+    (Keys::Same("S"), "viewer-help-screenshot"),
+    (Keys::Same("I / L"), "viewer-help-pictures"),
+    (Keys::Same("A"), "viewer-help-adjust"),
+    (Keys::Same("N"), "viewer-help-annotations"),
+    (Keys::Same("G; J / K; C / X"), "viewer-help-findings"),
+    (Keys::Same("P / B / E / D / T"), "viewer-help-draw"),
+    (Keys::Words("viewer-help-move-keys"), "viewer-help-move"),
+    (Keys::Same("Ctrl+Z / Ctrl+Y"), "viewer-help-undo"),
+    (Keys::Words("viewer-help-open-keys"), "viewer-help-open"),
+    (Keys::Words("viewer-help-drop-keys"), "viewer-help-drop"),
+    (Keys::Same("F11 / Esc"), "viewer-help-fullscreen"),
+    (Keys::Same("H, ?, F1"), "viewer-help-help"),
 ];

@@ -71,7 +71,7 @@ impl App {
             .interactable(false)
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
-                    ui.weak("Selected (Esc to clear)");
+                    ui.weak(tr!("viewer-selected"));
                     for (i, line) in lines.iter().enumerate() {
                         if i == 0 {
                             ui.strong(line);

@@ -1,0 +1,238 @@
+# The console page: worklist, case, attachments, call, report, settings.
+
+console-title = Kakehashi
+console-new-case = New case
+console-settings = Settings
+console-skip-to-worklist = Skip to the worklist
+
+## Start-up problem
+console-startup-problem =
+    .aria-label = Startup problem
+console-cannot-start = Kakehashi cannot start
+console-startup-fix = Correct the file named above (IT manages /etc/kakehashi/config.toml; your own settings are in the user file), then start Kakehashi again. `kh doctor` lists every setting and where it came from.
+console-not-started = Not started
+
+## Worklist
+console-worklist =
+    .aria-label = Worklist
+console-search =
+    .placeholder = Search patient, reading, ID, question, site
+    .aria-label = Search
+console-status-filter =
+    .aria-label = Status
+console-all-statuses = All statuses
+console-sort =
+    .aria-label = Sort
+console-sort-updated = Recently changed
+console-sort-created = Recently created
+console-sort-status = Status
+console-sort-patient-name = Patient name
+console-column-patient = Patient
+console-column-question = Question
+console-column-status = Status
+console-column-changed = Changed
+console-no-match = No cases match.
+console-no-cases = No cases yet — create one with “New case”.
+
+## Case statuses and moves
+console-status-draft = Draft
+console-status-requested = Requested
+console-status-in-consultation = In consultation
+console-status-reported = Reported
+console-status-closed = Closed
+console-move-request = Request consultation
+console-move-withdraw = Withdraw request
+console-move-take = Take the case
+console-move-close = Close the case
+console-move-to = Move to { $status ->
+    [draft] draft
+    [requested] requested
+    [in_consultation] in consultation
+    [reported] reported
+   *[closed] closed
+}
+
+## Case form
+console-case =
+    .aria-label = Case
+console-case-untitled = Case
+console-patient = Patient
+console-patient-name = Name
+console-patient-reading = Reading (kana)
+console-patient-id = ID
+console-patient-age = Age (years)
+console-patient-age-months = Months
+console-patient-sex = Sex
+console-question = Clinical question
+console-specimen = Specimen
+console-requesting-site = Requesting site
+console-consulting-site = Consulting site
+console-save = Save
+console-saved = Saved
+console-problem-age = Age must be a whole number of years from 0 to 150.
+console-problem-months = Months must be a whole number from 0 to 11.
+console-problem-patient = Give the patient's name or ID.
+console-problem-too-long = At most 1024 bytes.
+
+## Attachments
+console-attachments-heading = Attachments
+console-attachments =
+    .aria-label = Attachments
+console-analyses-running =
+    .aria-label = Analyses running
+console-drop-zone = Drop slides, photos, videos or annotation files here, or
+console-choose-files = choose files…
+console-attach-title = Attach files
+console-attachment-kind = { $kind ->
+    [slide] Slide
+    [photo] Photo
+    [video] Video
+   *[annotations] Annotations
+}
+console-attachment-line = { $kind }: { $name } ({ $size })
+console-open-in-viewer = Open in viewer
+console-opening-in-viewer = Opening { $name } in the viewer
+console-export-geojson = Export GeoJSON
+console-export-dicom = Export DICOM
+console-remove = Remove
+console-open-case-first = Open a case before attaching files.
+console-exported = Exported { $objects } objects to { $path }
+console-exported-with-notes = Exported { $objects } objects to { $path } ({ $notes })
+
+## Analyses
+console-analysis-of =
+    .aria-label = Analysis of { $name }
+console-analyze = Analyze
+console-analysis-on = { $model } on { $name }
+console-cancel = Cancel
+console-analysis-tissue = Tissue
+console-analysis-nuclei = Nuclei (H&E)
+console-analysis-focus = Focus QC
+console-analysis-model = Model: { $name }
+console-analysis-percent = { $percent }%
+console-analysis-finished = { $objects ->
+    [one] { $objects } object in { $file }
+   *[other] { $objects } objects in { $file }
+}
+console-analysis-cancelled = Cancelled: nothing was saved
+console-analysis-failed = Failed: { $error }
+
+## Call
+console-call = Consultation call
+console-call-region =
+    .aria-label = Call
+console-room = Room
+console-room-token = Room token
+console-microphone = Microphone
+console-speaker = Speaker
+console-camera = Camera
+console-test-pattern = Test pattern
+console-none = None
+console-system-default = System default
+console-default-camera = Default camera ({ $name })
+console-default-no-camera = Default (no camera: test pattern)
+console-join-call = Join call
+console-joining = Joining the call…
+console-joined = Joined { $room }
+console-mute = Mute
+console-unmute = Unmute
+console-camera-off = Turn camera off
+console-camera-on = Turn camera on
+console-hang-up = Hang up
+console-call-ended = Call ended
+console-call-state = { $state ->
+    [joining] Joining…
+    [waiting] Waiting for the other site
+    [connecting] Connecting…
+    [connected] In call
+    [reconnecting] Reconnecting…
+    [failed] Call failed
+   *[ended] Call ended
+}
+console-reconnecting-banner = Connection lost — reconnecting… (media resumes by itself)
+console-call-failed = The call failed.
+console-camera-lost = Camera lost — the other site sees black; looking for it again… ({ $problem })
+console-quality = { $level ->
+    [good] Good connection
+    [fair] Fair connection
+   *[poor] Poor connection
+}
+console-quality-rtt = { $ms } ms
+console-quality-loss = { $percent } % loss
+console-quality-bitrate = { $kbps } kbit/s in
+console-token-missing = Paste the room token from the hospital.
+console-token-malformed = That is not a room token (expected v1.…).
+console-remote-video = Remote video in the viewer: { $width } × { $height }, { $frames } frames shown
+console-remote-video-received = of { $received } received
+console-remote-video-late = { $late } late
+console-remote-video-dropped = { $dropped } dropped
+
+## Viewer
+console-viewer-starting = Viewer starting…
+console-viewer-ready = Viewer ready (pid { $pid })
+console-viewer-restarted = Viewer restarted (pid { $pid })
+console-viewer-stopped = Viewer stopped ({ $status }); restarting…
+console-viewer-closed = Viewer closed
+console-viewer-not-running = Viewer not running: { $reason }
+console-viewer-not-started = Viewer not started
+console-viewer-showing = Showing { $name }
+console-viewer-problem = Viewer: { $message }
+
+## Report
+console-report = Report
+console-report-region =
+    .aria-label = Report
+console-report-text =
+    .aria-label = Report text
+console-cite = Cite analyses and reviews
+console-save-draft = Save draft
+console-sign = Sign report
+console-sign-confirm = Sign the report? It cannot be changed afterwards.
+console-report-saved = Report saved
+console-report-signed = Report signed
+console-signed-by = Signed by { $name }, { $when }
+console-cited = Cited; save the draft to keep it
+console-citations-analyses = Analyses:
+console-citations-reviews = Findings reviewed:
+console-citation-review = - { $file }: { $confirmed } confirmed, { $rejected } rejected; { $progress } ({ $actors })
+
+## Audit trail
+console-audit = Audit trail
+console-audit-action = { $action ->
+    [create] created the case
+    [open] opened
+    [edit] changed the details
+    [status] changed the status
+    [attach] attached
+    [detach] removed
+    [report_edit] edited the report
+    [sign_off] signed the report
+    [analysis] analysed
+    [review] reviewed
+   *[export] exported
+}
+
+## Settings
+console-settings-dialog = Settings
+console-settings-files = System: { $system } · Yours: { $user }
+console-setting = Setting
+console-setting-value = Value
+console-setting-from = From
+console-setting-locked = Locked by your IT department
+console-setting-saved = { $key } saved
+console-source = { $kind ->
+    [default] default
+    [system] system ({ $path })
+    [user] you
+   *[environment] environment { $variable }
+}
+console-close = Close
+console-language = Language
+console-language-system = System ({ $language })
+console-theme = Theme
+console-theme-system = Follow the system
+console-theme-light = Light
+console-theme-dark = Dark
+
+## Dates: { $month2 } and { $day2 } are two digits, { $month } and { $day } as they are
+console-date-time = { $year }-{ $month2 }-{ $day2 } { $time }

@@ -1,0 +1,12 @@
+# 架け橋のすべての部分が使う言葉
+
+common-product = 架け橋
+common-age-years = { $years }歳
+common-age-years-months = { $years }歳{ $months }か月
+common-sex-female = 女
+common-sex-male = 男
+common-sex-other = その他
+common-sex-unknown = 不明
+# Languages are named in themselves, in every language.
+common-language-ja = 日本語
+common-language-en = English
