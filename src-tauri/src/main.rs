@@ -130,6 +130,19 @@ fn export_annotations(
     .map_err(|e| e.to_string())
 }
 
+/// Writes the case's report as a page to file or print, in the reader's
+/// language, into the case's exports folder; audited.
+#[tauri::command]
+fn export_report(
+    console: tauri::State<'_, Console>,
+    id: CaseId,
+) -> Answer<kh_console::report_export::ReportExported> {
+    said(kh_console::report_export::export_report(
+        &console.station.cases,
+        id,
+    ))
+}
+
 #[tauri::command]
 fn cancel_analysis(console: tauri::State<'_, Console>, job: u64) -> bool {
     console.station.analyses.cancel(job)
@@ -366,6 +379,7 @@ fn run() -> anyhow::Result<()> {
             analyze_attachment,
             cancel_analysis,
             export_annotations,
+            export_report,
             viewer_status,
             take_startup_case,
             page_ready,

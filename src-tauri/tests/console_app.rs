@@ -127,10 +127,18 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         format!("[signalling]\nurl = \"{signal_url}\"\n"),
     )
     .expect("system config");
+    // The English catalogue whatever this machine's locale: the checks read
+    // the page's words (console_japanese is the Japanese run).
     let (driver, port) = start_driver(&x, dir.path(), &log, "en");
     let app = Session::start(port, Path::new(APP));
 
-    // A new case, typed in like a user.
+    // A new case, typed in like a user, once the page offers it.
+    app.wait_for(
+        "the page ready",
+        "return !document.getElementById('new-case').disabled;",
+        WAIT,
+        |v| v == true,
+    );
     app.find("#new-case", WAIT).click();
     app.find("#patient-name", WAIT).type_text(PATIENT_NAME);
     app.find("#patient-id", WAIT).type_text(PATIENT_ID);

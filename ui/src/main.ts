@@ -53,6 +53,7 @@ interface TauriGlobal {
   event: {
     listen<T>(event: string, handler: (e: { payload: T }) => void): Promise<() => void>;
   };
+  window?: { getCurrentWindow(): { setTitle(title: string): Promise<void> } };
   dialog?: {
     open(options: { multiple: boolean; directory: boolean; title: string }): Promise<string | string[] | null>;
   };
@@ -112,6 +113,7 @@ async function loadCatalogue(): Promise<PageCatalogue | undefined> {
   document.documentElement.dataset.theme = catalogue.theme;
   localize(document, l10n);
   document.title = t("console-title");
+  void tauri.window?.getCurrentWindow().setTitle(document.title);
   const language = byId<HTMLSelectElement>("language-setting");
   language.value = catalogue.language_setting;
   language.disabled = catalogue.language_locked;
@@ -192,6 +194,7 @@ function showCase(page: CasePage): void {
   current = page;
   const { case: c } = page;
   byId("case").hidden = false;
+  byId("no-case").hidden = true;
   const patient = c.details.patient;
   byId("case-title").textContent = patient.name || patient.id || t("console-case-untitled");
   byId("call-room").textContent = caseRoom(c.id);
@@ -285,6 +288,7 @@ function showCase(page: CasePage): void {
   byId<HTMLButtonElement>("cite-findings").hidden = !writable || reportCitations(t, page.audit) === "";
   byId<HTMLButtonElement>("sign-report").hidden = !writable;
   byId("report-section").hidden = !page.report && !writable;
+  byId<HTMLButtonElement>("export-report").hidden = !page.report;
   const signed = page.report?.signed;
   byId("report-signed").textContent = signed
     ? t("console-signed-by", { name: signed.by, when: formatTime(t, signed.at) })
@@ -507,11 +511,21 @@ function wire(): void {
       void refreshWorklist();
     }
   });
+  byId("export-report").addEventListener("click", async () => {
+    if (!current) return;
+    const done = await call<{ path: string; signed: boolean }>("export_report", { id: current.case.id });
+    if (done) {
+      say(t("console-report-exported", { path: done.path }));
+      void reloadCase();
+    }
+  });
   byId("attach").addEventListener("click", async () => {
     const chosen = await tauri.dialog?.open({ multiple: true, directory: false, title: t("console-attach-title") });
     if (chosen) await attachPaths(Array.isArray(chosen) ? chosen : [chosen]);
   });
   byId("open-settings").addEventListener("click", () => void showSettings());
+  byId<HTMLButtonElement>("new-case").disabled = false;
+  byId<HTMLButtonElement>("open-settings").disabled = false;
   byId("language-setting").addEventListener("change", (e) => {
     void changeSetting("ui.language", (e.target as HTMLSelectElement).value);
   });
@@ -656,6 +670,7 @@ function showStartupProblem(problem: string): void {
   byId("startup-problem").hidden = false;
   byId("worklist").hidden = true;
   byId("case").hidden = true;
+  byId("no-case").hidden = true;
   byId("new-case").hidden = true;
   byId("open-settings").hidden = true;
   showViewerLine({ text: t("console-not-started"), problem: true });

@@ -5,6 +5,7 @@ pub mod annotation_export;
 mod call;
 mod desk;
 pub mod language;
+pub mod report_export;
 mod supervisor;
 mod viewer_link;
 mod viewer_outbox;

@@ -332,6 +332,9 @@ pub struct LoadedSettings {
     /// older build.
     pub warnings: Vec<String>,
     user_layer: BTreeMap<String, toml::Value>,
+    /// The `KAKEHASHI_*` variables read at load: a value the user sets
+    /// reloads the files under the same environment.
+    environment: BTreeMap<String, String>,
 }
 
 /// One row of `kh doctor`'s settings table.
@@ -551,9 +554,11 @@ impl LoadedSettings {
         }
 
         // The environment, where not locked.
+        let mut environment = BTreeMap::new();
         for (key, default) in &defaults {
             let variable = env_variable(key);
             let Some(text) = env(&variable) else { continue };
+            environment.insert(variable.clone(), text.clone());
             let source = Source::Environment {
                 variable: variable.clone(),
             };
@@ -597,6 +602,7 @@ impl LoadedSettings {
             locked,
             warnings,
             user_layer,
+            environment,
         })
     }
 
@@ -672,7 +678,9 @@ impl LoadedSettings {
             path: self.paths.user.clone(),
             reason: e.to_string(),
         })?;
-        *self = LoadedSettings::load_from(self.paths.clone(), |_| None)?;
+        let environment = std::mem::take(&mut self.environment);
+        *self =
+            LoadedSettings::load_from(self.paths.clone(), |name| environment.get(name).cloned())?;
         Ok(())
     }
 }

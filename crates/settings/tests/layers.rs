@@ -322,3 +322,35 @@ fn plain_ws_to_another_machine_is_refused_unless_explicitly_allowed_and_then_sai
         Err(SettingsError::Invalid { key, .. }) if key == "signalling.url"
     ));
 }
+
+#[test]
+fn a_value_the_user_sets_keeps_the_environments_overrides() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let paths = paths(dir.path());
+    let mut loaded = load(&paths, &[("KAKEHASHI_UI_LANGUAGE", "ja")]).expect("load");
+    assert_eq!(loaded.settings.ui.language, "ja");
+    loaded.set_user_text("ui.theme", "dark").expect("theme");
+    assert_eq!(loaded.settings.ui.theme, "dark");
+    assert_eq!(
+        loaded.settings.ui.language, "ja",
+        "the environment still rules"
+    );
+    assert_eq!(
+        loaded.source("ui.language"),
+        Some(&Source::Environment {
+            variable: "KAKEHASHI_UI_LANGUAGE".into()
+        })
+    );
+}
+
+#[test]
+fn the_language_and_theme_take_only_their_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let paths = paths(dir.path());
+    let mut loaded = load(&paths, &[]).expect("load");
+    for (key, good, bad) in [("ui.language", "en", "fr"), ("ui.theme", "light", "blue")] {
+        loaded.set_user_text(key, good).expect("a good value");
+        let err = loaded.set_user_text(key, bad).expect_err("a bad value");
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}

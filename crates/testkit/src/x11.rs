@@ -14,6 +14,13 @@ pub struct Xvfb {
 
 impl Xvfb {
     pub fn start() -> Xvfb {
+        Xvfb::start_sized(1920, 1200)
+    }
+
+    /// A screen of `width` × `height` pixels (a 4K screen for HiDPI
+    /// screenshots).
+    pub fn start_sized(width: u32, height: u32) -> Xvfb {
+        let screen = format!("{width}x{height}x24");
         // -displayfd: Xvfb picks a free display and prints its number.
         let mut child = Command::new(crate::needs::program("Xvfb", "xvfb"))
             .args([
@@ -21,7 +28,7 @@ impl Xvfb {
                 "1",
                 "-screen",
                 "0",
-                "1920x1200x24",
+                &screen,
                 "-nolisten",
                 "tcp",
                 // No key autorepeat within a test: on a loaded machine the

@@ -61,6 +61,18 @@ impl Drop for Driver {
 /// tauri-driver (with WebKitWebDriver) in `x`, the app it starts kept
 /// in `dir` and speaking `language`; its output in `log_path`.
 pub fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path, language: &str) -> (Driver, u16) {
+    start_driver_with(x, dir, log_path, &[("KAKEHASHI_UI_LANGUAGE", language)])
+}
+
+/// tauri-driver as [`start_driver`] has it, with `env` for the app
+/// (`GDK_SCALE`; the language, which the user's settings choose when the
+/// environment does not).
+pub fn start_driver_with(
+    x: &Xvfb,
+    dir: &Path,
+    log_path: &Path,
+    env: &[(&str, &str)],
+) -> (Driver, u16) {
     kh_testkit::needs::program("WebKitWebDriver", "webkit2gtk-driver");
     let (port, native) = two_free_ports();
     let log = std::fs::File::create(log_path).expect("log");
@@ -78,9 +90,6 @@ pub fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path, language: &str) -> (D
         .env("KAKEHASHI_USER_CONFIG", dir.join("user.toml"))
         .env("KAKEHASHI_CASES_DATABASE", dir.join("cases.sqlite"))
         .env("KAKEHASHI_VIEWER", kh())
-        // The English catalogue, whatever this machine's locale: the checks
-        // below read the page's words (the Japanese run is console_japanese).
-        .env("KAKEHASHI_UI_LANGUAGE", language)
         .env_remove("KAKEHASHI_DEMO_SLIDE")
         // Everything the app and the viewer log, at every level, for the
         // patient-data search at the end.
@@ -88,6 +97,7 @@ pub fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path, language: &str) -> (D
             "RUST_LOG",
             "trace,wgpu_core=info,wgpu_hal=info,naga=info,tao=info,wry=info",
         )
+        .envs(env.iter().copied())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()

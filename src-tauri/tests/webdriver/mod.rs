@@ -1,6 +1,9 @@
 //! A WebDriver client (W3C protocol, JSON over HTTP) just large enough to
 //! drive the console through tauri-driver and WebKitWebDriver.
 
+// Each test binary uses part of it.
+#![allow(dead_code)]
+
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -129,6 +132,24 @@ impl Session {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The window's outer size, as a user would drag it.
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(&json!({ "width": width, "height": height })),
+        );
+    }
+
+    /// The page as it is drawn now, as PNG bytes.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let encoded = self.call("GET", "/screenshot", None);
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("a screenshot that is not base64: {e}"))
     }
 
     /// Ends the session; the application may already be gone.

@@ -55,6 +55,7 @@ console-move-to = Move to { $status ->
 ## Case form
 console-case =
     .aria-label = Case
+console-no-case-open = Choose a case from the worklist, or create one with “New case”.
 console-case-untitled = Case
 console-patient = Patient
 console-patient-name = Name
@@ -191,6 +192,8 @@ console-sign-confirm = Sign the report? It cannot be changed afterwards.
 console-report-saved = Report saved
 console-report-signed = Report signed
 console-signed-by = Signed by { $name }, { $when }
+console-export-report = Export report
+console-report-exported = Report written to { $path }
 console-cited = Cited; save the draft to keep it
 console-citations-analyses = Analyses:
 console-citations-reviews = Findings reviewed:

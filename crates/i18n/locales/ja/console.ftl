@@ -55,6 +55,7 @@ console-move-to = 「{ $status ->
 ## 症例の入力欄
 console-case =
     .aria-label = 症例
+console-no-case-open = ワークリストから症例を選ぶか、「新規症例」で作成してください。
 console-case-untitled = 症例
 console-patient = 患者
 console-patient-name = 氏名
@@ -188,6 +189,8 @@ console-sign-confirm = 報告書に署名しますか？署名後は変更でき
 console-report-saved = 報告書を保存しました
 console-report-signed = 報告書に署名しました
 console-signed-by = 署名：{ $name }（{ $when }）
+console-export-report = 報告書を書き出す
+console-report-exported = 報告書を { $path } に書き出しました
 console-cited = 引用しました。下書き保存で残してください
 console-citations-analyses = 解析：
 console-citations-reviews = 所見の確認：
