@@ -64,9 +64,12 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     eprintln!();
     kh_annotations::write(&args.out, &found, kh_annotations::Format::GeoJson)?;
     eprintln!(
-        "kh: {} objects written to {}",
-        found.objects.len(),
-        args.out.display()
+        "{}",
+        kh_i18n::tr!(
+            "cli-objects-written",
+            count = found.objects.len(),
+            path = args.out.display().to_string()
+        )
     );
     Ok(())
 }

@@ -85,26 +85,26 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
                     .count();
                 if outside > 0 {
                     eprintln!(
-                        "kh: warning: {outside} objects reach beyond the slide's {w}×{h} pixels: \
-                         are these the slide's annotations?"
+                        "{}",
+                        kh_i18n::tr!("cli-beyond-slide", count = outside, width = w, height = h)
                     );
                 }
             }
             if format == Format::DicomAnn && slide.is_some() && reference.is_none() {
-                eprintln!(
-                    "kh: note: the slide is not DICOM: the annotations are written in its \
-                     level-0 pixels, in a study of their own"
-                );
+                eprintln!("{}", kh_i18n::tr!("cli-not-dicom-slide"));
             }
             let written = kh_annotations::write_for_slide(&output, &annotations, format, reference)
                 .with_context(|| format!("converting {}", input.display()))?;
             for note in &written.notes {
-                eprintln!("kh: note: {note}");
+                eprintln!("{}", kh_i18n::tr!("cli-note", note = note.as_str()));
             }
             eprintln!(
-                "kh: wrote {} objects to {}",
-                annotations.objects.len(),
-                output.display()
+                "{}",
+                kh_i18n::tr!(
+                    "cli-objects-written",
+                    count = annotations.objects.len(),
+                    path = output.display().to_string()
+                )
             );
         }
     }

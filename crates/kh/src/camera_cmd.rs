@@ -70,7 +70,7 @@ fn list(json: bool) -> Result<()> {
         return Ok(());
     }
     if found.is_empty() {
-        println!("no cameras (no /dev/video* that can capture)");
+        println!("{}", kh_i18n::tr!("cli-no-cameras"));
     }
     for camera in found {
         println!(
@@ -107,9 +107,13 @@ fn capture(args: CaptureArgs) -> Result<()> {
     )?;
     let mode = camera.mode().clone();
     eprintln!(
-        "kh camera: {} ({}) at {mode}",
-        camera.info().name,
-        camera.info().path.display()
+        "{}",
+        kh_i18n::tr!(
+            "cli-camera-opened",
+            name = camera.info().name.as_str(),
+            path = camera.info().path.display().to_string(),
+            mode = mode.to_string()
+        )
     );
     // Written beside the target and renamed over it when complete: an
     // interrupted capture leaves no half-written file.
@@ -162,11 +166,16 @@ fn capture(args: CaptureArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let counters = camera.counters();
     eprintln!(
-        "kh camera: {written} frames in {seconds:.2} s ({:.1} fps) -> {}; {} captured, {} replaced unread",
-        f64::from(written) / seconds,
-        args.out.display(),
-        counters.captured,
-        counters.overwritten
+        "{}",
+        kh_i18n::tr!(
+            "cli-camera-captured",
+            frames = written,
+            seconds = format!("{seconds:.2}"),
+            fps = format!("{:.1}", f64::from(written) / seconds),
+            path = args.out.display().to_string(),
+            captured = counters.captured,
+            replaced = counters.overwritten
+        )
     );
     Ok(())
 }

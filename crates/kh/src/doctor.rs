@@ -5,6 +5,7 @@
 use anyhow::Result;
 use kh_call::reachability::{self, Reachability};
 use kh_cases::{CaseStore, DatabaseReport};
+use kh_i18n::tr;
 use kh_settings::{LoadedSettings, SettingReport, SettingsPaths};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -101,7 +102,7 @@ fn onnx_runtime_section(warnings: &mut Vec<String>) -> OnnxRuntimeSection {
             error: None,
         },
         Err(e) => {
-            warnings.push(format!("AI models cannot run: {e}"));
+            warnings.push(tr!("cli-doctor-onnx-missing", problem = e.to_string()));
             OnnxRuntimeSection {
                 path: None,
                 build: None,
@@ -160,7 +161,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
     let loaded = match LoadedSettings::load() {
         Ok(loaded) => Some(loaded),
         Err(e) => {
-            problems.push(format!("settings: {e}"));
+            problems.push(tr!("cli-doctor-settings-problem", problem = e.to_string()));
             None
         }
     };
@@ -178,10 +179,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         .enable_all()
         .build()?;
     let signalling = if settings.signalling.url.is_empty() {
-        problems.push(
-            "signalling.url is not set: calls cannot start (set it in the system config file)"
-                .into(),
-        );
+        problems.push(tr!("cli-doctor-no-signalling"));
         None
     } else {
         let check = runtime.block_on(reachability::check_signalling(
@@ -189,7 +187,11 @@ pub fn run(args: DoctorArgs) -> Result<()> {
             timeout,
         ));
         if let Some(why) = &check.error {
-            problems.push(format!("signalling {}: {why}", check.url));
+            problems.push(tr!(
+                "cli-doctor-signalling-problem",
+                url = check.url.as_str(),
+                problem = why.as_str()
+            ));
         }
         Some(check)
     };
@@ -214,7 +216,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         })
         .collect();
     if !audio_devices.iter().any(|d| d.input) {
-        warnings.push("no audio input device: calls will send silence".into());
+        warnings.push(tr!("cli-doctor-no-microphone"));
     }
     let cameras = cameras();
     let camera_setting = settings.devices.camera.trim();
@@ -223,24 +225,25 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         && camera_setting != "test-pattern"
         && let Err(e) = kh_devices::camera::find(camera_setting)
     {
-        warnings.push(format!("devices.camera = {camera_setting:?}: {e}"));
+        warnings.push(tr!(
+            "cli-doctor-camera-problem",
+            camera = format!("{camera_setting:?}"),
+            problem = e.to_string()
+        ));
     }
     if cameras.iter().all(|c| c.modes.is_empty()) {
-        warnings.push("no camera Kakehashi can read: calls send the test pattern instead".into());
+        warnings.push(tr!("cli-doctor-no-camera"));
     }
 
     let video_codecs = video_codecs();
     if !video_codecs.encoders.iter().any(|e| e.hardware) {
-        warnings.push(
-            "no hardware video encoder: calls encode in software (1080p at most on a small CPU)"
-                .into(),
-        );
+        warnings.push(tr!("cli-doctor-no-hardware-encoder"));
     } else if video_codecs
         .encoders
         .iter()
         .any(|e| e.codec == kh_media::VideoCodec::H265.mime() && !e.hardware)
     {
-        warnings.push("no hardware HEVC encoder for 8K: 8K is sent as recorded, not live".into());
+        warnings.push(tr!("cli-doctor-no-hevc-8k"));
     }
 
     let onnx_runtime = onnx_runtime_section(&mut warnings);
@@ -305,10 +308,7 @@ fn gpu_report(problems: &mut Vec<String>, warnings: &mut Vec<String>) -> GpuRepo
         }
     };
     if !adapters.is_empty() && adapters.iter().all(|a| a.device_type == "Cpu") {
-        warnings.push(
-            "only a software renderer was found: slides draw correctly but slowly; install the GPU's driver"
-                .into(),
-        );
+        warnings.push(tr!("cli-doctor-software-gpu"));
     }
     GpuReport { adapters, chosen }
 }
@@ -390,18 +390,18 @@ fn database_section(path: PathBuf, problems: &mut Vec<String>) -> DatabaseSectio
     match CaseStore::inspect(&path) {
         Ok(report) => {
             if report.integrity != ["ok"] {
-                problems.push(format!(
-                    "case database {}: {}",
-                    path.display(),
-                    report.integrity.join("; ")
+                problems.push(tr!(
+                    "cli-doctor-database-damaged",
+                    path = path.display().to_string(),
+                    problem = report.integrity.join("; ")
                 ));
             }
             if report.schema_version > report.known_schema_version {
-                problems.push(format!(
-                    "case database {} is from a newer Kakehashi (schema {}, this build knows {})",
-                    path.display(),
-                    report.schema_version,
-                    report.known_schema_version
+                problems.push(tr!(
+                    "cli-doctor-database-newer",
+                    path = path.display().to_string(),
+                    schema = report.schema_version,
+                    known = report.known_schema_version
                 ));
             }
             DatabaseSection {
@@ -426,23 +426,32 @@ fn database_section(path: PathBuf, problems: &mut Vec<String>) -> DatabaseSectio
 fn check_line(check: &Reachability) -> String {
     match (&check.error, check.round_trip_ms) {
         (None, Some(ms)) => {
-            let mut line = format!("ok    {} in {ms:.1} ms", check.url);
+            let mut line = tr!(
+                "cli-doctor-check-ok",
+                url = check.url.as_str(),
+                ms = format!("{ms:.1}")
+            );
             if let Some(address) = check.address {
-                line += &format!(" ({address})");
+                line += " ";
+                line += &tr!("cli-doctor-check-address", address = address.to_string());
             }
             if let Some(mapped) = check.mapped_address {
-                line += &format!("; it sees us as {mapped}");
+                line += &tr!("cli-doctor-check-mapped", mapped = mapped.to_string());
             }
             line
         }
-        (Some(why), _) => format!("FAIL  {}: {why}", check.url),
+        (Some(why), _) => tr!(
+            "cli-doctor-check-fail",
+            url = check.url.as_str(),
+            problem = why.as_str()
+        ),
         (None, None) => format!("?     {}", check.url),
     }
 }
 
 fn print_text(report: &Report) {
-    println!("Kakehashi {} — doctor\n", report.version);
-    println!("GPU");
+    println!("{}\n", tr!("cli-doctor-title", version = report.version));
+    println!("{}", tr!("cli-doctor-gpu"));
     for adapter in &report.gpu.adapters {
         println!(
             "  {} — {} {} ({})",
@@ -450,46 +459,66 @@ fn print_text(report: &Report) {
         );
     }
     if report.gpu.adapters.is_empty() {
-        println!("  no adapter found");
+        println!("  {}", tr!("cli-doctor-no-adapter"));
     }
     if let Some(chosen) = &report.gpu.chosen {
-        println!("  the viewer uses: {chosen}");
+        println!(
+            "  {}",
+            tr!("cli-doctor-viewer-uses", adapter = chosen.as_str())
+        );
     }
     let s = &report.settings;
-    let presence = |present: bool| if present { "present" } else { "absent" };
-    println!("\nSettings");
+    let presence = |present: bool| {
+        if present {
+            tr!("cli-doctor-present")
+        } else {
+            tr!("cli-doctor-absent")
+        }
+    };
+    println!("\n{}", tr!("cli-doctor-settings"));
     println!(
-        "  system file {} ({})",
-        s.system_file.display(),
-        presence(s.system_file_present)
+        "  {}",
+        tr!(
+            "cli-doctor-system-file",
+            path = s.system_file.display().to_string(),
+            presence = presence(s.system_file_present)
+        )
     );
     println!(
-        "  user file   {} ({})",
-        s.user_file.display(),
-        presence(s.user_file_present)
+        "  {}",
+        tr!(
+            "cli-doctor-user-file",
+            path = s.user_file.display().to_string(),
+            presence = presence(s.user_file_present)
+        )
     );
+    let locked = tr!("cli-doctor-locked");
     for row in &s.values {
         println!(
             "  {:<28} = {:<36} {}{}",
             row.key,
             row.value.to_string(),
             row.source,
-            if row.locked { " (locked)" } else { "" }
+            if row.locked {
+                format!(" {locked}")
+            } else {
+                String::new()
+            }
         );
     }
-    println!("\nSignalling");
+    println!("\n{}", tr!("cli-doctor-signalling"));
     match &report.signalling {
         Some(check) => println!("  {}", check_line(check)),
-        None => println!("  not configured"),
+        None => println!("  {}", tr!("cli-doctor-not-configured")),
     }
-    println!("\nSTUN/TURN");
+    println!("\n{}", tr!("cli-doctor-ice"));
     for check in &report.ice_servers {
         println!("  {}", check_line(check));
     }
     if report.ice_servers.is_empty() {
-        println!("  none configured here (relays come from the signalling server per call)");
+        println!("  {}", tr!("cli-doctor-no-ice"));
     }
-    println!("\nAudio devices");
+    println!("\n{}", tr!("cli-doctor-audio"));
     for device in &report.audio_devices {
         let role = match (device.input, device.output) {
             (true, true) => "in/out",
@@ -499,9 +528,9 @@ fn print_text(report: &Report) {
         println!("  {role:<6} {}", device.name);
     }
     if report.audio_devices.is_empty() {
-        println!("  none found");
+        println!("  {}", tr!("cli-doctor-none-found"));
     }
-    println!("\nCameras");
+    println!("\n{}", tr!("cli-doctor-cameras"));
     for camera in &report.cameras {
         println!(
             "  {}  {} ({}, {})",
@@ -516,31 +545,35 @@ fn print_text(report: &Report) {
         }
         if camera.modes.len() > shown {
             println!(
-                "      … {} more (`kh camera list`)",
-                camera.modes.len() - shown
+                "      {}",
+                tr!("cli-doctor-more-modes", count = camera.modes.len() - shown)
             );
         }
     }
     if report.cameras.is_empty() {
-        println!("  none found");
+        println!("  {}", tr!("cli-doctor-none-found"));
     }
     let codecs = &report.video_codecs;
-    println!("\nVideo codecs");
+    println!("\n{}", tr!("cli-doctor-codecs"));
     if codecs.render_nodes.is_empty() {
-        println!("  GPU render nodes: none");
+        println!("  {}", tr!("cli-doctor-render-nodes-none"));
     } else {
         let nodes: Vec<String> = codecs
             .render_nodes
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        println!("  GPU render nodes: {}", nodes.join(", "));
+        println!(
+            "  {}",
+            tr!("cli-doctor-render-nodes", nodes = nodes.join(", "))
+        );
     }
+    let (encode, decode) = (tr!("cli-doctor-encode"), tr!("cli-doctor-decode"));
     for (role, path) in codecs
         .encoders
         .iter()
-        .map(|e| ("encode", e))
-        .chain(codecs.decoders.iter().map(|d| ("decode", d)))
+        .map(|e| (&encode, e))
+        .chain(codecs.decoders.iter().map(|d| (&decode, d)))
     {
         let codec = path.codec.trim_start_matches("video/");
         let what = match path.picture {
@@ -550,47 +583,58 @@ fn print_text(report: &Report) {
         println!("  {role} {what:<13} {}", path.implementation);
     }
     let onnx = &report.onnx_runtime;
-    println!("\nAI models (ONNX Runtime)");
+    println!("\n{}", tr!("cli-doctor-onnx"));
     match (&onnx.path, &onnx.error) {
         (Some(path), _) => {
             println!("  {}", path.display());
             if let Some(build) = &onnx.build {
                 println!("  {build}");
             }
+            let (yes, no) = (tr!("cli-doctor-yes"), tr!("cli-doctor-no"));
             let providers: Vec<String> = onnx
                 .providers
                 .iter()
-                .map(|p| format!("{} {}", p.name, if p.available { "yes" } else { "no" }))
+                .map(|p| format!("{} {}", p.name, if p.available { &yes } else { &no }))
                 .collect();
-            println!("  execution providers: {}", providers.join(", "));
+            println!(
+                "  {}",
+                tr!("cli-doctor-providers", providers = providers.join(", "))
+            );
         }
         (None, Some(e)) => println!("  {e}"),
-        (None, None) => println!("  not found"),
+        (None, None) => println!("  {}", tr!("cli-doctor-not-found")),
     }
     let db = &report.case_database;
-    println!("\nCase database");
+    println!("\n{}", tr!("cli-doctor-database"));
+    let path = db.path.display().to_string();
     match (&db.report, &db.error) {
         (Some(r), _) => println!(
-            "  {}: schema {} (this build writes {}), {} cases, integrity {}",
-            db.path.display(),
-            r.schema_version,
-            r.known_schema_version,
-            r.cases.unwrap_or(0),
-            r.integrity.join("; ")
+            "  {}",
+            tr!(
+                "cli-doctor-database-line",
+                path = path,
+                schema = r.schema_version,
+                known = r.known_schema_version,
+                cases = r.cases.unwrap_or(0),
+                integrity = r.integrity.join("; ")
+            )
         ),
-        (None, Some(e)) => println!("  {}: {e}", db.path.display()),
-        (None, None) => println!("  {} (not created yet)", db.path.display()),
+        (None, Some(e)) => println!("  {path}: {e}"),
+        (None, None) => println!("  {}", tr!("cli-doctor-database-not-created", path = path)),
     }
     if !report.warnings.is_empty() {
-        println!("\nWarnings");
+        println!("\n{}", tr!("cli-doctor-warnings"));
         for warning in &report.warnings {
             println!("  - {warning}");
         }
     }
     if report.problems.is_empty() {
-        println!("\nNo problems found.");
+        println!("\n{}", tr!("cli-doctor-no-problems"));
     } else {
-        println!("\n{} problem(s):", report.problems.len());
+        println!(
+            "\n{}",
+            tr!("cli-doctor-problems", count = report.problems.len())
+        );
         for problem in &report.problems {
             println!("  - {problem}");
         }

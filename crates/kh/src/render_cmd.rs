@@ -200,7 +200,10 @@ pub fn run(args: RenderArgs) -> Result<()> {
         bail!("the GPU reported errors: {}", gpu_errors.join("; "));
     }
     for error in renderer.take_errors() {
-        eprintln!("kh: warning: {error}");
+        eprintln!(
+            "{}",
+            kh_i18n::tr!("cli-warning", problem = error.to_string())
+        );
     }
     png_out::write_rgba(&args.out, args.width, args.height, &pixels)?;
     let mut frame_us = Vec::with_capacity(args.frames);

@@ -20,6 +20,9 @@ async fn doctor(dir: &Path, extra: &[&str]) -> Output {
     let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(KH)
+            // What it says in English unless the test asks otherwise,
+            // whatever this machine's locale.
+            .env("KAKEHASHI_UI_LANGUAGE", "en")
             .arg("doctor")
             .args(&args)
             .args(["--timeout", "1"])
@@ -181,6 +184,20 @@ database = "{}"
     assert!(text.contains("No problems found."), "{text}");
     assert!(text.contains("1 cases, integrity ok"), "{text}");
     assert!(text.contains("encode H265 8K30"), "{text}");
+    // The same report for a Japanese reader.
+    let out = doctor(dir.path(), &["--language", "ja"]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for said in [
+        "架け橋 ",
+        "— 診断",
+        "問題は見つかりませんでした。",
+        "症例 1 件、整合性 ok",
+        "符号化 H265 8K30",
+        "（固定）",
+    ] {
+        assert!(text.contains(said), "{said} is not in\n{text}");
+    }
 
     // A signalling server that is gone is named with the reason.
     server.shutdown().await;

@@ -48,6 +48,24 @@ pub fn rust_widget_literals(code: &str) -> Vec<(usize, String)> {
     found
 }
 
+/// Words printed for people by `kh` (`println!`/`eprintln!` with literal
+/// text beyond placeholders), outside tests: (line, text).
+pub fn rust_print_literals(code: &str) -> Vec<(usize, String)> {
+    static PRINT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"e?println!\(\s*"((?:[^"\\]|\\.)*)""#).unwrap());
+    // Placeholders and escapes (`\n`) are not words.
+    static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{[^}]*\}|\\.").unwrap());
+    let product = code.split("#[cfg(test)]").next().unwrap_or(code);
+    PRINT
+        .captures_iter(product)
+        .filter(|c| is_words(&PLACEHOLDER.replace_all(&c[1], " ")))
+        .map(|c| {
+            let line = product[..c.get(0).map_or(0, |m| m.start())].lines().count();
+            (line, c[1].to_owned())
+        })
+        .collect()
+}
+
 /// Text in `html` that no `data-l10n-id` covers: text nodes whose element
 /// has none, and `placeholder`/`aria-label`/`title`/`alt` attributes on
 /// elements without one.
@@ -184,6 +202,21 @@ fn each_finder_finds_what_it_looks_for() {
         ]
     );
 
+    let printed = r#"
+        println!("{}", tr!("cli-doctor-gpu"));
+        println!("  {role:<6} {}", device.name);
+        println!("\n{}", heading);
+        eprintln!(
+            "kh: wrote {} objects to {}",
+            n, path
+        );
+    "#;
+    let found: Vec<String> = rust_print_literals(printed)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(found, ["kh: wrote {} objects to {}"]);
+
     let html = r#"<header><h1 data-l10n-id="a">Kakehashi</h1><button>New case</button>
         <input placeholder="Search here"><label><span data-l10n-id="b">Name</span> <input></label>
         <code>kh doctor</code><!-- a comment --></header>"#;
@@ -230,6 +263,11 @@ fn nothing_shown_to_users_bypasses_the_catalogue() {
         let text = std::fs::read_to_string(&path).unwrap();
         let found: Vec<String> = if relative.starts_with("crates/viewer/") {
             rust_widget_literals(&text)
+                .into_iter()
+                .map(|(line, t)| format!("{relative}:{line}: {t:?}"))
+                .collect()
+        } else if relative.starts_with("crates/kh/src/") {
+            rust_print_literals(&text)
                 .into_iter()
                 .map(|(line, t)| format!("{relative}:{line}: {t:?}"))
                 .collect()
