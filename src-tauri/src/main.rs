@@ -8,8 +8,8 @@
 
 use kh_cases::{AttachmentKind, Case, CaseDetails, CaseId, CaseStatus, CaseSummary, WorklistQuery};
 use kh_console::{
-    CallDevices, CallStatus, CaseDesk, CasePage, JoinRequest, SettingsPage, ViewerCommand,
-    ViewerStatus, Workstation,
+    CallDevices, CallStatus, CaseDesk, CasePage, ForPeople, JoinRequest, SettingsPage,
+    ViewerCommand, ViewerStatus, Workstation,
 };
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -27,8 +27,9 @@ type Answer<T> = Result<T, String>;
 /// When the process started: the clock of "start to interactive console".
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
-fn said<T, E: std::fmt::Display>(result: Result<T, E>) -> Answer<T> {
-    result.map_err(|e| e.to_string())
+/// A command's answer, its error in the reader's words.
+fn said<T, E: ForPeople>(result: Result<T, E>) -> Answer<T> {
+    result.map_err(|e| e.for_people())
 }
 
 #[tauri::command]
@@ -127,7 +128,7 @@ fn export_annotations(
         attachment,
         &format,
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.for_people())
 }
 
 /// Writes the case's report as a page to file or print, in the reader's

@@ -235,6 +235,15 @@ fn the_console_works_in_japanese_from_worklist_to_signed_report() {
     app.wait_for("reported", &text_of("#case-status"), WAIT, |v| {
         v == "報告済み"
     });
+    // What the store refuses reads in Japanese too.
+    let refused = app.script(
+        "const id = document.querySelector('#cases tr.selected').dataset.caseId; \
+         try { await window.__TAURI__.core.invoke('set_status', { id, status: 'draft' }); return null; } \
+         catch (e) { return String(e); }",
+        json!([]),
+    )["ok"]
+        .clone();
+    assert_eq!(refused, "症例を「報告済み」から「下書き」にはできません。");
     resize(&app, 1920, 1080);
     keep_screenshot(&app, "1920x1080-light");
 

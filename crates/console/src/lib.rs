@@ -4,6 +4,7 @@ pub mod analyses;
 pub mod annotation_export;
 mod call;
 mod desk;
+mod for_people;
 pub mod language;
 pub mod report_export;
 mod supervisor;
@@ -16,6 +17,7 @@ pub use call::{
     StatusSink, case_room, quality_from_stats, token_room,
 };
 pub use desk::{CaseDesk, CasePage, DeskError, SettingsPage, actor_from};
+pub use for_people::ForPeople;
 pub use viewer_link::{ViewerLink, ViewerVideo};
 pub use workstation::{CallDevices, Workstation};
 

@@ -239,3 +239,35 @@ console-theme-dark = Dark
 
 ## Dates: { $month2 } and { $day2 } are two digits, { $month } and { $day } as they are
 console-date-time = { $year }-{ $month2 }-{ $day2 } { $time }
+
+## Refusals and errors, as the page shows them
+console-error-no-case = There is no case { $id } (it may have been removed on another workstation).
+console-error-not-allowed = The case is { $status }: { $what } is not possible.
+console-error-transition = The case cannot go from { $from } to { $to }.
+console-error-conflict = The case was changed elsewhere while you edited it. Reload it and edit again.
+console-error-missing = { $what } needs { $field } first.
+console-error-too-long = { $field } is too long ({ $len } bytes; at most { $max }).
+console-error-newer = The case database was written by a newer Kakehashi. Update this workstation.
+console-error-attachment = { $path }: { $reason }
+console-error-database = The case database could not be used: { $detail }
+console-error-setting-locked = { $key } is locked by your IT department.
+console-error-setting-unknown = { $key } is not a setting.
+console-error-setting-invalid = { $key }: { $reason }
+console-doing-edit = editing the case
+console-doing-attach = attaching files
+console-doing-detach = removing attachments
+console-doing-write-report = writing the report
+console-doing-sign-report = signing the report
+console-doing-sign = Signing
+console-doing-request = Requesting a consultation
+console-field-question = a clinical question
+console-field-report = a written report
+console-field-name = the patient's name
+console-field-reading = the name's reading
+console-field-patient-id = the patient ID
+console-field-specimen = the specimen
+console-field-requesting-site = the requesting site
+console-field-consulting-site = the consulting site
+console-field-search = the search
+console-field-age = the age in years
+console-field-months = the months beyond the years

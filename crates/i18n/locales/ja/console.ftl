@@ -236,3 +236,35 @@ console-theme-dark = ダーク
 
 ## 日付：{ $month2 } と { $day2 } は2桁、{ $month } と { $day } はそのまま
 console-date-time = { $year }年{ $month }月{ $day }日 { $time }
+
+## 拒否とエラー（画面に表示する文）
+console-error-no-case = 症例 { $id } がありません（別の端末で削除された可能性があります）。
+console-error-not-allowed = 症例は「{ $status }」のため、{ $what }はできません。
+console-error-transition = 症例を「{ $from }」から「{ $to }」にはできません。
+console-error-conflict = 編集中に別の場所で症例が変更されました。読み込み直してから編集してください。
+console-error-missing = { $what }には{ $field }が必要です。
+console-error-too-long = { $field }が長すぎます（{ $len } バイト、上限 { $max } バイト）。
+console-error-newer = 症例データベースは新しい架け橋で作られています。この端末を更新してください。
+console-error-attachment = { $path }：{ $reason }
+console-error-database = 症例データベースを使えません：{ $detail }
+console-error-setting-locked = { $key } は情報システム部門により固定されています。
+console-error-setting-unknown = { $key } という設定はありません。
+console-error-setting-invalid = { $key }：{ $reason }
+console-doing-edit = 症例の編集
+console-doing-attach = ファイルの添付
+console-doing-detach = 添付の削除
+console-doing-write-report = 報告書の作成
+console-doing-sign-report = 報告書への署名
+console-doing-sign = 署名
+console-doing-request = コンサルテーションの依頼
+console-field-question = 依頼内容の入力
+console-field-report = 報告書の本文
+console-field-name = 氏名
+console-field-reading = フリガナ
+console-field-patient-id = 患者ID
+console-field-specimen = 検体
+console-field-requesting-site = 依頼施設
+console-field-consulting-site = コンサルト先施設
+console-field-search = 検索語
+console-field-age = 年齢
+console-field-months = 月齢
