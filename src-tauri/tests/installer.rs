@@ -17,8 +17,9 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(120);
 const APP: &str = env!("CARGO_BIN_EXE_kakehashi");
-/// The console's header colour (`--ink` in ui/public/style.css).
-const INK: [u8; 3] = [0x1d, 0x35, 0x57];
+/// The primary button's colour in the light theme (`--accent` in
+/// ui/public/style.css): "New case" in the header.
+const ACCENT: [u8; 3] = [0x1f, 0x5f, 0x8b];
 
 fn the_package() -> Option<PathBuf> {
     std::env::var_os("KH_DEB").map(PathBuf::from)
@@ -181,6 +182,20 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
     let _installed = Installed(name.clone());
     let status = run("dpkg-query", &["--show", "--showformat=${Status}", &name]);
     assert_eq!(status, "install ok installed");
+    // The desktop's menu names it in Japanese too.
+    let entry = std::fs::read_to_string("/usr/share/applications/Kakehashi.desktop")
+        .expect("the installed menu entry");
+    for line in [
+        "Name=Kakehashi",
+        "Name[ja]=架け橋",
+        "Comment[ja]=",
+        "Exec=kakehashi",
+    ] {
+        assert!(
+            entry.contains(line),
+            "{line} is not in the menu entry:\n{entry}"
+        );
+    }
 
     // The installed kh finds the packaged ONNX Runtime (nothing in the
     // environment pointing at it) and says which providers it has.
@@ -306,7 +321,8 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
     // The console's page is drawn: with no window manager both windows sit
     // at the origin, so the viewer moves aside first (until the console
     // repaints, the screen there still holds the viewer's picture). The
-    // page has the style sheet's ink-blue header band over a light body.
+    // page has the primary "New case" button in its header, over a light
+    // body.
     x.run("xdotool", &["windowmove", &viewer, "1280", "0"]);
     let console_shot = shots.join("installed-console.png");
     let deadline = std::time::Instant::now() + WAIT;
@@ -326,22 +342,23 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
             let i = ((y * width + x) * 3) as usize;
             [rgb[i], rgb[i + 1], rgb[i + 2]]
         };
-        let band: Vec<[u8; 3]> = (4..24)
-            .flat_map(|y| (300..width.min(1000)).map(move |x| (x, y)))
+        let band: Vec<[u8; 3]> = (4..44)
+            .flat_map(|y| (width.saturating_sub(400)..width).map(move |x| (x, y)))
             .map(|(x, y)| pixel(x, y))
             .collect();
-        let ink = band.iter().filter(|p| **p == INK).count();
+        let ink = band.iter().filter(|p| **p == ACCENT).count();
         let body: Vec<[u8; 3]> = (height / 4..height * 3 / 4)
             .flat_map(|y| (0..width).map(move |x| (x, y)))
             .map(|(x, y)| pixel(x, y))
             .collect();
         let light = body.iter().filter(|p| p.iter().all(|&c| c > 200)).count();
-        if ink * 10 > band.len() * 8 && light * 2 > body.len() {
+        // The button is about 100 × 30 of the 400 × 40 band.
+        if ink * 20 > band.len() && light * 2 > body.len() {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the console page is not drawn ({ink} of {} header pixels ink, {light} of {} body pixels light): {}",
+            "the console page is not drawn ({ink} of {} header pixels the primary button's, {light} of {} body pixels light): {}",
             band.len(),
             body.len(),
             console_shot.display()

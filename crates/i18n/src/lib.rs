@@ -40,7 +40,7 @@ macro_rules! catalogue_files {
     };
 }
 
-catalogue_files!("common", "console", "viewer", "cli", "report");
+catalogue_files!("common", "console", "viewer", "cli", "report", "installer");
 
 /// The files the console's page formats with.
 const PAGE_FILES: &[&str] = &["common", "console"];

@@ -185,6 +185,7 @@ pub fn product_sources() -> Vec<PathBuf> {
     walk(&root.join("src-tauri/src"), &mut out);
     walk(&root.join("ui/src"), &mut out);
     out.push(root.join("ui/public/index.html"));
+    out.push(root.join("src-tauri/kakehashi.desktop.hbs"));
     out
 }
 
@@ -239,4 +240,40 @@ fn every_id_the_code_names_exists_and_every_message_is_named() {
         unused.is_empty(),
         "in the catalogue, named nowhere: {unused:?}"
     );
+}
+
+/// The installed menu entry says what the catalogue says, in both
+/// languages; its English comment is the package's short description.
+#[test]
+fn the_menu_entry_carries_the_catalogues_words() {
+    let root = repository();
+    let template = std::fs::read_to_string(root.join("src-tauri/kakehashi.desktop.hbs")).unwrap();
+    let line = |key: &str| {
+        template
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in the desktop template"))
+            .to_owned()
+    };
+    let en = kh_i18n::Catalogue::new(Language::English);
+    let ja = kh_i18n::Catalogue::new(Language::Japanese);
+    for (key, id) in [
+        ("GenericName", "installer-generic-name"),
+        ("Keywords", "installer-keywords"),
+    ] {
+        assert_eq!(line(key), en.text(id), "{key}");
+        assert_eq!(line(&format!("{key}[ja]")), ja.text(id), "{key}[ja]");
+    }
+    for (key, id) in [("Name", "installer-name"), ("Comment", "installer-comment")] {
+        assert_eq!(line(&format!("{key}[ja]")), ja.text(id), "{key}[ja]");
+    }
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("src-tauri/tauri.conf.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["bundle"]["shortDescription"],
+        en.text("installer-comment")
+    );
+    assert_eq!(config["productName"], en.text("installer-name"));
 }
