@@ -249,22 +249,26 @@ impl CaseDesk {
     /// On a first start with no cases, a demo case with `slide` attached,
     /// so a newcomer sees the product work. Returns it when made.
     pub fn ensure_demo_case(&self, slide: &Path) -> Result<Option<CaseId>, DeskError> {
+        // In the reader's language: a Japanese newcomer meets a Japanese
+        // case (a name with its reading).
+        let words = kh_i18n::Catalogue::new(crate::language::language_of(&self.settings()));
         let mut store = self.store.lock();
         if store.case_count()? > 0 || !slide.is_file() {
             return Ok(None);
         }
         let details = CaseDetails {
             patient: Patient {
-                name: PatientName::new("Demo Patient"),
+                name: PatientName::new(words.text("console-demo-name")),
+                name_reading: PatientNameReading::new(words.text("console-demo-reading.value")),
                 id: PatientId::new(DEMO_PATIENT_ID),
                 age_years: Some(58),
                 sex: Sex::Unknown,
                 ..Default::default()
             },
-            clinical_question: "Demo: H&E section (CMU-1 region, OpenSlide test data). Assess the tissue and report.".into(),
-            specimen: "Demo H&E section".into(),
-            requesting_site: "Demo island clinic".into(),
-            consulting_site: "Demo university hospital".into(),
+            clinical_question: words.text("console-demo-question"),
+            specimen: words.text("console-demo-specimen"),
+            requesting_site: words.text("console-demo-requesting-site"),
+            consulting_site: words.text("console-demo-consulting-site"),
         };
         let case = store.create_case(&details, "kakehashi")?;
         store.attach(case.id, slide, Some(AttachmentKind::Slide), "kakehashi")?;

@@ -91,3 +91,21 @@ fn settings_from_the_form_respect_locks_and_types() {
             .is_err()
     );
 }
+
+#[test]
+fn a_japanese_workstation_makes_a_japanese_demo_case() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let slide = dir.path().join("demo.svs");
+    std::fs::write(&slide, b"not really a slide").expect("slide");
+    let desk = desk(dir.path(), "[ui]\nlanguage = \"ja\"");
+    let id = desk
+        .ensure_demo_case(&slide)
+        .expect("demo")
+        .expect("made on first start");
+    let page = desk.open_case(id).expect("open");
+    let patient = &page.case.details.patient;
+    assert_eq!(patient.name.reveal(), "デモ 患者");
+    assert_eq!(patient.name_reading.reveal(), "デモ カンジャ");
+    assert!(page.case.details.clinical_question.starts_with("デモ："));
+    assert_eq!(page.case.details.requesting_site, "デモ 離島診療所");
+}

@@ -63,6 +63,19 @@ pub fn local_date_time(unix_ms: i64) -> Option<jiff::civil::DateTime> {
     Some(at.to_zoned(jiff::tz::TimeZone::system()).datetime())
 }
 
+/// An RFC 3339 moment ("2026-12-07T09:05:00Z", as annotation files
+/// carry them) on this machine's clock in `language`'s way; the text
+/// itself when it is not one.
+pub fn moment_text(language: Language, rfc3339: &str) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(at) => date_time_text(
+            language,
+            at.to_zoned(jiff::tz::TimeZone::system()).datetime(),
+        ),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
 /// A patient's age as the forms write it: years, with months below three
 /// years (infants' ages are read in months) — "1歳3か月", "1 y 3 m".
 pub fn age_text(catalogue: &Catalogue, years: u32, months: Option<u32>) -> String {
@@ -107,6 +120,16 @@ mod tests {
             date_time_text(Language::Japanese, day.at(9, 5, 0, 0)),
             "2026年12月7日 09:05"
         );
+    }
+
+    #[test]
+    fn moments_from_files_read_as_dates() {
+        let text = moment_text(Language::Japanese, "2026-12-07T12:00:00Z");
+        // The 7th at noon UTC is the 7th or 8th somewhere: the format, not
+        // the zone, is what is checked.
+        assert!(text.starts_with("2026年12月"), "{text}");
+        assert!(text.ends_with(":00"), "{text}");
+        assert_eq!(moment_text(Language::English, "yesterday"), "yesterday");
     }
 
     #[test]

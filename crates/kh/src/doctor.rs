@@ -449,6 +449,24 @@ fn check_line(check: &Reachability) -> String {
     }
 }
 
+/// Where a setting came from, as people read it.
+fn source_words(source: &kh_settings::Source) -> String {
+    let (kind, path, variable) = match source {
+        kh_settings::Source::Default => ("default", String::new(), ""),
+        kh_settings::Source::System { path } => ("system", path.display().to_string(), ""),
+        kh_settings::Source::User { path } => ("user", path.display().to_string(), ""),
+        kh_settings::Source::Environment { variable } => {
+            ("environment", String::new(), variable.as_str())
+        }
+    };
+    tr!(
+        "cli-doctor-source",
+        kind = kind,
+        path = path,
+        variable = variable
+    )
+}
+
 fn print_text(report: &Report) {
     println!("{}\n", tr!("cli-doctor-title", version = report.version));
     println!("{}", tr!("cli-doctor-gpu"));
@@ -498,7 +516,7 @@ fn print_text(report: &Report) {
             "  {:<28} = {:<36} {}{}",
             row.key,
             row.value.to_string(),
-            row.source,
+            source_words(&row.source),
             if row.locked {
                 format!(" {locked}")
             } else {

@@ -316,7 +316,7 @@ impl Layers {
                 "{}{}",
                 kh_i18n::tr!("viewer-by-ai", name = name, version = version),
                 when.as_deref()
-                    .map(|w| format!(", {w}"))
+                    .map(|w| format!(", {}", moment_words(w)))
                     .unwrap_or_default()
             )),
             Provenance::Person {
@@ -327,7 +327,7 @@ impl Layers {
                 "{}{}{}",
                 kh_i18n::tr!("viewer-by-person", name = name),
                 when.as_deref()
-                    .map(|w| format!(", {w}"))
+                    .map(|w| format!(", {}", moment_words(w)))
                     .unwrap_or_default(),
                 edited_from
                     .as_deref()
@@ -367,6 +367,11 @@ impl Layers {
             .map(|l| l.annotations.objects.len())
             .sum()
     }
+}
+
+/// When an object was made, as the reader writes dates.
+fn moment_words(rfc3339: &str) -> String {
+    kh_i18n::conventions::moment_text(kh_i18n::language(), rfc3339)
 }
 
 fn format_value(v: f64) -> String {

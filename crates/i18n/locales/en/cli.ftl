@@ -68,3 +68,9 @@ cli-note = kh: note: { $note }
 cli-no-cameras = no cameras (no /dev/video* that can capture)
 cli-camera-opened = kh camera: { $name } ({ $path }) at { $mode }
 cli-camera-captured = kh camera: { $frames } frames in { $seconds } s ({ $fps } fps) -> { $path }; { $captured } captured, { $replaced } replaced unread
+cli-doctor-source = { $kind ->
+    [default] default
+    [system] system { $path }
+    [user] user { $path }
+   *[environment] environment { $variable }
+}

@@ -271,3 +271,12 @@ console-field-consulting-site = the consulting site
 console-field-search = the search
 console-field-age = the age in years
 console-field-months = the months beyond the years
+
+## The demo case (made in the reader's language)
+console-demo-name = Demo Patient
+console-demo-reading =
+    .value = { "" }
+console-demo-question = Demo: H&E section (CMU-1 region, OpenSlide test data). Assess the tissue and report.
+console-demo-specimen = Demo H&E section
+console-demo-requesting-site = Demo island clinic
+console-demo-consulting-site = Demo university hospital

@@ -65,3 +65,9 @@ cli-note = kh：補足：{ $note }
 cli-no-cameras = カメラがありません（撮影できる /dev/video* がありません）
 cli-camera-opened = kh camera：{ $name }（{ $path }）{ $mode }
 cli-camera-captured = kh camera：{ $seconds } 秒で { $frames } フレーム（{ $fps } fps）→ { $path }；取り込み { $captured }、未読のまま置き換え { $replaced }
+cli-doctor-source = { $kind ->
+    [default] 既定値
+    [system] システム { $path }
+    [user] ユーザー { $path }
+   *[environment] 環境変数 { $variable }
+}

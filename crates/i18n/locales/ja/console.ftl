@@ -268,3 +268,12 @@ console-field-consulting-site = コンサルト先施設
 console-field-search = 検索語
 console-field-age = 年齢
 console-field-months = 月齢
+
+## デモ症例（読み手の言語で作成）
+console-demo-name = デモ 患者
+console-demo-reading =
+    .value = デモ カンジャ
+console-demo-question = デモ：HE 染色切片（CMU-1 の一部、OpenSlide のテストデータ）。組織を評価して報告してください。
+console-demo-specimen = デモ HE 染色切片
+console-demo-requesting-site = デモ 離島診療所
+console-demo-consulting-site = デモ 大学病院
