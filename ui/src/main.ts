@@ -68,6 +68,19 @@ interface PageCatalogue {
   system_language: string;
   theme: string;
   theme_locked: boolean;
+  language_from_environment: string | null;
+  theme_from_environment: string | null;
+}
+
+/// A settings choice the page cannot change: locked by IT, or set by the
+/// environment (which wins over the user's file); why, as its tooltip.
+function fixChoice(select: HTMLSelectElement, locked: boolean, variable: string | null): void {
+  select.disabled = locked || variable !== null;
+  select.title = locked
+    ? t("console-setting-locked")
+    : variable !== null
+      ? t("console-setting-environment", { variable })
+      : "";
 }
 
 const tauri = (window as unknown as { __TAURI__: TauriGlobal }).__TAURI__;
@@ -116,15 +129,13 @@ async function loadCatalogue(): Promise<PageCatalogue | undefined> {
   void tauri.window?.getCurrentWindow().setTitle(document.title);
   const language = byId<HTMLSelectElement>("language-setting");
   language.value = catalogue.language_setting;
-  language.disabled = catalogue.language_locked;
-  language.title = catalogue.language_locked ? t("console-setting-locked") : "";
+  fixChoice(language, catalogue.language_locked, catalogue.language_from_environment);
   byId("language-system").textContent = t("console-language-system", {
     language: t(`common-language-${catalogue.system_language}`),
   });
   const theme = byId<HTMLSelectElement>("theme-setting");
   theme.value = catalogue.theme;
-  theme.disabled = catalogue.theme_locked;
-  theme.title = catalogue.theme_locked ? t("console-setting-locked") : "";
+  fixChoice(theme, catalogue.theme_locked, catalogue.theme_from_environment);
   return catalogue;
 }
 

@@ -15,11 +15,23 @@ pub struct PageCatalogue {
     /// The `ui.language` setting: "system", "ja" or "en".
     pub language_setting: String,
     pub language_locked: bool,
+    /// The environment variable that sets the language, when one does
+    /// (a choice on the page would not win over it).
+    pub language_from_environment: Option<String>,
     /// The language "system" means on this machine.
     pub system_language: &'static str,
     /// The `ui.theme` setting: "system", "light" or "dark".
     pub theme: String,
     pub theme_locked: bool,
+    pub theme_from_environment: Option<String>,
+}
+
+/// The variable behind `key`'s value, when the environment set it.
+fn from_environment(settings: Option<&kh_settings::LoadedSettings>, key: &str) -> Option<String> {
+    match settings?.source(key)? {
+        kh_settings::Source::Environment { variable } => Some(variable.clone()),
+        _ => None,
+    }
 }
 
 /// The language `settings` ask for, on this machine.
@@ -39,9 +51,11 @@ pub fn page_catalogue(settings: Option<&kh_settings::LoadedSettings>) -> PageCat
         language_setting: settings
             .map_or_else(|| "system".into(), |s| s.settings.ui.language.clone()),
         language_locked: settings.is_some_and(|s| s.is_locked("ui.language")),
+        language_from_environment: from_environment(settings, "ui.language"),
         system_language: kh_i18n::system_language().tag(),
         theme: settings.map_or_else(|| "system".into(), |s| s.settings.ui.theme.clone()),
         theme_locked: settings.is_some_and(|s| s.is_locked("ui.theme")),
+        theme_from_environment: from_environment(settings, "ui.theme"),
     }
 }
 
@@ -68,6 +82,20 @@ mod tests {
         assert!(page.language_locked);
         assert!(!page.theme_locked);
         assert!(page.source.contains("console-new-case = 新規症例"));
+        assert_eq!(page.language_from_environment, None);
+        let from_environment = kh_settings::LoadedSettings::load_from(
+            kh_settings::SettingsPaths {
+                system: dir.path().join("none.toml"),
+                user: dir.path().join("user.toml"),
+            },
+            |name| (name == "KAKEHASHI_UI_THEME").then(|| "dark".to_owned()),
+        )
+        .unwrap();
+        let page = page_catalogue(Some(&from_environment));
+        assert_eq!(
+            page.theme_from_environment.as_deref(),
+            Some("KAKEHASHI_UI_THEME")
+        );
         let fallback = page_catalogue(None);
         assert_eq!(fallback.language_setting, "system");
     }

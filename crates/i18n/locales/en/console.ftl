@@ -222,6 +222,7 @@ console-setting = Setting
 console-setting-value = Value
 console-setting-from = From
 console-setting-locked = Locked by your IT department
+console-setting-environment = Set by the environment variable { $variable }
 console-setting-saved = { $key } saved
 console-source = { $kind ->
     [default] default

@@ -219,6 +219,7 @@ console-setting = 設定項目
 console-setting-value = 値
 console-setting-from = 出どころ
 console-setting-locked = 情報システム部門により固定されています
+console-setting-environment = 環境変数 { $variable } で設定されています
 console-setting-saved = { $key } を保存しました
 console-source = { $kind ->
     [default] 既定値
