@@ -9,7 +9,10 @@
 mod app;
 mod webdriver;
 
-use app::{APP, PATIENT_ID, PATIENT_NAME, WAIT, kh, room_token, signalling_server, start_driver};
+use app::{
+    APP, PATIENT_ID, PATIENT_NAME, WAIT, kh, room_token, signalling_server, start_driver,
+    wait_until_ready,
+};
 use kh_testkit::x11::{Xvfb, assert_window_shows};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -133,12 +136,7 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
     let app = Session::start(port, Path::new(APP));
 
     // A new case, typed in like a user, once the page offers it.
-    app.wait_for(
-        "the page ready",
-        "return !document.getElementById('new-case').disabled;",
-        WAIT,
-        |v| v == true,
-    );
+    wait_until_ready(&app);
     app.find("#new-case", WAIT).click();
     app.find("#patient-name", WAIT).type_text(PATIENT_NAME);
     app.find("#patient-id", WAIT).type_text(PATIENT_ID);

@@ -11,7 +11,7 @@
 mod app;
 mod webdriver;
 
-use app::{APP, WAIT, start_driver_with};
+use app::{APP, WAIT, start_driver_with, wait_until_ready};
 use kh_testkit::x11::Xvfb;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -172,12 +172,7 @@ fn the_console_works_in_japanese_from_worklist_to_signed_report() {
     keep_screenshot(&app, "1366x768-empty");
 
     // A case typed in Japanese: kanji name, katakana reading, an infant.
-    app.wait_for(
-        "the page ready",
-        "return !document.getElementById('new-case').disabled;",
-        WAIT,
-        |v| v == true,
-    );
+    wait_until_ready(&app);
     app.find("#new-case", WAIT).click();
     type_into(&app, "#patient-name", "山田 花子");
     type_into(&app, "#patient-reading", "ヤマダ ハナコ");

@@ -116,6 +116,17 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/// The `ui.theme` setting; "system" follows the desktop's preference.
+let themeSetting = "system";
+const prefersDark = window.matchMedia("(prefers-color-scheme: dark)");
+
+function applyTheme(): void {
+  const dark = themeSetting === "dark" || (themeSetting === "system" && prefersDark.matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+}
+
+prefersDark.addEventListener("change", applyTheme);
+
 /// The catalogue and theme as the settings have them, applied to the page.
 async function loadCatalogue(): Promise<PageCatalogue | undefined> {
   const catalogue = await call<PageCatalogue>("catalogue");
@@ -123,7 +134,8 @@ async function loadCatalogue(): Promise<PageCatalogue | undefined> {
   l10n = localizer(catalogue.language, catalogue.source);
   for (const error of l10n.errors) console.warn(error);
   document.documentElement.lang = catalogue.language;
-  document.documentElement.dataset.theme = catalogue.theme;
+  themeSetting = catalogue.theme;
+  applyTheme();
   localize(document, l10n);
   document.title = t("console-title");
   void tauri.window?.getCurrentWindow().setTitle(document.title);

@@ -151,3 +151,14 @@ pub fn room_token(case: &str, role: kakehashi_signal::Role) -> String {
         )
         .expect("token")
 }
+
+/// Waits until the page offers its actions: "New case" is enabled once
+/// the catalogue has arrived and the page is wired to the Rust side.
+pub fn wait_until_ready(app: &super::webdriver::Session) {
+    app.wait_for(
+        "the page ready",
+        "return !document.getElementById('new-case').disabled;",
+        WAIT,
+        |v| v == true,
+    );
+}

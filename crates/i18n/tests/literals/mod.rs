@@ -175,6 +175,11 @@ pub fn typescript_literals(code: &str) -> Vec<(usize, String)> {
     found
 }
 
+/// The texts a finder reported, without their lines.
+fn texts(found: Vec<(usize, String)>) -> Vec<String> {
+    found.into_iter().map(|(_, text)| text).collect()
+}
+
 #[test]
 fn each_finder_finds_what_it_looks_for() {
     let rust = r#"
@@ -187,10 +192,7 @@ fn each_finder_finds_what_it_looks_for() {
         ui.button("1:1").on_hover_text("Ctrl+Z");
         // ui.label("a comment");
     "#;
-    let found: Vec<String> = rust_widget_literals(rust)
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let found = texts(rust_widget_literals(rust));
     assert_eq!(
         found,
         [
@@ -211,10 +213,7 @@ fn each_finder_finds_what_it_looks_for() {
             n, path
         );
     "#;
-    let found: Vec<String> = rust_print_literals(printed)
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let found = texts(rust_print_literals(printed));
     assert_eq!(found, ["kh: wrote {} objects to {}"]);
 
     let html = r#"<header><h1 data-l10n-id="a">Kakehashi</h1><button>New case</button>
@@ -240,10 +239,7 @@ fn each_finder_finds_what_it_looks_for() {
         if (event.key === "Enter") return;
         const status = { draft: "Draft" };
     "#;
-    let found: Vec<String> = typescript_literals(ts)
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let found = texts(typescript_literals(ts));
     assert_eq!(
         found,
         ["Report saved", "Signed by ${name}", "未分類", "Draft"]
@@ -261,26 +257,23 @@ fn nothing_shown_to_users_bypasses_the_catalogue() {
             .display()
             .to_string();
         let text = std::fs::read_to_string(&path).unwrap();
+        let at_lines = |found: Vec<(usize, String)>| -> Vec<String> {
+            found
+                .into_iter()
+                .map(|(line, t)| format!("{relative}:{line}: {t:?}"))
+                .collect()
+        };
         let found: Vec<String> = if relative.starts_with("crates/viewer/") {
-            rust_widget_literals(&text)
-                .into_iter()
-                .map(|(line, t)| format!("{relative}:{line}: {t:?}"))
-                .collect()
+            at_lines(rust_widget_literals(&text))
         } else if relative.starts_with("crates/kh/src/") {
-            rust_print_literals(&text)
-                .into_iter()
-                .map(|(line, t)| format!("{relative}:{line}: {t:?}"))
-                .collect()
+            at_lines(rust_print_literals(&text))
         } else if relative.ends_with(".html") {
             html_literals(&text)
                 .into_iter()
                 .map(|t| format!("{relative}: {t}"))
                 .collect()
         } else if relative.ends_with(".ts") {
-            typescript_literals(&text)
-                .into_iter()
-                .map(|(line, t)| format!("{relative}:{line}: {t:?}"))
-                .collect()
+            at_lines(typescript_literals(&text))
         } else {
             Vec::new()
         };
