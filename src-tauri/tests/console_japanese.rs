@@ -168,6 +168,38 @@ fn the_console_works_in_japanese_from_worklist_to_signed_report() {
         )["ok"],
         "患者名、フリガナ、ID、依頼内容、施設で検索"
     );
+    assert_eq!(
+        app.script(&text_of("#no-case"), json!([]))["ok"]
+            .as_str()
+            .map(str::trim),
+        Some("ワークリストから症例を選ぶか、「新規症例」で作成してください。")
+    );
+    // The window's own title, as the desktop's task bar shows it.
+    let titled = x.run("xdotool", &["search", "--sync", "--name", "^架け橋$"]);
+    assert!(!titled.trim().is_empty(), "no window titled 架け橋");
+    // Japanese is drawn with glyphs, not boxes: 架け橋 in the page's own
+    // font, on a canvas, against characters no font has (drawn as the
+    // missing-glyph box).
+    let glyphs = app.script(
+        "const font = getComputedStyle(document.body).font; \
+         const draw = (text) => { const c = document.createElement('canvas'); c.width = 160; c.height = 48; \
+           const g = c.getContext('2d'); g.font = font.replace(/\\d+px/, '28px'); g.fillStyle = '#000'; \
+           g.fillText(text, 4, 36); return g.getImageData(0, 0, 160, 48).data; }; \
+         const word = draw('架け橋'), boxes = draw('\\u{10FFFD}\\u{10FFFD}\\u{10FFFD}'); \
+         let ink = 0, differ = 0; \
+         for (let i = 3; i < word.length; i += 4) { if (word[i] > 0) ink++; if (Math.abs(word[i] - boxes[i]) > 60) differ++; } \
+         return { ink, differ, boxes: boxes.filter((v, i) => i % 4 === 3 && v > 0).length };",
+        json!([]),
+    )["ok"]
+        .clone();
+    let (ink, differ) = (
+        glyphs["ink"].as_u64().unwrap_or(0),
+        glyphs["differ"].as_u64().unwrap_or(0),
+    );
+    assert!(
+        ink > 200 && differ * 3 > ink,
+        "架け橋 draws like missing glyphs: {glyphs}"
+    );
     resize(&app, 1366, 768);
     keep_screenshot(&app, "1366x768-empty");
 

@@ -20,7 +20,9 @@ pub struct ReportExported {
 
 /// Writes case `id`'s report in the language the settings choose.
 pub fn export_report(desk: &CaseDesk, id: CaseId) -> Result<ReportExported, DeskError> {
-    let language = crate::language::language_of(&desk.settings());
+    let settings = desk.settings();
+    let language = crate::language::language_of(&settings);
+    let era = settings.ui.japanese_era;
     let page = desk.page_of(id)?;
     let report = page
         .report
@@ -28,7 +30,7 @@ pub fn export_report(desk: &CaseDesk, id: CaseId) -> Result<ReportExported, Desk
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let html = report_html(&page.case, &report, language, now);
+    let html = report_html(&page.case, &report, language, era, now);
     let folder = case_folder(desk, "exports", id);
     std::fs::create_dir_all(&folder)
         .map_err(|e| DeskError::Refused(format!("{}: {e}", folder.display())))?;
@@ -63,13 +65,13 @@ fn escaped(text: &str) -> String {
     out
 }
 
-/// "2026年12月7日 17:42" for a moment, and the era's date beside it in
-/// Japanese.
-fn when(language: Language, unix_ms: i64) -> (String, Option<String>) {
+/// "2026年12月7日 17:42" for a moment, and (with `era`, in Japanese) the
+/// era's date beside it.
+fn when(language: Language, era: bool, unix_ms: i64) -> (String, Option<String>) {
     match local_date_time(unix_ms) {
         Some(at) => (
             date_time_text(language, at),
-            (language == Language::Japanese)
+            (era && language == Language::Japanese)
                 .then(|| wareki(at.date()))
                 .flatten(),
         ),
@@ -77,8 +79,15 @@ fn when(language: Language, unix_ms: i64) -> (String, Option<String>) {
     }
 }
 
-/// The report page: self-contained (its style inline), in `language`.
-pub fn report_html(case: &Case, report: &Report, language: Language, now_ms: i64) -> String {
+/// The report page: self-contained (its style inline), in `language`;
+/// `era`: the Japanese era's date beside the signature's (和暦).
+pub fn report_html(
+    case: &Case,
+    report: &Report,
+    language: Language,
+    era: bool,
+    now_ms: i64,
+) -> String {
     let words = Catalogue::new(language);
     let word = |id: &str| escaped(&words.text(id));
     let patient = &case.details.patient;
@@ -127,7 +136,7 @@ pub fn report_html(case: &Case, report: &Report, language: Language, now_ms: i64
         .collect();
     let signature = match &report.signed {
         Some(signed) => {
-            let (date, era) = when(language, signed.at.0);
+            let (date, era) = when(language, era, signed.at.0);
             let mut args = FluentArgs::new();
             args.set("name", signed.by.as_str());
             args.set("date", date);
@@ -142,7 +151,7 @@ pub fn report_html(case: &Case, report: &Report, language: Language, now_ms: i64
         }
         None => word("report-draft"),
     };
-    let (exported_at, _) = when(language, now_ms);
+    let (exported_at, _) = when(language, false, now_ms);
     let mut args = FluentArgs::new();
     args.set("product", words.text("common-product"));
     args.set("date", exported_at);
@@ -237,6 +246,7 @@ mod tests {
             &case(),
             &report(true),
             Language::Japanese,
+            true,
             1_796_612_400_000,
         );
         for expected in [
@@ -252,6 +262,9 @@ mod tests {
         ] {
             assert!(html.contains(expected), "{expected} is not in\n{html}");
         }
+        // The era is the site's choice (ui.japanese_era).
+        let without = report_html(&case(), &report(true), Language::Japanese, false, 0);
+        assert!(!without.contains("令和") && without.contains("署名：佐藤医師　2026年12月7日"));
         // What people typed is text, never markup.
         assert!(html.contains("腺癌の有無 &lt;確認&gt;"));
         assert!(html.contains("&amp; 再検は不要"));
@@ -259,7 +272,7 @@ mod tests {
 
     #[test]
     fn an_english_report_and_a_draft() {
-        let html = report_html(&case(), &report(false), Language::English, 0);
+        let html = report_html(&case(), &report(false), Language::English, true, 0);
         for expected in [
             "<html lang=\"en\">",
             "<h1>Consultation report</h1>",

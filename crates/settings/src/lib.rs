@@ -191,6 +191,9 @@ pub struct Ui {
     /// The console's colours: "system" (the desktop's light or dark
     /// preference), "light" or "dark".
     pub theme: String,
+    /// Japanese reports write the era's date (和暦, 令和8年12月7日) beside
+    /// the Western one.
+    pub japanese_era: bool,
 }
 
 impl Default for Ui {
@@ -198,6 +201,7 @@ impl Default for Ui {
         Ui {
             language: "system".into(),
             theme: "system".into(),
+            japanese_era: true,
         }
     }
 }
