@@ -72,8 +72,9 @@ impl Analyses {
         let job = {
             let mut running = self.running.lock();
             if running.len() >= MAX_RUNNING {
-                return Err(DeskError::Refused(format!(
-                    "{MAX_RUNNING} analyses are running: wait for one or cancel it"
+                return Err(DeskError::Refused(kh_i18n::tr!(
+                    "console-refused-busy",
+                    count = MAX_RUNNING
                 )));
             }
             let job = self.next.fetch_add(1, Ordering::Relaxed) + 1;

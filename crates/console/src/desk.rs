@@ -325,10 +325,10 @@ fn slide_attachment(
         .find(|a| a.id == attachment)
         .ok_or_else(|| DeskError::Refused(format!("case {id} has no attachment {attachment}")))?;
     if found.kind != AttachmentKind::Slide {
-        return Err(DeskError::Refused(format!(
-            "{} is a {}, not a slide",
-            found.file_name,
-            found.kind.as_str()
+        return Err(DeskError::Refused(kh_i18n::tr!(
+            "console-refused-not-slide",
+            name = found.file_name.as_str(),
+            kind = found.kind.as_str()
         )));
     }
     Ok(found)

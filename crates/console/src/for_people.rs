@@ -151,8 +151,46 @@ impl ForPeople for DeskError {
 }
 
 impl ForPeople for CallDeskError {
-    fn in_words(&self, _: &Catalogue) -> String {
-        self.to_string()
+    fn in_words(&self, words: &Catalogue) -> String {
+        match self {
+            CallDeskError::NoServer => words.text("console-call-error-no-server"),
+            CallDeskError::BadToken => words.text("console-token-malformed"),
+            CallDeskError::WrongRoom {
+                token_room,
+                case_room,
+            } => say(
+                words,
+                "console-call-error-wrong-room",
+                &[
+                    ("token_room", token_room.clone()),
+                    ("case_room", case_room.clone()),
+                ],
+            ),
+            CallDeskError::Busy(room) => {
+                say(words, "console-call-error-busy", &[("room", room.clone())])
+            }
+            CallDeskError::Camera(why) => say(
+                words,
+                "console-call-error-camera",
+                &[("problem", why.clone())],
+            ),
+            CallDeskError::Audio(why) => say(
+                words,
+                "console-call-error-audio",
+                &[("problem", why.clone())],
+            ),
+            CallDeskError::NoCall => words.text("console-call-error-no-call"),
+            CallDeskError::Join { room, reason } => say(
+                words,
+                "console-call-error-join",
+                &[("room", room.clone()), ("problem", reason.clone())],
+            ),
+            CallDeskError::Runtime(e) => say(
+                words,
+                "console-call-error-join",
+                &[("room", String::new()), ("problem", e.to_string())],
+            ),
+        }
     }
 }
 
@@ -193,6 +231,14 @@ mod tests {
         assert_eq!(
             english.1,
             "Requesting a consultation needs a clinical question first."
+        );
+        let wrong = CallDeskError::WrongRoom {
+            token_room: "case-a".into(),
+            case_room: "case-b".into(),
+        };
+        assert_eq!(
+            wrong.in_words(&ja),
+            "このトークンはルーム case-a のもので、この症例のルーム case-b のものではありません。"
         );
         // Every phrase the store uses has words in both languages.
         for language in Language::ALL {

@@ -26,7 +26,7 @@ pub fn export_report(desk: &CaseDesk, id: CaseId) -> Result<ReportExported, Desk
     let page = desk.page_of(id)?;
     let report = page
         .report
-        .ok_or_else(|| DeskError::Refused(format!("case {id} has no report yet")))?;
+        .ok_or_else(|| DeskError::Refused(kh_i18n::tr!("console-refused-no-report")))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));

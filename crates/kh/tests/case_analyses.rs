@@ -25,7 +25,8 @@ fn workstation(dir: &std::path::Path) -> Workstation {
     std::fs::write(
         &paths.system,
         format!(
-            "[cases]\ndatabase = \"{}\"\n[user]\ndisplay_name = \"Dr. Analyse\"\n",
+            // English whatever this machine's locale: refusals are read.
+            "[cases]\ndatabase = \"{}\"\n[user]\ndisplay_name = \"Dr. Analyse\"\n[ui]\nlanguage = \"en\"\n",
             dir.join("cases.sqlite").display()
         ),
     )

@@ -285,3 +285,17 @@ console-demo-question = Demo: H&E section (CMU-1 region, OpenSlide test data). A
 console-demo-specimen = Demo H&E section
 console-demo-requesting-site = Demo island clinic
 console-demo-consulting-site = Demo university hospital
+console-refused-busy = { $count } analyses are running: wait for one or cancel it.
+console-refused-not-slide = { $name } is not a slide ({ $kind ->
+    [photo] a photo
+    [video] a video
+   *[annotations] annotations
+}).
+console-refused-no-report = The case has no report yet.
+console-call-error-no-server = No signalling server is set (Settings → signalling.url; IT usually sets it).
+console-call-error-wrong-room = This token is for room { $token_room }, not this case's room { $case_room }.
+console-call-error-busy = A call is already running (room { $room }): hang up first.
+console-call-error-camera = Camera: { $problem }
+console-call-error-audio = Sound: { $problem }
+console-call-error-no-call = No call is running.
+console-call-error-join = Could not join { $room }: { $problem }

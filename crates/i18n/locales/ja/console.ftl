@@ -282,3 +282,17 @@ console-demo-question = デモ：HE 染色切片（CMU-1 の一部、OpenSlide �
 console-demo-specimen = デモ HE 染色切片
 console-demo-requesting-site = デモ 離島診療所
 console-demo-consulting-site = デモ 大学病院
+console-refused-busy = 解析が { $count } 件実行中です。終わるのを待つか、どれかを中止してください。
+console-refused-not-slide = { $name } はスライドではありません（{ $kind ->
+    [photo] 写真
+    [video] 動画
+   *[annotations] 注釈
+}）。
+console-refused-no-report = この症例にはまだ報告書がありません。
+console-call-error-no-server = シグナリングサーバーが設定されていません（設定 → signalling.url。通常は情報システム部門が設定します）。
+console-call-error-wrong-room = このトークンはルーム { $token_room } のもので、この症例のルーム { $case_room } のものではありません。
+console-call-error-busy = 通話がすでに進行中です（ルーム { $room }）。先に通話を終了してください。
+console-call-error-camera = カメラ：{ $problem }
+console-call-error-audio = 音声：{ $problem }
+console-call-error-no-call = 進行中の通話はありません。
+console-call-error-join = { $room } に参加できませんでした：{ $problem }
