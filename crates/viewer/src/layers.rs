@@ -356,7 +356,7 @@ impl Layers {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            o.geometry.name()
+            kh_i18n::tr!("viewer-geometry", shape = o.geometry.name())
         ));
         lines
     }

@@ -174,3 +174,13 @@ viewer-bad-view = set_view: the view has a non-finite or non-positive value
 viewer-screenshot-bad-name = screenshot { $name } refused: a screenshot is named by a plain .png file name
 viewer-screenshot-no-folder = screenshot refused: the viewer was started without a screenshot folder
 viewer-remote-decoder = remote video: starting the decoder: { $problem }
+viewer-geometry = { $shape ->
+    [point] point
+    [multipoint] points
+    [polyline] line
+    [multipolyline] lines
+    [polygon] polygon
+    [multipolygon] polygons
+    [rectangle] rectangle
+   *[ellipse] ellipse
+}

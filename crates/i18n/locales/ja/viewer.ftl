@@ -171,3 +171,13 @@ viewer-bad-view = set_view：表示範囲に有限でない値か正でない値
 viewer-screenshot-bad-name = 画面保存 { $name } を拒否しました：画面保存の名前は .png で終わるファイル名だけです
 viewer-screenshot-no-folder = 画面保存を拒否しました：ビューアは保存先フォルダなしで起動されています
 viewer-remote-decoder = 遠隔映像：デコーダーを起動できません：{ $problem }
+viewer-geometry = { $shape ->
+    [point] 点
+    [multipoint] 複数の点
+    [polyline] 線
+    [multipolyline] 複数の線
+    [polygon] 多角形
+    [multipolygon] 複数の多角形
+    [rectangle] 矩形
+   *[ellipse] 楕円
+}
