@@ -253,6 +253,37 @@ fn the_console_makes_a_case_opens_its_slide_and_survives_kills() {
         WAIT,
         |v| v.as_str().is_some_and(|t| t.contains("320 × 240")),
     );
+    // The language switched mid-call: every word changes, the call goes
+    // on (its state, the far side, fresh quality readings), and back.
+    let switch_to = |language: &str| {
+        app.script(
+            "const s = document.getElementById('language-setting'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('change'));",
+            json!([language]),
+        );
+    };
+    switch_to("ja");
+    app.wait_for("in call, in Japanese", &text_of("#call-state"), WAIT, |v| {
+        v == "通話中"
+    });
+    app.wait_for(
+        "a quality reading in Japanese",
+        &text_of("#call-quality"),
+        WAIT,
+        |v| v.as_str().is_some_and(|t| t.starts_with("接続")),
+    );
+    assert!(
+        app.script(&text_of("#call-participants"), json!([]))["ok"]
+            .as_str()
+            .is_some_and(|t| t.contains("Dr. Far")),
+        "the far side is still in the call"
+    );
+    app.script("document.getElementById('settings').close();", json!([]));
+    switch_to("en");
+    app.wait_for("in call, in English", &text_of("#call-state"), WAIT, |v| {
+        v == "In call"
+    });
+    app.script("document.getElementById('settings').close();", json!([]));
     app.find("#call-mute", WAIT).click();
     app.wait_for("muted", &text_of("#call-mute"), WAIT, |v| v == "Unmute");
     app.find("#hang-up", WAIT).click();

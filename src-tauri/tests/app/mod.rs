@@ -61,7 +61,13 @@ impl Drop for Driver {
 /// tauri-driver (with WebKitWebDriver) in `x`, the app it starts kept
 /// in `dir` and speaking `language`; its output in `log_path`.
 pub fn start_driver(x: &Xvfb, dir: &Path, log_path: &Path, language: &str) -> (Driver, u16) {
-    start_driver_with(x, dir, log_path, &[("KAKEHASHI_UI_LANGUAGE", language)])
+    // The user's choice, not the environment's: the page can switch it.
+    std::fs::write(
+        dir.join("user.toml"),
+        format!("[ui]\nlanguage = \"{language}\"\n"),
+    )
+    .expect("the user's settings");
+    start_driver_with(x, dir, log_path, &[])
 }
 
 /// tauri-driver as [`start_driver`] has it, with `env` for the app
