@@ -29,6 +29,7 @@ import {
   formatTime,
   isLocked,
   patientLine,
+  settingName,
   settingText,
   sourceLabel,
   statusLabel,
@@ -420,7 +421,12 @@ async function showSettings(): Promise<void> {
     ...page.values.map((row) => {
       const tr = document.createElement("tr");
       const key = document.createElement("td");
-      key.textContent = row.key;
+      const name = document.createElement("span");
+      name.className = "setting-name";
+      name.textContent = settingName(t, row.key);
+      const code = document.createElement("code");
+      code.textContent = row.key;
+      key.append(name, code);
       const value = document.createElement("td");
       const field = document.createElement("input");
       field.value = settingText(row.value);

@@ -34,6 +34,7 @@ import {
   patientLine,
   statusLabel,
   monthsFromText,
+  settingName,
 } from "./model.js";
 
 /// The page's catalogue files in `language`, read where kh-i18n compiles
@@ -371,4 +372,10 @@ test("infants' months are checked like ages", () => {
   const infant = details("A", "", 1);
   infant.patient.age_months = 12;
   assert.deepEqual([...detailsProblems(t, infant).keys()], ["months"]);
+});
+
+test("settings are named in the reader's words", () => {
+  assert.equal(settingName(ja, "ui.language"), "表示言語");
+  assert.equal(settingName(t, "signalling.url"), "Signalling server (wss://…)");
+  assert.equal(settingName(t, "future.setting"), "");
 });

@@ -256,6 +256,15 @@ export function sourceLabel(t: Translate, row: SettingRow): string {
   });
 }
 
+/// A setting's name in the reader's words, from its key
+/// (`console-setting-name-ui-language` for `ui.language`); empty for a
+/// key the catalogue does not name yet (a newer config on an older build).
+export function settingName(t: Translate, key: string): string {
+  const id = `console-setting-name-${key.replace(/[._]/g, "-")}`;
+  const name = t(id);
+  return name === id ? "" : name;
+}
+
 /// A setting's value as the text field shows it (and `set_setting` reads).
 export function settingText(value: unknown): string {
   if (Array.isArray(value)) return `[${value.join(", ")}]`;

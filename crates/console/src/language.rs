@@ -63,6 +63,32 @@ pub fn page_catalogue(settings: Option<&kh_settings::LoadedSettings>) -> PageCat
 mod tests {
     use super::*;
 
+    /// The settings dialog names every setting in both languages (the page
+    /// builds the message id from the key).
+    #[test]
+    fn every_setting_has_a_name_in_both_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = kh_settings::LoadedSettings::load_from(
+            kh_settings::SettingsPaths {
+                system: dir.path().join("none.toml"),
+                user: dir.path().join("user.toml"),
+            },
+            |_| None,
+        )
+        .unwrap();
+        for language in Language::ALL {
+            let words = kh_i18n::Catalogue::new(language);
+            for row in loaded.report() {
+                let id = format!("console-setting-name-{}", row.key.replace(['.', '_'], "-"));
+                assert!(
+                    words.has(&id),
+                    "{} has no name in {language:?} ({id})",
+                    row.key
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_page_speaks_the_language_the_settings_fix() {
         let dir = tempfile::tempdir().unwrap();

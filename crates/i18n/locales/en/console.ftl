@@ -299,3 +299,23 @@ console-call-error-camera = Camera: { $problem }
 console-call-error-audio = Sound: { $problem }
 console-call-error-no-call = No call is running.
 console-call-error-join = Could not join { $room }: { $problem }
+
+## Each setting, named (the page builds the id from the key)
+console-setting-name-analysis-models = AI models IT approved (.onnx paths)
+console-setting-name-cache-gpu-budget-mib = GPU memory for slide tiles (MiB; 0: as the GPU allows)
+console-setting-name-cache-tile-cache-mib = Decoded tiles kept in memory (MiB)
+console-setting-name-cases-database = Case database (empty: the user's data folder)
+console-setting-name-devices-audio-in = Microphone
+console-setting-name-devices-audio-out = Speaker
+console-setting-name-devices-camera = Camera
+console-setting-name-devices-echo-cancellation = Echo cancellation
+console-setting-name-gpu-backend = The viewer's graphics API
+console-setting-name-signalling-allow-plain-ws-for-development = Allow unencrypted ws:// (development only)
+console-setting-name-signalling-url = Signalling server (wss://…)
+console-setting-name-turn-urls = More STUN/TURN servers
+console-setting-name-ui-japanese-era = The era beside the year in Japanese reports
+console-setting-name-ui-language = Language
+console-setting-name-ui-theme = Theme
+console-setting-name-user-display-name = Your name (shown to the other site; signs reports)
+console-setting-name-video-max-picture-height = Largest remote picture: height (pixels)
+console-setting-name-video-max-picture-width = Largest remote picture: width (pixels)

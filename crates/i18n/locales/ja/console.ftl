@@ -296,3 +296,23 @@ console-call-error-camera = カメラ：{ $problem }
 console-call-error-audio = 音声：{ $problem }
 console-call-error-no-call = 進行中の通話はありません。
 console-call-error-join = { $room } に参加できませんでした：{ $problem }
+
+## 各設定項目の名前（画面は設定キーから ID を作ります）
+console-setting-name-analysis-models = 情報システム部門が承認した AI モデル（.onnx のパス）
+console-setting-name-cache-gpu-budget-mib = スライドタイル用の GPU メモリ（MiB、0 は GPU に合わせる）
+console-setting-name-cache-tile-cache-mib = メモリに保持する復号済みタイル（MiB）
+console-setting-name-cases-database = 症例データベース（空欄はユーザーのデータフォルダー）
+console-setting-name-devices-audio-in = マイク
+console-setting-name-devices-audio-out = スピーカー
+console-setting-name-devices-camera = カメラ
+console-setting-name-devices-echo-cancellation = エコーキャンセル
+console-setting-name-gpu-backend = ビューアのグラフィックス API
+console-setting-name-signalling-allow-plain-ws-for-development = 暗号化なしの ws:// を許可（開発用のみ）
+console-setting-name-signalling-url = シグナリングサーバー（wss://…）
+console-setting-name-turn-urls = 追加の STUN/TURN サーバー
+console-setting-name-ui-japanese-era = 日本語の報告書で西暦に和暦を併記
+console-setting-name-ui-language = 表示言語
+console-setting-name-ui-theme = テーマ
+console-setting-name-user-display-name = あなたの名前（相手施設に表示され、報告書の署名になります）
+console-setting-name-video-max-picture-height = 受信映像の最大サイズ：高さ（ピクセル）
+console-setting-name-video-max-picture-width = 受信映像の最大サイズ：幅（ピクセル）
