@@ -227,7 +227,7 @@ export function formatTime(t: Translate, ms: number, now: number = Date.now()): 
   const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
   const sameDay = new Date(now).toDateString() === date.toDateString();
   if (sameDay) return time;
-  return t("console-date-time", {
+  return t("common-date-time", {
     year: String(date.getFullYear()),
     month: String(date.getMonth() + 1),
     month2: pad(date.getMonth() + 1),

@@ -5,7 +5,7 @@
 use crate::call::CallDeskError;
 use crate::desk::DeskError;
 use kh_cases::{CaseStatus, CaseStoreError};
-use kh_i18n::{Catalogue, FluentArgs};
+use kh_i18n::Catalogue;
 use kh_settings::SettingsError;
 
 /// The message a person reads for an error.
@@ -21,11 +21,11 @@ pub trait ForPeople {
 
 /// Message `id` with `args` (name, value as text).
 fn say(words: &Catalogue, id: &str, args: &[(&str, String)]) -> String {
-    let mut fluent = FluentArgs::new();
-    for (name, value) in args {
-        fluent.set(*name, value.clone());
-    }
-    words.format(id, Some(&fluent))
+    words.text_with(
+        id,
+        args.iter()
+            .map(|(name, value)| (*name, value.as_str().into())),
+    )
 }
 
 /// A status as the page names it.

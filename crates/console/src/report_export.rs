@@ -8,7 +8,7 @@ use crate::analyses::case_folder;
 use crate::desk::{CaseDesk, DeskError};
 use kh_cases::{Case, CaseId, Report};
 use kh_i18n::conventions::{age_text, date_time_text, local_date_time, wareki};
-use kh_i18n::{Catalogue, FluentArgs, Language};
+use kh_i18n::{Catalogue, Language};
 use serde::Serialize;
 
 /// What exporting the report wrote.
@@ -49,29 +49,19 @@ pub fn export_report(desk: &CaseDesk, id: CaseId) -> Result<ReportExported, Desk
     })
 }
 
-/// Text for HTML: `&`, `<`, `>` and quotes escaped.
+/// Text for HTML: `&`, `<`, `>` and quotes escaped (quick-xml's escaper,
+/// whose rules HTML shares for text and quoted attributes).
 fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(text).into_owned()
 }
 
 /// "2026年12月7日 17:42" for a moment, and (with `era`, in Japanese) the
 /// era's date beside it.
-fn when(language: Language, era: bool, unix_ms: i64) -> (String, Option<String>) {
+fn when(words: &Catalogue, era: bool, unix_ms: i64) -> (String, Option<String>) {
     match local_date_time(unix_ms) {
         Some(at) => (
-            date_time_text(language, at),
-            (era && language == Language::Japanese)
+            date_time_text(words, at),
+            (era && words.language() == Language::Japanese)
                 .then(|| wareki(at.date()))
                 .flatten(),
         ),
@@ -136,26 +126,33 @@ pub fn report_html(
         .collect();
     let signature = match &report.signed {
         Some(signed) => {
-            let (date, era) = when(language, era, signed.at.0);
-            let mut args = FluentArgs::new();
-            args.set("name", signed.by.as_str());
-            args.set("date", date);
-            let id = match era {
-                Some(era) => {
-                    args.set("era", era);
-                    "report-signed-era"
-                }
-                None => "report-signed",
+            let (date, era) = when(&words, era, signed.at.0);
+            let said = match era {
+                Some(era) => words.text_with(
+                    "report-signed-era",
+                    [
+                        ("name", signed.by.as_str().into()),
+                        ("date", date.into()),
+                        ("era", era.into()),
+                    ],
+                ),
+                None => words.text_with(
+                    "report-signed",
+                    [("name", signed.by.as_str().into()), ("date", date.into())],
+                ),
             };
-            escaped(&words.format(id, Some(&args)))
+            escaped(&said)
         }
         None => word("report-draft"),
     };
-    let (exported_at, _) = when(language, false, now_ms);
-    let mut args = FluentArgs::new();
-    args.set("product", words.text("common-product"));
-    args.set("date", exported_at);
-    let footer = escaped(&words.format("report-exported", Some(&args)));
+    let (exported_at, _) = when(&words, false, now_ms);
+    let footer = escaped(&words.text_with(
+        "report-exported",
+        [
+            ("product", words.text("common-product").into()),
+            ("date", exported_at.into()),
+        ],
+    ));
     let title = word("report-title");
     let lang = language.tag();
     let findings = escaped(&report.text);

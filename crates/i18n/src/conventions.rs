@@ -2,7 +2,9 @@
 //! forms beside them. Words come from the catalogue; the order and the
 //! numbers from here.
 
-use crate::{Catalogue, FluentArgs, Language};
+use crate::Catalogue;
+#[cfg(test)]
+use crate::Language;
 use jiff::civil::Date;
 
 /// The eras since the Meiji restoration, newest first: name and first day.
@@ -29,31 +31,24 @@ pub fn wareki(date: Date) -> Option<String> {
     Some(format!("{name}{year}年{}月{}日", date.month(), date.day()))
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// "2026年12月7日" or "7 Dec 2026".
-pub fn date_text(language: Language, date: Date) -> String {
-    match language {
-        Language::Japanese => format!("{}年{}月{}日", date.year(), date.month(), date.day()),
-        Language::English => format!(
-            "{} {} {}",
-            date.day(),
-            MONTHS[(date.month() - 1) as usize],
-            date.year()
-        ),
-    }
-}
-
-/// "2026年12月7日 17:42" or "7 Dec 2026 17:42" (24-hour in both, as
-/// clinical records are).
-pub fn date_time_text(language: Language, at: jiff::civil::DateTime) -> String {
-    format!(
-        "{} {:02}:{:02}",
-        date_text(language, at.date()),
-        at.hour(),
-        at.minute()
+/// "2026年12月7日 17:42" or "2026-12-07 17:42": the catalogue's
+/// `common-date-time`, which the console's page writes dates with too
+/// (24-hour in both, as clinical records are).
+pub fn date_time_text(words: &Catalogue, at: jiff::civil::DateTime) -> String {
+    let two = |n: i8| format!("{n:02}");
+    words.text_with(
+        "common-date-time",
+        [
+            ("year", at.year().to_string().into()),
+            ("month", at.month().to_string().into()),
+            ("month2", two(at.month()).into()),
+            ("day", at.day().to_string().into()),
+            ("day2", two(at.day()).into()),
+            (
+                "time",
+                format!("{:02}:{:02}", at.hour(), at.minute()).into(),
+            ),
+        ],
     )
 }
 
@@ -64,14 +59,11 @@ pub fn local_date_time(unix_ms: i64) -> Option<jiff::civil::DateTime> {
 }
 
 /// An RFC 3339 moment ("2026-12-07T09:05:00Z", as annotation files
-/// carry them) on this machine's clock in `language`'s way; the text
-/// itself when it is not one.
-pub fn moment_text(language: Language, rfc3339: &str) -> String {
+/// carry them) on this machine's clock in `words`' way; the text itself
+/// when it is not one.
+pub fn moment_text(words: &Catalogue, rfc3339: &str) -> String {
     match rfc3339.parse::<jiff::Timestamp>() {
-        Ok(at) => date_time_text(
-            language,
-            at.to_zoned(jiff::tz::TimeZone::system()).datetime(),
-        ),
+        Ok(at) => date_time_text(words, at.to_zoned(jiff::tz::TimeZone::system()).datetime()),
         Err(_) => rfc3339.to_owned(),
     }
 }
@@ -79,14 +71,12 @@ pub fn moment_text(language: Language, rfc3339: &str) -> String {
 /// A patient's age as the forms write it: years, with months below three
 /// years (infants' ages are read in months) — "1歳3か月", "1 y 3 m".
 pub fn age_text(catalogue: &Catalogue, years: u32, months: Option<u32>) -> String {
-    let mut args = FluentArgs::new();
-    args.set("years", years);
     match months {
-        Some(months) if years < 3 => {
-            args.set("months", months);
-            catalogue.format("common-age-years-months", Some(&args))
-        }
-        _ => catalogue.format("common-age-years", Some(&args)),
+        Some(months) if years < 3 => catalogue.text_with(
+            "common-age-years-months",
+            [("years", years.into()), ("months", months.into())],
+        ),
+        _ => catalogue.text_with("common-age-years", [("years", years.into())]),
     }
 }
 
@@ -113,23 +103,22 @@ mod tests {
 
     #[test]
     fn dates_in_each_language() {
-        let day = date(2026, 12, 7);
-        assert_eq!(date_text(Language::Japanese, day), "2026年12月7日");
-        assert_eq!(date_text(Language::English, day), "7 Dec 2026");
-        assert_eq!(
-            date_time_text(Language::Japanese, day.at(9, 5, 0, 0)),
-            "2026年12月7日 09:05"
-        );
+        let at = date(2026, 2, 7).at(9, 5, 0, 0);
+        let ja = Catalogue::new(Language::Japanese);
+        let en = Catalogue::new(Language::English);
+        assert_eq!(date_time_text(&ja, at), "2026年2月7日 09:05");
+        assert_eq!(date_time_text(&en, at), "2026-02-07 09:05");
     }
 
     #[test]
     fn moments_from_files_read_as_dates() {
-        let text = moment_text(Language::Japanese, "2026-12-07T12:00:00Z");
+        let text = moment_text(&Catalogue::new(Language::Japanese), "2026-12-07T12:00:00Z");
         // The 7th at noon UTC is the 7th or 8th somewhere: the format, not
         // the zone, is what is checked.
         assert!(text.starts_with("2026年12月"), "{text}");
         assert!(text.ends_with(":00"), "{text}");
-        assert_eq!(moment_text(Language::English, "yesterday"), "yesterday");
+        let en = Catalogue::new(Language::English);
+        assert_eq!(moment_text(&en, "yesterday"), "yesterday");
     }
 
     #[test]

@@ -119,6 +119,20 @@ impl Catalogue {
     pub fn text(&self, id: &str) -> String {
         self.format(id, None)
     }
+
+    /// Message `id` with `args` as (name, value) pairs:
+    /// `words.text_with("viewer-opening", [("name", file.into())])`.
+    pub fn text_with<'a>(
+        &self,
+        id: &str,
+        args: impl IntoIterator<Item = (&'a str, FluentValue<'a>)>,
+    ) -> String {
+        let mut fluent = FluentArgs::new();
+        for (name, value) in args {
+            fluent.set(name, value);
+        }
+        self.format(id, Some(&fluent))
+    }
 }
 
 fn format_in(

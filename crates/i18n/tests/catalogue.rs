@@ -82,7 +82,7 @@ fn shape(text: &str) -> Result<Shape, String> {
 /// the one its convention writes (a two-digit month in English dates, the
 /// plain number in Japanese ones).
 const FORMS_TO_CHOOSE_FROM: &[(&str, &[&str])] =
-    &[("console-date-time", &["month", "month2", "day", "day2"])];
+    &[("common-date-time", &["month", "month2", "day", "day2"])];
 
 fn without_forms(id: &str, vars: &BTreeSet<String>) -> BTreeSet<String> {
     let forms = FORMS_TO_CHOOSE_FROM

@@ -371,7 +371,7 @@ impl Layers {
 
 /// When an object was made, as the reader writes dates.
 fn moment_words(rfc3339: &str) -> String {
-    kh_i18n::conventions::moment_text(kh_i18n::language(), rfc3339)
+    kh_i18n::conventions::moment_text(&kh_i18n::current(), rfc3339)
 }
 
 fn format_value(v: f64) -> String {

@@ -242,8 +242,6 @@ console-theme-system = Follow the system
 console-theme-light = Light
 console-theme-dark = Dark
 
-## Dates: { $month2 } and { $day2 } are two digits, { $month } and { $day } as they are
-console-date-time = { $year }-{ $month2 }-{ $day2 } { $time }
 
 ## Refusals and errors, as the page shows them
 console-error-no-case = There is no case { $id } (it may have been removed on another workstation).

@@ -10,3 +10,6 @@ common-sex-unknown = 不明
 # Languages are named in themselves, in every language.
 common-language-ja = 日本語
 common-language-en = English
+
+## 日付：{ $month2 } と { $day2 } は2桁、{ $month } と { $day } はそのまま
+common-date-time = { $year }年{ $month }月{ $day }日 { $time }

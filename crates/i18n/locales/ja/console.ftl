@@ -239,8 +239,6 @@ console-theme-system = システムに従う
 console-theme-light = ライト
 console-theme-dark = ダーク
 
-## 日付：{ $month2 } と { $day2 } は2桁、{ $month } と { $day } はそのまま
-console-date-time = { $year }年{ $month }月{ $day }日 { $time }
 
 ## 拒否とエラー（画面に表示する文）
 console-error-no-case = 症例 { $id } がありません（別の端末で削除された可能性があります）。
