@@ -278,7 +278,7 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
     );
     // GTK also names an unmapped leader window after the title: only a
     // visible one can be photographed.
-    let search = |title: &str| {
+    let search = |by: &str, what: &str| {
         x.run(
             "timeout",
             &[
@@ -287,8 +287,8 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
                 "search",
                 "--sync",
                 "--onlyvisible",
-                "--name",
-                title,
+                by,
+                what,
             ],
         )
         .lines()
@@ -296,13 +296,15 @@ fn the_package_installs_and_the_installed_app_shows_its_demo_case() {
         .map(str::to_owned)
         .unwrap_or_else(|| {
             panic!(
-                "no window {title}: {}",
+                "no window {what}: {}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             )
         })
     };
-    let console = search("^Kakehashi$");
-    let viewer = search("cmu_small_region.svs");
+    // The console by its class (its title is in the reader's language),
+    // the viewer by the slide its title names.
+    let console = search("--class", "^kakehashi$");
+    let viewer = search("--name", "cmu_small_region.svs");
     let viewer_pid = x.run("xdotool", &["getwindowpid", &viewer]);
     let viewer_exe = std::fs::read_link(format!("/proc/{}/exe", viewer_pid.trim()))
         .expect("the viewer's executable");

@@ -150,7 +150,14 @@ fn workstation(slide: &Path) -> Result<()> {
             .next()
             .context("the viewer window")?
             .to_owned();
-        let console = x(&["search", "--sync", "--onlyvisible", "--name", "^Kakehashi$"])?;
+        // The console by its class: its title is in the reader's language.
+        let console = x(&[
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--class",
+            "^kakehashi$",
+        ])?;
         let console = console
             .lines()
             .next()
@@ -177,12 +184,22 @@ fn workstation(slide: &Path) -> Result<()> {
             "960",
             "0",
         ])?;
-        // Let both settle: the page loads the case, the viewer completes.
-        std::thread::sleep(std::time::Duration::from_secs(5));
-        run(Command::new("import")
-            .args(["-window", "root", "-depth", "8"])
-            .arg(format!("PNG24:{}", shot.display()))
-            .env("DISPLAY", display))
+        // Both settled (the page has loaded the case, the viewer completed
+        // its view) when two screenshots a second apart are the same.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut before = Vec::new();
+        loop {
+            run(Command::new("import")
+                .args(["-window", "root", "-depth", "8"])
+                .arg(format!("PNG24:{}", shot.display()))
+                .env("DISPLAY", display))?;
+            let now = std::fs::read(&shot)?;
+            if now == before || std::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            before = now;
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
     })();
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();

@@ -122,9 +122,14 @@ fn toolbar(
     loop {
         std::thread::sleep(std::time::Duration::from_millis(300));
         let again = pixels_of(&x, &window, &shots, shot, TOOLBAR);
-        if again == pixels || std::time::Instant::now() > deadline {
+        if again == pixels {
             break;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{shot}: the toolbar did not hold still within {:?}",
+            x11::WAIT
+        );
         pixels = again;
     }
     let title = x
