@@ -40,7 +40,15 @@ macro_rules! catalogue_files {
     };
 }
 
-catalogue_files!("common", "console", "viewer", "cli", "report", "installer");
+catalogue_files!(
+    "common",
+    "console",
+    "viewer",
+    "cli",
+    "cli-help",
+    "report",
+    "installer"
+);
 
 /// The files the console's page formats with.
 const PAGE_FILES: &[&str] = &["common", "console"];

@@ -11,23 +11,16 @@ use std::sync::atomic::AtomicBool;
 #[derive(clap::Args)]
 pub struct AnalyzeArgs {
     slide: PathBuf,
-    /// tissue | nuclei | focus | onnx:PATH
     #[arg(long)]
     model: String,
-    /// The level to read (default: chosen by the analysis).
     #[arg(long)]
     level: Option<usize>,
-    /// X,Y,W,H in level-0 pixels (nuclei, focus and ONNX models; default:
-    /// all tissue).
     #[arg(long)]
     region: Option<Region>,
-    /// Patch stride in pixels of the level (ONNX models).
     #[arg(long)]
     stride: Option<u32>,
-    /// Keep patches outside tissue (ONNX models).
     #[arg(long)]
     all_patches: bool,
-    /// Where the findings go (.geojson).
     #[arg(long)]
     out: PathBuf,
 }

@@ -9,20 +9,11 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum AnnotationsCommand {
-    /// Print format, object count, counts by type and by class, and the
-    /// bounds (level-0 pixels) as JSON. DICOM ANN in 3D slide coordinates
-    /// and probability rasters (.npy, grayscale .png) need the slide
-    /// (--slide) to be placed on it.
     Info {
         file: PathBuf,
         #[arg(long)]
         slide: Option<PathBuf>,
     },
-    /// Convert between QuPath GeoJSON (.geojson, .json), ASAP XML (.xml)
-    /// and DICOM ANN (.dcm); the output format comes from OUT's extension.
-    /// With --slide, objects beyond the slide's level-0 size are reported,
-    /// and DICOM ANN written for a DICOM slide refers to its study, series
-    /// and frame of reference (in its slide coordinates).
     Convert {
         input: PathBuf,
         output: PathBuf,

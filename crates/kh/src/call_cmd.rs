@@ -18,102 +18,60 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct CallArgs {
-    /// The signalling server's WebSocket URL (ws://HOST:PORT/ws, or wss://).
     #[arg(long)]
     server: String,
-    /// The room; must be the one the token was issued for.
     #[arg(long)]
     room: String,
-    /// A room token from `kakehashi-signal token` or the token API.
     #[arg(long)]
     token: String,
-    /// What to send: `testsrc` (moving pattern with a stamped counter), a
-    /// video file (Y4M, or what FFmpeg reads; looped), a recorded stream
-    /// (IVF: VP8/VP9/AV1 sent as coded, looped), `camera`, or `none`.
     #[arg(long, default_value = "testsrc")]
     send: String,
-    /// With `--send camera`: which (`default`, a /dev/video* path, or a
-    /// name `kh camera list` shows); opened at the mode nearest --size
-    /// and --fps.
     #[arg(long, default_value = "default")]
     camera: String,
-    /// Picture size, WIDTHxHEIGHT: the test pattern's, or the one the
-    /// camera's nearest mode is chosen for.
     #[arg(long, default_value = "640x360")]
     size: String,
     #[arg(long, default_value_t = 30)]
     fps: u32,
-    /// Add sensor-like noise of ± this many luma levels to the test
-    /// pattern, so it costs bits as a camera picture does (0–64).
     #[arg(long, default_value_t = 0)]
     grain: u8,
-    /// What to send: vp8, vp9, h264 or h265 (hevc); av1 is received only.
-    /// H.264 and HEVC go to the hardware encoder where there is one.
     #[arg(long, default_value = "vp8")]
     codec: String,
-    /// Video bitrate to start at, kbit/s (congestion control moves it).
     #[arg(long, default_value_t = 1500)]
     bitrate: u32,
-    /// The most the video may take, however much the link offers, kbit/s.
     #[arg(long, default_value_t = 100_000)]
     max_bitrate: u32,
-    /// Hold `--bitrate` and use webrtc-rs's defaults (no GCC, no pacer,
-    /// its NACK responder, the kernel's default UDP buffers): for
-    /// comparison.
     #[arg(long, alias = "library-defaults")]
     no_congestion_control: bool,
-    /// Also print the statistics as a JSON event every this many seconds.
     #[arg(long)]
     stats_every: Option<f64>,
-    /// Frequency of the test tone sent as audio, in Hz (0: silence).
     #[arg(long, default_value_t = 440.0)]
     tone: f64,
-    /// Send this microphone instead of the tone: `default`, or a device
-    /// name (`pulse` reaches PulseAudio/PipeWire on Linux).
     #[arg(long, value_name = "DEVICE")]
     audio_in: Option<String>,
-    /// Play what is heard on this audio device: `default` or a name.
     #[arg(long, value_name = "DEVICE")]
     audio_out: Option<String>,
-    /// Send the microphone as it is, without removing the speakers' echo.
     #[arg(long)]
     no_echo_cancellation: bool,
-    /// Write received video to DIR/received-WxH.y4m.
     #[arg(long)]
     record: Option<PathBuf>,
-    /// Send back what arrives instead of our own media.
     #[arg(long)]
     echo: bool,
-    /// End the call after this many seconds (default: when the other side
-    /// leaves, or on Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
-    /// Write the call's statistics here as JSON when it ends.
     #[arg(long)]
     stats_json: Option<PathBuf>,
-    /// Local address to gather candidates on (default: all interfaces).
     #[arg(long, default_value = "0.0.0.0")]
     bind: String,
-    /// Only relay (TURN) candidates.
     #[arg(long)]
     relay_only: bool,
-    /// Software codecs only, even where the platform has hardware ones
-    /// (NVENC/NVDEC, VideoToolbox, Media Foundation; used by default).
     #[arg(long)]
     software_codecs: bool,
-    /// Count received video frames as they arrive whole, without decoding
-    /// them (as the console does, handing them to the viewer): measures
-    /// the transport of streams this machine cannot decode in real time.
     #[arg(long)]
     no_decode: bool,
-    /// Seconds ICE stays "disconnected" before it calls the path failed
-    /// and the call restarts ICE (with backoff, for up to 3 minutes).
     #[arg(long, default_value_t = kh_call::ICE_FAILED_AFTER.as_secs_f64())]
     ice_failed_after: f64,
-    /// Fill the `bulk` data channel as fast as it drains (throughput).
     #[arg(long)]
     bulk: bool,
-    /// Name shown to the room.
     #[arg(long, default_value = "kh call")]
     name: String,
 }

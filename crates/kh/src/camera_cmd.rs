@@ -11,27 +11,21 @@ use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum CameraCommand {
-    /// Each camera with every layout, size and rate it offers.
     List {
-        /// As JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Capture frames as the call would send them, into a Y4M file.
     Capture(CaptureArgs),
 }
 
 #[derive(Args)]
 pub struct CaptureArgs {
-    /// `default`, a /dev/video* path, or a camera's name.
     #[arg(long, default_value = "default")]
     device: String,
-    /// The size wanted; the camera's nearest mode is used.
     #[arg(long, default_value = "1280x720")]
     size: String,
     #[arg(long, default_value_t = 30)]
     fps: u32,
-    /// Frames to write.
     #[arg(long, default_value_t = 30)]
     frames: u32,
     #[arg(long)]

@@ -13,10 +13,8 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct DoctorArgs {
-    /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
-    /// Seconds to wait for each network check.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
 }

@@ -8,20 +8,24 @@ mod call_cmd;
 mod call_meters;
 mod call_sources;
 mod camera_cmd;
+mod cli_words;
 mod doctor;
 mod render_cmd;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use kh_slide::Slide;
 use kh_viewer::png_file as png_out;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
+// kh's commands and arguments. Their help is not written here: every word
+// of `--help` comes from the catalogue (`cli_words`, `cli-help.ftl`).
 #[derive(Parser)]
-#[command(name = "kh", version, about = "Kakehashi command-line tool")]
+#[command(name = "kh", version)]
 struct Cli {
-    /// The language kh and its viewer speak: system, ja or en (default: the
-    /// `ui.language` setting, else the system's locale).
+    /// Read before the parse (`cli_words::language_flag`); kept here so
+    /// the parse accepts it and `--help` lists it.
     #[arg(long, global = true, value_parser = ["system", "ja", "en"])]
     language: Option<String>,
     #[command(subcommand)]
@@ -30,74 +34,38 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Whole-slide images: metadata, regions, tiles, associated images.
     #[command(subcommand)]
     Slide(SlideCommand),
-    /// Annotation files (QuPath GeoJSON, ASAP XML, DICOM ANN): what they hold, and
-    /// converting between them.
     #[command(subcommand)]
     Annotations(annotations_cmd::AnnotationsCommand),
-    /// Run an analysis on a slide (tissue detection) and write what it
-    /// finds as QuPath GeoJSON; progress on stderr.
     Analyze(analyze_cmd::AnalyzeArgs),
-    /// Draw a view of a slide offscreen with the viewer's GPU renderer (no
-    /// display needed) and write it as PNG.
     Render(render_cmd::RenderArgs),
-    /// Join a call as a headless peer: send a stamped test pattern (or a
-    /// Y4M file) and a tone, measure what arrives, report JSON.
     Call(Box<call_cmd::CallArgs>),
-    /// The workstation's cameras (V4L2): what each offers, and a capture
-    /// to a Y4M file through the path a call sends from.
     #[command(subcommand)]
     Camera(camera_cmd::CameraCommand),
-    /// What this workstation has and where its settings came from: GPU,
-    /// settings with their sources and locks, signalling and STUN/TURN
-    /// reachability, audio devices, cameras, the case database. Exits 1
-    /// when a check finds a problem.
     Doctor(doctor::DoctorArgs),
-    /// Open the viewer window (optionally on a slide, driven by a console
-    /// listening at --ipc).
     View {
         file: Option<PathBuf>,
-        /// The console's local socket to connect to.
         #[arg(long)]
         ipc: Option<PathBuf>,
-        /// The folder screenshots are written to (the console's requests
-        /// name a file in it; without it they are refused).
         #[arg(long)]
         screenshots: Option<PathBuf>,
-        /// Window size in physical pixels, WIDTHxHEIGHT.
         #[arg(long)]
         size: Option<String>,
-        /// GPU memory for tiles in MiB (default: from the adapter).
         #[arg(long)]
         budget_mib: Option<u64>,
-        /// GPU memory for annotation layers together, in MiB (default:
-        /// 1024).
         #[arg(long)]
         overlay_budget_mib: Option<u64>,
-        /// Decoded tiles kept in memory, in MiB (default: 256).
         #[arg(long)]
         tile_cache_mib: Option<u64>,
-        /// The largest remote-video picture decoded, WIDTHxHEIGHT (default
-        /// 8192x8192, 8192x4608 pixels in all).
         #[arg(long)]
         max_picture: Option<String>,
-        /// Present without vsync (frame-rate measurements).
         #[arg(long)]
         no_vsync: bool,
-        /// Draw an annotation file (QuPath GeoJSON, ASAP XML, DICOM ANN) over the
-        /// slide; repeat for more layers.
         #[arg(long = "annotations")]
         annotations: Vec<PathBuf>,
-        /// The specialist's own annotations: read if the file exists, and
-        /// written (atomically, as QuPath GeoJSON) after every change made
-        /// with the drawing tools (P polygon, B rectangle, E ellipse,
-        /// D freehand, T point; Ctrl+Z / Ctrl+Y undo and redo).
         #[arg(long)]
         own_annotations: Option<PathBuf>,
-        /// Who draws: the name their annotations carry as provenance
-        /// (default: the login name).
         #[arg(long)]
         author: Option<String>,
     },
@@ -105,9 +73,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum SlideCommand {
-    /// Print format, levels, resolution, associated images and properties as JSON.
-    Info { file: PathBuf },
-    /// Write a region (x, y in level-0 pixels; width x height of LEVEL) as an RGBA PNG.
+    Info {
+        file: PathBuf,
+    },
     Region {
         file: PathBuf,
         #[arg(long, default_value_t = 0)]
@@ -123,7 +91,6 @@ enum SlideCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write one tile: decoded as PNG, or with --encoded as stored (JSON header line + bytes).
     Tile {
         file: PathBuf,
         #[arg(long, default_value_t = 0)]
@@ -137,7 +104,6 @@ enum SlideCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write an associated image (label, macro, thumbnail) as PNG.
     Associated {
         file: PathBuf,
         name: String,
@@ -148,8 +114,11 @@ enum SlideCommand {
 
 fn main() {
     kh_log::init();
-    let cli = Cli::parse();
-    choose_language(cli.language.as_deref());
+    let args: Vec<OsString> = std::env::args_os().collect();
+    choose_language(cli_words::language_flag(&args).as_deref());
+    let words = kh_i18n::current();
+    let command = cli_words::command_in_words(Cli::command(), &words);
+    let cli: Cli = cli_words::parse_or_exit(command, args, &words);
     if let Err(e) = run(cli) {
         let problem = kh_log::scrub(&format!("{e:#}")).into_owned();
         eprintln!("{}", kh_i18n::tr!("cli-error", problem = problem));

@@ -17,15 +17,12 @@ pub struct RenderArgs {
     width: u32,
     #[arg(long, default_value_t = 1080)]
     height: u32,
-    /// View centre in level-0 pixels (default: the slide's centre).
     #[arg(long, allow_hyphen_values = true)]
     center_x: Option<f64>,
     #[arg(long, allow_hyphen_values = true)]
     center_y: Option<f64>,
-    /// Level-0 pixels per screen pixel (default: fit the slide).
     #[arg(long)]
     zoom: Option<f64>,
-    /// Clockwise rotation in degrees: 0, 90, 180 or 270.
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     rotation: i64,
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
@@ -34,41 +31,24 @@ pub struct RenderArgs {
     contrast: f32,
     #[arg(long, default_value_t = 1.0)]
     gamma: f32,
-    /// GPU memory for tiles in MiB (default: sized from the adapter).
     #[arg(long)]
     budget_mib: Option<u64>,
     #[arg(long, default_value = "render.png")]
     out: PathBuf,
-    /// After the view is complete, draw it N more times and report the
-    /// renderer's CPU time per frame (prepare + encode + submit) and the
-    /// time until the GPU has finished each frame.
     #[arg(long, default_value_t = 0)]
     frames: usize,
-    /// Draw an annotation file (QuPath GeoJSON, ASAP XML, DICOM ANN) over the slide as
-    /// the viewer does; repeat for more layers, drawn in order.
     #[arg(long = "annotations")]
     annotations: Vec<PathBuf>,
-    /// Fill opacity of annotations, 0 to 1 (at 1 an object's interior is
-    /// exactly its colour).
     #[arg(long, default_value_t = 0.25)]
     fill_opacity: f32,
-    /// Outline width of annotations in screen pixels (0: none).
     #[arg(long, default_value_t = 1.5)]
     outline_px: f32,
-    /// Leave out the objects of this class (repeatable).
     #[arg(long = "hide-class")]
     hide_class: Vec<String>,
-    /// Colour objects by this measurement (a heatmap, viridis from the low
-    /// end to the high) instead of by class; objects without it are not
-    /// drawn.
     #[arg(long)]
     heatmap: Option<String>,
-    /// GPU memory the annotation layers may hold together, in MiB
-    /// (default 1024, as the viewer).
     #[arg(long)]
     overlay_budget_mib: Option<u64>,
-    /// LOW,HIGH: the heatmap's ends (default: the measurement's range over
-    /// the annotation files, as the viewer takes it).
     #[arg(long, value_parser = range_from_arg)]
     heatmap_range: Option<(f64, f64)>,
 }

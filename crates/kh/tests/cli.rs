@@ -3,8 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// kh speaking English whatever the machine's locale (the error tests
+/// read its words).
 fn kh() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kh"))
+    let mut kh = Command::new(env!("CARGO_BIN_EXE_kh"));
+    kh.env("KAKEHASHI_UI_LANGUAGE", "en");
+    kh
 }
 
 fn fixture(relative: &str) -> PathBuf {
@@ -104,4 +108,43 @@ fn errors_name_the_file_and_exit_nonzero() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("level 9"));
     assert!(!target.exists());
+}
+
+/// `--help` and a usage error in Japanese, through the binary: the words
+/// come from the catalogue, the exit codes are clap's (0 for help, 2 for a
+/// usage error), and nothing of clap's English is left.
+#[test]
+fn help_and_usage_errors_speak_japanese() {
+    let out = kh()
+        .args(["--language", "ja", "slide", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("使い方: kh slide"), "{help}");
+    assert!(
+        help.contains("region") && help.contains("RGBA の PNG に書き出す"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("Usage:") && !help.contains("Print help"),
+        "{help}"
+    );
+
+    let out = kh()
+        .args(["slide", "tile", "--language=ja", "x.svs", "--coll", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.starts_with("kh：エラー：ここに '--coll' という引数はありません"),
+        "{error}"
+    );
+    assert!(error.contains("'--col' のことですか"), "{error}");
+    assert!(error.contains("詳しくは --help"), "{error}");
+    assert!(
+        !error.contains("error:") && !error.contains("Usage:"),
+        "{error}"
+    );
 }
