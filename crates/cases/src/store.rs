@@ -3,6 +3,7 @@
 
 use crate::model::*;
 use crate::private;
+use crate::refusal::{CaseAction, CaseField};
 use crate::schema;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
@@ -31,7 +32,7 @@ pub enum CaseStoreError {
     NotAllowed {
         id: CaseId,
         status: CaseStatus,
-        what: &'static str,
+        what: CaseAction,
     },
     #[error("case {id} cannot go from {from} to {to}")]
     InvalidTransition {
@@ -50,16 +51,22 @@ pub enum CaseStoreError {
     #[error("case {id} needs {field} before {what}")]
     Missing {
         id: CaseId,
-        field: &'static str,
-        what: &'static str,
+        field: CaseField,
+        what: CaseAction,
     },
     #[error("attachment {path}: {reason}")]
     Attachment { path: PathBuf, reason: String },
     #[error("{field} is too long ({len} bytes, at most {max})")]
     TooLong {
-        field: &'static str,
+        field: CaseField,
         len: usize,
         max: usize,
+    },
+    #[error("{field} cannot be {value} (at most {max})")]
+    OutOfRange {
+        field: CaseField,
+        value: u32,
+        max: u32,
     },
     #[error("the case database holds {what} this build does not know: {value:?}")]
     Unreadable { what: &'static str, value: String },
@@ -263,7 +270,7 @@ impl CaseStore {
         let tx = self.connection.transaction()?;
         let before = case_in(&tx, id)?;
         if before.status.is_locked() {
-            return Err(not_allowed(&before, "editing the case"));
+            return Err(not_allowed(&before, CaseAction::Edit));
         }
         if before.revision != expected_revision {
             return Err(CaseStoreError::Conflict {
@@ -319,8 +326,8 @@ impl CaseStore {
         if to == CaseStatus::Requested && before.details.clinical_question.trim().is_empty() {
             return Err(CaseStoreError::Missing {
                 id,
-                field: "a clinical question",
-                what: "requesting a consultation",
+                field: CaseField::ClinicalQuestion,
+                what: CaseAction::RequestConsultation,
             });
         }
         set_status_in(&tx, id, to)?;
@@ -368,7 +375,7 @@ impl CaseStore {
         let tx = self.connection.transaction()?;
         let case = case_in(&tx, id)?;
         if case.status.is_locked() {
-            return Err(not_allowed(&case, "attaching files"));
+            return Err(not_allowed(&case, CaseAction::Attach));
         }
         let already: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM attachments WHERE case_id = ?1 AND path = ?2)",
@@ -419,7 +426,7 @@ impl CaseStore {
         let tx = self.connection.transaction()?;
         let case = case_in(&tx, id)?;
         if case.status.is_locked() {
-            return Err(not_allowed(&case, "removing attachments"));
+            return Err(not_allowed(&case, CaseAction::Detach));
         }
         let file_name: Option<String> = tx
             .query_row(
@@ -478,11 +485,11 @@ impl CaseStore {
 
     /// Writes the consultant's report (a draft until signed).
     pub fn save_report(&mut self, id: CaseId, text: &str, actor: &str) -> Result<Report> {
-        check_len("the report", text, MAX_LONG_FIELD)?;
+        check_len(CaseField::Report, text, MAX_LONG_FIELD)?;
         let tx = self.connection.transaction()?;
         let case = case_in(&tx, id)?;
         if case.status != CaseStatus::InConsultation {
-            return Err(not_allowed(&case, "writing the report"));
+            return Err(not_allowed(&case, CaseAction::WriteReport));
         }
         let now = UnixMillis::now();
         tx.execute(
@@ -504,14 +511,14 @@ impl CaseStore {
         let tx = self.connection.transaction()?;
         let case = case_in(&tx, id)?;
         if case.status != CaseStatus::InConsultation {
-            return Err(not_allowed(&case, "signing the report"));
+            return Err(not_allowed(&case, CaseAction::SignReport));
         }
         let has_text = report_in(&tx, id)?.is_some_and(|r| !r.text.trim().is_empty());
         if !has_text {
             return Err(CaseStoreError::Missing {
                 id,
-                field: "a written report",
-                what: "signing",
+                field: CaseField::Report,
+                what: CaseAction::SignReport,
             });
         }
         tx.execute(
@@ -534,7 +541,7 @@ impl CaseStore {
     /// Records that something of the case left the workstation (`what`
     /// names the kind of export, never its contents).
     pub fn record_export(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
-        check_len("the export's name", what, MAX_SHORT_FIELD)?;
+        check_len(CaseField::ExportName, what, MAX_SHORT_FIELD)?;
         let tx = self.connection.transaction()?;
         case_in(&tx, id)?;
         audit(&tx, id, actor, AuditAction::Export, what)?;
@@ -546,7 +553,7 @@ impl CaseStore {
     /// file name) — opening a slide in the viewer is an access to patient
     /// data as much as opening the case.
     pub fn record_viewing(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
-        check_len("the viewed file's name", what, MAX_SHORT_FIELD)?;
+        check_len(CaseField::ViewedFile, what, MAX_SHORT_FIELD)?;
         let tx = self.connection.transaction()?;
         case_in(&tx, id)?;
         audit(&tx, id, actor, AuditAction::Open, &format!("viewer {what}"))?;
@@ -558,7 +565,7 @@ impl CaseStore {
     /// annotation file's name, the object, its score, the verdict and the
     /// review's progress — never patient data).
     pub fn record_review(&mut self, id: CaseId, what: &str, actor: &str) -> Result<()> {
-        self.record(id, AuditAction::Review, "the review's note", what, actor)
+        self.record(id, AuditAction::Review, CaseField::ReviewNote, what, actor)
     }
 
     /// Records an analysis run on the case's slide (`what`: the analysis,
@@ -567,7 +574,7 @@ impl CaseStore {
         self.record(
             id,
             AuditAction::Analysis,
-            "the analysis's note",
+            CaseField::AnalysisNote,
             what,
             actor,
         )
@@ -577,7 +584,7 @@ impl CaseStore {
         &mut self,
         id: CaseId,
         action: AuditAction,
-        field: &'static str,
+        field: CaseField,
         what: &str,
         actor: &str,
     ) -> Result<()> {
@@ -636,7 +643,7 @@ impl CaseStore {
         let mut values: Vec<Value> = Vec::new();
         let search = query.search.trim();
         if !search.is_empty() {
-            check_len("the search", search, MAX_SHORT_FIELD)?;
+            check_len(CaseField::Search, search, MAX_SHORT_FIELD)?;
             values.push(Value::Text(format!("%{}%", like_escaped(search))));
             let n = values.len();
             sql += &format!(
@@ -722,7 +729,7 @@ impl CaseStore {
     }
 }
 
-fn check_len(field: &'static str, text: &str, max: usize) -> Result<()> {
+fn check_len(field: CaseField, text: &str, max: usize) -> Result<()> {
     if text.len() > max {
         return Err(CaseStoreError::TooLong {
             field,
@@ -735,49 +742,52 @@ fn check_len(field: &'static str, text: &str, max: usize) -> Result<()> {
 
 fn check_details(details: &CaseDetails) -> Result<()> {
     check_len(
-        "the patient's name",
+        CaseField::PatientName,
         details.patient.name.reveal(),
         MAX_SHORT_FIELD,
     )?;
     check_len(
-        "the patient's name reading",
+        CaseField::NameReading,
         details.patient.name_reading.reveal(),
         MAX_SHORT_FIELD,
     )?;
     check_len(
-        "the patient ID",
+        CaseField::PatientId,
         details.patient.id.reveal(),
         MAX_SHORT_FIELD,
     )?;
-    check_len("the specimen", &details.specimen, MAX_SHORT_FIELD)?;
+    check_len(CaseField::Specimen, &details.specimen, MAX_SHORT_FIELD)?;
     check_len(
-        "the requesting site",
+        CaseField::RequestingSite,
         &details.requesting_site,
         MAX_SHORT_FIELD,
     )?;
     check_len(
-        "the consulting site",
+        CaseField::ConsultingSite,
         &details.consulting_site,
         MAX_SHORT_FIELD,
     )?;
     check_len(
-        "the clinical question",
+        CaseField::ClinicalQuestion,
         &details.clinical_question,
         MAX_LONG_FIELD,
     )?;
-    if details.patient.age_years.is_some_and(|age| age > 150) {
-        return Err(CaseStoreError::TooLong {
-            field: "the patient's age in years",
-            len: usize::from(details.patient.age_years.unwrap_or_default()),
-            max: 150,
-        });
-    }
-    if details.patient.age_months.is_some_and(|months| months > 11) {
-        return Err(CaseStoreError::TooLong {
-            field: "the patient's age in months beyond the years",
-            len: usize::from(details.patient.age_months.unwrap_or_default()),
-            max: 11,
-        });
+    let ages = [
+        (
+            CaseField::AgeYears,
+            details.patient.age_years.map(u32::from),
+            150,
+        ),
+        (
+            CaseField::AgeMonths,
+            details.patient.age_months.map(u32::from),
+            11,
+        ),
+    ];
+    for (field, value, max) in ages {
+        if let Some(value) = value.filter(|v| *v > max) {
+            return Err(CaseStoreError::OutOfRange { field, value, max });
+        }
     }
     Ok(())
 }
@@ -831,7 +841,7 @@ fn like_escaped(text: &str) -> String {
     escaped
 }
 
-fn not_allowed(case: &Case, what: &'static str) -> CaseStoreError {
+fn not_allowed(case: &Case, what: CaseAction) -> CaseStoreError {
     CaseStoreError::NotAllowed {
         id: case.id,
         status: case.status,

@@ -4,7 +4,7 @@
 
 use crate::call::CallDeskError;
 use crate::desk::DeskError;
-use kh_cases::{CaseStatus, CaseStoreError};
+use kh_cases::{CaseAction, CaseField, CaseStatus, CaseStoreError};
 use kh_i18n::Catalogue;
 use kh_settings::SettingsError;
 
@@ -36,37 +36,20 @@ fn status_words(words: &Catalogue, status: CaseStatus) -> String {
     ))
 }
 
-/// The catalogue's words for what the store names in English (an action
-/// refused, a field missing or too long); the English itself when the
-/// store grows a phrase the catalogue does not know yet.
-fn phrase_words(words: &Catalogue, phrase: &str) -> String {
-    let id = match phrase {
-        "editing the case" => "console-doing-edit",
-        "attaching files" => "console-doing-attach",
-        "removing attachments" => "console-doing-detach",
-        "writing the report" => "console-doing-write-report",
-        "signing the report" => "console-doing-sign-report",
-        "signing" => "console-doing-sign",
-        "requesting a consultation" => "console-doing-request",
-        "a clinical question" | "the clinical question" => "console-field-question",
-        "a written report" | "the report" => "console-field-report",
-        "the patient's name" => "console-field-name",
-        "the patient's name reading" => "console-field-reading",
-        "the patient ID" => "console-field-patient-id",
-        "the specimen" => "console-field-specimen",
-        "the requesting site" => "console-field-requesting-site",
-        "the consulting site" => "console-field-consulting-site",
-        "the search" => "console-field-search",
-        "the patient's age in years" => "console-field-age",
-        "the patient's age in months beyond the years" => "console-field-months",
-        other => return other.to_owned(),
-    };
-    words.text(id)
+/// A field of a case as the page names it.
+fn field_words(words: &Catalogue, field: CaseField) -> String {
+    words.text(&format!("console-field-{}", field.name()))
+}
+
+/// An action on a case as the page names it.
+fn action_words(words: &Catalogue, action: CaseAction) -> String {
+    words.text(&format!("console-doing-{}", action.name()))
 }
 
 impl ForPeople for CaseStoreError {
     fn in_words(&self, words: &Catalogue) -> String {
-        let phrase = |p: &str| phrase_words(words, p);
+        let field = |f: CaseField| field_words(words, f);
+        let action = |a: CaseAction| action_words(words, a);
         let status = |s: CaseStatus| status_words(words, s);
         match self {
             CaseStoreError::NoSuchCase(id) => {
@@ -77,7 +60,7 @@ impl ForPeople for CaseStoreError {
             } => say(
                 words,
                 "console-error-not-allowed",
-                &[("status", status(*s)), ("what", phrase(what))],
+                &[("status", status(*s)), ("what", action(*what))],
             ),
             CaseStoreError::InvalidTransition { from, to, .. } => say(
                 words,
@@ -85,17 +68,30 @@ impl ForPeople for CaseStoreError {
                 &[("from", status(*from)), ("to", status(*to))],
             ),
             CaseStoreError::Conflict { .. } => words.text("console-error-conflict"),
-            CaseStoreError::Missing { field, what, .. } => say(
+            CaseStoreError::Missing { field: f, what, .. } => say(
                 words,
                 "console-error-missing",
-                &[("field", phrase(field)), ("what", phrase(what))],
+                &[("field", field(*f)), ("what", action(*what))],
             ),
-            CaseStoreError::TooLong { field, len, max } => say(
+            CaseStoreError::TooLong { field: f, len, max } => say(
                 words,
                 "console-error-too-long",
                 &[
-                    ("field", phrase(field)),
+                    ("field", field(*f)),
                     ("len", len.to_string()),
+                    ("max", max.to_string()),
+                ],
+            ),
+            CaseStoreError::OutOfRange {
+                field: f,
+                value,
+                max,
+            } => say(
+                words,
+                "console-error-out-of-range",
+                &[
+                    ("field", field(*f)),
+                    ("value", value.to_string()),
                     ("max", max.to_string()),
                 ],
             ),
@@ -205,12 +201,12 @@ mod tests {
         let refused = CaseStoreError::NotAllowed {
             id: CaseId::new_random(),
             status: CaseStatus::Reported,
-            what: "editing the case",
+            what: CaseAction::Edit,
         };
         let missing = CaseStoreError::Missing {
             id: CaseId::new_random(),
-            field: "a clinical question",
-            what: "requesting a consultation",
+            field: CaseField::ClinicalQuestion,
+            what: CaseAction::RequestConsultation,
         };
         let ja = Catalogue::new(Language::Japanese);
         let en = Catalogue::new(Language::English);
@@ -222,7 +218,7 @@ mod tests {
         );
         assert_eq!(
             japanese.1,
-            "コンサルテーションの依頼には依頼内容の入力が必要です。"
+            "コンサルテーションの依頼の前に依頼内容を入力してください。"
         );
         assert_eq!(
             english.0,
@@ -230,7 +226,7 @@ mod tests {
         );
         assert_eq!(
             english.1,
-            "Requesting a consultation needs a clinical question first."
+            "Fill in the clinical question before requesting a consultation."
         );
         let wrong = CallDeskError::WrongRoom {
             token_room: "case-a".into(),
@@ -240,12 +236,21 @@ mod tests {
             wrong.in_words(&ja),
             "このトークンはルーム case-a のもので、この症例のルーム case-b のものではありません。"
         );
-        // Every phrase the store uses has words in both languages.
+        // Every field and action the store can name has words in both
+        // languages.
         for language in Language::ALL {
             let words = Catalogue::new(language);
-            for id in ["console-doing-edit", "console-field-months"] {
+            let fields = CaseField::ALL.map(|f| format!("console-field-{}", f.name()));
+            let actions = CaseAction::ALL.map(|a| format!("console-doing-{}", a.name()));
+            for id in fields.iter().chain(&actions) {
                 assert!(words.has(id), "{id} in {language:?}");
             }
         }
+        let infant = CaseStoreError::OutOfRange {
+            field: CaseField::AgeMonths,
+            value: 14,
+            max: 11,
+        };
+        assert_eq!(infant.in_words(&ja), "月齢は 11 以下にしてください（14）。");
     }
 }

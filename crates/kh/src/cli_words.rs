@@ -419,7 +419,7 @@ mod tests {
         }
         let region = help_of(&["slide", "region"], Language::Japanese);
         assert!(
-            region.contains("読むレベル(0: 最高解像度) [既定値: 0]"),
+            region.contains("読むレベル（0：最高解像度） [既定値：0]"),
             "{region}"
         );
         let english = help_of(&["slide", "region"], Language::English);
@@ -455,7 +455,7 @@ mod tests {
         );
         assert!(
             not_a_number
-                .contains("'a' は --x <X> に指定できる値ではありません: 整数ではありません"),
+                .contains("'a' は --x <X> に指定できる値ではありません：整数ではありません"),
             "{not_a_number}"
         );
         let too_wide = error_of(
@@ -482,11 +482,11 @@ mod tests {
         );
         let language = error_of(&["--language", "jp", "doctor"], ja);
         assert!(
-            language.contains("指定できる値: system, ja, en"),
+            language.contains("指定できる値：system, ja, en"),
             "{language}"
         );
         let missing = error_of(&["slide", "region", "f"], ja);
-        assert!(missing.contains("次の指定が必要です: --x <X>"), "{missing}");
+        assert!(missing.contains("次の指定が必要です：--x <X>"), "{missing}");
         for error in [misspelt, not_a_number, too_wide, language, missing] {
             assert!(
                 !error.contains("error:") && !error.contains("Usage:"),
