@@ -3,6 +3,7 @@
 
 use anyhow::{Result, bail};
 use kh_analysis::{Model, Region, Request, Run};
+use kh_i18n::tr;
 use kh_slide::Slide;
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,7 +28,10 @@ pub struct AnalyzeArgs {
 
 pub fn run(args: AnalyzeArgs) -> Result<()> {
     if kh_annotations::Format::from_extension(&args.out) != Some(kh_annotations::Format::GeoJson) {
-        bail!("{}: --out must be a .geojson file", args.out.display());
+        bail!(tr!(
+            "cli-analyze-out-not-geojson",
+            path = args.out.display().to_string()
+        ));
     }
     let slide = Slide::open(&args.slide)?;
     let cancel = AtomicBool::new(false);
@@ -42,7 +46,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     let model: Model = args
         .model
         .parse()
-        .map_err(|e| anyhow::anyhow!("--model {e}"))?;
+        .map_err(|e: String| anyhow::anyhow!(tr!("cli-analyze-model", problem = e)))?;
     let found = kh_analysis::analyze(
         &slide,
         &Request {

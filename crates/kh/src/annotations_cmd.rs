@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use kh_annotations::dicom::SlideReference;
 use kh_annotations::{Format, Limits, Summary};
+use kh_i18n::tr;
 use kh_slide::Slide;
 use std::path::PathBuf;
 
@@ -54,11 +55,10 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
             slide,
         } => {
             let Some(format) = Format::from_extension(&output) else {
-                bail!(
-                    "{}: the output format comes from the extension: .geojson or .json (QuPath \
-                     GeoJSON), .xml (ASAP XML), .dcm (DICOM ANN)",
-                    output.display()
-                );
+                bail!(tr!(
+                    "cli-annotations-output-format",
+                    path = output.display().to_string()
+                ));
             };
             let slide = open_slide(slide.as_ref())?;
             let reference = slide.as_ref().and_then(|s| s.1.as_ref());
@@ -85,7 +85,7 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
                 eprintln!("{}", kh_i18n::tr!("cli-not-dicom-slide"));
             }
             let written = kh_annotations::write_for_slide(&output, &annotations, format, reference)
-                .with_context(|| format!("converting {}", input.display()))?;
+                .with_context(|| tr!("cli-converting", path = input.display().to_string()))?;
             for note in &written.notes {
                 eprintln!("{}", kh_i18n::tr!("cli-note", note = note.as_str()));
             }

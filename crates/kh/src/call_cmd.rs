@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use kh_call::channels::{BulkChunk, ControlMessage, PointerMessage, channel};
 use kh_call::media::{AudioSink, AudioSource, CallMedia, Discard, VideoReceive, VideoSend};
 use kh_call::{Call, CallEvent, CallOptions, CallState};
+use kh_i18n::tr;
 use kh_media::VideoCodec;
 use kh_media::pattern::TestPattern;
 use std::path::PathBuf;
@@ -80,7 +81,7 @@ pub fn run(args: CallArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
+        .with_context(|| tr!("cli-starting-runtime"))?;
     runtime.block_on(call(args))
 }
 
@@ -110,7 +111,7 @@ fn sending(args: &CallArgs) -> Result<Sending> {
         file => {
             let path = PathBuf::from(file);
             if !path.is_file() {
-                bail!("--send {file}: not testsrc, none, or a readable video file");
+                bail!(tr!("cli-send-not-readable", file = file));
             }
             let mut prefix = [0u8; 4];
             let is_recording = std::fs::File::open(&path)
@@ -168,14 +169,11 @@ async fn call(args: CallArgs) -> Result<()> {
     let send = sending(&args)?;
     options.codec = match VideoCodec::from_name(&args.codec) {
         Some(codec) if codec.can_encode() => codec,
-        Some(_) => bail!(
-            "--codec {}: received and decoded, but not sent (no real-time encoder); send vp8, vp9, h264 or h265",
-            args.codec
-        ),
-        None => bail!("--codec {}: vp8, vp9, h264 or h265", args.codec),
+        Some(_) => bail!(tr!("cli-codec-receive-only", codec = args.codec.as_str())),
+        None => bail!(tr!("cli-codec-unknown", codec = args.codec.as_str())),
     };
     if args.fps == 0 || args.fps > 120 {
-        bail!("--fps {}: 1 to 120", args.fps);
+        bail!(tr!("cli-fps-range", fps = args.fps.to_string()));
     }
     options.fps = args.fps;
     options.bitrate_kbps = args.bitrate;
@@ -187,7 +185,7 @@ async fn call(args: CallArgs) -> Result<()> {
     options.ice_failed_after = std::time::Duration::try_from_secs_f64(args.ice_failed_after)
         .ok()
         .filter(|d| !d.is_zero())
-        .context("--ice-failed-after: a positive number of seconds")?;
+        .with_context(|| tr!("cli-ice-failed-after"))?;
 
     // The edges: what goes out, where what arrives goes.
     let echo = args.echo.then(Echo::default);
@@ -234,7 +232,7 @@ async fn call(args: CallArgs) -> Result<()> {
             (Some(echo), _, speaker) => (Box::new(echo), speaker.map(boxed_sink)),
             (None, Some(microphone), Some(speaker)) if !args.no_echo_cancellation => {
                 let (microphone, speaker) = kh_devices::edges::echo_cancelled(microphone, speaker)
-                    .context("echo cancellation")?;
+                    .with_context(|| tr!("cli-echo-cancellation"))?;
                 (Box::new(microphone), Some(Box::new(speaker)))
             }
             (None, Some(microphone), speaker) => (Box::new(microphone), speaker.map(boxed_sink)),
@@ -266,13 +264,14 @@ async fn call(args: CallArgs) -> Result<()> {
 
     let mut call = Call::start(options, media)
         .await
-        .context("joining the call")?;
+        .with_context(|| tr!("cli-joining-call"))?;
     let welcome_room = call.room().to_owned();
     if welcome_room != args.room {
-        bail!(
-            "--room {}: the token is for room {welcome_room:?}",
-            args.room
-        );
+        bail!(tr!(
+            "cli-wrong-room",
+            room = args.room.as_str(),
+            token_room = welcome_room
+        ));
     }
     println!(
         "{}",
@@ -371,7 +370,7 @@ async fn call(args: CallArgs) -> Result<()> {
     println!("{}", serde_json::json!({"event": "ended", "stats": stats}));
     if let Some(path) = &args.stats_json {
         write_atomically(path, json.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+            .with_context(|| tr!("cli-writing", path = path.display().to_string()))?;
     }
     if let Some(why) = failure {
         bail!("{why}");

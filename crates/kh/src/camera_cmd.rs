@@ -5,6 +5,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use kh_devices::camera::{Camera, CameraRequest, cameras};
+use kh_i18n::tr;
 use kh_media::y4m::{Y4mHeader, Y4mWriter};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -89,7 +90,7 @@ fn list(json: bool) -> Result<()> {
 fn capture(args: CaptureArgs) -> Result<()> {
     let (width, height) = crate::parse_size("--size", &args.size)?;
     if args.frames == 0 {
-        bail!("--frames 0: capture at least one");
+        bail!(tr!("cli-frames-zero"));
     }
     let camera = Camera::open(
         &args.device,
@@ -117,7 +118,7 @@ fn capture(args: CaptureArgs) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     let partial = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
+        .with_context(|| tr!("cli-creating-file-in", dir = dir.display().to_string()))?;
     let fps = if mode.fps >= 1.0 {
         mode.fps.round() as u32
     } else {
@@ -128,11 +129,12 @@ fn capture(args: CaptureArgs) -> Result<()> {
     let mut written = 0;
     while written < args.frames {
         let Some(frame) = camera.next_frame(Duration::from_secs(5))? else {
-            bail!(
-                "{}: no picture in 5 s ({} captured so far)",
-                camera.info().path.display(),
-                written
-            );
+            bail!(tr!(
+                "cli-camera-no-picture",
+                path = camera.info().path.display().to_string(),
+                seconds = "5",
+                captured = written.to_string()
+            ));
         };
         let out = match &mut writer {
             Some(w) => w,
@@ -156,7 +158,7 @@ fn capture(args: CaptureArgs) -> Result<()> {
     partial.as_file().sync_all()?;
     partial
         .persist(&args.out)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+        .with_context(|| tr!("cli-writing", path = args.out.display().to_string()))?;
     let seconds = started.elapsed().as_secs_f64();
     let counters = camera.counters();
     eprintln!(

@@ -10,10 +10,12 @@ mod call_sources;
 mod camera_cmd;
 mod cli_words;
 mod doctor;
+mod problem;
 mod render_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, Subcommand};
+use kh_i18n::tr;
 use kh_slide::Slide;
 use kh_viewer::png_file as png_out;
 use std::ffi::OsString;
@@ -120,7 +122,8 @@ fn main() {
     let command = cli_words::command_in_words(Cli::command(), &words);
     let cli: Cli = cli_words::parse_or_exit(command, args, &words);
     if let Err(e) = run(cli) {
-        let problem = kh_log::scrub(&format!("{e:#}")).into_owned();
+        let problem = problem::problem_text(&e, &kh_i18n::current());
+        let problem = kh_log::scrub(&problem).into_owned();
         eprintln!("{}", kh_i18n::tr!("cli-error", problem = problem));
         std::process::exit(1);
     }
@@ -200,8 +203,17 @@ fn parse_size(flag: &str, size: &str) -> Result<(u32, u32)> {
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
     {
         Some((w, h)) if w > 0 && h > 0 => Ok((w, h)),
-        _ => bail!("{flag} {size:?}: expected WIDTHxHEIGHT"),
+        _ => bail!(tr!("cli-size-expected", flag = flag, size = size)),
     }
+}
+
+fn tile_missing(level: usize, col: u32, row: u32) -> String {
+    tr!(
+        "cli-tile-missing",
+        level = level.to_string(),
+        col = col.to_string(),
+        row = row.to_string()
+    )
 }
 
 fn slide(cmd: SlideCommand) -> Result<()> {
@@ -220,7 +232,7 @@ fn slide(cmd: SlideCommand) -> Result<()> {
             out,
         } => {
             if width == 0 || height == 0 {
-                bail!("--width and --height must be at least 1");
+                bail!(tr!("cli-size-at-least-one"));
             }
             let slide = Slide::open(&file)?;
             let region = slide.read_region(x, y, level, width, height)?;
@@ -238,9 +250,9 @@ fn slide(cmd: SlideCommand) -> Result<()> {
             if encoded {
                 let tile = slide
                     .read_tile_encoded(level, col, row)?
-                    .with_context(|| format!("level {level} tile ({col}, {row}) is missing"))?;
+                    .with_context(|| tile_missing(level, col, row))?;
                 std::fs::write(&out, &tile.bytes)
-                    .with_context(|| format!("writing {}", out.display()))?;
+                    .with_context(|| tr!("cli-writing", path = out.display().to_string()))?;
                 let header = serde_json::json!({
                     "width": tile.width, "height": tile.height, "codec": tile.codec,
                     "bytes": tile.bytes.len(),
@@ -249,7 +261,7 @@ fn slide(cmd: SlideCommand) -> Result<()> {
             } else {
                 let tile = slide
                     .read_tile(level, col, row)?
-                    .with_context(|| format!("level {level} tile ({col}, {row}) is missing"))?;
+                    .with_context(|| tile_missing(level, col, row))?;
                 png_out::write_rgba(&out, tile.width, tile.height, &tile.rgba)?;
             }
         }

@@ -1,6 +1,7 @@
 //! `kh render`: draw a view of a slide offscreen with the viewer's renderer.
 
 use anyhow::{Context, Result, bail};
+use kh_i18n::tr;
 use kh_render::offscreen::Target;
 use kh_render::overlay::mesh::OverlayMesh;
 use kh_render::overlay::{AnnotationOverlay, ColourBy, OverlayStyle};
@@ -69,10 +70,10 @@ fn range_from_arg(s: &str) -> Result<(f64, f64), String> {
 
 pub fn run(args: RenderArgs) -> Result<()> {
     if args.width == 0 || args.height == 0 {
-        bail!("--width and --height must be at least 1");
+        bail!(tr!("cli-size-at-least-one"));
     }
     let rotation = Rotation::from_degrees(args.rotation)
-        .with_context(|| format!("--rotation {} is not a multiple of 90", args.rotation))?;
+        .with_context(|| tr!("cli-rotation", degrees = args.rotation.to_string()))?;
     let slide = Arc::new(Slide::open(&args.file)?);
     let reference = kh_annotations::dicom::SlideReference::from_properties(slide.properties());
     let on_slide = kh_annotations::OnSlide {
@@ -88,11 +89,13 @@ pub fn run(args: RenderArgs) -> Result<()> {
     if !(zoom.is_finite()
         && (kh_render::view::MIN_ZOOM..=kh_render::view::MAX_ZOOM).contains(&zoom))
     {
-        bail!(
-            "--zoom {zoom} is outside {}..={}",
-            kh_render::view::MIN_ZOOM,
-            kh_render::view::MAX_ZOOM
-        );
+        bail!(tr!(
+            "cli-outside",
+            flag = "--zoom",
+            value = zoom.to_string(),
+            low = kh_render::view::MIN_ZOOM.to_string(),
+            high = kh_render::view::MAX_ZOOM.to_string()
+        ));
     }
     let view = View {
         center_slide: [
@@ -115,10 +118,22 @@ pub fn run(args: RenderArgs) -> Result<()> {
     };
     let mut renderer = SlideRenderer::new(&gpu.device, slide, &options, Arc::new(|| {}))?;
     if !(0.0..=1.0).contains(&args.fill_opacity) {
-        bail!("--fill-opacity {} is outside 0..=1", args.fill_opacity);
+        bail!(tr!(
+            "cli-outside",
+            flag = "--fill-opacity",
+            value = args.fill_opacity.to_string(),
+            low = "0",
+            high = "1"
+        ));
     }
     if !(args.outline_px.is_finite() && (0.0..=64.0).contains(&args.outline_px)) {
-        bail!("--outline-px {} is outside 0..=64", args.outline_px);
+        bail!(tr!(
+            "cli-outside",
+            flag = "--outline-px",
+            value = args.outline_px.to_string(),
+            low = "0",
+            high = "64"
+        ));
     }
     let mut files = Vec::new();
     for file in &args.annotations {
@@ -128,7 +143,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     }
     let colour_by = match (&args.heatmap, args.heatmap_range) {
         (None, None) => None,
-        (None, Some(_)) => bail!("--heatmap-range needs --heatmap"),
+        (None, Some(_)) => bail!(tr!("cli-heatmap-range-alone")),
         (Some(name), range) => {
             let (low, high) = match range {
                 Some(r) => r,
@@ -136,9 +151,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
                     .iter()
                     .filter_map(|(_, a)| a.measurement_range(name))
                     .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
-                    .with_context(|| {
-                        format!("--heatmap {name:?}: no object in the annotation files has it")
-                    })?,
+                    .with_context(|| tr!("cli-heatmap-nothing", name = name.as_str()))?,
             };
             Some(ColourBy {
                 measurement: name.clone(),
@@ -169,7 +182,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         used += mesh.gpu_bytes();
         let overlay = AnnotationOverlay::from_mesh(&gpu.device, mesh, annotations, style.clone())
-            .with_context(|| format!("drawing {}", file.display()))?;
+            .with_context(|| tr!("cli-drawing", path = file.display().to_string()))?;
         overlays.push(overlay);
     }
     let target = Target::new(&gpu, viewport)?;
@@ -177,7 +190,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         target.render_complete_with(&gpu, &mut renderer, &mut overlays, &view, &adjustments)?;
     let gpu_errors = gpu.take_errors();
     if !gpu_errors.is_empty() {
-        bail!("the GPU reported errors: {}", gpu_errors.join("; "));
+        bail!(tr!("cli-gpu-errors", errors = gpu_errors.join("; ")));
     }
     for error in renderer.take_errors() {
         eprintln!(
@@ -194,7 +207,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         frame_us.push(start.elapsed().as_secs_f64() * 1e6);
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| anyhow::anyhow!("waiting for the GPU: {e}"))?;
+            .map_err(|e| anyhow::anyhow!(tr!("cli-waiting-for-gpu", problem = e.to_string())))?;
         frame_done_ms.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let median_us = median(&mut frame_us);

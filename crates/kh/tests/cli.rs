@@ -148,3 +148,39 @@ fn help_and_usage_errors_speak_japanese() {
         "{error}"
     );
 }
+
+/// A command that fails says so in Japanese: kh's own refusal, and a
+/// parser's error in words (what kind of failure, which file) with the
+/// library's detail kept for support.
+#[test]
+fn failures_speak_japanese_and_keep_the_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("検体メモ.txt");
+    std::fs::write(&bogus, "hello").unwrap();
+    let out = kh()
+        .args(["--language", "ja", "slide", "info"])
+        .arg(&bogus)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.starts_with("kh：エラー："), "{error}");
+    assert!(
+        error.contains("検体メモ.txt：読める形式のスライドではありません（詳細："),
+        "{error}"
+    );
+    assert!(error.contains("unrecognised"), "{error}");
+
+    let out = kh()
+        .args(["--language", "ja", "render"])
+        .arg(&bogus)
+        .args(["--width", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        error.trim(),
+        "kh：エラー：--width と --height は 1 以上にしてください"
+    );
+}

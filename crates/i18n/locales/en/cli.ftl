@@ -74,3 +74,47 @@ cli-doctor-source = { $kind ->
     [user] user { $path }
    *[environment] environment { $variable }
 }
+
+## What kh refuses or was doing when it failed (library details follow
+## after a colon, as they were said)
+cli-analyze-out-not-geojson = { $path }: --out must be a .geojson file
+cli-analyze-model = --model { $problem }
+cli-annotations-output-format = { $path }: the output format comes from the extension: .geojson or .json (QuPath GeoJSON), .xml (ASAP XML), .dcm (DICOM ANN)
+cli-converting = converting { $path }
+cli-writing = writing { $path }
+cli-drawing = drawing { $path }
+cli-creating-file-in = creating a file in { $dir }
+cli-starting-runtime = starting the async runtime
+cli-send-not-readable = --send { $file }: not testsrc, none, or a readable video file
+cli-codec-receive-only = --codec { $codec }: received and decoded, but not sent (no real-time encoder); send vp8, vp9, h264 or h265
+cli-codec-unknown = --codec { $codec }: vp8, vp9, h264 or h265
+cli-fps-range = --fps { $fps }: 1 to 120
+cli-ice-failed-after = --ice-failed-after: a positive number of seconds
+cli-echo-cancellation = echo cancellation
+cli-joining-call = joining the call
+cli-wrong-room = --room { $room }: the token is for room "{ $token_room }"
+cli-frames-zero = --frames 0: capture at least one
+cli-camera-no-picture = { $path }: no picture in { $seconds } s ({ $captured } captured so far)
+cli-size-expected = { $flag } "{ $size }": expected WIDTHxHEIGHT
+cli-size-at-least-one = --width and --height must be at least 1
+cli-tile-missing = level { $level } tile ({ $col }, { $row }) is missing
+cli-rotation = --rotation { $degrees } is not a multiple of 90
+cli-outside = { $flag } { $value } is outside { $low }..={ $high }
+cli-heatmap-range-alone = --heatmap-range needs --heatmap
+cli-heatmap-nothing = --heatmap "{ $name }": no object in the annotation files has it
+cli-gpu-errors = the GPU reported errors: { $errors }
+cli-waiting-for-gpu = waiting for the GPU: { $problem }
+
+## A file or the system refusing, in words; the library's detail follows
+cli-file-problem = { $path }: { $kind } ({ $detail })
+cli-file-in-object = object { $index }: { $reason }
+cli-file-io = cannot be read or written
+cli-file-not-a-slide = not a slide format Kakehashi reads
+cli-file-not-annotations = not an annotation format Kakehashi reads
+cli-file-corrupt = the file is damaged
+cli-file-limit = the file asks for more than Kakehashi will hold
+cli-file-no-such-part = the slide has no such level, tile or image
+cli-io-not-found = no such file or folder
+cli-io-permission = permission denied
+cli-io-exists = it already exists
+cli-io-full = the disk is full

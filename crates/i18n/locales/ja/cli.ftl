@@ -71,3 +71,47 @@ cli-doctor-source = { $kind ->
     [user] ユーザー { $path }
    *[environment] 環境変数 { $variable }
 }
+
+## kh が断ったこと、失敗したときにしていたこと（ライブラリの詳細は
+## コロンの後に、言われたまま続く）
+cli-analyze-out-not-geojson = { $path }：--out には .geojson ファイルを指定してください
+cli-analyze-model = --model { $problem }
+cli-annotations-output-format = { $path }：出力形式は拡張子で決まります。.geojson か .json（QuPath GeoJSON）、.xml（ASAP XML）、.dcm（DICOM ANN）を指定してください
+cli-converting = { $path } を変換中
+cli-writing = { $path } を書き込み中
+cli-drawing = { $path } を描画中
+cli-creating-file-in = { $dir } にファイルを作成中
+cli-starting-runtime = 非同期ランタイムを起動中
+cli-send-not-readable = --send { $file }：testsrc、none、または読める動画ファイルを指定してください
+cli-codec-receive-only = --codec { $codec }：受信とデコードはできますが、送信はできません（実時間のエンコーダーがありません）。vp8、vp9、h264、h265 のいずれかで送ってください
+cli-codec-unknown = --codec { $codec }：vp8、vp9、h264、h265 のいずれかを指定してください
+cli-fps-range = --fps { $fps }：1 から 120 までの値にしてください
+cli-ice-failed-after = --ice-failed-after：正の秒数を指定してください
+cli-echo-cancellation = エコー除去
+cli-joining-call = 通話に参加中
+cli-wrong-room = --room { $room }：このトークンはルーム「{ $token_room }」のものです
+cli-frames-zero = --frames 0：1 フレーム以上を指定してください
+cli-camera-no-picture = { $path }：{ $seconds } 秒間映像が届きません（ここまでに { $captured } フレーム）
+cli-size-expected = { $flag } 「{ $size }」：幅x高さ の形で指定してください
+cli-size-at-least-one = --width と --height は 1 以上にしてください
+cli-tile-missing = レベル { $level } のタイル（{ $col }, { $row }）がありません
+cli-rotation = --rotation { $degrees } は 90 の倍数ではありません
+cli-outside = { $flag } { $value } は { $low } から { $high } の範囲外です
+cli-heatmap-range-alone = --heatmap-range には --heatmap が必要です
+cli-heatmap-nothing = --heatmap 「{ $name }」：この測定値を持つオブジェクトがアノテーションファイルにありません
+cli-gpu-errors = GPU がエラーを報告しました：{ $errors }
+cli-waiting-for-gpu = GPU を待っている間に失敗しました：{ $problem }
+
+## ファイルやシステムが断ったことを言葉で。ライブラリの詳細が後に続く
+cli-file-problem = { $path }：{ $kind }（詳細：{ $detail }）
+cli-file-in-object = オブジェクト { $index }：{ $reason }
+cli-file-io = 読み書きできません
+cli-file-not-a-slide = 読める形式のスライドではありません
+cli-file-not-annotations = 読める形式のアノテーションではありません
+cli-file-corrupt = ファイルが壊れています
+cli-file-limit = 扱える上限を超える大きさを求めています
+cli-file-no-such-part = そのレベル、タイル、画像はスライドにありません
+cli-io-not-found = ファイルまたはフォルダーがありません
+cli-io-permission = アクセスが拒否されました
+cli-io-exists = すでに存在します
+cli-io-full = ディスクがいっぱいです

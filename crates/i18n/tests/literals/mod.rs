@@ -7,10 +7,12 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 /// Whether a literal carries words: letters of any script, beyond a key
-/// name ("K", "Ctrl+Z", "F11") or a unit.
+/// name ("K", "Ctrl+Z", "F11"), a unit, or a command-line flag and its
+/// value ("--send camera").
 fn is_words(text: &str) -> bool {
-    static KEY: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^((Ctrl|Shift|Alt)\+)?([A-Z]|F[0-9]{1,2})$").unwrap());
+    static KEY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(((Ctrl|Shift|Alt)\+)?([A-Z]|F[0-9]{1,2})|--[a-z-]+( [a-z]+)?)$").unwrap()
+    });
     let letters = text
         .chars()
         .filter(|c| c.is_alphabetic() && !"×µ°".contains(*c))
@@ -48,11 +50,15 @@ pub fn rust_widget_literals(code: &str) -> Vec<(usize, String)> {
     found
 }
 
-/// Words printed for people by `kh` (`println!`/`eprintln!` with literal
-/// text beyond placeholders), outside tests: (line, text).
+/// Words `kh` shows people — printed (`println!`/`eprintln!`) or as the
+/// error it exits with (`bail!`, `anyhow!`, `.context`, `.with_context`) —
+/// as literal text beyond placeholders, outside tests: (line, text).
 pub fn rust_print_literals(code: &str) -> Vec<(usize, String)> {
-    static PRINT: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"e?println!\(\s*"((?:[^"\\]|\\.)*)""#).unwrap());
+    static PRINT: LazyLock<Regex> = LazyLock::new(|| {
+        let shown =
+            r"e?println!\(|bail!\(|anyhow!\(|\.context\(|\.with_context\(\s*\|\|\s*(?:format!\()?";
+        Regex::new(&format!(r#"(?:{shown})\s*"((?:[^"\\]|\\.)*)""#)).unwrap()
+    });
     // Placeholders and escapes (`\n`) are not words.
     static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{[^}]*\}|\\.").unwrap());
     let product = code.split("#[cfg(test)]").next().unwrap_or(code);
@@ -212,9 +218,22 @@ fn each_finder_finds_what_it_looks_for() {
             "kh: wrote {} objects to {}",
             n, path
         );
+        bail!("--fps {}: 1 to 120", fps);
+        bail!(tr!("cli-fps-range", fps = fps));
+        let x = run().context("joining the call")?;
+        let y = f().with_context(|| format!("writing {}", path.display()))?;
+        let z = f().context("--audio-in")?;
     "#;
     let found = texts(rust_print_literals(printed));
-    assert_eq!(found, ["kh: wrote {} objects to {}"]);
+    assert_eq!(
+        found,
+        [
+            "kh: wrote {} objects to {}",
+            "--fps {}: 1 to 120",
+            "joining the call",
+            "writing {}"
+        ]
+    );
 
     let html = r#"<header><h1 data-l10n-id="a">Kakehashi</h1><button>New case</button>
         <input placeholder="Search here"><label><span data-l10n-id="b">Name</span> <input></label>
