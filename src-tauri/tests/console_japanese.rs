@@ -5,6 +5,7 @@
 //! Japanese report with the era beside the year; the audit trail speaks
 //! Japanese; switching the language in the settings changes every word at
 //! once; axe-core finds no serious accessibility problem in either theme;
+//! an input method (IBus with Anthy) types kanji into the page's fields;
 //! screenshots at 1366×768, 1920×1080 and 3840×2160 (HiDPI) are kept in
 //! target/tmp/console_japanese for review.
 
@@ -357,6 +358,54 @@ fn the_console_on_a_4k_screen() {
     let ratio: Value = app.script("return window.devicePixelRatio;", json!([]))["ok"].clone();
     keep_screenshot(&app, "3840x2160-hidpi");
     assert_eq!(ratio.as_f64(), Some(2.0), "the page is drawn at scale 2");
+    app.end();
+    drop(driver);
+}
+
+/// Japanese typed through an input method — IBus with Anthy, as on a
+/// clinic's desktop — reaches the page's fields: the search field takes
+/// 日本, converted from the romaji "nihon" (preedit, Space to convert,
+/// Enter to commit), through WebKitGTK's GTK input-method module and real
+/// X key events. Without the input method it would hold "nihon".
+#[test]
+fn an_input_method_types_kanji_into_the_console() {
+    let dir = home();
+    let x = Xvfb::start();
+    let ime = kh_testkit::ime::InputMethod::start(&x);
+    let env: Vec<(String, String)> = ime
+        .client_env()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (driver, port) = start_driver_with(&x, dir.path(), &dir.path().join("app.log"), &env);
+    let app = Session::start(port, Path::new(APP));
+    wait_until_ready(&app);
+    app.find("#search", WAIT).click();
+    // The keyboard goes to the console's window (by its class: its title
+    // is in the reader's language), as a user's click gives it.
+    let windows = x.run(
+        "xdotool",
+        &["search", "--onlyvisible", "--class", "^kakehashi$"],
+    );
+    let window = windows.lines().next().expect("the console's window");
+    x.run("xdotool", &["windowfocus", "--sync", window]);
+    ime.switch_to_japanese();
+    x.run("xdotool", &["type", "--delay", "60", "nihon"]);
+    for key in ["space", "Return"] {
+        x.run("xdotool", &["key", "--delay", "200", key]);
+    }
+    app.wait_for(
+        "the search field to hold what the input method committed",
+        "return document.getElementById('search').value;",
+        WAIT,
+        |v| v == "日本",
+    );
     app.end();
     drop(driver);
 }

@@ -79,6 +79,16 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xdotool",
     "imagemagick",
+    // xprop: whether an input method has registered on the X server
+    "x11-utils",
+    // a Japanese input method for the IME tests of the viewer (XIM) and
+    // the console (GTK's module): IBus with Anthy, on a private D-Bus
+    // session bus; gsettings puts Anthy in hiragana
+    "ibus",
+    "ibus-anthy",
+    "ibus-gtk3",
+    "dbus-daemon",
+    "libglib2.0-bin",
     // certificates for the TLS signalling test
     "openssl",
     // the ffmpeg tool makes MP4/WebM files for the video-file source tests
@@ -205,8 +215,22 @@ fn setup() -> Result<()> {
     let mut all = BUILD_PACKAGES.to_vec();
     all.extend_from_slice(TEST_PACKAGES);
     apt(&all)?;
+    machine_id()?;
     tauri_driver()?;
     venv()
+}
+
+/// D-Bus and IBus name a machine by its ID, which a minimal container
+/// image may lack; `dbus-uuidgen --ensure` writes one where there is none
+/// (as the dbus package does on a full system).
+fn machine_id() -> Result<()> {
+    let has_one = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+        .iter()
+        .any(|p| std::fs::read_to_string(p).is_ok_and(|id| id.trim().len() == 32));
+    if has_one {
+        return Ok(());
+    }
+    run(Command::new("dbus-uuidgen").arg("--ensure"))
 }
 
 /// tauri-driver (the WebDriver front for Tauri apps) from crates.io, for the

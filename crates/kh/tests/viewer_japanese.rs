@@ -190,3 +190,69 @@ fn the_viewer_speaks_japanese_and_switches_live() {
         "switched to Japanese live, the toolbar is not the one started in Japanese ({after_switch} pixels differ)"
     );
 }
+
+/// Japanese typed through an input method — IBus with Anthy, as on a
+/// clinic's desktop — reaches the viewer's text fields: Ctrl+O's path
+/// field takes 日本, converted from the romaji "nihon" (preedit, Space to
+/// convert, Enter to commit), and the slide of that name opens. Without
+/// the input method the field would hold "nihon" and the open would fail.
+#[test]
+fn an_input_method_types_kanji_into_the_viewer() {
+    let x = Xvfb::start();
+    let ime = kh_testkit::ime::InputMethod::start(&x);
+    let dir = tempfile::tempdir().unwrap();
+    let slide = fixture("real/cmu_small_region.svs");
+    let japanese_named = dir.path().join("日本");
+    std::fs::copy(&slide, &japanese_named).unwrap();
+    let env: Vec<(String, String)> = ime
+        .client_env()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let Viewer {
+        mut child,
+        mut connection,
+        messages,
+        window,
+    } = Viewer::start_in(&x, &slide, dir.path(), &[], &env, dir.path());
+    wait_for(&messages, "the first slide opened", |m| {
+        matches!(m, FromViewer::Opened { .. })
+    });
+    // A complete view first: the window is up and drawing.
+    let view = kh_ipc::ViewState {
+        center_slide: [1100.0, 1500.0],
+        zoom: 1.0,
+        rotation_degrees: 0,
+    };
+    connection
+        .send(&kh_ipc::ToViewer::SetView { view })
+        .unwrap();
+    wait_for(
+        &messages,
+        "the view",
+        |m| matches!(m, FromViewer::ViewComplete { view: shown } if *shown == view),
+    );
+    x.run("xdotool", &["windowfocus", "--sync", &window]);
+    x.run("xdotool", &["key", "ctrl+o"]);
+    // The dialog's path field takes the keyboard; the input method is
+    // switched to Japanese for it, as a user does.
+    ime.switch_to_japanese();
+    x.run("xdotool", &["type", "--delay", "60", "nihon"]);
+    for key in ["space", "Return", "Return"] {
+        x.run("xdotool", &["key", "--delay", "200", key]);
+    }
+    let outcome = wait_for(&messages, "the typed slide opened (or refused)", |m| {
+        matches!(m, FromViewer::Opened { .. } | FromViewer::Error { .. })
+    });
+    match outcome {
+        FromViewer::Opened { path, .. } => assert!(path.ends_with("日本"), "{path}"),
+        other => panic!("the typed path did not open: {other:?}"),
+    }
+    quit(&mut connection, &mut child);
+}

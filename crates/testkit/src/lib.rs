@@ -7,6 +7,7 @@
 //! this panics with the reason instead of returning errors.
 
 mod damage;
+pub mod ime;
 pub mod needs;
 pub mod vm;
 pub mod x11;

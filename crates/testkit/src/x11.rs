@@ -78,6 +78,7 @@ fn package_of(program: &str) -> Option<&'static str> {
     match program {
         "xdotool" => Some("xdotool"),
         "import" | "convert" | "compare" => Some("imagemagick"),
+        "xprop" => Some("x11-utils"),
         _ => None,
     }
 }

@@ -101,6 +101,19 @@ impl Viewer {
         extra: &[&std::ffi::OsStr],
         env: &[(&str, &str)],
     ) -> Viewer {
+        Viewer::start_in(x, slide, dir, extra, env, Path::new("."))
+    }
+
+    /// As `start_with`, the viewer's working directory `cwd` (where
+    /// Ctrl+O's dialog opens).
+    pub fn start_in(
+        x: &Xvfb,
+        slide: &Path,
+        dir: &Path,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+        cwd: &Path,
+    ) -> Viewer {
         let run = dir.join("run");
         kh_ipc::ensure_private_dir(&run).unwrap();
         let socket = run.join("viewer.sock");
@@ -117,6 +130,7 @@ impl Viewer {
             .envs(env.iter().copied())
             .env("XDG_RUNTIME_DIR", dir)
             .env("XDG_CACHE_HOME", dir.join("cache"))
+            .current_dir(cwd)
             .spawn()
             .unwrap();
         let connection = listener.accept(Some(child.id())).unwrap();

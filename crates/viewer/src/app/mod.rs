@@ -144,6 +144,9 @@ struct OpenDialog {
     path_text: String,
     dir: PathBuf,
     entries: Vec<(PathBuf, bool)>,
+    /// Put the keyboard in the path field on the next frame: the dialog
+    /// opens (or enters a folder) ready for a name to be typed.
+    focus_path: bool,
 }
 
 impl OpenDialog {
@@ -152,6 +155,7 @@ impl OpenDialog {
             path_text: String::new(),
             dir: dir.clone(),
             entries: Vec::new(),
+            focus_path: true,
         };
         dialog.enter(dir);
         dialog
@@ -168,8 +172,14 @@ impl OpenDialog {
         };
         entries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.entries = entries;
-        self.path_text = dir.display().to_string();
+        // The folder with its separator, so a typed name lands inside it.
+        let mut path_text = dir.display().to_string();
+        if !path_text.ends_with(std::path::MAIN_SEPARATOR) {
+            path_text.push(std::path::MAIN_SEPARATOR);
+        }
+        self.path_text = path_text;
         self.dir = dir;
+        self.focus_path = true;
     }
 }
 

@@ -443,6 +443,9 @@ impl App {
                 .show(ctx, |ui| {
                     ui.horizontal(|ui| {
                         let edit = ui.text_edit_singleline(&mut dialog.path_text);
+                        if std::mem::take(&mut dialog.focus_path) {
+                            edit.request_focus();
+                        }
                         if (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)))
                             || ui.button(tr!("viewer-open-button")).clicked()
                         {
