@@ -171,7 +171,9 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         warnings.extend(loaded.warnings.iter().cloned());
     }
 
-    let gpu = gpu_report(&mut problems, &mut warnings);
+    // The probes' own chatter (Mesa, ALSA, JACK, FFmpeg about devices this
+    // machine lacks) goes to the log: the report says what they found.
+    let gpu = kh_log::hushed("GPU probe", || gpu_report(&mut problems, &mut warnings));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -205,7 +207,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         }
     }
 
-    let audio_devices: Vec<AudioDevice> = kh_devices::devices()
+    let audio_devices: Vec<AudioDevice> = kh_log::hushed("sound devices", kh_devices::devices)
         .into_iter()
         .map(|d| AudioDevice {
             name: d.name,
@@ -216,7 +218,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
     if !audio_devices.iter().any(|d| d.input) {
         warnings.push(tr!("cli-doctor-no-microphone"));
     }
-    let cameras = cameras();
+    let cameras = kh_log::hushed("cameras", cameras);
     let camera_setting = settings.devices.camera.trim();
     if camera_setting != "default"
         && camera_setting != "none"
@@ -233,7 +235,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         warnings.push(tr!("cli-doctor-no-camera"));
     }
 
-    let video_codecs = video_codecs();
+    let video_codecs = kh_log::hushed("video codecs", video_codecs);
     if !video_codecs.encoders.iter().any(|e| e.hardware) {
         warnings.push(tr!("cli-doctor-no-hardware-encoder"));
     } else if video_codecs
@@ -244,7 +246,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         warnings.push(tr!("cli-doctor-no-hevc-8k"));
     }
 
-    let onnx_runtime = onnx_runtime_section(&mut warnings);
+    let onnx_runtime = kh_log::hushed("ONNX Runtime", || onnx_runtime_section(&mut warnings));
 
     let database_path = if settings.cases.database.is_empty() {
         kh_settings::default_cases_database()
@@ -509,9 +511,24 @@ fn print_text(report: &Report) {
         )
     );
     let locked = tr!("cli-doctor-locked");
+    // Columns as wide as the longest key and value (values capped, so one
+    // long list does not push every source off the screen).
+    let key_width = s
+        .values
+        .iter()
+        .map(|r| r.key.chars().count())
+        .max()
+        .unwrap_or(0);
+    let value_width = s
+        .values
+        .iter()
+        .map(|r| r.value.to_string().chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(36);
     for row in &s.values {
         println!(
-            "  {:<28} = {:<36} {}{}",
+            "  {:<key_width$} = {:<value_width$} {}{}",
             row.key,
             row.value.to_string(),
             source_words(&row.source),

@@ -4,7 +4,10 @@
 //! process has been handed ([`redact`]). The viewer inherits the console's
 //! stderr, so both end in the same log; neither may name a patient in it.
 
+mod hush;
 pub mod redact;
+
+pub use hush::hushed;
 
 pub use redact::{remember, remember_name, remember_path, scrub, tag};
 
