@@ -207,7 +207,11 @@ impl CaseDesk {
         let settings = self.settings.lock();
         SettingsPage {
             values: settings.report(),
-            warnings: settings.warnings.clone(),
+            warnings: settings
+                .warnings
+                .iter()
+                .map(crate::ForPeople::for_people)
+                .collect(),
             system_file: settings.paths.system.clone(),
             user_file: settings.paths.user.clone(),
         }

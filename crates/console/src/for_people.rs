@@ -6,7 +6,7 @@ use crate::call::CallDeskError;
 use crate::desk::DeskError;
 use kh_cases::{CaseAction, CaseField, CaseStatus, CaseStoreError};
 use kh_i18n::Catalogue;
-use kh_settings::SettingsError;
+use kh_settings::{SettingsError, SettingsWarning};
 
 /// The message a person reads for an error.
 pub trait ForPeople {
@@ -136,6 +136,49 @@ impl ForPeople for SettingsError {
     }
 }
 
+impl ForPeople for SettingsWarning {
+    fn in_words(&self, words: &Catalogue) -> String {
+        match self {
+            SettingsWarning::UnknownKey { file, key } => say(
+                words,
+                "console-settings-warning-unknown-key",
+                &[("file", file.display().to_string()), ("key", key.clone())],
+            ),
+            SettingsWarning::LockNamesNothing { file, entry } => say(
+                words,
+                "console-settings-warning-lock-names-nothing",
+                &[
+                    ("file", file.display().to_string()),
+                    ("entry", entry.clone()),
+                ],
+            ),
+            SettingsWarning::UserValueLocked {
+                file,
+                key,
+                locked_by,
+            } => say(
+                words,
+                "console-settings-warning-user-value-locked",
+                &[
+                    ("file", file.display().to_string()),
+                    ("key", key.clone()),
+                    ("locked_by", locked_by.display().to_string()),
+                ],
+            ),
+            SettingsWarning::EnvironmentLocked { variable, key } => say(
+                words,
+                "console-settings-warning-environment-locked",
+                &[("variable", variable.clone()), ("key", key.clone())],
+            ),
+            SettingsWarning::PlainWebSocket { url } => say(
+                words,
+                "console-settings-warning-plain-ws",
+                &[("url", url.clone())],
+            ),
+        }
+    }
+}
+
 impl ForPeople for DeskError {
     fn in_words(&self, words: &Catalogue) -> String {
         match self {
@@ -246,6 +289,15 @@ mod tests {
                 assert!(words.has(id), "{id} in {language:?}");
             }
         }
+        let locked = SettingsWarning::UserValueLocked {
+            file: "/home/a/.config/kakehashi/settings.toml".into(),
+            key: "signalling.url".into(),
+            locked_by: "/etc/kakehashi/config.toml".into(),
+        };
+        assert_eq!(
+            locked.in_words(&ja),
+            "/home/a/.config/kakehashi/settings.toml の signalling.url は /etc/kakehashi/config.toml で固定されているため、ユーザーの値は使われません。"
+        );
         let infant = CaseStoreError::OutOfRange {
             field: CaseField::AgeMonths,
             value: 14,

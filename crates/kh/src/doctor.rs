@@ -5,6 +5,7 @@
 use anyhow::Result;
 use kh_call::reachability::{self, Reachability};
 use kh_cases::{CaseStore, DatabaseReport};
+use kh_console::ForPeople;
 use kh_i18n::tr;
 use kh_settings::{LoadedSettings, SettingReport, SettingsPaths};
 use serde::Serialize;
@@ -159,7 +160,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
     let loaded = match LoadedSettings::load() {
         Ok(loaded) => Some(loaded),
         Err(e) => {
-            problems.push(tr!("cli-doctor-settings-problem", problem = e.to_string()));
+            problems.push(tr!("cli-doctor-settings-problem", problem = e.for_people()));
             None
         }
     };
@@ -168,7 +169,7 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         .map(|l| l.settings.clone())
         .unwrap_or_default();
     if let Some(loaded) = &loaded {
-        warnings.extend(loaded.warnings.iter().cloned());
+        warnings.extend(loaded.warnings.iter().map(ForPeople::for_people));
     }
 
     // The probes' own chatter (Mesa, ALSA, JACK, FFmpeg about devices this

@@ -202,6 +202,9 @@ database = "{}"
         "症例 1 件、整合性 ok",
         "符号化 H265 8K30",
         "（固定）",
+        // The user's overruled value, in the reader's words too.
+        "の signalling.url は",
+        "で固定されているため、ユーザーの値は使われません。",
     ] {
         assert!(text.contains(said), "{said} is not in\n{text}");
     }

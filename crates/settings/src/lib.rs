@@ -7,9 +7,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod paths;
+mod warning;
 pub use paths::{SettingsPaths, default_cases_database};
 /// The TOML values `set_user` takes.
 pub use toml;
+pub use warning::SettingsWarning;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -334,7 +336,7 @@ pub struct LoadedSettings {
     /// Keys the files hold that this build does not know, and lock entries
     /// naming nothing: said, not fatal, since a newer config may meet an
     /// older build.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<SettingsWarning>,
     user_layer: BTreeMap<String, toml::Value>,
     /// The `KAKEHASHI_*` variables read at load: a value the user sets
     /// reloads the files under the same environment.
@@ -510,10 +512,10 @@ impl LoadedSettings {
                     .filter(|k| **k == entry || k.starts_with(&format!("{entry}.")))
                     .collect();
                 if matched.is_empty() {
-                    warnings.push(format!(
-                        "{}: locked entry {entry:?} names no setting",
-                        paths.system.display()
-                    ));
+                    warnings.push(SettingsWarning::LockNamesNothing {
+                        file: paths.system.clone(),
+                        entry: entry.clone(),
+                    });
                 }
                 locked.extend(matched.into_iter().cloned());
             }
@@ -546,11 +548,11 @@ impl LoadedSettings {
         })?;
         for (key, value) in &user_layer {
             if locked.contains(key) {
-                warnings.push(format!(
-                    "{}: {key} is locked by {}; the user's value is not used",
-                    paths.user.display(),
-                    paths.system.display()
-                ));
+                warnings.push(SettingsWarning::UserValueLocked {
+                    file: paths.user.clone(),
+                    key: key.clone(),
+                    locked_by: paths.system.clone(),
+                });
                 continue;
             }
             sources.insert(key.clone(), user_source.clone());
@@ -567,7 +569,10 @@ impl LoadedSettings {
                 variable: variable.clone(),
             };
             if locked.contains(key) {
-                warnings.push(format!("{variable} is set but {key} is locked"));
+                warnings.push(SettingsWarning::EnvironmentLocked {
+                    variable: variable.clone(),
+                    key: key.clone(),
+                });
                 continue;
             }
             let value =
@@ -589,12 +594,9 @@ impl LoadedSettings {
         if settings.signalling.allow_plain_ws_for_development
             && is_plain_ws_off_loopback(&settings.signalling.url)
         {
-            warnings.push(format!(
-                "signalling.url {} is plain ws:// to another machine, allowed by \
-                 signalling.allow_plain_ws_for_development: tokens and signalling travel \
-                 unencrypted (development only)",
-                settings.signalling.url
-            ));
+            warnings.push(SettingsWarning::PlainWebSocket {
+                url: settings.signalling.url.clone(),
+            });
         }
         for warning in &warnings {
             tracing::warn!("{warning}");
@@ -693,17 +695,17 @@ fn known_keys(
     table: &toml::Table,
     defaults: &Flat,
     path: &Path,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<SettingsWarning>,
 ) -> Flat {
     let mut flat = Flat::new();
     flatten(table, "", &mut flat);
     flat.retain(|key, _| {
         let known = defaults.contains_key(key);
         if !known {
-            warnings.push(format!(
-                "{}: {key} is not a setting (ignored)",
-                path.display()
-            ));
+            warnings.push(SettingsWarning::UnknownKey {
+                file: path.to_owned(),
+                key: key.clone(),
+            });
         }
         known
     });

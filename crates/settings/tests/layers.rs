@@ -106,7 +106,7 @@ fn it_sets_and_locks_users_fill_in_the_rest_and_each_value_says_where_it_came_fr
         loaded
             .warnings
             .iter()
-            .any(|w| w.contains("signalling.url is locked")),
+            .any(|w| w.to_string().contains("signalling.url is locked")),
         "{:?}",
         loaded.warnings
     );
@@ -114,7 +114,7 @@ fn it_sets_and_locks_users_fill_in_the_rest_and_each_value_says_where_it_came_fr
         loaded
             .warnings
             .iter()
-            .any(|w| w.contains("KAKEHASHI_TURN_URLS"))
+            .any(|w| w.to_string().contains("KAKEHASHI_TURN_URLS"))
     );
     let report = loaded.report();
     let url = report
@@ -245,7 +245,12 @@ fn unknown_keys_and_empty_locks_are_warnings_not_failures() {
         "locked = [\"signaling.url\"]\n[future]\nfeature = true\n[devices]\nspeaker = \"x\"\n",
     );
     let loaded = load(&paths, &[]).expect("load");
-    let all = loaded.warnings.join("\n");
+    let all = loaded
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(all.contains("future.feature is not a setting"), "{all}");
     assert!(all.contains("devices.speaker is not a setting"), "{all}");
     assert!(all.contains("\"signaling.url\" names no setting"), "{all}");
@@ -297,10 +302,10 @@ fn plain_ws_to_another_machine_is_refused_unless_explicitly_allowed_and_then_sai
     );
     let loaded = load(&paths, &[]).expect("allowed");
     assert!(
-        loaded
-            .warnings
-            .iter()
-            .any(|w| w.contains("unencrypted") && w.contains("192.0.2.10")),
+        loaded.warnings.iter().any(
+            |w| matches!(w, SettingsWarning::PlainWebSocket { url } if url.contains("192.0.2.10"))
+                && w.to_string().contains("unencrypted")
+        ),
         "{:?}",
         loaded.warnings
     );

@@ -321,3 +321,10 @@ console-setting-name-ui-theme = Theme
 console-setting-name-user-display-name = Your name (shown to the other site; signs reports)
 console-setting-name-video-max-picture-height = Largest remote picture: height (pixels)
 console-setting-name-video-max-picture-width = Largest remote picture: width (pixels)
+
+## What loading the settings says without failing (the settings dialog, kh doctor)
+console-settings-warning-unknown-key = { $file }: { $key } is not a setting this version knows (ignored).
+console-settings-warning-lock-names-nothing = { $file }: the locked entry "{ $entry }" names no setting.
+console-settings-warning-user-value-locked = { $file }: { $key } is locked by { $locked_by }; the user's value is not used.
+console-settings-warning-environment-locked = { $variable } is set, but { $key } is locked; it is not used.
+console-settings-warning-plain-ws = signalling.url { $url } is plain ws:// to another machine, allowed by signalling.allow_plain_ws_for_development: tokens and signalling travel unencrypted (for development only).

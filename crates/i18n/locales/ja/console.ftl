@@ -318,3 +318,10 @@ console-setting-name-ui-theme = テーマ
 console-setting-name-user-display-name = あなたの名前（相手施設に表示され、報告書の署名になります）
 console-setting-name-video-max-picture-height = 受信映像の最大サイズ：高さ（ピクセル）
 console-setting-name-video-max-picture-width = 受信映像の最大サイズ：幅（ピクセル）
+
+## 設定の読み込みで、失敗ではないが伝えること（設定ダイアログ、kh doctor）
+console-settings-warning-unknown-key = { $file } の { $key } は、この版にない設定です（無視します）。
+console-settings-warning-lock-names-nothing = { $file } の固定項目「{ $entry }」に当たる設定がありません。
+console-settings-warning-user-value-locked = { $file } の { $key } は { $locked_by } で固定されているため、ユーザーの値は使われません。
+console-settings-warning-environment-locked = { $variable } が設定されていますが、{ $key } は固定されているため使われません。
+console-settings-warning-plain-ws = signalling.url { $url } は別のマシンへの暗号化されない ws:// で、signalling.allow_plain_ws_for_development により許可されています。トークンとシグナリングが暗号化されずに流れます（開発用のみ）。
