@@ -112,14 +112,15 @@ impl Analyses {
                     Err(e) => AnalysisEvent::Failed {
                         job,
                         case,
-                        error: e.to_string(),
+                        error: crate::ForPeople::for_people(&e),
                     },
                 });
             });
         if let Err(e) = spawned {
             self.running.lock().remove(&job);
-            return Err(DeskError::Refused(format!(
-                "could not start the analysis: {e}"
+            return Err(DeskError::Refused(kh_i18n::tr!(
+                "console-analysis-not-started",
+                problem = crate::ForPeople::for_people(&e)
             )));
         }
         Ok(job)
@@ -155,15 +156,19 @@ pub fn analyze(
     run: &Run,
 ) -> Result<(usize, String, CasePage), DeskError> {
     let slide = kh_slide::Slide::open(slide_path)
-        .map_err(|e| DeskError::Refused(format!("{slide_name}: {e}")))?;
+        .map_err(|e| DeskError::Refused(crate::ForPeople::for_people(&e)))?;
     let found =
         kh_analysis::analyze(&slide, &Request::of(model.clone()), run).map_err(|e| match e {
             AnalysisError::Cancelled => DeskError::Refused(CANCELLED.into()),
-            e => DeskError::Refused(format!("{} on {slide_name}: {e}", model.label())),
+            e => DeskError::Refused(kh_i18n::tr!(
+                "console-analysis-run-problem",
+                model = model.label(),
+                slide = slide_name.as_str(),
+                problem = e.to_string()
+            )),
         })?;
     let folder = analysis_folder(desk, case);
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| DeskError::Refused(format!("{}: {e}", folder.display())))?;
+    std::fs::create_dir_all(&folder).map_err(|e| DeskError::file(&folder, &e))?;
     let stem = Path::new(&slide_name)
         .file_stem()
         .map_or_else(|| "slide".into(), |s| s.to_string_lossy().into_owned());
@@ -172,7 +177,7 @@ pub fn analyze(
     let stamp = kh_analysis::iso8601_from_unix(seconds).replace([':', '-'], "");
     let file = folder.join(format!("{stem} {label} {stamp}.geojson"));
     kh_annotations::write(&file, &found, kh_annotations::Format::GeoJson)
-        .map_err(|e| DeskError::Refused(e.to_string()))?;
+        .map_err(|e| DeskError::Refused(crate::ForPeople::for_people(&e)))?;
     desk.attach(case, &file, Some(AttachmentKind::Annotations))?;
     let file_name = file
         .file_name()

@@ -33,8 +33,9 @@ pub fn export_annotations(
         "geojson" => (Format::GeoJson, "geojson", "QuPath GeoJSON"),
         "dicom" => (Format::DicomAnn, "dcm", "DICOM ANN"),
         other => {
-            return Err(DeskError::Refused(format!(
-                "annotations export as {other:?}: geojson or dicom"
+            return Err(DeskError::Refused(kh_i18n::tr!(
+                "console-export-format-unknown",
+                format = other
             )));
         }
     };
@@ -44,7 +45,10 @@ pub fn export_annotations(
         .iter()
         .find(|a| a.id == attachment && a.kind == AttachmentKind::Annotations)
         .ok_or_else(|| {
-            DeskError::Refused(format!("case {id} has no annotation file {attachment}"))
+            DeskError::Refused(kh_i18n::tr!(
+                "console-no-such-attachment",
+                attachment = attachment.to_string()
+            ))
         })?;
     // The case's slides: the first places a raster; a DICOM one, if there
     // is one, is what the export refers to.
@@ -64,17 +68,16 @@ pub fn export_annotations(
     let limits = kh_annotations::Limits::default();
     let (_, annotations) =
         kh_annotations::read_for_slide(Path::new(&found.path), &limits, on_slide)
-            .map_err(|e| DeskError::Refused(e.to_string()))?;
+            .map_err(|e| DeskError::Refused(crate::ForPeople::for_people(&e)))?;
     let folder = case_folder(desk, "exports", id);
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| DeskError::Refused(format!("{}: {e}", folder.display())))?;
+    std::fs::create_dir_all(&folder).map_err(|e| DeskError::file(&folder, &e))?;
     let stem = Path::new(&found.file_name).file_stem().map_or_else(
         || "annotations".into(),
         |s| s.to_string_lossy().into_owned(),
     );
     let file = folder.join(format!("{stem}.{extension}"));
     let written = kh_annotations::write_for_slide(&file, &annotations, format, reference.as_ref())
-        .map_err(|e| DeskError::Refused(e.to_string()))?;
+        .map_err(|e| DeskError::Refused(crate::ForPeople::for_people(&e)))?;
     let objects = annotations.objects.len();
     desk.record_export(
         id,

@@ -397,7 +397,7 @@ impl CallDesk {
             .wait_on(Call::start(options, media))
             .ok_or_else(|| CallDeskError::Join {
                 room: room.clone(),
-                reason: "the call's runtime stopped".into(),
+                reason: kh_i18n::tr!("console-call-runtime-stopped"),
             })?
             .map_err(|e| CallDeskError::Join {
                 room: room.clone(),
@@ -532,7 +532,7 @@ async fn run_call(
                     publish(&|s| s.state = state.as_str().to_owned());
                     if state == CallState::Failed {
                         publish(&|s| {
-                            s.problem = Some("the connection failed and could not be restored".into())
+                            s.problem = Some(kh_i18n::tr!("console-call-connection-lost"))
                         });
                     }
                 }

@@ -15,8 +15,21 @@ pub enum DeskError {
     Cases(#[from] CaseStoreError),
     #[error(transparent)]
     Settings(#[from] kh_settings::SettingsError),
+    /// Refused, in the reader's words (catalogue sentences).
     #[error("{0}")]
     Refused(String),
+}
+
+impl DeskError {
+    /// Reading or writing `path` failed: which file, and why in words.
+    pub fn file(path: &Path, error: &std::io::Error) -> DeskError {
+        use crate::ForPeople;
+        DeskError::Refused(kh_i18n::tr!(
+            "console-file-refused",
+            path = path.display().to_string(),
+            problem = error.for_people()
+        ))
+    }
 }
 
 /// Everything the case page shows, from one audited open.
@@ -327,7 +340,12 @@ fn slide_attachment(
         .attachments(id)?
         .into_iter()
         .find(|a| a.id == attachment)
-        .ok_or_else(|| DeskError::Refused(format!("case {id} has no attachment {attachment}")))?;
+        .ok_or_else(|| {
+            DeskError::Refused(kh_i18n::tr!(
+                "console-no-such-attachment",
+                attachment = attachment.to_string()
+            ))
+        })?;
     if found.kind != AttachmentKind::Slide {
         return Err(DeskError::Refused(kh_i18n::tr!(
             "console-refused-not-slide",

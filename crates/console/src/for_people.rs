@@ -233,6 +233,76 @@ impl ForPeople for CallDeskError {
     }
 }
 
+impl ForPeople for kh_slide::SlideError {
+    fn in_words(&self, words: &Catalogue) -> String {
+        let detail = if self.part.is_empty() {
+            self.reason.clone()
+        } else {
+            format!("{}: {}", self.part, self.reason)
+        };
+        let kind = match self.kind {
+            kh_slide::ErrorKind::Io => "common-file-io",
+            kh_slide::ErrorKind::Unsupported => "common-file-not-a-slide",
+            kh_slide::ErrorKind::Corrupt => "common-file-corrupt",
+            kh_slide::ErrorKind::Limit => "common-file-limit",
+            kh_slide::ErrorKind::Argument => "common-file-no-such-part",
+        };
+        file_problem(words, &self.path, kind, &detail)
+    }
+}
+
+impl ForPeople for kh_annotations::Error {
+    fn in_words(&self, words: &Catalogue) -> String {
+        let detail = match self.object {
+            Some(index) => say(
+                words,
+                "common-file-in-object",
+                &[
+                    ("index", index.to_string()),
+                    ("reason", self.reason.clone()),
+                ],
+            ),
+            None => self.reason.clone(),
+        };
+        let kind = match self.kind {
+            kh_annotations::ErrorKind::Io => "common-file-io",
+            kh_annotations::ErrorKind::Unsupported => "common-file-not-annotations",
+            kh_annotations::ErrorKind::Corrupt => "common-file-corrupt",
+            kh_annotations::ErrorKind::Limit => "common-file-limit",
+        };
+        file_problem(words, &self.path, kind, &detail)
+    }
+}
+
+/// The operating system's common refusals in words; any other as the
+/// system said it.
+impl ForPeople for std::io::Error {
+    fn in_words(&self, words: &Catalogue) -> String {
+        let id = match self.kind() {
+            std::io::ErrorKind::NotFound => "common-io-not-found",
+            std::io::ErrorKind::PermissionDenied => "common-io-permission",
+            std::io::ErrorKind::AlreadyExists => "common-io-exists",
+            std::io::ErrorKind::StorageFull => "common-io-full",
+            _ => return self.to_string(),
+        };
+        words.text(id)
+    }
+}
+
+/// A file's failure: which file, what kind of failure in words, and the
+/// library's detail (English, for support) after it.
+fn file_problem(words: &Catalogue, path: &std::path::Path, kind: &str, detail: &str) -> String {
+    say(
+        words,
+        "common-file-problem",
+        &[
+            ("path", path.display().to_string()),
+            ("kind", words.text(kind)),
+            ("detail", detail.to_owned()),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

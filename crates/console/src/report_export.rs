@@ -32,8 +32,7 @@ pub fn export_report(desk: &CaseDesk, id: CaseId) -> Result<ReportExported, Desk
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let html = report_html(&page.case, &report, language, era, now);
     let folder = case_folder(desk, "exports", id);
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| DeskError::Refused(format!("{}: {e}", folder.display())))?;
+    std::fs::create_dir_all(&folder).map_err(|e| DeskError::file(&folder, &e))?;
     let state = if report.signed.is_some() {
         "signed"
     } else {
@@ -41,7 +40,7 @@ pub fn export_report(desk: &CaseDesk, id: CaseId) -> Result<ReportExported, Desk
     };
     let file = folder.join(format!("report-{state}-{}.html", language.tag()));
     kh_settings::write_atomically(&file, html.as_bytes())
-        .map_err(|e| DeskError::Refused(format!("{}: {e}", file.display())))?;
+        .map_err(|e| DeskError::file(&file, &e))?;
     desk.record_export(id, &format!("report ({state}, {})", language.tag()))?;
     Ok(ReportExported {
         path: file.display().to_string(),

@@ -1,9 +1,10 @@
 //! What kh says when a command fails, in the reader's language: each
 //! cause of the error in turn, the file parsers' and the operating
-//! system's in words (what kind of failure, about which file), with the
-//! library's own detail kept after it for support, in English as it was
-//! said.
+//! system's in words (`ForPeople`, as the console says them: what kind of
+//! failure, about which file), with the library's own detail kept after
+//! it for support, in English as it was said.
 
+use kh_console::ForPeople;
 use kh_i18n::Catalogue;
 use std::error::Error;
 
@@ -18,61 +19,15 @@ pub fn problem_text(error: &anyhow::Error, words: &Catalogue) -> String {
 
 fn cause_text(cause: &(dyn Error + 'static), words: &Catalogue) -> String {
     if let Some(slide) = cause.downcast_ref::<kh_slide::SlideError>() {
-        let detail = if slide.part.is_empty() {
-            slide.reason.clone()
-        } else {
-            format!("{}: {}", slide.part, slide.reason)
-        };
-        let kind = match slide.kind {
-            kh_slide::ErrorKind::Io => "cli-file-io",
-            kh_slide::ErrorKind::Unsupported => "cli-file-not-a-slide",
-            kh_slide::ErrorKind::Corrupt => "cli-file-corrupt",
-            kh_slide::ErrorKind::Limit => "cli-file-limit",
-            kh_slide::ErrorKind::Argument => "cli-file-no-such-part",
-        };
-        return file_problem(words, &slide.path, kind, &detail);
+        return slide.in_words(words);
     }
     if let Some(annotations) = cause.downcast_ref::<kh_annotations::Error>() {
-        let detail = match annotations.object {
-            Some(index) => words.text_with(
-                "cli-file-in-object",
-                [
-                    ("index", index.to_string().into()),
-                    ("reason", annotations.reason.as_str().into()),
-                ],
-            ),
-            None => annotations.reason.clone(),
-        };
-        let kind = match annotations.kind {
-            kh_annotations::ErrorKind::Io => "cli-file-io",
-            kh_annotations::ErrorKind::Unsupported => "cli-file-not-annotations",
-            kh_annotations::ErrorKind::Corrupt => "cli-file-corrupt",
-            kh_annotations::ErrorKind::Limit => "cli-file-limit",
-        };
-        return file_problem(words, &annotations.path, kind, &detail);
+        return annotations.in_words(words);
     }
     if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-        let kind = match io.kind() {
-            std::io::ErrorKind::NotFound => "cli-io-not-found",
-            std::io::ErrorKind::PermissionDenied => "cli-io-permission",
-            std::io::ErrorKind::AlreadyExists => "cli-io-exists",
-            std::io::ErrorKind::StorageFull => "cli-io-full",
-            _ => return io.to_string(),
-        };
-        return words.text(kind);
+        return io.in_words(words);
     }
     cause.to_string()
-}
-
-fn file_problem(words: &Catalogue, path: &std::path::Path, kind: &str, detail: &str) -> String {
-    words.text_with(
-        "cli-file-problem",
-        [
-            ("path", path.display().to_string().into()),
-            ("kind", words.text(kind).into()),
-            ("detail", detail.into()),
-        ],
-    )
 }
 
 #[cfg(test)]

@@ -105,16 +105,3 @@ cli-heatmap-nothing = --heatmap "{ $name }": no object in the annotation files h
 cli-gpu-errors = the GPU reported errors: { $errors }
 cli-waiting-for-gpu = waiting for the GPU: { $problem }
 
-## A file or the system refusing, in words; the library's detail follows
-cli-file-problem = { $path }: { $kind } ({ $detail })
-cli-file-in-object = object { $index }: { $reason }
-cli-file-io = cannot be read or written
-cli-file-not-a-slide = not a slide format Kakehashi reads
-cli-file-not-annotations = not an annotation format Kakehashi reads
-cli-file-corrupt = the file is damaged
-cli-file-limit = the file asks for more than Kakehashi will hold
-cli-file-no-such-part = the slide has no such level, tile or image
-cli-io-not-found = no such file or folder
-cli-io-permission = permission denied
-cli-io-exists = it already exists
-cli-io-full = the disk is full

@@ -13,3 +13,17 @@ common-language-en = English
 
 ## Dates: { $month2 } and { $day2 } are two digits, { $month } and { $day } as they are
 common-date-time = { $year }-{ $month2 }-{ $day2 } { $time }
+
+## A file or the system refusing, in words; the library's detail follows
+common-file-problem = { $path }: { $kind } ({ $detail })
+common-file-in-object = object { $index }: { $reason }
+common-file-io = cannot be read or written
+common-file-not-a-slide = not a slide format Kakehashi reads
+common-file-not-annotations = not an annotation format Kakehashi reads
+common-file-corrupt = the file is damaged
+common-file-limit = the file asks for more than Kakehashi will hold
+common-file-no-such-part = the slide has no such level, tile or image
+common-io-not-found = no such file or folder
+common-io-permission = permission denied
+common-io-exists = it already exists
+common-io-full = the disk is full

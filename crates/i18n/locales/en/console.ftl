@@ -156,6 +156,7 @@ console-call-state = { $state ->
 }
 console-reconnecting-banner = Connection lost — reconnecting… (media resumes by itself)
 console-call-failed = The call failed.
+console-call-connection-lost = The connection failed and could not be restored.
 console-camera-lost = Camera lost — the other site sees black; looking for it again… ({ $problem })
 console-quality = { $level ->
     [good] Good connection
@@ -328,3 +329,11 @@ console-settings-warning-lock-names-nothing = { $file }: the locked entry "{ $en
 console-settings-warning-user-value-locked = { $file }: { $key } is locked by { $locked_by }; the user's value is not used.
 console-settings-warning-environment-locked = { $variable } is set, but { $key } is locked; it is not used.
 console-settings-warning-plain-ws = signalling.url { $url } is plain ws:// to another machine, allowed by signalling.allow_plain_ws_for_development: tokens and signalling travel unencrypted (for development only).
+
+## The console's refusals of files and attachments
+console-file-refused = { $path }: { $problem }
+console-no-such-attachment = The case has no attachment { $attachment }.
+console-export-format-unknown = Annotations cannot be exported as "{ $format }": choose QuPath GeoJSON or DICOM ANN.
+console-analysis-not-started = The analysis could not be started: { $problem }
+console-analysis-run-problem = { $model } on { $slide }: { $problem }
+console-call-runtime-stopped = the call's background service stopped

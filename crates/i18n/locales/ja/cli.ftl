@@ -102,16 +102,3 @@ cli-heatmap-nothing = --heatmap 「{ $name }」：この測定値を持つオブ
 cli-gpu-errors = GPU がエラーを報告しました：{ $errors }
 cli-waiting-for-gpu = GPU を待っている間に失敗しました：{ $problem }
 
-## ファイルやシステムが断ったことを言葉で。ライブラリの詳細が後に続く
-cli-file-problem = { $path }：{ $kind }（詳細：{ $detail }）
-cli-file-in-object = オブジェクト { $index }：{ $reason }
-cli-file-io = 読み書きできません
-cli-file-not-a-slide = 読める形式のスライドではありません
-cli-file-not-annotations = 読める形式のアノテーションではありません
-cli-file-corrupt = ファイルが壊れています
-cli-file-limit = 扱える上限を超える大きさを求めています
-cli-file-no-such-part = そのレベル、タイル、画像はスライドにありません
-cli-io-not-found = ファイルまたはフォルダーがありません
-cli-io-permission = アクセスが拒否されました
-cli-io-exists = すでに存在します
-cli-io-full = ディスクがいっぱいです

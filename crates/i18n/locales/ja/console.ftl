@@ -153,6 +153,7 @@ console-call-state = { $state ->
 }
 console-reconnecting-banner = 接続が切れました。再接続しています…（映像と音声は自動で再開します）
 console-call-failed = 通話に失敗しました。
+console-call-connection-lost = 接続が切れ、回復できませんでした。
 console-camera-lost = カメラが見つかりません。相手には黒い画面が映っています。探しています…（{ $problem }）
 console-quality = { $level ->
     [good] 接続良好
@@ -325,3 +326,11 @@ console-settings-warning-lock-names-nothing = { $file } の固定項目「{ $ent
 console-settings-warning-user-value-locked = { $file } の { $key } は { $locked_by } で固定されているため、ユーザーの値は使われません。
 console-settings-warning-environment-locked = { $variable } が設定されていますが、{ $key } は固定されているため使われません。
 console-settings-warning-plain-ws = signalling.url { $url } は別のマシンへの暗号化されない ws:// で、signalling.allow_plain_ws_for_development により許可されています。トークンとシグナリングが暗号化されずに流れます（開発用のみ）。
+
+## ファイルと添付についてコンソールが断ること
+console-file-refused = { $path }：{ $problem }
+console-no-such-attachment = この症例に添付 { $attachment } はありません。
+console-export-format-unknown = アノテーションを「{ $format }」で書き出すことはできません。QuPath GeoJSON か DICOM ANN を選んでください。
+console-analysis-not-started = 解析を開始できませんでした：{ $problem }
+console-analysis-run-problem = { $slide } の { $model }：{ $problem }
+console-call-runtime-stopped = 通話のバックグラウンド処理が停止しました
