@@ -5,7 +5,7 @@
 use crate::call::CallDeskError;
 use crate::desk::DeskError;
 use kh_cases::{CaseAction, CaseField, CaseStatus, CaseStoreError};
-use kh_i18n::Catalogue;
+use kh_i18n::{Catalogue, FileProblem};
 use kh_settings::{SettingsError, SettingsWarning};
 
 /// The message a person reads for an error.
@@ -240,14 +240,14 @@ impl ForPeople for kh_slide::SlideError {
         } else {
             format!("{}: {}", self.part, self.reason)
         };
-        let kind = match self.kind {
-            kh_slide::ErrorKind::Io => "common-file-io",
-            kh_slide::ErrorKind::Unsupported => "common-file-not-a-slide",
-            kh_slide::ErrorKind::Corrupt => "common-file-corrupt",
-            kh_slide::ErrorKind::Limit => "common-file-limit",
-            kh_slide::ErrorKind::Argument => "common-file-no-such-part",
+        let problem = match self.kind {
+            kh_slide::ErrorKind::Io => FileProblem::Unreadable,
+            kh_slide::ErrorKind::Unsupported => FileProblem::NotASlide,
+            kh_slide::ErrorKind::Corrupt => FileProblem::Damaged,
+            kh_slide::ErrorKind::Limit => FileProblem::TooLarge,
+            kh_slide::ErrorKind::Argument => FileProblem::NoSuchPart,
         };
-        file_problem(words, &self.path, kind, &detail)
+        words.file_problem(&self.path, problem, &detail)
     }
 }
 
@@ -264,13 +264,13 @@ impl ForPeople for kh_annotations::Error {
             ),
             None => self.reason.clone(),
         };
-        let kind = match self.kind {
-            kh_annotations::ErrorKind::Io => "common-file-io",
-            kh_annotations::ErrorKind::Unsupported => "common-file-not-annotations",
-            kh_annotations::ErrorKind::Corrupt => "common-file-corrupt",
-            kh_annotations::ErrorKind::Limit => "common-file-limit",
+        let problem = match self.kind {
+            kh_annotations::ErrorKind::Io => FileProblem::Unreadable,
+            kh_annotations::ErrorKind::Unsupported => FileProblem::NotAnnotations,
+            kh_annotations::ErrorKind::Corrupt => FileProblem::Damaged,
+            kh_annotations::ErrorKind::Limit => FileProblem::TooLarge,
         };
-        file_problem(words, &self.path, kind, &detail)
+        words.file_problem(&self.path, problem, &detail)
     }
 }
 
@@ -287,20 +287,6 @@ impl ForPeople for std::io::Error {
         };
         words.text(id)
     }
-}
-
-/// A file's failure: which file, what kind of failure in words, and the
-/// library's detail (English, for support) after it.
-fn file_problem(words: &Catalogue, path: &std::path::Path, kind: &str, detail: &str) -> String {
-    say(
-        words,
-        "common-file-problem",
-        &[
-            ("path", path.display().to_string()),
-            ("kind", words.text(kind)),
-            ("detail", detail.to_owned()),
-        ],
-    )
 }
 
 #[cfg(test)]

@@ -16,8 +16,10 @@ use fluent_bundle::concurrent::FluentBundle;
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub mod conventions;
+mod file_problem;
 mod language;
 
+pub use file_problem::FileProblem;
 pub use fluent_bundle::{FluentArgs, FluentValue};
 pub use language::{Language, LanguageChoice, language_from_locale, system_language};
 

@@ -24,9 +24,7 @@ pub fn open_in_background(
     let spawned = std::thread::Builder::new()
         .name("kh-open".into())
         .spawn(move || {
-            let result = Slide::open_with(&path, &options)
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
+            let result = Slide::open_with(&path, &options).map(Arc::new);
             let _ = proxy.send_event(UserEvent::Opened(path, result));
         });
     if let Err(e) = spawned {

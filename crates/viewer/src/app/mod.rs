@@ -54,7 +54,7 @@ const REMOTE_VIDEO_WIDTH: f32 = 480.0;
 pub enum UserEvent {
     /// A tile arrived: draw again.
     Redraw,
-    Opened(PathBuf, Result<Arc<Slide>, String>),
+    Opened(PathBuf, Result<Arc<Slide>, kh_slide::SlideError>),
     Minimap(PathBuf, Option<RgbaImage>),
     Pictures(PathBuf, Vec<(String, RgbaImage)>),
     Ipc(ToViewer),
@@ -409,7 +409,7 @@ impl App {
         Ok(())
     }
 
-    fn on_opened(&mut self, path: PathBuf, result: Result<Arc<Slide>, String>) {
+    fn on_opened(&mut self, path: PathBuf, result: Result<Arc<Slide>, kh_slide::SlideError>) {
         if self.opening.as_deref() != Some(path.as_path()) {
             return;
         }
@@ -420,7 +420,7 @@ impl App {
                 self.report(tr!(
                     "viewer-could-not-open",
                     name = display_name(&path),
-                    problem = e.to_string()
+                    problem = slide_problem(&e)
                 ));
                 return;
             }
@@ -998,4 +998,19 @@ impl ApplicationHandler<UserEvent> for App {
             }
         }
     }
+}
+
+/// Why a slide did not open, in the reader's words: the kind of failure,
+/// with the library's detail (English, for support) after it.
+fn slide_problem(e: &kh_slide::SlideError) -> String {
+    use kh_i18n::FileProblem;
+    let problem = match e.kind {
+        kh_slide::ErrorKind::Io => FileProblem::Unreadable,
+        kh_slide::ErrorKind::Unsupported => FileProblem::NotASlide,
+        kh_slide::ErrorKind::Corrupt => FileProblem::Damaged,
+        kh_slide::ErrorKind::Limit => FileProblem::TooLarge,
+        kh_slide::ErrorKind::Argument => FileProblem::NoSuchPart,
+    };
+    let detail = format!("{}: {}", e.part, e.reason);
+    kh_i18n::current().file_problem(&e.path, problem, &detail)
 }
