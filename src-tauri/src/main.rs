@@ -327,12 +327,16 @@ fn show_startup_problem(
 fn run() -> anyhow::Result<()> {
     let open_demo = std::env::args().any(|a| a == "--open-demo");
     let context = tauri::generate_context!();
-    let opened = kh_settings::LoadedSettings::load()
-        .map_err(anyhow::Error::from)
-        .and_then(|settings| Ok(CaseDesk::open(settings)?));
-    let desk = match opened {
-        Ok(opened) => opened,
-        Err(e) => return show_startup_problem(context, format!("{e:#}")),
+    // What stops the start is said in the reader's words (the settings'
+    // language when they could be read, else the system's).
+    let settings = match kh_settings::LoadedSettings::load() {
+        Ok(settings) => settings,
+        Err(e) => return show_startup_problem(context, e.for_people()),
+    };
+    kh_console::language::speak(&settings.settings);
+    let desk = match CaseDesk::open(settings) {
+        Ok(desk) => desk,
+        Err(e) => return show_startup_problem(context, e.for_people()),
     };
     // The demo case exists only for the demo: a fresh install at a
     // hospital starts with an empty worklist.

@@ -11,7 +11,7 @@ mod webdriver;
 
 use app::{
     APP, PATIENT_ID, PATIENT_NAME, WAIT, kh, room_token, signalling_server, start_driver,
-    wait_until_ready,
+    start_driver_with, wait_until_ready,
 };
 use kh_testkit::x11::{Xvfb, assert_window_shows};
 use serde_json::{Value, json};
@@ -94,6 +94,30 @@ fn a_broken_managed_config_is_shown_in_the_window() {
         )["ok"],
         true,
         "no worklist over a database that was never opened"
+    );
+    app.end();
+    drop(driver);
+
+    // On a Japanese machine (the settings could not be read, so the
+    // system's language speaks), the same problem in Japanese.
+    let (driver, port) = start_driver_with(
+        &x,
+        dir.path(),
+        &dir.path().join("app-ja.log"),
+        &[("LANG", "ja_JP.UTF-8"), ("LC_ALL", "ja_JP.UTF-8")],
+    );
+    let app = Session::start(port, Path::new(APP));
+    let said = app.wait_for(
+        "the problem on the page, in Japanese",
+        "return document.querySelector('#startup-problem').hidden ? null \
+         : document.querySelector('#startup-problem-text').textContent;",
+        WAIT,
+        |v| v.is_string(),
+    );
+    let said = said.as_str().unwrap_or_default();
+    assert!(
+        said.contains("system.toml の signalling.url："),
+        "the problem names the file and the key in Japanese: {said}"
     );
     app.end();
     drop(driver);

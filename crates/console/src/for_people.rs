@@ -126,12 +126,47 @@ impl ForPeople for SettingsError {
                 "console-error-setting-unknown",
                 &[("key", key.clone())],
             ),
+            // Where IT or the environment set the value, the reader must
+            // know where to fix it; their own change needs no address.
+            SettingsError::Invalid {
+                from: kh_settings::Source::System { path },
+                key,
+                reason,
+            } => say(
+                words,
+                "console-error-setting-invalid-in",
+                &[
+                    ("source", path.display().to_string()),
+                    ("key", key.clone()),
+                    ("reason", reason.clone()),
+                ],
+            ),
+            SettingsError::Invalid {
+                from: kh_settings::Source::Environment { variable },
+                key,
+                reason,
+            } => say(
+                words,
+                "console-error-setting-invalid-in",
+                &[
+                    ("source", variable.clone()),
+                    ("key", key.clone()),
+                    ("reason", reason.clone()),
+                ],
+            ),
             SettingsError::Invalid { key, reason, .. } => say(
                 words,
                 "console-error-setting-invalid",
                 &[("key", key.clone()), ("reason", reason.clone())],
             ),
-            SettingsError::File { .. } => self.to_string(),
+            SettingsError::File { path, reason } => say(
+                words,
+                "console-error-settings-file",
+                &[
+                    ("path", path.display().to_string()),
+                    ("reason", reason.clone()),
+                ],
+            ),
         }
     }
 }

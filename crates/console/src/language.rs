@@ -41,6 +41,12 @@ pub fn language_of(settings: &kh_settings::Settings) -> Language {
         .resolve()
 }
 
+/// From now on this process speaks the language `settings` ask for (its
+/// messages, the refusals the page shows).
+pub fn speak(settings: &kh_settings::Settings) {
+    kh_i18n::set_language(language_of(settings));
+}
+
 /// The page's catalogue as `settings` have it; without settings (they
 /// could not be read: the start-up problem page) the system's language.
 pub fn page_catalogue(settings: Option<&kh_settings::LoadedSettings>) -> PageCatalogue {

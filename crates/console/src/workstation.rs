@@ -6,6 +6,7 @@
 //! machine's devices and the settings; a verdict on an AI finding in the
 //! viewer goes to the audit trail of the case whose slide it shows.
 
+use crate::ForPeople;
 use crate::analyses::{Analyses, AnalysisEvent};
 use crate::call::{CallDesk, CallDeskError, StatusSink};
 use crate::desk::{CaseDesk, DeskError, SettingsPage};
@@ -45,9 +46,11 @@ pub struct CallDevices {
 
 impl Workstation {
     /// The workstation around `cases`; call status snapshots go to
-    /// `call_status` (the window shows them).
+    /// `call_status` (the window shows them). One workstation is one
+    /// console process: from here on the process speaks the language the
+    /// settings choose.
     pub fn new(cases: CaseDesk, call_status: StatusSink) -> Result<Workstation, CallDeskError> {
-        kh_i18n::set_language(crate::language::language_of(&cases.settings()));
+        crate::language::speak(&cases.settings());
         let viewer = ViewerLink::default();
         let calls = Arc::new(CallDesk::new(call_status, Some(viewer.clone()))?);
         Ok(Workstation {
@@ -79,7 +82,7 @@ impl Workstation {
         let path = self
             .cases
             .slide_for_viewer(id, attachment)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.for_people())?;
         // The specialist's own annotations of this slide: kept with the
         // case, drawn and edited as their own layer.
         let slide_name = Path::new(&path)
@@ -87,12 +90,16 @@ impl Workstation {
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let own = crate::analyses::own_annotations_file(&self.cases, id, &slide_name);
         if let Some(folder) = own.parent() {
-            std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+            std::fs::create_dir_all(folder)
+                .map_err(|e| DeskError::file(folder, &e).for_people())?;
         }
         let own = own.display().to_string();
         // The case's other annotation files go over it (the viewer holds
         // them until the slide is open).
-        let annotations = self.cases.annotation_paths(id).map_err(|e| e.to_string())?;
+        let annotations = self
+            .cases
+            .annotation_paths(id)
+            .map_err(|e| e.for_people())?;
         let author = self.cases.actor().to_owned();
         *self.viewer_case.lock() = Some(id);
         self.viewer
@@ -103,7 +110,7 @@ impl Workstation {
                 }
                 viewer.keep_own_annotations(&own, &author);
             })
-            .ok_or_else(|| "the viewer is not running".to_owned())
+            .ok_or_else(|| kh_i18n::tr!("console-viewer-not-started"))
     }
 
     /// Starts an analysis of a case's slide attachment in the background
@@ -128,7 +135,7 @@ impl Workstation {
                 }
                 on_event(event);
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.for_people())
     }
 
     /// Start the supervised viewer (`command`, connecting at `socket`).
