@@ -243,35 +243,16 @@ pub struct Approximations {
 }
 
 impl Approximations {
-    /// One line per kind of loss, for the user.
-    pub fn notes(&self) -> Vec<String> {
-        let mut notes = Vec::new();
-        let mut note = |n: usize, what: &str| {
-            if n > 0 {
-                notes.push(format!("{n} {what}"));
-            }
-        };
-        note(
-            self.holes_dropped,
-            "polygon holes left out (ASAP polygons have none)",
-        );
-        note(
-            self.polylines_as_point_sets,
-            "polylines written as point sets (ASAP has no polylines)",
-        );
-        note(
-            self.ellipses_as_polygons,
-            "ellipses written as polygons (ASAP has no ellipses)",
-        );
-        note(
-            self.nuclei_dropped,
-            "cell nuclei left out (ASAP has no cells)",
-        );
-        note(
-            self.objects_with_measurements,
-            "objects' measurements left out (ASAP has none)",
-        );
-        notes
+    /// One note per kind of loss, for the user.
+    pub fn notes(&self) -> Vec<crate::WriteNote> {
+        use crate::Loss;
+        crate::loss::notes_of(&[
+            (self.holes_dropped, Loss::AsapHoles),
+            (self.polylines_as_point_sets, Loss::AsapPolylines),
+            (self.ellipses_as_polygons, Loss::AsapEllipses),
+            (self.nuclei_dropped, Loss::AsapNuclei),
+            (self.objects_with_measurements, Loss::AsapMeasurements),
+        ])
     }
 }
 

@@ -15,6 +15,7 @@ mod error;
 pub mod geojson;
 mod index;
 mod limits;
+mod loss;
 mod model;
 pub mod plane;
 pub mod raster;
@@ -23,6 +24,7 @@ mod summary;
 pub use error::{Error, ErrorKind, Fault};
 pub use index::{SpatialIndex, hit};
 pub use limits::Limits;
+pub use loss::{Loss, WriteNote};
 pub use model::{
     Annotations, Bounds, Class, ClassId, Colour, Geometry, Kind, NameId, Object, Point, Polygon,
     Provenance, ProvenanceId, iso8601_from_unix,
@@ -267,10 +269,10 @@ pub fn read_cached(
 }
 
 /// What writing had to approximate (formats that cannot hold everything),
-/// one line each for the user.
+/// one note per kind for the user.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Written {
-    pub notes: Vec<String>,
+    pub notes: Vec<WriteNote>,
 }
 
 /// Write annotations in `format`, atomically: to a temporary file beside

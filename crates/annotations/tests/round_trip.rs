@@ -125,7 +125,12 @@ fn asap_keeps_what_it_can_and_says_what_it_cannot() {
     let path = dir.path().join("out.xml");
     let a = sample();
     let written = write(&path, &a, Format::AsapXml).unwrap();
-    let notes = written.notes.join("\n");
+    let notes = written
+        .notes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(notes.contains("1 polygon holes left out"), "{notes}");
     assert!(
         notes.contains("1 polylines written as point sets"),
@@ -207,7 +212,12 @@ fn dicom_ann_keeps_what_it_can_and_says_what_it_cannot() {
     let path = dir.path().join("out.dcm");
     let a = sample();
     let written = write(&path, &a, Format::DicomAnn).unwrap();
-    let notes = written.notes.join("\n");
+    let notes = written
+        .notes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(notes.contains("1 polygon holes dropped"), "{notes}");
     assert!(notes.contains("2 objects of several parts"), "{notes}");
     assert!(notes.contains("2 objects' own names"), "{notes}");

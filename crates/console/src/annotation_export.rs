@@ -86,6 +86,10 @@ pub fn export_annotations(
     Ok(Exported {
         path: file.display().to_string(),
         objects,
-        notes: written.notes,
+        notes: written
+            .notes
+            .iter()
+            .map(crate::ForPeople::for_people)
+            .collect(),
     })
 }

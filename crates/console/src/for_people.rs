@@ -309,6 +309,17 @@ impl ForPeople for kh_annotations::Error {
     }
 }
 
+/// What an export had to approximate or leave out, counted.
+impl ForPeople for kh_annotations::WriteNote {
+    fn in_words(&self, words: &Catalogue) -> String {
+        say(
+            words,
+            &format!("common-annotations-loss-{}", self.loss.name()),
+            &[("count", self.count.to_string())],
+        )
+    }
+}
+
 /// The operating system's common refusals in words; any other as the
 /// system said it.
 impl ForPeople for std::io::Error {
@@ -388,6 +399,22 @@ mod tests {
         assert_eq!(
             locked.in_words(&ja),
             "/home/a/.config/kakehashi/settings.toml の signalling.url は /etc/kakehashi/config.toml で固定されているため、ユーザーの値は使われません。"
+        );
+        // Every loss an annotation export can report has words.
+        for language in Language::ALL {
+            let words = Catalogue::new(language);
+            for loss in kh_annotations::Loss::ALL {
+                let id = format!("common-annotations-loss-{}", loss.name());
+                assert!(words.has(&id), "{id} in {language:?}");
+            }
+        }
+        let holes = kh_annotations::WriteNote {
+            count: 3,
+            loss: kh_annotations::Loss::AsapHoles,
+        };
+        assert_eq!(
+            holes.in_words(&ja),
+            "多角形の穴 3 件を省きました（ASAP の多角形には穴がありません）"
         );
         let infant = CaseStoreError::OutOfRange {
             field: CaseField::AgeMonths,

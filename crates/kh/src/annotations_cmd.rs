@@ -87,7 +87,8 @@ pub fn run(cmd: AnnotationsCommand) -> Result<()> {
             let written = kh_annotations::write_for_slide(&output, &annotations, format, reference)
                 .with_context(|| tr!("cli-converting", path = input.display().to_string()))?;
             for note in &written.notes {
-                eprintln!("{}", kh_i18n::tr!("cli-note", note = note.as_str()));
+                let note = kh_console::ForPeople::for_people(note);
+                eprintln!("{}", kh_i18n::tr!("cli-note", note = note));
             }
             eprintln!(
                 "{}",

@@ -47,39 +47,17 @@ struct Lossy {
 }
 
 impl Lossy {
-    fn notes(&self) -> Vec<String> {
-        let mut notes = Vec::new();
-        let mut say = |n: usize, what: &str| {
-            if n > 0 {
-                notes.push(format!("{n} {what}"));
-            }
-        };
-        say(
-            self.holes,
-            "polygon holes dropped (DICOM ANN polygons have none)",
-        );
-        say(
-            self.split,
-            "objects of several parts written as one annotation per part",
-        );
-        say(
-            self.nuclei,
-            "nuclei dropped (kept only as one polygon on a one-polygon cell)",
-        );
-        say(
-            self.own,
-            "objects' own names, colours or locks dropped (DICOM ANN keeps them per group)",
-        );
-        say(self.degenerate, "shapes with too few points skipped");
-        say(
-            self.names_cut,
-            "class or measurement names cut to 64 characters",
-        );
-        say(
-            self.creators,
-            "people besides the first not named (DICOM ANN names one content creator)",
-        );
-        notes
+    fn notes(&self) -> Vec<crate::WriteNote> {
+        use crate::Loss;
+        crate::loss::notes_of(&[
+            (self.holes, Loss::DicomHoles),
+            (self.split, Loss::DicomSplit),
+            (self.nuclei, Loss::DicomNuclei),
+            (self.own, Loss::DicomOwnStyle),
+            (self.degenerate, Loss::DicomDegenerate),
+            (self.names_cut, Loss::DicomNamesCut),
+            (self.creators, Loss::DicomCreators),
+        ])
     }
 }
 
@@ -113,13 +91,13 @@ fn open_ring(points: &[Point]) -> &[Point] {
     }
 }
 
-/// Write `a` as a DICOM ANN file; returns what could not be kept, one line
-/// each.
+/// Write `a` as a DICOM ANN file; returns what could not be kept, one
+/// note per kind.
 pub fn dicom_from_annotations(
     a: &Annotations,
     slide: Option<&SlideReference>,
     w: impl Write,
-) -> io::Result<Vec<String>> {
+) -> io::Result<Vec<crate::WriteNote>> {
     let mut lossy = Lossy::default();
     let mut groups: BTreeMap<GroupKey, Vec<Member>> = BTreeMap::new();
     for o in &a.objects {

@@ -27,3 +27,17 @@ common-io-not-found = ファイルまたはフォルダーがありません
 common-io-permission = アクセスが拒否されました
 common-io-exists = すでに存在します
 common-io-full = ディスクがいっぱいです
+
+## アノテーションの書き出しで近似したもの、省いたもの
+common-annotations-loss-asap-holes = 多角形の穴 { $count } 件を省きました（ASAP の多角形には穴がありません）
+common-annotations-loss-asap-polylines = 折れ線 { $count } 件を点の集まりとして書きました（ASAP には折れ線がありません）
+common-annotations-loss-asap-ellipses = 楕円 { $count } 件を多角形として書きました（ASAP には楕円がありません）
+common-annotations-loss-asap-nuclei = 細胞核 { $count } 件を省きました（ASAP には細胞がありません）
+common-annotations-loss-asap-measurements = オブジェクト { $count } 件の測定値を省きました（ASAP には測定値がありません）
+common-annotations-loss-dicom-holes = 多角形の穴 { $count } 件を省きました（DICOM ANN の多角形には穴がありません）
+common-annotations-loss-dicom-split = 複数の部分からなるオブジェクト { $count } 件を、部分ごとに 1 つのアノテーションとして書きました
+common-annotations-loss-dicom-nuclei = 細胞核 { $count } 件を省きました（1 つの多角形からなる細胞では 1 つの多角形としてのみ残ります）
+common-annotations-loss-dicom-own-style = オブジェクト { $count } 件の個別の名前、色、ロックを省きました（DICOM ANN ではグループごとに保持します）
+common-annotations-loss-dicom-degenerate = 点が少なすぎる図形 { $count } 件を飛ばしました
+common-annotations-loss-dicom-names-cut = クラス名または測定名 { $count } 件を 64 文字に切り詰めました
+common-annotations-loss-dicom-creators = 最初の 1 人以外の作成者 { $count } 人を記録していません（DICOM ANN の作成者は 1 人です）
