@@ -116,6 +116,7 @@ enum SlideCommand {
 
 fn main() {
     kh_log::init();
+    quiet_on_closed_pipe();
     let args: Vec<OsString> = std::env::args_os().collect();
     choose_language(cli_words::language_flag(&args).as_deref());
     let words = kh_i18n::current();
@@ -127,6 +128,25 @@ fn main() {
         eprintln!("{}", kh_i18n::tr!("cli-error", problem = problem));
         std::process::exit(1);
     }
+}
+
+/// `kh doctor | head` closes kh's stdout early: Rust's print macros then
+/// panic ("failed printing to stdout: Broken pipe"). The reader took what
+/// they wanted, so kh ends quietly, as a Unix tool killed by SIGPIPE does.
+fn quiet_on_closed_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        previous(info);
+    }));
 }
 
 /// The language from `--language`, else the `ui.language` setting (when
