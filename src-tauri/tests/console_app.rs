@@ -62,6 +62,18 @@ fn view_of(status: &Value) -> kh_ipc::ViewState {
     serde_json::from_value(status["view"].clone()).expect("a view")
 }
 
+/// The start-up problem the page shows, once it shows one.
+fn startup_problem(app: &Session) -> String {
+    let said = app.wait_for(
+        "the start-up problem on the page",
+        "return document.querySelector('#startup-problem').hidden ? null \
+         : document.querySelector('#startup-problem-text').textContent;",
+        WAIT,
+        |v| v.is_string(),
+    );
+    said.as_str().unwrap_or_default().to_owned()
+}
+
 /// A managed config IT got wrong: the application opens a window that
 /// names the file and the key, instead of vanishing at start.
 #[test]
@@ -75,14 +87,7 @@ fn a_broken_managed_config_is_shown_in_the_window() {
     let x = Xvfb::start();
     let (driver, port) = start_driver(&x, dir.path(), &dir.path().join("app.log"), "en");
     let app = Session::start(port, Path::new(APP));
-    let said = app.wait_for(
-        "the problem on the page",
-        "return document.querySelector('#startup-problem').hidden ? null \
-         : document.querySelector('#startup-problem-text').textContent;",
-        WAIT,
-        |v| v.is_string(),
-    );
-    let said = said.as_str().unwrap_or_default();
+    let said = startup_problem(&app);
     assert!(
         said.contains("system.toml") && said.contains("signalling.url"),
         "the problem names the file and the key: {said}"
@@ -107,14 +112,7 @@ fn a_broken_managed_config_is_shown_in_the_window() {
         &[("LANG", "ja_JP.UTF-8"), ("LC_ALL", "ja_JP.UTF-8")],
     );
     let app = Session::start(port, Path::new(APP));
-    let said = app.wait_for(
-        "the problem on the page, in Japanese",
-        "return document.querySelector('#startup-problem').hidden ? null \
-         : document.querySelector('#startup-problem-text').textContent;",
-        WAIT,
-        |v| v.is_string(),
-    );
-    let said = said.as_str().unwrap_or_default();
+    let said = startup_problem(&app);
     assert!(
         said.contains("system.toml の signalling.url："),
         "the problem names the file and the key in Japanese: {said}"

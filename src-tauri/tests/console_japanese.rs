@@ -372,17 +372,8 @@ fn an_input_method_types_kanji_into_the_console() {
     let dir = home();
     let x = Xvfb::start();
     let ime = kh_testkit::ime::InputMethod::start(&x);
-    let env: Vec<(String, String)> = ime
-        .client_env()
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = ime.client_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (driver, port) = start_driver_with(&x, dir.path(), &dir.path().join("app.log"), &env);
     let app = Session::start(port, Path::new(APP));
     wait_until_ready(&app);

@@ -119,18 +119,19 @@ fn geojson_round_trips_everything_it_holds() {
     }
 }
 
+/// The notes of a write, one per line, as the log has them.
+fn notes_text(written: &kh_annotations::Written) -> String {
+    let lines: Vec<String> = written.notes.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
 #[test]
 fn asap_keeps_what_it_can_and_says_what_it_cannot() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.xml");
     let a = sample();
     let written = write(&path, &a, Format::AsapXml).unwrap();
-    let notes = written
-        .notes
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let notes = notes_text(&written);
     assert!(notes.contains("1 polygon holes left out"), "{notes}");
     assert!(
         notes.contains("1 polylines written as point sets"),
@@ -212,12 +213,7 @@ fn dicom_ann_keeps_what_it_can_and_says_what_it_cannot() {
     let path = dir.path().join("out.dcm");
     let a = sample();
     let written = write(&path, &a, Format::DicomAnn).unwrap();
-    let notes = written
-        .notes
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let notes = notes_text(&written);
     assert!(notes.contains("1 polygon holes dropped"), "{notes}");
     assert!(notes.contains("2 objects of several parts"), "{notes}");
     assert!(notes.contains("2 objects' own names"), "{notes}");

@@ -204,17 +204,8 @@ fn an_input_method_types_kanji_into_the_viewer() {
     let slide = fixture("real/cmu_small_region.svs");
     let japanese_named = dir.path().join("日本");
     std::fs::copy(&slide, &japanese_named).unwrap();
-    let env: Vec<(String, String)> = ime
-        .client_env()
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = ime.client_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let Viewer {
         mut child,
         mut connection,

@@ -5,7 +5,6 @@
 //! with xdotool then go through the input method exactly as a user's do.
 
 use crate::x11::Xvfb;
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -124,15 +123,12 @@ impl InputMethod {
 
     /// What a program needs in its environment to type through this input
     /// method: GTK's module and XIM's modifier name IBus, and where it is.
-    pub fn client_env(&self) -> Vec<(OsString, OsString)> {
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("GTK_IM_MODULE".into(), "ibus".into()),
-            ("XMODIFIERS".into(), "@im=ibus".into()),
-            ("IBUS_ADDRESS".into(), self.ibus_address.clone().into()),
-            (
-                "DBUS_SESSION_BUS_ADDRESS".into(),
-                self.bus_address.clone().into(),
-            ),
+            ("GTK_IM_MODULE", "ibus".into()),
+            ("XMODIFIERS", "@im=ibus".into()),
+            ("IBUS_ADDRESS", self.ibus_address.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS", self.bus_address.clone()),
         ]
     }
 
