@@ -151,6 +151,7 @@ impl CaseStore {
             })
             .map_err(not_a_database)?;
         connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        crate::fold::register(&connection)?;
         schema::migrate(&mut connection)?;
         Ok(CaseStore { connection, path })
     }
@@ -644,11 +645,24 @@ impl CaseStore {
         let search = query.search.trim();
         if !search.is_empty() {
             check_len(CaseField::Search, search, MAX_SHORT_FIELD)?;
+            // Who the patient is — name, reading, ID — is compared in its
+            // search form: やまだ, ﾔﾏﾀﾞ and ヤマダ find one another (see
+            // `fold`). Folded together, one call a row, joined by a control
+            // character no search holds so no match spans two fields. The
+            // question, specimen and sites are compared as written: folding
+            // them too cost 24 ms a search over 10,000 cases that matches
+            // none, against 12 (4 with nothing folded; release, 2 cores).
+            let folded: String = crate::fold::search_form(search)
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            values.push(Value::Text(format!("%{}%", like_escaped(&folded))));
+            let f = values.len();
             values.push(Value::Text(format!("%{}%", like_escaped(search))));
             let n = values.len();
             sql += &format!(
-                " AND (c.patient_name LIKE ?{n} ESCAPE '\\' OR c.patient_id LIKE ?{n} ESCAPE '\\'
-                   OR c.patient_name_reading LIKE ?{n} ESCAPE '\\'
+                " AND (kh_search_form(c.patient_name || char(31) || c.patient_id || char(31)
+                   || c.patient_name_reading) LIKE ?{f} ESCAPE '\\'
                    OR c.clinical_question LIKE ?{n} ESCAPE '\\' OR c.specimen LIKE ?{n} ESCAPE '\\'
                    OR c.requesting_site LIKE ?{n} ESCAPE '\\' OR c.consulting_site LIKE ?{n} ESCAPE '\\')"
             );
@@ -671,9 +685,10 @@ impl CaseStore {
             }
             // By how the name is read where the reading is known: kanji
             // sort by code point, not as a Japanese list is read (あいうえお).
+            // A reading typed in hiragana sorts with those in katakana.
             SortKey::PatientName => {
-                "CASE c.patient_name_reading WHEN '' THEN c.patient_name
-                 ELSE c.patient_name_reading END COLLATE NOCASE"
+                "kh_search_form(CASE c.patient_name_reading WHEN '' THEN c.patient_name
+                 ELSE c.patient_name_reading END)"
             }
         };
         let direction = if query.descending { "DESC" } else { "ASC" };

@@ -559,6 +559,54 @@ fn japanese_names_carry_their_reading_and_infants_their_months() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].patient_name.reveal(), "渡辺 花子");
 
+    // However the reading is typed — hiragana, half-width katakana (older
+    // hospital systems), with an ideographic space — it finds the case;
+    // so do full-width Latin letters for an ID or a Latin name.
+    for typed in ["わたなべ", "ﾜﾀﾅﾍﾞ", "ワタナベ　ハナコ", "ﾜﾀﾅﾍﾞ ﾊﾅｺ"]
+    {
+        let found = store
+            .worklist(&WorklistQuery {
+                search: typed.into(),
+                ..WorklistQuery::default()
+            })
+            .expect("search");
+        let names: Vec<&str> = found.iter().map(|c| c.patient_name.reveal()).collect();
+        assert_eq!(names, ["渡辺 花子"], "searched as {typed:?}");
+    }
+    let latin = store
+        .create_case(&person("SMITH John", ""), "dr.island")
+        .expect("latin");
+    let found = store
+        .worklist(&WorklistQuery {
+            search: "ｓｍｉｔｈ".into(),
+            ..WorklistQuery::default()
+        })
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, latin.id);
+    // A reading typed in hiragana sorts among the katakana ones (by code
+    // point every hiragana reading would come first).
+    store
+        .create_case(&person("中村 三郎", "なかむら さぶろう"), "dr.island")
+        .expect("hiragana reading");
+    let readings: Vec<String> = store
+        .worklist(&query)
+        .expect("worklist")
+        .iter()
+        .map(|c| c.patient_name_reading.reveal().to_owned())
+        .filter(|r| !r.is_empty())
+        .collect();
+    assert_eq!(
+        readings,
+        [
+            "アオキ ジロウ",
+            "サトウ イチロウ",
+            "なかむら さぶろう",
+            "ヤマダ タロウ",
+            "ワタナベ ハナコ"
+        ]
+    );
+
     // An infant: 1 year 3 months, kept; 12 months is a year, refused.
     let mut infant = person("小林 陽", "コバヤシ ヒナタ");
     infant.patient.age_years = Some(1);
