@@ -614,7 +614,15 @@ fn print_text(report: &Report) {
             Some(picture) => format!("{codec} {picture}"),
             None => codec.to_owned(),
         };
-        println!("  {role} {what:<13} {}", path.implementation);
+        // Hardware or software in the reader's words; the codec library's
+        // own account (which backend, why not hardware) after it, as the
+        // library says it.
+        let kind = if path.hardware {
+            tr!("cli-doctor-hardware")
+        } else {
+            tr!("cli-doctor-software")
+        };
+        println!("  {role} {what:<13} {kind} — {}", path.implementation);
     }
     let onnx = &report.onnx_runtime;
     println!("\n{}", tr!("cli-doctor-onnx"));
