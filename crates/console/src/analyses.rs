@@ -106,10 +106,8 @@ impl Analyses {
                         file,
                         page: Box::new(page),
                     },
-                    Err(DeskError::Refused(why)) if why == CANCELLED => {
-                        AnalysisEvent::Cancelled { job, case }
-                    }
-                    Err(e) => AnalysisEvent::Failed {
+                    Err(AnalysisStop::Cancelled) => AnalysisEvent::Cancelled { job, case },
+                    Err(AnalysisStop::Failed(e)) => AnalysisEvent::Failed {
                         job,
                         case,
                         error: crate::ForPeople::for_people(&e),
@@ -143,7 +141,18 @@ impl Analyses {
     }
 }
 
-const CANCELLED: &str = "cancelled";
+/// Why an analysis filed nothing: the user stopped it, or it failed.
+#[derive(Debug)]
+pub enum AnalysisStop {
+    Cancelled,
+    Failed(DeskError),
+}
+
+impl From<DeskError> for AnalysisStop {
+    fn from(error: DeskError) -> AnalysisStop {
+        AnalysisStop::Failed(error)
+    }
+}
 
 /// Runs the analysis on the case's slide (its path and file name, as
 /// `CaseDesk::slide_path` gives them) and files its findings with the
@@ -154,18 +163,18 @@ pub fn analyze(
     (slide_path, slide_name): &(String, String),
     model: &Model,
     run: &Run,
-) -> Result<(usize, String, CasePage), DeskError> {
+) -> Result<(usize, String, CasePage), AnalysisStop> {
     let slide = kh_slide::Slide::open(slide_path)
         .map_err(|e| DeskError::Refused(crate::ForPeople::for_people(&e)))?;
     let found =
         kh_analysis::analyze(&slide, &Request::of(model.clone()), run).map_err(|e| match e {
-            AnalysisError::Cancelled => DeskError::Refused(CANCELLED.into()),
-            e => DeskError::Refused(kh_i18n::tr!(
+            AnalysisError::Cancelled => AnalysisStop::Cancelled,
+            e => AnalysisStop::Failed(DeskError::Refused(kh_i18n::tr!(
                 "console-analysis-run-problem",
                 model = model.label(),
                 slide = slide_name.as_str(),
                 problem = e.to_string()
-            )),
+            ))),
         })?;
     let folder = analysis_folder(desk, case);
     std::fs::create_dir_all(&folder).map_err(|e| DeskError::file(&folder, &e))?;
