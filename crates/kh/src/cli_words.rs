@@ -85,29 +85,30 @@ fn words_for(command: Command, path: &str, catalogue: &Catalogue) -> Command {
             let id = arg_id(path, arg.get_id().as_str());
             arg_in_words(arg, &id, catalogue)
         })
-        .arg(
-            Arg::new("help")
-                .short('h')
-                .long("help")
-                .action(ArgAction::Help)
-                .help(catalogue.text("cli-arg-help"))
-                .help_heading(catalogue.text("cli-heading-options")),
-        )
+        .arg(own_flag("help", 'h', ArgAction::Help, catalogue))
         .mut_subcommands(|sub| {
             let sub_path = child_path(path, sub.get_name());
             words_for(sub, &sub_path, catalogue)
         });
     if is_root {
-        command = command.disable_version_flag(true).arg(
-            Arg::new("version")
-                .short('V')
-                .long("version")
-                .action(ArgAction::Version)
-                .help(catalogue.text("cli-arg-version"))
-                .help_heading(catalogue.text("cli-heading-options")),
-        );
+        command = command.disable_version_flag(true).arg(own_flag(
+            "version",
+            'V',
+            ArgAction::Version,
+            catalogue,
+        ));
     }
     command
+}
+
+/// `-h, --help` or `-V, --version` in words (clap's own say "Print help").
+fn own_flag(name: &'static str, short: char, action: ArgAction, catalogue: &Catalogue) -> Arg {
+    Arg::new(name)
+        .short(short)
+        .long(name)
+        .action(action)
+        .help(catalogue.text(&format!("cli-arg-{name}")))
+        .help_heading(catalogue.text("cli-heading-options"))
 }
 
 /// One argument's help from the catalogue, with its default and possible
