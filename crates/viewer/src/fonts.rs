@@ -70,3 +70,68 @@ pub fn add_cjk_fallback(ctx: &egui::Context) {
     ));
     tracing::info!("Japanese text drawn with {}", path.display());
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every character the viewer's words use that is not Japanese (kanji
+    /// and kana come from the system's CJK font, checked under Xvfb in
+    /// `viewer_japanese.rs`) has a glyph in egui's own fonts: arrows,
+    /// check marks, units. egui 0.37 left its emoji fonts out by default,
+    /// and "Next ▶" drew a box.
+    #[test]
+    fn every_symbol_the_viewer_says_has_a_glyph() {
+        let ctx = egui::Context::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+        // No renderer here to take the font atlas.
+        output.textures_delta.clear();
+        let is_japanese =
+            |c: char| matches!(u32::from(c), 0x3000..=0x30ff | 0x3400..=0x9fff | 0xff00..=0xffef);
+        let mut missing = Vec::new();
+        for file in kh_i18n::FILES
+            .iter()
+            .filter(|f| f.name == "viewer" || f.name == "common")
+        {
+            for language in kh_i18n::Language::ALL {
+                for line in file.text(language).lines().filter(|l| !l.starts_with('#')) {
+                    for c in line.chars().filter(|c| !c.is_ascii() && !is_japanese(*c)) {
+                        let font = egui::FontId::proportional(14.0);
+                        if !ctx.fonts_mut(|f| f.has_glyph(&font, c)) {
+                            missing.push(format!("{c} (U+{:04X}) in {}", u32::from(c), file.name));
+                        }
+                    }
+                }
+            }
+        }
+        // And the symbols the viewer's code writes itself (µm, °, ✔, ✖).
+        let mut sources = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(path) = sources.pop() {
+            if path.is_dir() {
+                sources.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let code = std::fs::read_to_string(&path).unwrap_or_default();
+            let product = code.split("#[cfg(test)]").next().unwrap_or_default();
+            for line in product
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+            {
+                // Only what is inside string literals.
+                for part in line.split('"').skip(1).step_by(2) {
+                    for c in part.chars().filter(|c| !c.is_ascii() && !is_japanese(*c)) {
+                        let font = egui::FontId::proportional(14.0);
+                        if !ctx.fonts_mut(|f| f.has_glyph(&font, c)) {
+                            missing.push(format!(
+                                "{c} (U+{:04X}) in {}",
+                                u32::from(c),
+                                path.display()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "drawn as boxes: {missing:?}");
+    }
+}

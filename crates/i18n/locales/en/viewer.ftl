@@ -68,7 +68,7 @@ viewer-picture-name = { $name ->
 ## Open dialog
 viewer-open-slide = Open slide
 viewer-open-button = Open
-viewer-up = ⬆ Up
+viewer-up = Up one folder
 
 ## Help
 viewer-help = Keyboard and mouse

@@ -65,7 +65,7 @@ viewer-picture-name = { $name ->
 ## 開くダイアログ
 viewer-open-slide = スライドを開く
 viewer-open-button = 開く
-viewer-up = ⬆ 上へ
+viewer-up = 上のフォルダーへ
 
 ## ヘルプ
 viewer-help = キーボードとマウス

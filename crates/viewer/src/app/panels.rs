@@ -436,10 +436,14 @@ impl App {
         if let Some(dialog) = &mut self.open_dialog {
             let mut open = true;
             let mut enter = None;
+            // Centred: at egui's default place (top left) it opened under
+            // the drawing tools.
             egui::Window::new(tr!("viewer-open-slide"))
                 .id(egui::Id::unique("open slide"))
                 .open(&mut open)
                 .default_width(480.0)
+                .pivot(egui::Align2::CENTER_CENTER)
+                .default_pos(ctx.content_rect().center())
                 .show(ctx, |ui| {
                     ui.horizontal(|ui| {
                         let edit = ui.text_edit_singleline(&mut dialog.path_text);
@@ -470,8 +474,10 @@ impl App {
                         .show(ui, |ui| {
                             for (path, is_dir) in &dialog.entries {
                                 let name = display_name(path);
+                                // A folder ends in its separator (egui's
+                                // fonts have no folder pictograph).
                                 let text = if *is_dir {
-                                    format!("📁 {name}")
+                                    format!("{name}{}", std::path::MAIN_SEPARATOR)
                                 } else {
                                     name
                                 };
