@@ -174,6 +174,9 @@ pub struct PacedSender {
     probe: Option<(ActiveCluster, Pacer)>,
     /// The video packet that left last: what padding copies.
     last_video: Option<(u32, u16)>,
+    /// When the queues were last run: a wake at or before it would find
+    /// them as it left them.
+    released_at: Option<Instant>,
 }
 
 impl PacedSender {
@@ -201,6 +204,7 @@ impl PacedSender {
             counters,
             probe: None,
             last_video: None,
+            released_at: None,
         }
     }
 
@@ -278,6 +282,8 @@ impl PacedSender {
             return;
         }
         self.lane(lane).push_back(queued);
+        // New work: a wake at the last run's time may release it.
+        self.released_at = None;
     }
 
     /// Answer a NACK: queue a repair for each packet that needs one.
@@ -345,6 +351,7 @@ impl PacedSender {
     }
 
     fn release(&mut self, now: Instant) {
+        self.released_at = Some(now);
         self.bucket.refill(now);
         self.drop_stale(now);
         self.start_probe(now);
@@ -599,9 +606,24 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for PacedSender {
             (None, Some(bits)) => self.bucket.releasable_at(bits),
             (None, None) => None,
         };
+        // A wake no later than the last run would find the queues as that
+        // run left them — a budget a rounding short of the packet (the
+        // wait rounds to 0 ns), or a probe with no media to copy yet — and
+        // a driver passing the wake back as the time would spin without
+        // end (the rtcp_feedback fuzz target found it). Such a wake moves
+        // a retry step past that run.
+        let releasable = releasable.map(|at| match self.released_at {
+            Some(done) if at <= done => done + RETRY_AFTER_STALL,
+            _ => at,
+        });
         [stale_at, releasable].into_iter().flatten().min()
     }
 }
+
+/// How long after a run that released nothing the queues are tried again
+/// when the pacer's arithmetic says "now": a millisecond is a fifth of
+/// libwebrtc's pacing interval and a rounding error's worth of budget.
+const RETRY_AFTER_STALL: Duration = Duration::from_millis(1);
 
 impl Interceptor for PacedSender {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
@@ -648,6 +670,34 @@ impl Interceptor for PacedSender {
 
 #[cfg(test)]
 mod tests {
+
+    /// What the rtcp_feedback fuzz target found: 69 bytes of RTCP after
+    /// which the pacer's next wake was the time it had just run at, with
+    /// nothing it could release there, so the loop "run the pacer up to
+    /// now" never ended. It must end.
+    #[test]
+    fn the_pacer_never_asks_to_wake_where_it_just_stalled() {
+        const FOUND: [u8; 69] = [
+            0x05, 0x00, 0x01, 0x00, 0x01, 0x00, 0xff, 0x00, 0x01, 0xff, 0x33, 0x00, 0x03, 0x07,
+            0xd0, 0x00, 0x01, 0x00, 0x10, 0x81, 0xcd, 0x00, 0x03, 0x00, 0x00, 0x00, 0x09, 0x00,
+            0x00, 0x10, 0x00, 0xce, 0x00, 0x08, 0x00, 0x01, 0x00, 0x01, 0x00, 0xff, 0x00, 0x01,
+            0xff, 0x33, 0x00, 0x03, 0x07, 0xd0, 0x00, 0x01, 0x00, 0x10, 0x81, 0xcd, 0x00, 0x03,
+            0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x10, 0x00, 0xce, 0x00, 0x02, 0x00, 0x05,
+        ];
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            crate::fuzzing::rtcp_feedback(&FOUND);
+            let _ = done.send(());
+        });
+        // Milliseconds when it ends; a spin never does.
+        assert!(
+            finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .is_ok(),
+            "the pacer spun on a wake it had already served"
+        );
+    }
+
     use super::*;
     use rtc::interceptor::RTCPFeedback;
     use rtc::rtcp::transport_feedbacks::transport_layer_nack::nack_pairs_from_sequence_numbers;
