@@ -94,7 +94,34 @@ impl InputMethod {
             home,
         };
         ime.wait_until_ready(x);
+        // Anthy's engine (a Python program) starts now, not when a test
+        // has focused a field and begun to type: keys typed while it was
+        // still starting went through as Latin on a loaded machine
+        // ("ihoん" for "nihon").
+        ime.switch_to_japanese();
+        ime.wait_for_engine_process();
         ime
+    }
+
+    /// Anthy's engine process is running (IBus starts it for the first
+    /// context that uses it, or when it becomes the global engine).
+    fn wait_for_engine_process(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let running = || {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|entry| {
+                    std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| {
+                        String::from_utf8_lossy(&cmdline).contains("ibus-anthy")
+                    })
+                })
+        };
+        while !running() {
+            assert!(Instant::now() < deadline, "Anthy's engine did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// IBus answers and its XIM bridge has registered on the X server: a
