@@ -126,39 +126,32 @@ impl ForPeople for SettingsError {
                 "console-error-setting-unknown",
                 &[("key", key.clone())],
             ),
-            // Where IT or the environment set the value, the reader must
-            // know where to fix it; their own change needs no address.
-            SettingsError::Invalid {
-                from: kh_settings::Source::System { path },
-                key,
-                reason,
-            } => say(
-                words,
-                "console-error-setting-invalid-in",
-                &[
-                    ("source", path.display().to_string()),
-                    ("key", key.clone()),
-                    ("reason", reason.clone()),
-                ],
-            ),
-            SettingsError::Invalid {
-                from: kh_settings::Source::Environment { variable },
-                key,
-                reason,
-            } => say(
-                words,
-                "console-error-setting-invalid-in",
-                &[
-                    ("source", variable.clone()),
-                    ("key", key.clone()),
-                    ("reason", reason.clone()),
-                ],
-            ),
-            SettingsError::Invalid { key, reason, .. } => say(
-                words,
-                "console-error-setting-invalid",
-                &[("key", key.clone()), ("reason", reason.clone())],
-            ),
+            SettingsError::Invalid { from, key, reason } => {
+                // Where IT or the environment set the value, the reader
+                // must know where to fix it; their own change needs no
+                // address.
+                let fix_in = match from {
+                    kh_settings::Source::System { path } => Some(path.display().to_string()),
+                    kh_settings::Source::Environment { variable } => Some(variable.clone()),
+                    kh_settings::Source::User { .. } | kh_settings::Source::Default => None,
+                };
+                match fix_in {
+                    Some(source) => say(
+                        words,
+                        "console-error-setting-invalid-in",
+                        &[
+                            ("source", source),
+                            ("key", key.clone()),
+                            ("reason", reason.clone()),
+                        ],
+                    ),
+                    None => say(
+                        words,
+                        "console-error-setting-invalid",
+                        &[("key", key.clone()), ("reason", reason.clone())],
+                    ),
+                }
+            }
             SettingsError::File { path, reason } => say(
                 words,
                 "console-error-settings-file",

@@ -86,17 +86,13 @@ pub fn run(args: RenderArgs) -> Result<()> {
     };
     let fit = View::fit(slide.dimensions(), viewport, rotation);
     let zoom = args.zoom.unwrap_or(fit.zoom);
-    if !(zoom.is_finite()
-        && (kh_render::view::MIN_ZOOM..=kh_render::view::MAX_ZOOM).contains(&zoom))
-    {
-        bail!(tr!(
-            "cli-outside",
-            flag = "--zoom",
-            value = zoom.to_string(),
-            low = kh_render::view::MIN_ZOOM.to_string(),
-            high = kh_render::view::MAX_ZOOM.to_string()
-        ));
-    }
+    within(
+        "--zoom",
+        zoom,
+        zoom,
+        kh_render::view::MIN_ZOOM,
+        kh_render::view::MAX_ZOOM,
+    )?;
     let view = View {
         center_slide: [
             args.center_x.unwrap_or(fit.center_slide[0]),
@@ -117,24 +113,9 @@ pub fn run(args: RenderArgs) -> Result<()> {
         ..Default::default()
     };
     let mut renderer = SlideRenderer::new(&gpu.device, slide, &options, Arc::new(|| {}))?;
-    if !(0.0..=1.0).contains(&args.fill_opacity) {
-        bail!(tr!(
-            "cli-outside",
-            flag = "--fill-opacity",
-            value = args.fill_opacity.to_string(),
-            low = "0",
-            high = "1"
-        ));
-    }
-    if !(args.outline_px.is_finite() && (0.0..=64.0).contains(&args.outline_px)) {
-        bail!(tr!(
-            "cli-outside",
-            flag = "--outline-px",
-            value = args.outline_px.to_string(),
-            low = "0",
-            high = "64"
-        ));
-    }
+    let (opacity, outline) = (args.fill_opacity, args.outline_px);
+    within("--fill-opacity", opacity, f64::from(opacity), 0.0, 1.0)?;
+    within("--outline-px", outline, f64::from(outline), 0.0, 64.0)?;
     let mut files = Vec::new();
     for file in &args.annotations {
         let limits = kh_annotations::Limits::default();
@@ -233,4 +214,26 @@ pub fn run(args: RenderArgs) -> Result<()> {
 fn median(samples: &mut [f64]) -> Option<f64> {
     samples.sort_by(f64::total_cmp);
     samples.get(samples.len() / 2).copied()
+}
+
+/// `value` of `flag` (written as the user gave it: `shown`) is a finite
+/// number from `low` to `high`, or kh says which flag is outside which
+/// range.
+fn within(
+    flag: &str,
+    shown: impl std::fmt::Display,
+    value: f64,
+    low: f64,
+    high: f64,
+) -> Result<()> {
+    if value.is_finite() && (low..=high).contains(&value) {
+        return Ok(());
+    }
+    bail!(tr!(
+        "cli-outside",
+        flag = flag,
+        value = shown.to_string(),
+        low = low.to_string(),
+        high = high.to_string()
+    ))
 }
